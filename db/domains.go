@@ -1,0 +1,173 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Domain is a node of the domain tree. Path is CloudStack's display path: "ROOT", "ROOT/a/b".
+type Domain struct {
+	ID            string
+	ParentID      string
+	Name          string
+	Path          string
+	Level         int
+	NetworkDomain string
+	State         string
+	Version       int64
+	Created       int64
+}
+
+// ErrNotFound is returned when a row does not exist (or was removed).
+var ErrNotFound = errors.New("db: not found")
+
+const domainCols = "id, COALESCE(parent_id,''), name, path, level, COALESCE(network_domain,''), state, version, created"
+
+func scanDomain(s interface{ Scan(...any) error }) (*Domain, error) {
+	var d Domain
+	if err := s.Scan(&d.ID, &d.ParentID, &d.Name, &d.Path, &d.Level, &d.NetworkDomain, &d.State, &d.Version, &d.Created); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func domainLiveKey(parentID, name string) string { return parentID + "/" + strings.ToLower(name) }
+
+// InsertDomain creates a domain; a live sibling of the same name gives an error IsDuplicate accepts.
+func InsertDomain(ctx context.Context, q Querier, d *Domain) error {
+	var parent any
+	if d.ParentID != "" {
+		parent = d.ParentID
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO domains (id, parent_id, name, path, level, network_domain, state, live_key, version, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`, d.ID, parent, d.Name, d.Path, d.Level, nullable(d.NetworkDomain), d.State,
+		domainLiveKey(d.ParentID, d.Name), d.Created)
+	if err != nil {
+		return fmt.Errorf("db: insert domain: %w", err)
+	}
+	return nil
+}
+
+// GetDomain returns a live domain by id.
+func GetDomain(ctx context.Context, q Querier, id string) (*Domain, error) {
+	d, err := scanDomain(q.QueryRowContext(ctx, "SELECT "+domainCols+" FROM domains WHERE id = ? AND removed IS NULL", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: get domain: %w", err)
+	}
+	return d, nil
+}
+
+// GetDomainByPath returns a live domain by its display path, case-insensitively.
+func GetDomainByPath(ctx context.Context, q Querier, path string) (*Domain, error) {
+	d, err := scanDomain(q.QueryRowContext(ctx, "SELECT "+domainCols+" FROM domains WHERE LOWER(path) = LOWER(?) AND removed IS NULL", path))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: get domain by path: %w", err)
+	}
+	return d, nil
+}
+
+// DomainFilter selects domains for listing.
+type DomainFilter struct {
+	ID       string
+	Name     string
+	Level    *int
+	ParentID string
+	// Under restricts to a subtree: the domain with this path and, if Recursive, its descendants.
+	Under     string
+	Recursive bool
+	Limit     int
+	Offset    int
+}
+
+func (f DomainFilter) where() (string, []any) {
+	w := []string{"removed IS NULL"}
+	var args []any
+	if f.ID != "" {
+		w = append(w, "id = ?")
+		args = append(args, f.ID)
+	}
+	if f.Name != "" {
+		w = append(w, "LOWER(name) = LOWER(?)")
+		args = append(args, f.Name)
+	}
+	if f.Level != nil {
+		w = append(w, "level = ?")
+		args = append(args, *f.Level)
+	}
+	if f.ParentID != "" {
+		w = append(w, "parent_id = ?")
+		args = append(args, f.ParentID)
+	}
+	if f.Under != "" {
+		if f.Recursive {
+			w = append(w, "(path = ? OR path LIKE ?"+LikeEscape+")")
+			args = append(args, f.Under, LikePrefix(f.Under+"/"))
+		} else {
+			w = append(w, "path = ?")
+			args = append(args, f.Under)
+		}
+	}
+	return strings.Join(w, " AND "), args
+}
+
+// ListDomains returns matching domains ordered by path, and the total count before paging.
+func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int, error) {
+	where, args := f.where()
+	total, err := count(ctx, q, "domains", where, args)
+	if err != nil || total == 0 {
+		return nil, total, err
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+domainCols+" FROM domains WHERE "+where+" ORDER BY path"+page(f.Limit, f.Offset), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("db: list domains: %w", err)
+	}
+	defer rows.Close()
+	var out []*Domain
+	for rows.Next() {
+		d, err := scanDomain(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("db: list domains: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, total, rows.Err()
+}
+
+// UpdateDomain writes name, path and network domain if the version still matches.
+func UpdateDomain(ctx context.Context, q Querier, d *Domain) error {
+	res, err := q.ExecContext(ctx, `UPDATE domains SET name = ?, path = ?, network_domain = ?, state = ?, live_key = ?, version = version + 1
+		WHERE id = ? AND version = ? AND removed IS NULL`, d.Name, d.Path, nullable(d.NetworkDomain), d.State,
+		domainLiveKey(d.ParentID, d.Name), d.ID, d.Version)
+	if err != nil {
+		return fmt.Errorf("db: update domain: %w", err)
+	}
+	return expectOne(res)
+}
+
+// RenameDomainSubtree rewrites the paths of every descendant of oldPath to start with newPath.
+func RenameDomainSubtree(ctx context.Context, q Querier, oldPath, newPath string) error {
+	_, err := q.ExecContext(ctx, `UPDATE domains SET path = CONCAT(?, SUBSTR(path, ?)), version = version + 1
+		WHERE path LIKE ?`+LikeEscape+` AND removed IS NULL`, newPath, len(oldPath)+1, LikePrefix(oldPath+"/"))
+	if err != nil {
+		return fmt.Errorf("db: rename domain subtree: %w", err)
+	}
+	return nil
+}
+
+// RemoveDomain soft-deletes a domain.
+func RemoveDomain(ctx context.Context, q Querier, id string) error {
+	res, err := q.ExecContext(ctx, "UPDATE domains SET removed = ?, live_key = NULL, state = 'Inactive', version = version + 1 WHERE id = ? AND removed IS NULL", Now(), id)
+	if err != nil {
+		return fmt.Errorf("db: remove domain: %w", err)
+	}
+	return expectOne(res)
+}

@@ -1,0 +1,168 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Job statuses, as queryAsyncJobResult reports them.
+const (
+	JobPending   = 0
+	JobSucceeded = 1
+	JobFailed    = 2
+)
+
+// Job is a durable async job. While pending it may be owned by one management server whose
+// lease runs until LeaseUntil; once the lease lapses any server may claim it.
+type Job struct {
+	Seq                         int64
+	ID, Cmd, Params             string
+	UserID, AccountID, DomainID string
+	InstanceType, InstanceID    string
+	Status, ProcStatus          int
+	ResultCode                  int
+	ResultType, Result          string
+	Owner                       string
+	LeaseUntil                  int64
+	Attempts                    int
+	Created, Completed          int64
+}
+
+const jobCols = `seq, id, cmd, params, user_id, account_id, domain_id, instance_type, instance_id, status, proc_status, result_code,
+	result_type, COALESCE(result,''), COALESCE(owner,''), lease_until, attempts, created, COALESCE(completed,0)`
+
+func scanJob(s interface{ Scan(...any) error }) (*Job, error) {
+	var j Job
+	if err := s.Scan(&j.Seq, &j.ID, &j.Cmd, &j.Params, &j.UserID, &j.AccountID, &j.DomainID, &j.InstanceType, &j.InstanceID,
+		&j.Status, &j.ProcStatus, &j.ResultCode, &j.ResultType, &j.Result, &j.Owner, &j.LeaseUntil, &j.Attempts, &j.Created, &j.Completed); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// InsertJob writes a pending job; call it in the transaction that starts the state change.
+func InsertJob(ctx context.Context, q Querier, j *Job) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO async_jobs (id, cmd, params, user_id, account_id, domain_id, instance_type, instance_id,
+		status, proc_status, result_code, result_type, lease_until, attempts, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 'object', 0, 0, ?)`,
+		j.ID, j.Cmd, j.Params, j.UserID, j.AccountID, j.DomainID, j.InstanceType, j.InstanceID, j.Created)
+	if err != nil {
+		return fmt.Errorf("db: insert job: %w", err)
+	}
+	return nil
+}
+
+// GetJob returns a job by id.
+func GetJob(ctx context.Context, q Querier, id string) (*Job, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, "SELECT "+jobCols+" FROM async_jobs WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: get job: %w", err)
+	}
+	return j, nil
+}
+
+// ClaimableJobs lists up to limit pending jobs whose lease has lapsed and which are the oldest
+// pending job of their object, so work on one object runs one job at a time, in order.
+func ClaimableJobs(ctx context.Context, q Querier, now int64, limit int) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT j.id FROM async_jobs j WHERE j.status = 0 AND j.lease_until < ?
+		AND NOT EXISTS (SELECT 1 FROM async_jobs k WHERE k.instance_type = j.instance_type AND k.instance_id = j.instance_id
+			AND k.status = 0 AND k.seq < j.seq)
+		ORDER BY j.seq LIMIT ?`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("db: claimable jobs: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("db: claimable jobs: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// ClaimJob takes a pending job whose lease has lapsed; it reports false if another server won.
+func ClaimJob(ctx context.Context, q Querier, id, owner string, now, leaseUntil int64) (bool, error) {
+	res, err := q.ExecContext(ctx, `UPDATE async_jobs SET owner = ?, lease_until = ?, attempts = attempts + 1
+		WHERE id = ? AND status = 0 AND lease_until < ?`, owner, leaseUntil, id, now)
+	if err != nil {
+		return false, fmt.Errorf("db: claim job: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("db: claim job: %w", err)
+	}
+	return n == 1, nil
+}
+
+// RenewLeases extends the lease of every pending job an owner holds.
+func RenewLeases(ctx context.Context, q Querier, owner string, leaseUntil int64) error {
+	if _, err := q.ExecContext(ctx, "UPDATE async_jobs SET lease_until = ? WHERE owner = ? AND status = 0", leaseUntil, owner); err != nil {
+		return fmt.Errorf("db: renew leases: %w", err)
+	}
+	return nil
+}
+
+// CompleteJob records a job's outcome if the owner still holds it; it returns ErrConflict if
+// the job was taken over (its result then belongs to the new owner).
+func CompleteJob(ctx context.Context, q Querier, id, owner string, status, code int, result string, now int64) error {
+	res, err := q.ExecContext(ctx, `UPDATE async_jobs SET status = ?, result_code = ?, result = ?, completed = ?, proc_status = 0
+		WHERE id = ? AND owner = ? AND status = 0`, status, code, result, now, id, owner)
+	if err != nil {
+		return fmt.Errorf("db: complete job: %w", err)
+	}
+	return expectOne(res)
+}
+
+// JobFilter selects jobs for listAsyncJobs.
+type JobFilter struct {
+	ID            string
+	StartDate     int64
+	Scope         Scope
+	Limit, Offset int
+}
+
+// ListJobs returns matching jobs, newest first, and the total before paging.
+func ListJobs(ctx context.Context, q Querier, f JobFilter) ([]*Job, int, error) {
+	from := " FROM async_jobs j JOIN domains d ON d.id = j.domain_id"
+	w := []string{"1 = 1"}
+	var args []any
+	if f.ID != "" {
+		w, args = append(w, "j.id = ?"), append(args, f.ID)
+	}
+	if f.StartDate > 0 {
+		w, args = append(w, "j.created >= ?"), append(args, f.StartDate)
+	}
+	w, args = f.Scope.apply(w, args, "j.account_id", "d.path")
+	where := strings.Join(w, " AND ")
+	var total int
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*)"+from+" WHERE "+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("db: count jobs: %w", err)
+	}
+	if total == 0 {
+		return nil, 0, nil
+	}
+	cols := "j." + strings.ReplaceAll(jobCols, ", ", ", j.")
+	cols = strings.ReplaceAll(cols, "j.COALESCE(", "COALESCE(j.")
+	rows, err := q.QueryContext(ctx, "SELECT "+cols+from+" WHERE "+where+" ORDER BY j.seq DESC"+page(f.Limit, f.Offset), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("db: list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("db: list jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, total, rows.Err()
+}

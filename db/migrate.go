@@ -1,0 +1,182 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migration is one numbered, append-only schema step.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the embedded migrations in order.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("db: read migrations: %w", err)
+	}
+	var out []Migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		if !ok || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("db: migration %q is not named NNNN_name.sql", name)
+		}
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("db: migration %q: %w", name, err)
+		}
+		body, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("db: read migration %q: %w", name, err)
+		}
+		out = append(out, Migration{Version: v, Name: name, SQL: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i := range out {
+		if out[i].Version != i+1 {
+			return nil, fmt.Errorf("db: migrations must be numbered 1..n without gaps; found %d at position %d", out[i].Version, i+1)
+		}
+	}
+	return out, nil
+}
+
+// translate rewrites the few portable tokens our migrations use into the dialect's DDL.
+func (d *DB) translate(s string) string {
+	var r *strings.Replacer
+	if d.Dialect == MySQL {
+		r = strings.NewReplacer(
+			"{{AUTOINC}}", "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+			"{{TABLE}}", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+			"{{TEXT}}", "MEDIUMTEXT",
+		)
+	} else {
+		r = strings.NewReplacer(
+			"{{AUTOINC}}", "INTEGER PRIMARY KEY AUTOINCREMENT",
+			"{{TABLE}}", "",
+			"{{TEXT}}", "TEXT",
+		)
+	}
+	return r.Replace(s)
+}
+
+// splitStatements splits a migration on semicolons that end a line.
+func splitStatements(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "--") || t == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteString("\n")
+		if strings.HasSuffix(t, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, strings.TrimSpace(cur.String()))
+	}
+	return out
+}
+
+// Migrate applies every migration not yet applied. Several servers may call it at once:
+// on MySQL a named lock serialises them, on SQLite the file's write lock does.
+func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
+	ms, err := Migrations()
+	if err != nil {
+		return 0, err
+	}
+	conn, err := d.SQL.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("db: migrate: %w", err)
+	}
+	defer conn.Close()
+	if d.Dialect == MySQL {
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('atoll_migrate', 120)").Scan(&got); err != nil || got.Int64 != 1 {
+			return 0, fmt.Errorf("db: migrate: could not take the migration lock: %v", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('atoll_migrate')")
+	}
+	if _, err := conn.ExecContext(ctx, d.translate(
+		"CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied BIGINT NOT NULL){{TABLE}}")); err != nil {
+		return 0, fmt.Errorf("db: create schema_migrations: %w", err)
+	}
+	done := map[int]bool{}
+	rows, err := conn.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return 0, fmt.Errorf("db: read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("db: read schema_migrations: %w", err)
+		}
+		done[v] = true
+	}
+	rows.Close()
+	for _, m := range ms {
+		if done[m.Version] {
+			continue
+		}
+		if err := d.apply(ctx, conn, m); err != nil {
+			return applied, err
+		}
+		applied++
+	}
+	return applied, nil
+}
+
+func (d *DB) apply(ctx context.Context, conn *sql.Conn, m Migration) error {
+	stmts := splitStatements(d.translate(m.SQL))
+	// SQLite runs DDL inside a transaction; MySQL commits DDL implicitly, so the lock above is
+	// what protects it there, and statements are written to be safe to re-run (IF NOT EXISTS).
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: migration %s: %w", m.Name, err)
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("db: migration %s: %q: %w", m.Name, firstLine(s), err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)", m.Version, m.Name, Now()); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("db: record migration %s: %w", m.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: commit migration %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
+}
+
+// SchemaVersion returns the highest applied migration.
+func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := d.SQL.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("db: schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}

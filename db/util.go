@@ -1,0 +1,58 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// LikePrefix escapes s for use as a LIKE prefix pattern; the query must say LikeEscape after
+// the pattern. '!' is the escape character because both engines read it the same way.
+func LikePrefix(s string) string {
+	r := strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`)
+	return r.Replace(s) + "%"
+}
+
+// LikeEscape goes after a LIKE pattern built with LikePrefix.
+const LikeEscape = " ESCAPE '!'"
+
+func count(ctx context.Context, q Querier, table, where string, args []any) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table+" WHERE "+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("db: count %s: %w", table, err)
+	}
+	return n, nil
+}
+
+func page(limit, offset int) string {
+	if limit <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" LIMIT %d OFFSET %d", limit, offset)
+}
+
+func expectOne(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("db: rows affected: %w", err)
+	}
+	if n == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,14 @@
+package api
+
+// registerAll adds every command family to the registry.
+func registerAll(s *Server) {
+	registerAuth(s)
+	registerJobCommands(s)
+	registerDomains(s)
+	registerAccounts(s)
+	registerUsers(s)
+	registerRoles(s)
+	registerConfig(s)
+	registerEvents(s)
+	registerDiscovery(s)
+}

@@ -1,0 +1,295 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
+	"github.com/atollcloud/atoll/mgmt/iam"
+	"github.com/atollcloud/atoll/mgmt/jobs"
+)
+
+// Server serves /client/api.
+type Server struct {
+	DB       *db.DB
+	Keys     *iam.Keyring
+	Reg      *Registry
+	Jobs     *jobs.Runner
+	Config   *config.Store
+	Log      *slog.Logger
+	ServerID string
+	// MaxBody bounds a POST body.
+	MaxBody int64
+
+	cacheMu sync.Mutex
+	cache   map[string]*authEntry // api key -> credentials, briefly
+	rules   map[string]*rulesEntry
+}
+
+// authTTL bounds how long another server's change to a key, user or role can go unseen here.
+const authTTL = time.Second
+
+type authEntry struct {
+	user    *db.User
+	secret  string
+	expires time.Time
+}
+
+type rulesEntry struct {
+	rules   []*db.RolePermission
+	expires time.Time
+}
+
+// New builds an API server with every command registered.
+func New(d *db.DB, keys *iam.Keyring, runner *jobs.Runner, cfg *config.Store, log *slog.Logger, serverID string) *Server {
+	s := &Server{DB: d, Keys: keys, Reg: NewRegistry(), Jobs: runner, Config: cfg, Log: log.With("component", "api"),
+		ServerID: serverID, MaxBody: 4 << 20, cache: map[string]*authEntry{}, rules: map[string]*rulesEntry{}}
+	registerAll(s)
+	if runner != nil {
+		for _, c := range s.Reg.All() {
+			if c.Async {
+				runner.Handle(c.Name, s.jobAdapter(c))
+			}
+		}
+	}
+	return s
+}
+
+// Invalidate drops cached credentials and role rules after an IAM change.
+func (s *Server) Invalidate() {
+	s.cacheMu.Lock()
+	s.cache = map[string]*authEntry{}
+	s.rules = map[string]*rulesEntry{}
+	s.cacheMu.Unlock()
+}
+
+// Call is one command invocation.
+type Call struct {
+	Ctx    context.Context
+	S      *Server
+	Cmd    *Command
+	P      Params
+	Caller *iam.Caller
+	Req    *http.Request
+	W      http.ResponseWriter
+}
+
+// ServeHTTP answers /client/api.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cmdName := ""
+	defer func() {
+		if p := recover(); p != nil {
+			s.Log.Error("panic serving API request", "command", cmdName, "panic", p, "stack", string(debug.Stack()))
+			writeError(w, cmdName, ErrInternal("internal error executing command %s", cmdName))
+		}
+	}()
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		writeError(w, "", Errorf(405, CSServerAPI, "method %s is not allowed", r.Method))
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+	}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, "", Errorf(CodeMalformed, CSServerAPI, "malformed request: %v", err))
+		return
+	}
+	p := make(Params, len(r.Form))
+	raw := make(map[string]string, len(r.Form))
+	for k, vs := range r.Form {
+		if len(vs) == 0 {
+			continue
+		}
+		raw[k] = vs[0]
+		p[normalizeKey(k)] = vs[0]
+	}
+	cmdName = p["command"]
+	if cmdName == "" {
+		writeError(w, "", Errorf(CodeUnsupported, CSServerAPI, "missing command parameter"))
+		return
+	}
+	if f := p["response"]; f != "" && !strings.EqualFold(f, "json") {
+		writeError(w, cmdName, ErrParam("response format %q is not supported; use response=json", f))
+		return
+	}
+	cmd := s.Reg.Get(cmdName)
+	c := &Call{Ctx: r.Context(), S: s, Cmd: cmd, P: p, Req: r, W: w}
+	if cmd == nil || !cmd.NoAuth {
+		caller, aerr := s.authenticate(r.Context(), r, p, raw)
+		if aerr != nil {
+			writeError(w, cmdName, aerr)
+			return
+		}
+		c.Caller = caller
+		if cmd == nil || !s.permitted(r.Context(), caller, cmd) {
+			writeError(w, cmdName, errUnknownCommand(cmdName))
+			return
+		}
+	}
+	res, err := s.run(c)
+	if err != nil {
+		writeError(w, cmd.Name, s.asAPIError(cmd.Name, err))
+		return
+	}
+	writeResult(w, cmd.Name, res)
+}
+
+func (s *Server) run(c *Call) (any, error) {
+	if err := c.Cmd.validate(c.P); err != nil {
+		return nil, err
+	}
+	return c.Cmd.Handler(c)
+}
+
+func (s *Server) asAPIError(cmd string, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ErrInternal("request cancelled: %v", err)
+	}
+	s.Log.Error("command failed", "command", cmd, "err", err)
+	return ErrInternal("internal error executing command %s: %v", cmd, err)
+}
+
+// permitted checks the command's authorised role types and the caller's role rules.
+func (s *Server) permitted(ctx context.Context, caller *iam.Caller, cmd *Command) bool {
+	if !cmd.Roles.has(caller.RoleType()) {
+		return false
+	}
+	rules, err := s.roleRules(ctx, caller.User.RoleID)
+	if err != nil {
+		s.Log.Error("read role rules", "err", err)
+		return false
+	}
+	return iam.Allowed(rules, cmd.Name)
+}
+
+func (s *Server) roleRules(ctx context.Context, roleID string) ([]*db.RolePermission, error) {
+	now := time.Now()
+	s.cacheMu.Lock()
+	e := s.rules[roleID]
+	s.cacheMu.Unlock()
+	if e != nil && now.Before(e.expires) {
+		return e.rules, nil
+	}
+	rules, err := db.ListRolePermissions(ctx, s.DB.Read(), roleID, "")
+	if err != nil {
+		return nil, err
+	}
+	s.cacheMu.Lock()
+	s.rules[roleID] = &rulesEntry{rules: rules, expires: now.Add(authTTL)}
+	s.cacheMu.Unlock()
+	return rules, nil
+}
+
+// authenticate accepts a signed request (apiKey + signature) or a session (JSESSIONID cookie
+// plus the sessionkey parameter or cookie).
+func (s *Server) authenticate(ctx context.Context, r *http.Request, p Params, raw map[string]string) (*iam.Caller, *Error) {
+	if key := p["apikey"]; key != "" {
+		return s.authSigned(ctx, p, raw)
+	}
+	return s.authSession(ctx, r, p)
+}
+
+func (s *Server) authSigned(ctx context.Context, p Params, raw map[string]string) (*iam.Caller, *Error) {
+	sig := p["signature"]
+	if sig == "" {
+		return nil, errUnauthorized
+	}
+	if v, ok := p["signatureversion"]; ok && v == "3" {
+		exp, ok := p["expires"]
+		if !ok {
+			return nil, errUnauthorized
+		}
+		t, err := time.Parse("2006-01-02T15:04:05-0700", exp)
+		if err != nil {
+			if t, err = time.Parse("2006-01-02T15:04:05Z07:00", exp); err != nil {
+				return nil, errUnauthorized
+			}
+		}
+		if time.Now().After(t) {
+			return nil, &Error{Code: CodeUnauthorized, CSCode: CSServerAPI, Text: "unable to verify user credentials and/or request signature: the request has expired"}
+		}
+	}
+	user, secret, err := s.credentials(ctx, p["apikey"])
+	if err != nil {
+		if !errors.Is(err, db.ErrNotFound) {
+			s.Log.Error("look up api key", "err", err)
+		}
+		return nil, errUnauthorized
+	}
+	if !iam.VerifySignature(raw, secret, sig) {
+		return nil, errUnauthorized
+	}
+	if !userActive(user) {
+		return nil, &Error{Code: CodeUnauthorized, CSCode: CSServerAPI, Text: "user or account is disabled or locked"}
+	}
+	return &iam.Caller{User: user}, nil
+}
+
+func userActive(u *db.User) bool {
+	return u.State == "enabled" && u.AccountState == "enabled"
+}
+
+func (s *Server) credentials(ctx context.Context, key string) (*db.User, string, error) {
+	now := time.Now()
+	s.cacheMu.Lock()
+	e := s.cache[key]
+	s.cacheMu.Unlock()
+	if e != nil && now.Before(e.expires) {
+		return e.user, e.secret, nil
+	}
+	u, err := db.GetUserByAPIKey(ctx, s.DB.Read(), key)
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := s.Keys.Decrypt(u.SecretKey)
+	if err != nil {
+		return nil, "", fmt.Errorf("api: secret key of user %s: %w", u.ID, err)
+	}
+	s.cacheMu.Lock()
+	if len(s.cache) > 100000 {
+		s.cache = map[string]*authEntry{}
+	}
+	s.cache[key] = &authEntry{user: u, secret: secret, expires: now.Add(authTTL)}
+	s.cacheMu.Unlock()
+	return u, secret, nil
+}
+
+// SessionCookie is the cookie holding the session id, as CloudStack (a Java servlet) names it.
+const SessionCookie = "JSESSIONID"
+
+func (s *Server) authSession(ctx context.Context, r *http.Request, p Params) (*iam.Caller, *Error) {
+	ck, err := r.Cookie(SessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil, errUnauthorized
+	}
+	sess, err := db.GetSession(ctx, s.DB.Read(), iam.HashToken(ck.Value))
+	if err != nil {
+		return nil, errUnauthorized
+	}
+	key := p["sessionkey"]
+	if key == "" {
+		if c, err := r.Cookie("sessionkey"); err == nil {
+			key = c.Value
+		}
+	}
+	if key == "" || key != sess.SessionKey {
+		return nil, errUnauthorized
+	}
+	u, err := db.GetUser(ctx, s.DB.Read(), sess.UserID)
+	if err != nil || !userActive(u) {
+		return nil, errUnauthorized
+	}
+	return &iam.Caller{User: u}, nil
+}

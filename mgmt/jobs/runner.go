@@ -1,0 +1,235 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/atollcloud/atoll/db"
+)
+
+// Outcome is what running a job produced.
+type Outcome struct {
+	Status int    // db.JobSucceeded or db.JobFailed
+	Code   int    // jobresultcode: 0 on success, the error code on failure
+	Result string // the jobresult JSON object
+}
+
+// Func runs one job. It must be safe to run again from the start on another server if this
+// one dies part-way (it checks what is already done).
+type Func func(ctx context.Context, j *db.Job) Outcome
+
+// Runner claims and runs jobs on one management server.
+type Runner struct {
+	DB      *db.DB
+	Owner   string        // this server's id
+	Lease   time.Duration // how long a claim lasts without renewal
+	Poll    time.Duration // how often to look for claimable jobs
+	Workers int
+	Log     *slog.Logger
+
+	mu       sync.Mutex
+	handlers map[string]Func
+	delays   map[string]time.Duration
+	wake     chan struct{}
+	done     chan struct{} // closed and replaced whenever a local job completes
+	busy     int
+}
+
+// NewRunner makes a runner with defaults: 30 s lease, 50 ms poll, 16 workers. The
+// environment variable ATOLL_FAULT_JOB_DELAY ("cmd=dur,cmd=dur", cmd "*" for all) delays jobs
+// on this server before they run: a fault-injection hook for takeover tests.
+func NewRunner(d *db.DB, owner string, log *slog.Logger) *Runner {
+	r := &Runner{DB: d, Owner: owner, Lease: 30 * time.Second, Poll: 50 * time.Millisecond, Workers: 16,
+		Log: log.With("component", "jobs"), handlers: map[string]Func{}, delays: map[string]time.Duration{},
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if v := os.Getenv("ATOLL_FAULT_JOB_DELAY"); v != "" {
+		for _, kv := range strings.Split(v, ",") {
+			k, d, ok := strings.Cut(kv, "=")
+			dur, err := time.ParseDuration(d)
+			if ok && err == nil {
+				r.delays[strings.ToLower(strings.TrimSpace(k))] = dur
+			}
+		}
+	}
+	return r
+}
+
+// Handle registers the function for a command's jobs.
+func (r *Runner) Handle(cmd string, f Func) {
+	r.mu.Lock()
+	r.handlers[strings.ToLower(cmd)] = f
+	r.mu.Unlock()
+}
+
+// Wake makes the runner look for work now (after this server enqueued a job).
+func (r *Runner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and runs jobs until ctx ends; then it releases the jobs it holds so that another
+// server takes them at once instead of waiting for the lease.
+func (r *Runner) Run(ctx context.Context) {
+	renew := time.NewTicker(r.Lease / 3)
+	defer renew.Stop()
+	poll := time.NewTicker(r.Poll)
+	defer poll.Stop()
+	var wg sync.WaitGroup
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	for {
+		select {
+		case <-ctx.Done():
+			cancelJobs()
+			wg.Wait()
+			r.release()
+			return
+		case <-renew.C:
+			if err := db.RenewLeases(ctx, r.DB.SQL, r.Owner, db.Now()+r.Lease.Milliseconds()); err != nil && ctx.Err() == nil {
+				r.Log.Error("renew job leases", "err", err)
+			}
+			continue
+		case <-poll.C:
+		case <-r.wake:
+		}
+		r.claim(ctx, jobCtx, &wg)
+	}
+}
+
+func (r *Runner) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := r.DB.SQL.ExecContext(ctx, "UPDATE async_jobs SET owner = NULL, lease_until = 0 WHERE owner = ? AND status = 0", r.Owner); err != nil {
+		r.Log.Warn("release job leases", "err", err)
+	}
+}
+
+func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
+	for ctx.Err() == nil {
+		r.mu.Lock()
+		free := r.Workers - r.busy
+		r.mu.Unlock()
+		if free <= 0 {
+			return
+		}
+		now := db.Now()
+		ids, err := db.ClaimableJobs(ctx, r.DB.Read(), now, free)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.Log.Error("find claimable jobs", "err", err)
+			}
+			return
+		}
+		if len(ids) == 0 {
+			return
+		}
+		claimed := 0
+		for _, id := range ids {
+			ok, err := db.ClaimJob(ctx, r.DB.SQL, id, r.Owner, now, now+r.Lease.Milliseconds())
+			if err != nil {
+				if ctx.Err() == nil {
+					r.Log.Error("claim job", "job", id, "err", err)
+				}
+				return
+			}
+			if !ok {
+				continue
+			}
+			claimed++
+			r.mu.Lock()
+			r.busy++
+			r.mu.Unlock()
+			wg.Add(1)
+			go func(id string) {
+				defer wg.Done()
+				r.execute(jobCtx, id)
+				r.mu.Lock()
+				r.busy--
+				close(r.done)
+				r.done = make(chan struct{})
+				r.mu.Unlock()
+				r.Wake()
+			}(id)
+		}
+		if claimed == 0 {
+			return
+		}
+	}
+}
+
+func (r *Runner) execute(ctx context.Context, id string) {
+	j, err := db.GetJob(ctx, r.DB.SQL, id)
+	if err != nil {
+		r.Log.Error("load claimed job", "job", id, "err", err)
+		return
+	}
+	key := strings.ToLower(j.Cmd)
+	r.mu.Lock()
+	f := r.handlers[key]
+	delay, ok := r.delays[key]
+	if !ok {
+		delay = r.delays["*"]
+	}
+	r.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+	var out Outcome
+	if f == nil {
+		out = Failure(530, fmt.Sprintf("no handler for job command %s on this server", j.Cmd))
+	} else {
+		out = r.safeRun(ctx, f, j)
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the lease is released and another server runs the job
+	}
+	if err := db.CompleteJob(context.WithoutCancel(ctx), r.DB.SQL, j.ID, r.Owner, out.Status, out.Code, out.Result, db.Now()); err != nil {
+		r.Log.Warn("complete job (taken over by another server?)", "job", j.ID, "err", err)
+	}
+}
+
+func (r *Runner) safeRun(ctx context.Context, f Func, j *db.Job) (out Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.Log.Error("job panicked", "job", j.ID, "cmd", j.Cmd, "panic", p, "stack", string(debug.Stack()))
+			out = Failure(530, fmt.Sprintf("internal error running %s", j.Cmd))
+		}
+	}()
+	return f(ctx, j)
+}
+
+// Failure builds a failed outcome with CloudStack's error object as jobresult.
+func Failure(code int, text string) Outcome {
+	return Outcome{Status: db.JobFailed, Code: code, Result: fmt.Sprintf(`{"errorcode":%d,"errortext":%q}`, code, text)}
+}
+
+// Wait blocks until job id is no longer pending or max elapses, and returns it.
+func (r *Runner) Wait(ctx context.Context, id string, max time.Duration) (*db.Job, error) {
+	deadline := time.Now().Add(max)
+	for {
+		r.mu.Lock()
+		done := r.done
+		r.mu.Unlock()
+		j, err := db.GetJob(ctx, r.DB.Read(), id)
+		if err != nil || j.Status != db.JobPending || time.Now().After(deadline) {
+			return j, err
+		}
+		select {
+		case <-ctx.Done():
+			return j, nil
+		case <-done:
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
