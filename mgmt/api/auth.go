@@ -40,6 +40,9 @@ func domainPathFromLogin(d string) string {
 var errLogin = &Error{Code: CodeUnauthorized, CSCode: CSServerAPI, Text: "Failed to authenticate user; please provide valid credentials"}
 
 func login(c *Call) (any, error) {
+	if c.Req != nil && c.Req.Method != http.MethodPost {
+		return nil, Errorf(405, CSServerAPI, "Please use HTTP POST to authenticate using this API")
+	}
 	dom, err := db.GetDomainByPath(c.Ctx, c.S.DB.Read(), domainPathFromLogin(c.P.String("domain")))
 	if err != nil {
 		return nil, errLogin
