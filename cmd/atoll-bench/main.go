@@ -1,0 +1,83 @@
+// Command atoll-bench measures Atoll and prints figures (make bench): signed API requests per
+// second against a real atoll server process, and async jobs per second through the real job
+// runner. This file only wires flags to mgmt/bench.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/atollcloud/atoll/mgmt/bench"
+)
+
+func main() {
+	var o bench.Options
+	engines := flag.String("engines", "sqlite,mariadb", "comma-separated engines: sqlite, mariadb")
+	flag.StringVar(&o.MySQL.Base, "mysql", os.Getenv("ATOLL_BENCH_MYSQL"), "MariaDB server URL mysql://user:pass@tcp(host:port)/ (ATOLL_BENCH_MYSQL); a fresh database is made per run")
+	flag.StringVar(&o.Bin, "bin", "bin/atoll", "the atoll binary to run as the API server")
+	flag.StringVar(&o.Dir, "dir", "", "scratch directory (default: a new temporary directory)")
+	flag.StringVar(&o.Only, "only", "", "run only the api or the jobs benchmark")
+	flag.IntVar(&o.Clients, "clients", 16, "concurrent API clients, one keep-alive connection each")
+	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "API warm-up, not measured")
+	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "API measured window")
+	flag.IntVar(&o.Domains, "domains", 10, "child domains created under ROOT before the API run")
+	flag.BoolVar(&o.InProcess, "inprocess", false, "run the API server inside this process (for -cpuprofile), not as bin")
+	flag.IntVar(&o.Jobs, "jobs", 5000, "jobs per job run")
+	runners := flag.String("runners", "1,2", "comma-separated runner counts (management servers on one database)")
+	flag.IntVar(&o.Workers, "workers", 0, "workers per runner (0: the runner's default)")
+	flag.IntVar(&o.Producers, "producers", 8, "concurrent job enqueuers")
+	flag.IntVar(&o.Batch, "batch", 1, "jobs per enqueue transaction")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
+	flag.Parse()
+
+	for _, e := range strings.Split(*engines, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			o.Engines = append(o.Engines, e)
+		}
+	}
+	for _, s := range strings.Split(*runners, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fatal(fmt.Errorf("bad -runners %q", *runners))
+		}
+		o.RunnerSets = append(o.RunnerSets, n)
+	}
+	if o.Dir == "" {
+		dir, err := os.MkdirTemp("", "atoll-bench-")
+		if err != nil {
+			fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		o.Dir = dir
+	}
+	o.Out, o.Log = os.Stdout, os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := bench.Run(ctx, o); err != nil {
+		pprof.StopCPUProfile()
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "atoll-bench:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Targets the figures are judged against (the 2-core machine, load generator included).
+const (
+	TargetRequestsPerSecond = 3000
+	TargetP99               = 20 * time.Millisecond
+	TargetJobsPerSecond     = 1000 // on MariaDB
+)
+
+// Options configure a whole benchmark run.
+type Options struct {
+	Bin     string   // atoll binary for the API servers
+	Dir     string   // scratch directory
+	Engines []string // SQLite and/or MariaDB
+	MySQL   MySQLServer
+	Only    string // "api", "jobs" or "" for both
+
+	Clients   int
+	Warmup    time.Duration
+	Duration  time.Duration
+	Domains   int
+	InProcess bool
+
+	Jobs       int
+	RunnerSets []int // runner counts to try, e.g. 1 and 2
+	Workers    int
+	Producers  int
+	Batch      int
+
+	Out io.Writer // the report
+	Log io.Writer // progress
+}
+
+// Run runs the selected benchmarks and prints the report.
+func Run(ctx context.Context, o Options) error {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	var apis []*APIResult
+	var jobRuns []*JobsResult
+	var mysqlSettings string
+	for _, e := range o.Engines {
+		if e == MariaDB {
+			s, err := o.MySQL.Settings(ctx)
+			if err != nil {
+				return err
+			}
+			mysqlSettings = s
+		}
+	}
+	if o.Only == "" || o.Only == "api" {
+		fmt.Fprintln(o.Log, "== API benchmark")
+		for _, e := range o.Engines {
+			r, err := RunAPI(ctx, APIOptions{Engine: e, MySQL: o.MySQL, Bin: o.Bin, Dir: o.Dir, InProcess: o.InProcess, Domains: o.Domains,
+				Load: LoadOptions{Clients: o.Clients, Warmup: o.Warmup, Duration: o.Duration}, Log: o.Log})
+			if err != nil {
+				return fmt.Errorf("api benchmark on %s: %w", e, err)
+			}
+			apis = append(apis, r)
+		}
+	}
+	if o.Only == "" || o.Only == "jobs" {
+		fmt.Fprintln(o.Log, "== job benchmark")
+		for _, e := range o.Engines {
+			for _, n := range o.RunnerSets {
+				r, err := RunJobs(ctx, JobsOptions{Engine: e, MySQL: o.MySQL, Dir: o.Dir, Jobs: o.Jobs, Runners: n, Workers: o.Workers,
+					Producers: o.Producers, Batch: o.Batch, Log: o.Log})
+				if err != nil {
+					return fmt.Errorf("job benchmark on %s with %d runner(s): %w", e, n, err)
+				}
+				jobRuns = append(jobRuns, r)
+			}
+		}
+	}
+	o.report(apis, jobRuns, mysqlSettings)
+	return nil
+}
+
+func (o Options) report(apis []*APIResult, jobRuns []*JobsResult, mysqlSettings string) {
+	w := o.Out
+	fmt.Fprintf(w, "\nAtoll benchmark, %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "machine: %d CPU(s) (%s), %s %s/%s; server, database and load generator share it\n",
+		runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintln(w, "SQLite : modernc.org/sqlite, WAL, synchronous=NORMAL, busy_timeout=10s, one writer connection + 8 readers (db.Open)")
+	if mysqlSettings != "" {
+		fmt.Fprintf(w, "MariaDB: %s (scripts/mariadb.sh), READ COMMITTED, 64 connections per server\n", mysqlSettings)
+	}
+	if len(apis) > 0 {
+		a := apis[0]
+		fmt.Fprintf(w, "\n1. Signed API requests: listDomains listall=true (%d domains in each answer)\n", a.Domains)
+		fmt.Fprintf(w, "   %d concurrent clients, one keep-alive connection each, closed loop; every request freshly signed\n", o.Clients)
+		fmt.Fprintf(w, "   (HMAC-SHA1, signatureVersion=3 + expires) with the admin's key and verified by the server.\n")
+		fmt.Fprintf(w, "   %s warm-up, then %s measured; latency = request sent to last byte read; an answer counts as\n", o.Warmup, o.Duration)
+		fmt.Fprintf(w, "   an error unless HTTP 200 with the expected count. Target: >= %d req/s with p99 <= %s.\n\n", TargetRequestsPerSecond, ms(TargetP99)+" ms")
+		fmt.Fprintf(w, "   %-8s %-11s %9s %7s %7s %8s %8s %8s %8s  %s\n", "engine", "server", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "target")
+		for _, r := range apis {
+			l := r.Load
+			verdict := "met"
+			if l.PerSecond() < TargetRequestsPerSecond || l.Latency.P99 > TargetP99 || l.Errors > 0 {
+				verdict = "SHORT"
+			}
+			fmt.Fprintf(w, "   %-8s %-11s %9d %7d %7.0f %8s %8s %8s %8s  %s\n", r.Engine, r.Server, l.Requests, l.Errors, l.PerSecond(),
+				ms(l.Latency.P50), ms(l.Latency.P90), ms(l.Latency.P99), ms(l.Latency.Max), verdict)
+		}
+		fmt.Fprintln(w)
+		for _, r := range apis {
+			fmt.Fprintf(w, "   %s: admin key pair from %s\n", r.Engine, r.KeysVia)
+		}
+		for _, r := range apis {
+			if r.Load.FirstError != "" {
+				fmt.Fprintf(w, "   first error on %s: %s\n", r.Engine, r.Load.FirstError)
+			}
+		}
+	}
+	if len(jobRuns) > 0 {
+		j := jobRuns[0]
+		fmt.Fprintf(w, "\n2. No-op async jobs through mgmt/jobs.Runner on the real database\n")
+		fmt.Fprintf(w, "   %d jobs enqueued with db.InsertJob in committed transactions (%d job(s) each) by %d concurrent producers,\n", j.Jobs, j.Batch, j.Producers)
+		fmt.Fprintf(w, "   each waking its server's runner as an API handler does; every runner has its own connection pool (a\n")
+		fmt.Fprintf(w, "   management server of its own) and %d workers. jobs/s = jobs / (first enqueue to last completion);\n", j.Workers)
+		fmt.Fprintf(w, "   latency = the job's created to completed time (ms resolution) under this flood, so it includes\n")
+		fmt.Fprintf(w, "   queueing. Target: >= %d jobs/s on MariaDB.\n\n", TargetJobsPerSecond)
+		fmt.Fprintf(w, "   %-8s %7s %6s %6s %9s %7s %8s %8s %8s %8s  %s\n", "engine", "runners", "jobs", "failed", "enqueue/s", "jobs/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "target")
+		for _, r := range jobRuns {
+			verdict := "-"
+			if r.Engine == MariaDB {
+				verdict = "met"
+				if r.PerSecond() < TargetJobsPerSecond || r.Failed > 0 {
+					verdict = "SHORT"
+				}
+			}
+			fmt.Fprintf(w, "   %-8s %7d %6d %6d %9.0f %7.0f %8s %8s %8s %8s  %s\n", r.Engine, r.Runners, r.Jobs, r.Failed,
+				float64(r.Jobs)/r.Enqueue.Seconds(), r.PerSecond(), ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), verdict)
+		}
+	}
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make bench: builds atoll and atoll-bench, starts a throwaway MariaDB (scripts/mariadb.sh, its
+# settings as for tests: innodb_flush_log_at_trx_commit=2), stops it by pid on exit, and prints
+# the figures for SQLite and MariaDB. Extra flags for atoll-bench: ATOLL_BENCH_ARGS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go build -o bin/atoll ./cmd/atoll
+go build -o bin/atoll-bench ./cmd/atoll-bench
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+mdb=/tmp/atoll-bench-mariadb-$$
+trap 'scripts/mariadb.sh stop "$mdb"' EXIT
+mysql_url=$(scripts/mariadb.sh start "$mdb" "$port")
+# shellcheck disable=SC2086 # ATOLL_BENCH_ARGS is a list of flags
+bin/atoll-bench -bin bin/atoll -mysql "$mysql_url" ${ATOLL_BENCH_ARGS:-}
