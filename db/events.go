@@ -30,9 +30,14 @@ func InsertEvent(ctx context.Context, q Querier, e *Event) error {
 // EventFilter selects events.
 type EventFilter struct {
 	ID, Type, Level, Keyword string
+	State                    string
+	ResourceID, ResourceType string
 	Start, End               int64
-	Scope                    Scope
-	Limit, Offset            int
+	// Pending keeps only Started events that no later Completed event of the same type and
+	// job (or, without a job, the same resource) has closed.
+	Pending       bool
+	Scope         Scope
+	Limit, Offset int
 }
 
 // ListEvents returns matching events, newest first, and the total before paging.
@@ -47,10 +52,25 @@ func ListEvents(ctx context.Context, q Querier, f EventFilter) ([]*Event, int, e
 		w, args = append(w, "e.type = ?"), append(args, f.Type)
 	}
 	if f.Level != "" {
-		w, args = append(w, "e.level = ?"), append(args, f.Level)
+		w, args = append(w, "UPPER(e.level) = UPPER(?)"), append(args, f.Level)
+	}
+	if f.State != "" {
+		w, args = append(w, "LOWER(e.state) = LOWER(?)"), append(args, f.State)
+	}
+	if f.ResourceID != "" {
+		w, args = append(w, "e.resource_id = ?"), append(args, f.ResourceID)
+	}
+	if f.ResourceType != "" {
+		w, args = append(w, "LOWER(e.resource_type) = LOWER(?)"), append(args, f.ResourceType)
 	}
 	if f.Keyword != "" {
-		w, args = append(w, "LOWER(e.description) LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Keyword)))
+		kw := "%" + LikePrefix(strings.ToLower(f.Keyword))
+		w = append(w, "(LOWER(e.description) LIKE ?"+LikeEscape+" OR LOWER(e.type) LIKE ?"+LikeEscape+" OR LOWER(e.level) LIKE ?"+LikeEscape+")")
+		args = append(args, kw, kw, kw)
+	}
+	if f.Pending {
+		w = append(w, `e.state = 'Started' AND NOT EXISTS (SELECT 1 FROM events c WHERE c.seq > e.seq AND c.state = 'Completed' AND c.type = e.type
+			AND ((e.job_id IS NOT NULL AND c.job_id = e.job_id) OR (e.job_id IS NULL AND c.resource_id = e.resource_id)))`)
 	}
 	if f.Start > 0 {
 		w, args = append(w, "e.created >= ?"), append(args, f.Start)
