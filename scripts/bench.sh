@@ -11,4 +11,4 @@ mdb=/tmp/atoll-bench-mariadb-$$
 trap 'scripts/mariadb.sh stop "$mdb"' EXIT
 mysql_url=$(scripts/mariadb.sh start "$mdb" "$port")
 # shellcheck disable=SC2086 # ATOLL_BENCH_ARGS is a list of flags
-bin/atoll-bench -bin bin/atoll -mysql "$mysql_url" ${ATOLL_BENCH_ARGS:-}
+bin/atoll-bench -bin bin/atoll -mysql "$mysql_url" -mysql-pid "$(cat "$mdb/mariadb.pid")" ${ATOLL_BENCH_ARGS:-}

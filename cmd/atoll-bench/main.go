@@ -22,6 +22,7 @@ func main() {
 	var o bench.Options
 	engines := flag.String("engines", "sqlite,mariadb", "comma-separated engines: sqlite, mariadb")
 	flag.StringVar(&o.MySQL.Base, "mysql", os.Getenv("ATOLL_BENCH_MYSQL"), "MariaDB server URL mysql://user:pass@tcp(host:port)/ (ATOLL_BENCH_MYSQL); a fresh database is made per run")
+	flag.IntVar(&o.MySQLPid, "mysql-pid", 0, "the MariaDB server's pid, to tell its CPU use from other processes'")
 	flag.StringVar(&o.Bin, "bin", "bin/atoll", "the atoll binary to run as the API server")
 	flag.StringVar(&o.Dir, "dir", "", "scratch directory (default: a new temporary directory)")
 	flag.StringVar(&o.Only, "only", "", "run only the api or the jobs benchmark")

@@ -30,6 +30,7 @@ type APIOptions struct {
 	// profile of this process covers it); the figures are then not the headline ones.
 	InProcess bool
 	Domains   int // child domains of ROOT created before the run
+	MySQLPid  int // the MariaDB server's pid, for CPU figures (0: unknown)
 	Load      LoadOptions
 	Log       io.Writer // progress lines
 }
@@ -47,7 +48,7 @@ type APIResult struct {
 // signed listDomains listall=true requests.
 func RunAPI(ctx context.Context, o APIOptions) (*APIResult, error) {
 	res := &APIResult{Engine: o.Engine}
-	t, stop, err := o.start(ctx, res)
+	t, pid, stop, err := o.start(ctx, res)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +60,12 @@ func RunAPI(ctx context.Context, o APIOptions) (*APIResult, error) {
 		}
 	}
 	lo := o.Load
+	if pid != 0 {
+		lo.Pids = append(lo.Pids, pid)
+	}
+	if o.Engine == MariaDB && o.MySQLPid != 0 {
+		lo.Pids = append(lo.Pids, o.MySQLPid)
+	}
 	lo.Command = "listDomains"
 	lo.Params = map[string]string{"listall": "true"}
 	first, err := c.Do(ctx, lo.Command, lo.Params)
@@ -76,11 +83,12 @@ func RunAPI(ctx context.Context, o APIOptions) (*APIResult, error) {
 	return res, ctx.Err()
 }
 
-// start runs the management server and returns its target and a stop function.
-func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, func(), error) {
+// start runs the management server and returns its target, its pid (0 when in-process) and a
+// stop function.
+func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, int, func(), error) {
 	dir, err := os.MkdirTemp(o.Dir, "api-"+o.Engine+"-")
 	if err != nil {
-		return Target{}, nil, fmt.Errorf("bench: %w", err)
+		return Target{}, 0, nil, fmt.Errorf("bench: %w", err)
 	}
 	var dbURL, dbName string
 	keyFile := filepath.Join(dir, "secrets.key")
@@ -91,7 +99,7 @@ func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, func(), 
 		}
 		os.RemoveAll(dir)
 	}
-	fail := func(err error) (Target, func(), error) { stop(); return Target{}, nil, err }
+	fail := func(err error) (Target, int, func(), error) { stop(); return Target{}, 0, nil, err }
 	switch o.Engine {
 	case SQLite:
 		dbURL = "sqlite://" + filepath.Join(dir, "atoll.db")
@@ -120,7 +128,7 @@ func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, func(), 
 			return fail(err)
 		}
 		res.Server, res.KeysVia = "in-process mgmt.Start", "mgmt.AdminKeys"
-		return Target{Endpoint: "http://" + s.Addr() + "/client/api", Key: key, Secret: secret}, stop, nil
+		return Target{Endpoint: "http://" + s.Addr() + "/client/api", Key: key, Secret: secret}, 0, stop, nil
 	}
 	addr, err := FreeAddr()
 	if err != nil {
@@ -158,5 +166,5 @@ func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, func(), 
 	if err != nil {
 		return fail(err)
 	}
-	return t, stop, nil
+	return t, p.Pid(), stop, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ type JobsOptions struct {
 	Producers int // concurrent enqueuers, like concurrent API requests
 	Batch     int // jobs per enqueue transaction
 	Timeout   time.Duration
+	MySQLPid  int // the MariaDB server's pid, for CPU figures (0: unknown)
 	Log       io.Writer
 }
 
@@ -43,6 +45,8 @@ type JobsResult struct {
 	Enqueue          time.Duration // first enqueue to last commit
 	Elapsed          time.Duration // first enqueue to last completion
 	Latency          Summary       // enqueue to completion, per job
+	CPU              CPU           // over the run
+	CPUWindow        time.Duration // what CPU covers
 }
 
 // PerSecond is completed jobs per second, end to end.
@@ -117,6 +121,11 @@ func RunJobs(ctx context.Context, o JobsOptions) (*JobsResult, error) {
 	fmt.Fprintf(o.Log, "   %s: %d jobs, %d runner(s) x %d workers, %d producers x %d job(s)/transaction ...\n",
 		o.Engine, o.Jobs, o.Runners, res.Workers, o.Producers, o.Batch)
 
+	pids := []int{os.Getpid()}
+	if o.Engine == MariaDB && o.MySQLPid != 0 {
+		pids = append(pids, o.MySQLPid)
+	}
+	cpuFrom := markCPU(pids)
 	start := time.Now()
 	var next atomic.Int64
 	var enqueueErr error
@@ -171,6 +180,8 @@ func RunJobs(ctx context.Context, o JobsOptions) (*JobsResult, error) {
 			return nil, fmt.Errorf("bench: count completed jobs: %w", err)
 		}
 		if done >= o.Jobs {
+			res.CPU = cpuBetween(cpuFrom, markCPU(pids), runtime.NumCPU())
+			res.CPUWindow = time.Since(start)
 			break
 		}
 		if time.Now().After(deadline) {

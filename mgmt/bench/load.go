@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -29,6 +31,8 @@ type LoadOptions struct {
 	Params   map[string]string
 	// Expect is a fragment every successful answer must contain (e.g. `"count":11`).
 	Expect string
+	// Pids are the processes taking part (server, database) besides this one, for CPU figures.
+	Pids []int
 }
 
 // LoadResult is what the measured window saw.
@@ -38,6 +42,7 @@ type LoadResult struct {
 	FirstError string
 	Latency    Summary // of the successes answered in the window
 	Window     time.Duration
+	CPU        CPU // over the window
 }
 
 // PerSecond is successful requests per second of the window.
@@ -60,6 +65,18 @@ func Load(ctx context.Context, t Target, o LoadOptions) LoadResult {
 	}
 	ws := make([]worker, o.Clients)
 	var wg sync.WaitGroup
+	pids := append([]int{os.Getpid()}, o.Pids...)
+	var cpuFrom, cpuTo cpuMark
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if sleepUntil(ctx, from) {
+			cpuFrom = markCPU(pids)
+		}
+		if sleepUntil(ctx, end) {
+			cpuTo = markCPU(pids)
+		}
+	}()
 	for i := range ws {
 		w := &ws[i]
 		w.lat = make([]time.Duration, 0, 4096)
@@ -127,7 +144,20 @@ func Load(ctx context.Context, t Target, o LoadOptions) LoadResult {
 	}
 	r.Latency = Summarize(all)
 	r.Window = o.Duration
+	r.CPU = cpuBetween(cpuFrom, cpuTo, runtime.NumCPU())
 	return r
+}
+
+// sleepUntil waits for t and reports false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // signedRequest builds a GET for command signed with the target's key, as cloudmonkey does.

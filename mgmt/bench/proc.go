@@ -74,6 +74,9 @@ func StartProc(ctx context.Context, bin string, args []string, addr, logFile str
 	}
 }
 
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Stop asks the process to shut down (SIGTERM), waits up to 20 s, then kills it.
 func (p *Proc) Stop() error {
 	if p == nil || p.cmd.Process == nil {

@@ -24,7 +24,9 @@ type Options struct {
 	Dir     string   // scratch directory
 	Engines []string // SQLite and/or MariaDB
 	MySQL   MySQLServer
-	Only    string // "api", "jobs" or "" for both
+	// MySQLPid is the MariaDB server's pid (0: unknown), to tell its CPU from other processes'.
+	MySQLPid int
+	Only     string // "api", "jobs" or "" for both
 
 	Clients   int
 	Warmup    time.Duration
@@ -62,7 +64,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Only == "" || o.Only == "api" {
 		fmt.Fprintln(o.Log, "== API benchmark")
 		for _, e := range o.Engines {
-			r, err := RunAPI(ctx, APIOptions{Engine: e, MySQL: o.MySQL, Bin: o.Bin, Dir: o.Dir, InProcess: o.InProcess, Domains: o.Domains,
+			r, err := RunAPI(ctx, APIOptions{Engine: e, MySQL: o.MySQL, Bin: o.Bin, Dir: o.Dir, InProcess: o.InProcess, Domains: o.Domains, MySQLPid: o.MySQLPid,
 				Load: LoadOptions{Clients: o.Clients, Warmup: o.Warmup, Duration: o.Duration}, Log: o.Log})
 			if err != nil {
 				return fmt.Errorf("api benchmark on %s: %w", e, err)
@@ -75,7 +77,7 @@ func Run(ctx context.Context, o Options) error {
 		for _, e := range o.Engines {
 			for _, n := range o.RunnerSets {
 				r, err := RunJobs(ctx, JobsOptions{Engine: e, MySQL: o.MySQL, Dir: o.Dir, Jobs: o.Jobs, Runners: n, Workers: o.Workers,
-					Producers: o.Producers, Batch: o.Batch, Log: o.Log})
+					Producers: o.Producers, Batch: o.Batch, MySQLPid: o.MySQLPid, Log: o.Log})
 				if err != nil {
 					return fmt.Errorf("job benchmark on %s with %d runner(s): %w", e, n, err)
 				}
@@ -103,15 +105,15 @@ func (o Options) report(apis []*APIResult, jobRuns []*JobsResult, mysqlSettings 
 		fmt.Fprintf(w, "   (HMAC-SHA1, signatureVersion=3 + expires) with the admin's key and verified by the server.\n")
 		fmt.Fprintf(w, "   %s warm-up, then %s measured; latency = request sent to last byte read; an answer counts as\n", o.Warmup, o.Duration)
 		fmt.Fprintf(w, "   an error unless HTTP 200 with the expected count. Target: >= %d req/s with p99 <= %s.\n\n", TargetRequestsPerSecond, ms(TargetP99)+" ms")
-		fmt.Fprintf(w, "   %-8s %-11s %9s %7s %7s %8s %8s %8s %8s  %s\n", "engine", "server", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "target")
+		fmt.Fprintf(w, "   %-8s %-11s %9s %7s %7s %8s %8s %8s %8s  %-15s %10s  %s\n", "engine", "server", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "cpu ours/others", "cpu ms/req", "target")
 		for _, r := range apis {
 			l := r.Load
 			verdict := "met"
 			if l.PerSecond() < TargetRequestsPerSecond || l.Latency.P99 > TargetP99 || l.Errors > 0 {
 				verdict = "SHORT"
 			}
-			fmt.Fprintf(w, "   %-8s %-11s %9d %7d %7.0f %8s %8s %8s %8s  %s\n", r.Engine, r.Server, l.Requests, l.Errors, l.PerSecond(),
-				ms(l.Latency.P50), ms(l.Latency.P90), ms(l.Latency.P99), ms(l.Latency.Max), verdict)
+			fmt.Fprintf(w, "   %-8s %-11s %9d %7d %7.0f %8s %8s %8s %8s  %-15s %10s  %s\n", r.Engine, r.Server, l.Requests, l.Errors, l.PerSecond(),
+				ms(l.Latency.P50), ms(l.Latency.P90), ms(l.Latency.P99), ms(l.Latency.Max), l.CPU, l.CPU.per(l.Window, l.Requests), verdict)
 		}
 		fmt.Fprintln(w)
 		for _, r := range apis {
@@ -123,6 +125,12 @@ func (o Options) report(apis []*APIResult, jobRuns []*JobsResult, mysqlSettings 
 			}
 		}
 	}
+	if len(apis)+len(jobRuns) > 0 {
+		fmt.Fprintf(w, "\ncpu ours/others: percent of one core over the measured time (%d%% = every core busy), used by\n", 100*runtime.NumCPU())
+		fmt.Fprintf(w, "the benchmark's own processes (load generator, server, database) and by everything else on the\n")
+		fmt.Fprintf(w, "machine; a large 'others' figure means the run was disturbed and its figures are low. cpu ms/req\n")
+		fmt.Fprintf(w, "and cpu ms/job: the benchmark's own CPU time per request or job, the figure least moved by others.\n")
+	}
 	if len(jobRuns) > 0 {
 		j := jobRuns[0]
 		fmt.Fprintf(w, "\n2. No-op async jobs through mgmt/jobs.Runner on the real database\n")
@@ -131,7 +139,7 @@ func (o Options) report(apis []*APIResult, jobRuns []*JobsResult, mysqlSettings 
 		fmt.Fprintf(w, "   management server of its own) and %d workers. jobs/s = jobs / (first enqueue to last completion);\n", j.Workers)
 		fmt.Fprintf(w, "   latency = the job's created to completed time (ms resolution) under this flood, so it includes\n")
 		fmt.Fprintf(w, "   queueing. Target: >= %d jobs/s on MariaDB.\n\n", TargetJobsPerSecond)
-		fmt.Fprintf(w, "   %-8s %7s %6s %6s %9s %7s %8s %8s %8s %8s  %s\n", "engine", "runners", "jobs", "failed", "enqueue/s", "jobs/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "target")
+		fmt.Fprintf(w, "   %-8s %7s %6s %6s %9s %7s %8s %8s %8s %8s  %-15s %10s  %s\n", "engine", "runners", "jobs", "failed", "enqueue/s", "jobs/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "cpu ours/others", "cpu ms/job", "target")
 		for _, r := range jobRuns {
 			verdict := "-"
 			if r.Engine == MariaDB {
@@ -140,8 +148,9 @@ func (o Options) report(apis []*APIResult, jobRuns []*JobsResult, mysqlSettings 
 					verdict = "SHORT"
 				}
 			}
-			fmt.Fprintf(w, "   %-8s %7d %6d %6d %9.0f %7.0f %8s %8s %8s %8s  %s\n", r.Engine, r.Runners, r.Jobs, r.Failed,
-				float64(r.Jobs)/r.Enqueue.Seconds(), r.PerSecond(), ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max), verdict)
+			fmt.Fprintf(w, "   %-8s %7d %6d %6d %9.0f %7.0f %8s %8s %8s %8s  %-15s %10s  %s\n", r.Engine, r.Runners, r.Jobs, r.Failed,
+				float64(r.Jobs)/r.Enqueue.Seconds(), r.PerSecond(), ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max),
+				r.CPU, r.CPU.per(r.CPUWindow, r.Jobs), verdict)
 		}
 	}
 }
