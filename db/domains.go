@@ -122,9 +122,12 @@ func (f DomainFilter) where() (string, []any) {
 // ListDomains returns matching domains ordered by path, and the total count before paging.
 func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int, error) {
 	where, args := f.where()
-	total, err := count(ctx, q, "domains", where, args)
-	if err != nil || total == 0 {
-		return nil, total, err
+	total := -1 // unpaged: the rows are the total
+	if f.Limit > 0 {
+		var err error
+		if total, err = count(ctx, q, "domains", where, args); err != nil || total == 0 {
+			return nil, total, err
+		}
 	}
 	rows, err := q.QueryContext(ctx, "SELECT "+domainCols+" FROM domains WHERE "+where+" ORDER BY path"+page(f.Limit, f.Offset), args...)
 	if err != nil {
@@ -139,7 +142,72 @@ func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int
 		}
 		out = append(out, d)
 	}
+	if total < 0 {
+		total = len(out)
+	}
 	return out, total, rows.Err()
+}
+
+// inChunk bounds the ids of one IN (...) list, well below every engine's limit on parameters.
+const inChunk = 500
+
+// eachChunk runs fn over ids in chunks of at most inChunk, with "?, ?, ..." for each chunk.
+func eachChunk(ids []string, fn func(marks string, args []any) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), inChunk)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		if err := fn(strings.TrimSuffix(strings.Repeat("?, ", n), ", "), args); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// GetDomains returns the live domains among ids, by id, in one query per 500 ids.
+func GetDomains(ctx context.Context, q Querier, ids []string) (map[string]*Domain, error) {
+	out := make(map[string]*Domain, len(ids))
+	err := eachChunk(ids, func(marks string, args []any) error {
+		rows, err := q.QueryContext(ctx, "SELECT "+domainCols+" FROM domains WHERE id IN ("+marks+") AND removed IS NULL", args...)
+		if err != nil {
+			return fmt.Errorf("db: get domains: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDomain(rows)
+			if err != nil {
+				return fmt.Errorf("db: get domains: %w", err)
+			}
+			out[d.ID] = d
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// DomainsWithChildren reports which of ids have at least one live child domain, in one query
+// per 500 ids.
+func DomainsWithChildren(ctx context.Context, q Querier, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := eachChunk(ids, func(marks string, args []any) error {
+		rows, err := q.QueryContext(ctx, "SELECT DISTINCT parent_id FROM domains WHERE parent_id IN ("+marks+") AND removed IS NULL", args...)
+		if err != nil {
+			return fmt.Errorf("db: domains with children: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("db: domains with children: %w", err)
+			}
+			out[id] = true
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // UpdateDomain writes name, path and network domain if the version still matches.

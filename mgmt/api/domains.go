@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
@@ -65,27 +66,44 @@ func renderDomain(d *db.Domain, parent *db.Domain, hasChild bool) map[string]any
 	return m
 }
 
-// renderDomains renders a page of domains with their parents and whether they have children.
+// renderDomains renders a page of domains with their parents and whether they have children,
+// in two queries whatever the page's length.
 func (c *Call) renderDomains(list []*db.Domain) ([]any, error) {
-	parents := map[string]*db.Domain{}
-	items := make([]any, 0, len(list))
+	if len(list) == 0 {
+		return []any{}, nil
+	}
+	parents := make(map[string]*db.Domain, len(list))
+	ids := make([]string, 0, len(list))
 	for _, d := range list {
-		var parent *db.Domain
-		if d.ParentID != "" {
-			if parents[d.ParentID] == nil {
-				p, err := db.GetDomain(c.Ctx, c.S.DB.Read(), d.ParentID)
-				if err != nil {
-					return nil, err
-				}
-				parents[d.ParentID] = p
-			}
-			parent = parents[d.ParentID]
+		ids = append(ids, d.ID)
+	}
+	var parentIDs []string
+	seen := map[string]bool{}
+	for _, d := range list {
+		if d.ParentID != "" && !seen[d.ParentID] {
+			seen[d.ParentID] = true
+			parentIDs = append(parentIDs, d.ParentID)
 		}
-		_, n, err := db.ListDomains(c.Ctx, c.S.DB.Read(), db.DomainFilter{ParentID: d.ID, Limit: 1})
+	}
+	if len(parentIDs) > 0 {
+		got, err := db.GetDomains(c.Ctx, c.S.DB.Read(), parentIDs)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, renderDomain(d, parent, n > 0))
+		for _, id := range parentIDs {
+			if got[id] == nil {
+				return nil, fmt.Errorf("api: parent domain %s: %w", id, db.ErrNotFound)
+			}
+			parents[id] = got[id]
+		}
+	}
+	withChildren, err := db.DomainsWithChildren(c.Ctx, c.S.DB.Read(), ids)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]any, 0, len(list))
+	for _, d := range list {
+		items = append(items, renderDomain(d, parents[d.ParentID], withChildren[d.ID]))
 	}
 	return items, nil
 }
