@@ -89,8 +89,10 @@ type AccountFilter struct {
 	ID, Name, State string
 	Type            *int
 	RoleID          string
-	Scope           Scope
-	Limit, Offset   int
+	// Keyword matches part of the name or the state, case-insensitively.
+	Keyword       string
+	Scope         Scope
+	Limit, Offset int
 }
 
 // ListAccounts returns matching accounts and the total count before paging.
@@ -111,6 +113,11 @@ func ListAccounts(ctx context.Context, q Querier, f AccountFilter) ([]*Account, 
 	}
 	if f.RoleID != "" {
 		w, args = append(w, "a.role_id = ?"), append(args, f.RoleID)
+	}
+	if f.Keyword != "" {
+		kw := "%" + LikePrefix(strings.ToLower(f.Keyword))
+		w = append(w, "(LOWER(a.name) LIKE ?"+LikeEscape+" OR LOWER(a.state) LIKE ?"+LikeEscape+")")
+		args = append(args, kw, kw)
 	}
 	w, args = f.Scope.apply(w, args, "a.id", "d.path")
 	where := strings.Join(w, " AND ")
@@ -137,10 +144,11 @@ func ListAccounts(ctx context.Context, q Querier, f AccountFilter) ([]*Account, 
 	return out, total, rows.Err()
 }
 
-// UpdateAccount writes the mutable fields if the version still matches.
+// UpdateAccount writes the mutable fields (name, type, state, network domain, role) if the
+// version still matches.
 func UpdateAccount(ctx context.Context, q Querier, a *Account) error {
-	res, err := q.ExecContext(ctx, `UPDATE accounts SET name = ?, state = ?, network_domain = ?, role_id = ?, live_key = ?, version = version + 1
-		WHERE id = ? AND version = ? AND removed IS NULL`, a.Name, a.State, nullable(a.NetworkDomain), a.RoleID,
+	res, err := q.ExecContext(ctx, `UPDATE accounts SET name = ?, type = ?, state = ?, network_domain = ?, role_id = ?, live_key = ?, version = version + 1
+		WHERE id = ? AND version = ? AND removed IS NULL`, a.Name, a.Type, a.State, nullable(a.NetworkDomain), a.RoleID,
 		accountLiveKey(a.DomainID, a.Name), a.ID, a.Version)
 	if err != nil {
 		return fmt.Errorf("db: update account: %w", err)

@@ -94,8 +94,14 @@ func GetUserByName(ctx context.Context, q Querier, domainID, username string) (*
 type UserFilter struct {
 	ID, Username, State, AccountName, APIKey string
 	AccountType                              *int
-	Scope                                    Scope
-	Limit, Offset                            int
+	// AccountIDs limits to users of these accounts (in addition to Scope).
+	AccountIDs []string
+	// Sources limits to users of these sources (UNKNOWN, NATIVE, LDAP ...), case-insensitively.
+	Sources []string
+	// Keyword matches part of the username, first or last name, email, state or account name.
+	Keyword       string
+	Scope         Scope
+	Limit, Offset int
 }
 
 // ListUsers returns matching users and the total before paging.
@@ -119,6 +125,24 @@ func ListUsers(ctx context.Context, q Querier, f UserFilter) ([]*User, int, erro
 	}
 	if f.AccountType != nil {
 		w, args = append(w, "a.type = ?"), append(args, *f.AccountType)
+	}
+	if f.AccountIDs != nil {
+		w, args = append(w, "u.account_id IN ("+userInList(len(f.AccountIDs))+")"), userAppendArgs(args, f.AccountIDs)
+	}
+	if f.Sources != nil {
+		lower := make([]string, len(f.Sources))
+		for i, s := range f.Sources {
+			lower[i] = strings.ToLower(s)
+		}
+		w, args = append(w, "LOWER(u.source) IN ("+userInList(len(lower))+")"), userAppendArgs(args, lower)
+	}
+	if f.Keyword != "" {
+		kw := "%" + LikePrefix(strings.ToLower(f.Keyword))
+		var or []string
+		for _, col := range []string{"u.username", "u.firstname", "u.lastname", "u.email", "u.state", "a.name"} {
+			or, args = append(or, "LOWER("+col+") LIKE ?"+LikeEscape), append(args, kw)
+		}
+		w = append(w, "("+strings.Join(or, " OR ")+")")
 	}
 	w, args = f.Scope.apply(w, args, "u.account_id", "d.path")
 	where := strings.Join(w, " AND ")
@@ -179,4 +203,20 @@ func RemoveUsersOfAccount(ctx context.Context, q Querier, accountID string) erro
 // CountLiveUsers counts live users of an account.
 func CountLiveUsers(ctx context.Context, q Querier, accountID string) (int, error) {
 	return count(ctx, q, "users", "account_id = ? AND removed IS NULL", []any{accountID})
+}
+
+// userInList returns n comma-separated placeholders, or NULL for none, so an empty IN list
+// matches nothing.
+func userInList(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func userAppendArgs(args []any, ss []string) []any {
+	for _, s := range ss {
+		args = append(args, s)
+	}
+	return args
 }
