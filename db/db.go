@@ -151,26 +151,35 @@ func (d *DB) Read() Querier { return d.reads }
 // writer changed it first; Transaction retries the whole function when it sees it.
 var ErrConflict = errors.New("db: concurrent update conflict")
 
+// RetryBudget bounds how long Transaction keeps running a conflicted function again. A time
+// budget rather than a count: under heavy contention on one row (dozens of writers, as many as
+// a server has connections) an unlucky writer may lose many rounds in a row, and giving up
+// after a fixed small count turned that contention into client errors.
+var RetryBudget = 15 * time.Second
+
 // Transaction runs fn in one transaction and commits it. A deadlock, a Galera certification
-// failure, a busy SQLite file or ErrConflict rolls back and runs fn again, up to a bound, with
-// jittered backoff. fn must therefore have no effect outside the transaction.
+// failure, a busy SQLite file or ErrConflict rolls back and runs fn again, with jittered
+// backoff, until it succeeds, fails otherwise, ctx ends or RetryBudget is spent. fn must
+// therefore have no effect outside the transaction.
 func (d *DB) Transaction(ctx context.Context, fn func(tx Tx) error) error {
-	const attempts = 12
-	var err error
-	for i := 0; i < attempts; i++ {
-		err = d.once(ctx, fn)
+	start := time.Now()
+	for i := 1; ; i++ {
+		err := d.once(ctx, fn)
 		if err == nil || !Retryable(err) {
 			return err
 		}
-		backoff := time.Duration(1<<min(i, 6)) * time.Millisecond
-		backoff += time.Duration(rand.Int64N(int64(backoff) + 1))
+		if time.Since(start) > RetryBudget {
+			return fmt.Errorf("db: transaction gave up after %d attempts in %v: %w", i, time.Since(start).Round(time.Millisecond), err)
+		}
+		// 1, 2, 4 ... 32 ms, each spread over [b/2, 3b/2) so that contenders fall out of step.
+		b := time.Duration(1<<min(i-1, 5)) * time.Millisecond
+		backoff := b/2 + time.Duration(rand.Int64N(int64(b)))
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("db: transaction: %w (last error: %v)", ctx.Err(), err)
 		case <-time.After(backoff):
 		}
 	}
-	return fmt.Errorf("db: transaction gave up after %d attempts: %w", attempts, err)
 }
 
 func (d *DB) once(ctx context.Context, fn func(tx Tx) error) (err error) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Job statuses, as queryAsyncJobResult reports them.
@@ -66,13 +68,13 @@ func GetJob(ctx context.Context, q Querier, id string) (*Job, error) {
 	return j, nil
 }
 
-// ClaimableJobs lists up to limit pending jobs whose lease has lapsed and which are the oldest
-// pending job of their object, so work on one object runs one job at a time, in order.
+// ClaimableJobs lists up to limit pending jobs whose lease has lapsed and which may run now on
+// their object (see ClaimJob), oldest first, so work on one object runs one job at a time.
 func ClaimableJobs(ctx context.Context, q Querier, now int64, limit int) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT j.id FROM async_jobs j WHERE j.status = 0 AND j.lease_until < ?
 		AND NOT EXISTS (SELECT 1 FROM async_jobs k WHERE k.instance_type = j.instance_type AND k.instance_id = j.instance_id
-			AND k.status = 0 AND k.seq < j.seq)
-		ORDER BY j.seq LIMIT ?`, now, limit)
+			AND k.status = 0 AND k.id <> j.id AND (k.seq < j.seq OR k.lease_until >= ?))
+		ORDER BY j.seq LIMIT ?`, now, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("db: claimable jobs: %w", err)
 	}
@@ -88,23 +90,116 @@ func ClaimableJobs(ctx context.Context, q Querier, now int64, limit int) ([]stri
 	return ids, rows.Err()
 }
 
-// ClaimJob takes a pending job whose lease has lapsed; it reports false if another server won.
-func ClaimJob(ctx context.Context, q Querier, id, owner string, now, leaseUntil int64) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE async_jobs SET owner = ?, lease_until = ?, attempts = attempts + 1
-		WHERE id = ? AND status = 0 AND lease_until < ?`, owner, leaseUntil, id, now)
-	if err != nil {
-		return false, fmt.Errorf("db: claim job: %w", err)
+// ClaimJob takes a pending job whose lease has lapsed for owner, in a transaction of its own,
+// unless another job of its object must go first: one pending with a lower seq, or one a server
+// holds (live lease). It reports false if the job may not run now.
+//
+// On MySQL the object's pending jobs are read FOR UPDATE NOWAIT, so a claim never waits: if
+// another transaction holds one of them (a server claiming or finishing a job of the object, or
+// an insert not yet committed) the job is left for a later poll. That covers auto-increment's
+// one trap: a job may take its seq before a later job of the same object and commit after it;
+// the later job is not claimed while the earlier one is uncommitted, and the earlier one is not
+// claimed while the later one is held. (Galera certifies only writes, not these locks, so there
+// two nodes claiming two jobs of one object in the same instant are not excluded.)
+func ClaimJob(ctx context.Context, d *DB, id, owner string, now, leaseUntil int64) (bool, error) {
+	lock := ""
+	if d.Dialect == MySQL {
+		lock = " FOR UPDATE NOWAIT" // SQLite: BEGIN IMMEDIATE already holds the one write lock
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("db: claim job: %w", err)
-	}
-	return n == 1, nil
+	var ok bool
+	err := d.Transaction(ctx, func(tx Tx) error {
+		ok = false
+		var typ, inst string
+		var seq int64
+		err := tx.QueryRowContext(ctx, "SELECT instance_type, instance_id, seq FROM async_jobs WHERE id = ? AND status = 0", id).Scan(&typ, &inst, &seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("db: claim job: %w", err)
+		}
+		ahead, err := jobsAhead(ctx, tx, lock, typ, inst, id, seq, now)
+		if lockBusy(err) {
+			return nil
+		}
+		if err != nil || ahead {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE async_jobs SET owner = ?, lease_until = ?, attempts = attempts + 1
+			WHERE id = ? AND status = 0 AND lease_until < ?`, owner, leaseUntil, id, now)
+		if err != nil {
+			return fmt.Errorf("db: claim job: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("db: claim job: %w", err)
+		}
+		ok = n == 1
+		return nil
+	})
+	return ok, err
 }
 
-// RenewLeases extends the lease of every pending job an owner holds.
-func RenewLeases(ctx context.Context, q Querier, owner string, leaseUntil int64) error {
-	if _, err := q.ExecContext(ctx, "UPDATE async_jobs SET lease_until = ? WHERE owner = ? AND status = 0", leaseUntil, owner); err != nil {
+// jobsAhead reports whether another pending job of the object comes before job id or is held.
+func jobsAhead(ctx context.Context, tx Tx, lock, typ, inst, id string, seq, now int64) (bool, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT id, seq, lease_until FROM async_jobs WHERE instance_type = ? AND instance_id = ? AND status = 0"+lock, typ, inst)
+	if err != nil {
+		return false, fmt.Errorf("db: claim job: lock object: %w", err)
+	}
+	defer rows.Close()
+	ahead := false
+	for rows.Next() {
+		var other string
+		var oseq, lease int64
+		if err := rows.Scan(&other, &oseq, &lease); err != nil {
+			return false, fmt.Errorf("db: claim job: %w", err)
+		}
+		if other != id && (oseq < seq || lease >= now) {
+			ahead = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("db: claim job: lock object: %w", err)
+	}
+	return ahead, nil
+}
+
+// lockBusy reports whether a NOWAIT locking read found a row locked (MariaDB answers 1205,
+// MySQL 8 3572).
+func lockBusy(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1205 || me.Number == 3572)
+}
+
+// ReleaseJob hands a job its owner holds back, so that any server may claim it at once.
+func ReleaseJob(ctx context.Context, q Querier, id, owner string) error {
+	if _, err := q.ExecContext(ctx, "UPDATE async_jobs SET owner = NULL, lease_until = 0 WHERE id = ? AND owner = ? AND status = 0", id, owner); err != nil {
+		return fmt.Errorf("db: release job: %w", err)
+	}
+	return nil
+}
+
+// ReleaseJobs hands back every pending job an owner holds (a server that stops cleanly).
+func ReleaseJobs(ctx context.Context, q Querier, owner string) error {
+	if _, err := q.ExecContext(ctx, "UPDATE async_jobs SET owner = NULL, lease_until = 0 WHERE owner = ? AND status = 0", owner); err != nil {
+		return fmt.Errorf("db: release jobs: %w", err)
+	}
+	return nil
+}
+
+// RenewLeases extends the leases of the given pending jobs, if owner still holds them. A
+// server renews only the jobs it is running, so a job it holds but no longer runs (its load or
+// completion failed) lapses and is taken over instead of being held for ever.
+func RenewLeases(ctx context.Context, q Querier, owner string, ids []string, leaseUntil int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{leaseUntil, owner}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	if _, err := q.ExecContext(ctx, "UPDATE async_jobs SET lease_until = ? WHERE owner = ? AND status = 0 AND id IN ("+marks+")", args...); err != nil {
 		return fmt.Errorf("db: renew leases: %w", err)
 	}
 	return nil

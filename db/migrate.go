@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -108,8 +109,11 @@ func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
 	defer conn.Close()
 	if d.Dialect == MySQL {
 		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('atoll_migrate', 120)").Scan(&got); err != nil || got.Int64 != 1 {
-			return 0, fmt.Errorf("db: migrate: could not take the migration lock: %v", err)
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('atoll_migrate', 120)").Scan(&got); err != nil {
+			return 0, fmt.Errorf("db: migrate: take the migration lock: %w", err)
+		}
+		if got.Int64 != 1 {
+			return 0, errors.New("db: migrate: another server held the migration lock for 120 s")
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('atoll_migrate')")
 	}
@@ -135,36 +139,50 @@ func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
 		if done[m.Version] {
 			continue
 		}
-		if err := d.apply(ctx, conn, m); err != nil {
+		did, err := d.apply(ctx, conn, m)
+		if err != nil {
 			return applied, err
 		}
-		applied++
+		if did {
+			applied++
+		}
 	}
 	return applied, nil
 }
 
-func (d *DB) apply(ctx context.Context, conn *sql.Conn, m Migration) error {
+// apply runs one migration unless another server recorded it first, and reports whether it ran.
+func (d *DB) apply(ctx context.Context, conn *sql.Conn, m Migration) (bool, error) {
 	stmts := splitStatements(d.translate(m.SQL))
 	// SQLite runs DDL inside a transaction; MySQL commits DDL implicitly, so the lock above is
 	// what protects it there, and statements are written to be safe to re-run (IF NOT EXISTS).
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("db: migration %s: %w", m.Name, err)
+		return false, fmt.Errorf("db: migration %s: %w", m.Name, err)
+	}
+	// SQLite has no migration lock: another process may have applied this migration since we
+	// read schema_migrations. The check is exact here because BEGIN IMMEDIATE holds the write lock.
+	var done int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&done); err != nil {
+		tx.Rollback()
+		return false, fmt.Errorf("db: migration %s: %w", m.Name, err)
+	}
+	if done > 0 {
+		return false, tx.Rollback()
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("db: migration %s: %q: %w", m.Name, firstLine(s), err)
+			return false, fmt.Errorf("db: migration %s: %q: %w", m.Name, firstLine(s), err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)", m.Version, m.Name, Now()); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("db: record migration %s: %w", m.Name, err)
+		return false, fmt.Errorf("db: record migration %s: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("db: commit migration %s: %w", m.Name, err)
+		return false, fmt.Errorf("db: commit migration %s: %w", m.Name, err)
 	}
-	return nil
+	return true, nil
 }
 
 func firstLine(s string) string {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -39,6 +40,7 @@ type Runner struct {
 	wake     chan struct{}
 	done     chan struct{} // closed and replaced whenever a local job completes
 	busy     int
+	running  map[string]bool // jobs this server is running: the only ones whose leases it renews
 }
 
 // NewRunner makes a runner with defaults: 30 s lease, 50 ms poll, 16 workers. The
@@ -47,7 +49,7 @@ type Runner struct {
 func NewRunner(d *db.DB, owner string, log *slog.Logger) *Runner {
 	r := &Runner{DB: d, Owner: owner, Lease: 30 * time.Second, Poll: 50 * time.Millisecond, Workers: 16,
 		Log: log.With("component", "jobs"), handlers: map[string]Func{}, delays: map[string]time.Duration{},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), running: map[string]bool{}}
 	if v := os.Getenv("ATOLL_FAULT_JOB_DELAY"); v != "" {
 		for _, kv := range strings.Split(v, ",") {
 			k, d, ok := strings.Cut(kv, "=")
@@ -78,24 +80,21 @@ func (r *Runner) Wake() {
 // Run claims and runs jobs until ctx ends; then it releases the jobs it holds so that another
 // server takes them at once instead of waiting for the lease.
 func (r *Runner) Run(ctx context.Context) {
-	renew := time.NewTicker(r.Lease / 3)
-	defer renew.Stop()
 	poll := time.NewTicker(r.Poll)
 	defer poll.Stop()
 	var wg sync.WaitGroup
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	// Renewals have their own loop: a claim that waits for a row lock must not delay them.
+	renewed := make(chan struct{})
+	go func() { defer close(renewed); r.renewals(ctx) }()
 	for {
 		select {
 		case <-ctx.Done():
 			cancelJobs()
 			wg.Wait()
+			<-renewed
 			r.release()
 			return
-		case <-renew.C:
-			if err := db.RenewLeases(ctx, r.DB.SQL, r.Owner, db.Now()+r.Lease.Milliseconds()); err != nil && ctx.Err() == nil {
-				r.Log.Error("renew job leases", "err", err)
-			}
-			continue
 		case <-poll.C:
 		case <-r.wake:
 		}
@@ -103,10 +102,32 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
+// renewals extends the leases of the jobs this server runs every third of the lease.
+func (r *Runner) renewals(ctx context.Context) {
+	t := time.NewTicker(r.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		ids := make([]string, 0, len(r.running))
+		for id := range r.running {
+			ids = append(ids, id)
+		}
+		r.mu.Unlock()
+		if err := db.RenewLeases(ctx, r.DB.SQL, r.Owner, ids, db.Now()+r.Lease.Milliseconds()); err != nil && ctx.Err() == nil {
+			r.Log.Error("renew job leases", "err", err)
+		}
+	}
+}
+
 func (r *Runner) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := r.DB.SQL.ExecContext(ctx, "UPDATE async_jobs SET owner = NULL, lease_until = 0 WHERE owner = ? AND status = 0", r.Owner); err != nil {
+	if err := db.ReleaseJobs(ctx, r.DB.SQL, r.Owner); err != nil {
 		r.Log.Warn("release job leases", "err", err)
 	}
 }
@@ -132,7 +153,7 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		}
 		claimed := 0
 		for _, id := range ids {
-			ok, err := db.ClaimJob(ctx, r.DB.SQL, id, r.Owner, now, now+r.Lease.Milliseconds())
+			ok, err := db.ClaimJob(ctx, r.DB, id, r.Owner, now, now+r.Lease.Milliseconds())
 			if err != nil {
 				if ctx.Err() == nil {
 					r.Log.Error("claim job", "job", id, "err", err)
@@ -145,6 +166,7 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			claimed++
 			r.mu.Lock()
 			r.busy++
+			r.running[id] = true
 			r.mu.Unlock()
 			wg.Add(1)
 			go func(id string) {
@@ -152,6 +174,7 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 				r.execute(jobCtx, id)
 				r.mu.Lock()
 				r.busy--
+				delete(r.running, id)
 				close(r.done)
 				r.done = make(chan struct{})
 				r.mu.Unlock()
@@ -167,7 +190,8 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 func (r *Runner) execute(ctx context.Context, id string) {
 	j, err := db.GetJob(ctx, r.DB.SQL, id)
 	if err != nil {
-		r.Log.Error("load claimed job", "job", id, "err", err)
+		r.Log.Error("load claimed job; handing it back", "job", id, "err", err)
+		r.handBack(id)
 		return
 	}
 	key := strings.ToLower(j.Cmd)
@@ -191,11 +215,43 @@ func (r *Runner) execute(ctx context.Context, id string) {
 	} else {
 		out = r.safeRun(ctx, f, j)
 	}
-	if ctx.Err() != nil {
-		return // shutting down: the lease is released and another server runs the job
+	// Shutting down: a job that failed was most likely cut short, so it is handed back and
+	// another server runs it; one that succeeded is done and recorded, not run again.
+	if ctx.Err() != nil && out.Status != db.JobSucceeded {
+		return
 	}
-	if err := db.CompleteJob(context.WithoutCancel(ctx), r.DB.SQL, j.ID, r.Owner, out.Status, out.Code, out.Result, db.Now()); err != nil {
-		r.Log.Warn("complete job (taken over by another server?)", "job", j.ID, "err", err)
+	r.complete(j, out)
+}
+
+// complete records a job's outcome, retrying briefly through database trouble; if it cannot,
+// it hands the job back (and stops renewing it) so that another server runs it again.
+func (r *Runner) complete(j *db.Job, out Outcome) {
+	ctx, cancel := context.WithTimeout(context.Background(), max(r.Lease/2, time.Second))
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		err := db.CompleteJob(ctx, r.DB.SQL, j.ID, r.Owner, out.Status, out.Code, out.Result, db.Now())
+		if err == nil {
+			return
+		}
+		if errors.Is(err, db.ErrConflict) {
+			r.Log.Warn("job taken over by another server; its outcome here is dropped", "job", j.ID, "cmd", j.Cmd)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			r.Log.Error("record job outcome; handing the job back", "job", j.ID, "cmd", j.Cmd, "err", err)
+			r.handBack(j.ID)
+			return
+		case <-time.After(time.Duration(50<<min(attempt, 4)) * time.Millisecond):
+		}
+	}
+}
+
+func (r *Runner) handBack(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.ReleaseJob(ctx, r.DB.SQL, id, r.Owner); err != nil {
+		r.Log.Warn("hand job back (it is taken over when its lease lapses)", "job", id, "err", err)
 	}
 }
 
