@@ -17,8 +17,8 @@ import (
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/iam"
-	"github.com/google/uuid"
 	_ "github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
 )
 
 func init() { iam.PasswordIterations = 1000 } // tests hash many passwords; production keeps the slow default
