@@ -19,6 +19,10 @@ type Domain struct {
 	State         string
 	Version       int64
 	Created       int64
+	// Set only by ListDomains with DomainFilter.Details, for rendering: the parent's name and
+	// whether the domain has live children.
+	ParentName string
+	HasChild   bool
 }
 
 // ErrNotFound is returned when a row does not exist (or was removed).
@@ -86,38 +90,50 @@ type DomainFilter struct {
 	Recursive bool
 	Limit     int
 	Offset    int
+	// Details fills ParentName and HasChild in the same query.
+	Details bool
 }
 
+// where builds the filter over the domains table aliased d.
 func (f DomainFilter) where() (string, []any) {
-	w := []string{"removed IS NULL"}
+	w := []string{"d.removed IS NULL"}
 	var args []any
 	if f.ID != "" {
-		w = append(w, "id = ?")
+		w = append(w, "d.id = ?")
 		args = append(args, f.ID)
 	}
 	if f.Name != "" {
-		w = append(w, "LOWER(name) = LOWER(?)")
+		w = append(w, "LOWER(d.name) = LOWER(?)")
 		args = append(args, f.Name)
 	}
 	if f.Level != nil {
-		w = append(w, "level = ?")
+		w = append(w, "d.level = ?")
 		args = append(args, *f.Level)
 	}
 	if f.ParentID != "" {
-		w = append(w, "parent_id = ?")
+		w = append(w, "d.parent_id = ?")
 		args = append(args, f.ParentID)
 	}
 	if f.Under != "" {
 		if f.Recursive {
-			w = append(w, "(path = ? OR path LIKE ?"+LikeEscape+")")
+			w = append(w, "(d.path = ? OR d.path LIKE ?"+LikeEscape+")")
 			args = append(args, f.Under, LikePrefix(f.Under+"/"))
 		} else {
-			w = append(w, "path = ?")
+			w = append(w, "d.path = ?")
 			args = append(args, f.Under)
 		}
 	}
 	return strings.Join(w, " AND "), args
 }
+
+const domainColsD = "d.id, COALESCE(d.parent_id,''), d.name, d.path, d.level, COALESCE(d.network_domain,''), d.state, d.version, d.created"
+
+// domainDetails are the columns and join that DomainFilter.Details adds.
+const (
+	domainDetailCols = `, p.id, COALESCE(p.name,''),
+		CASE WHEN EXISTS (SELECT 1 FROM domains c WHERE c.parent_id = d.id AND c.removed IS NULL) THEN 1 ELSE 0 END`
+	domainDetailJoin = " LEFT JOIN domains p ON p.id = d.parent_id AND p.removed IS NULL"
+)
 
 // ListDomains returns matching domains ordered by path, and the total count before paging.
 func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int, error) {
@@ -125,89 +141,47 @@ func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int
 	total := -1 // unpaged: the rows are the total
 	if f.Limit > 0 {
 		var err error
-		if total, err = count(ctx, q, "domains", where, args); err != nil || total == 0 {
+		if total, err = count(ctx, q, "domains d", where, args); err != nil || total == 0 {
 			return nil, total, err
 		}
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+domainCols+" FROM domains WHERE "+where+" ORDER BY path"+page(f.Limit, f.Offset), args...)
+	query := "SELECT " + domainColsD + " FROM domains d WHERE " + where + " ORDER BY d.path" + page(f.Limit, f.Offset)
+	if f.Details {
+		query = "SELECT " + domainColsD + domainDetailCols + " FROM domains d" + domainDetailJoin + " WHERE " + where +
+			" ORDER BY d.path" + page(f.Limit, f.Offset)
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list domains: %w", err)
 	}
 	defer rows.Close()
 	var out []*Domain
 	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
+		var d Domain
+		dest := []any{&d.ID, &d.ParentID, &d.Name, &d.Path, &d.Level, &d.NetworkDomain, &d.State, &d.Version, &d.Created}
+		var parentID sql.NullString
+		var hasChild int
+		if f.Details {
+			dest = append(dest, &parentID, &d.ParentName, &hasChild)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, 0, fmt.Errorf("db: list domains: %w", err)
 		}
-		out = append(out, d)
+		if f.Details {
+			if d.ParentID != "" && !parentID.Valid {
+				return nil, 0, fmt.Errorf("db: list domains: parent %s of %s: %w", d.ParentID, d.ID, ErrNotFound)
+			}
+			d.HasChild = hasChild == 1
+		}
+		out = append(out, &d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("db: list domains: %w", err)
 	}
 	if total < 0 {
 		total = len(out)
 	}
-	return out, total, rows.Err()
-}
-
-// inChunk bounds the ids of one IN (...) list, well below every engine's limit on parameters.
-const inChunk = 500
-
-// eachChunk runs fn over ids in chunks of at most inChunk, with "?, ?, ..." for each chunk.
-func eachChunk(ids []string, fn func(marks string, args []any) error) error {
-	for len(ids) > 0 {
-		n := min(len(ids), inChunk)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
-		if err := fn(strings.TrimSuffix(strings.Repeat("?, ", n), ", "), args); err != nil {
-			return err
-		}
-		ids = ids[n:]
-	}
-	return nil
-}
-
-// GetDomains returns the live domains among ids, by id, in one query per 500 ids.
-func GetDomains(ctx context.Context, q Querier, ids []string) (map[string]*Domain, error) {
-	out := make(map[string]*Domain, len(ids))
-	err := eachChunk(ids, func(marks string, args []any) error {
-		rows, err := q.QueryContext(ctx, "SELECT "+domainCols+" FROM domains WHERE id IN ("+marks+") AND removed IS NULL", args...)
-		if err != nil {
-			return fmt.Errorf("db: get domains: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDomain(rows)
-			if err != nil {
-				return fmt.Errorf("db: get domains: %w", err)
-			}
-			out[d.ID] = d
-		}
-		return rows.Err()
-	})
-	return out, err
-}
-
-// DomainsWithChildren reports which of ids have at least one live child domain, in one query
-// per 500 ids.
-func DomainsWithChildren(ctx context.Context, q Querier, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	err := eachChunk(ids, func(marks string, args []any) error {
-		rows, err := q.QueryContext(ctx, "SELECT DISTINCT parent_id FROM domains WHERE parent_id IN ("+marks+") AND removed IS NULL", args...)
-		if err != nil {
-			return fmt.Errorf("db: domains with children: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return fmt.Errorf("db: domains with children: %w", err)
-			}
-			out[id] = true
-		}
-		return rows.Err()
-	})
-	return out, err
+	return out, total, nil
 }
 
 // UpdateDomain writes name, path and network domain if the version still matches.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
@@ -66,50 +65,22 @@ func renderDomain(d *db.Domain, parent *db.Domain, hasChild bool) map[string]any
 	return m
 }
 
-// renderDomains renders a page of domains with their parents and whether they have children,
-// in two queries whatever the page's length.
-func (c *Call) renderDomains(list []*db.Domain) ([]any, error) {
-	if len(list) == 0 {
-		return []any{}, nil
-	}
-	parents := make(map[string]*db.Domain, len(list))
-	ids := make([]string, 0, len(list))
-	for _, d := range list {
-		ids = append(ids, d.ID)
-	}
-	var parentIDs []string
-	seen := map[string]bool{}
-	for _, d := range list {
-		if d.ParentID != "" && !seen[d.ParentID] {
-			seen[d.ParentID] = true
-			parentIDs = append(parentIDs, d.ParentID)
-		}
-	}
-	if len(parentIDs) > 0 {
-		got, err := db.GetDomains(c.Ctx, c.S.DB.Read(), parentIDs)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range parentIDs {
-			if got[id] == nil {
-				return nil, fmt.Errorf("api: parent domain %s: %w", id, db.ErrNotFound)
-			}
-			parents[id] = got[id]
-		}
-	}
-	withChildren, err := db.DomainsWithChildren(c.Ctx, c.S.DB.Read(), ids)
-	if err != nil {
-		return nil, err
-	}
+// renderDomains renders domains listed with db.DomainFilter.Details, which carry their
+// parent's name and whether they have children.
+func (c *Call) renderDomains(list []*db.Domain) []any {
 	items := make([]any, 0, len(list))
 	for _, d := range list {
-		items = append(items, renderDomain(d, parents[d.ParentID], withChildren[d.ID]))
+		var parent *db.Domain
+		if d.ParentID != "" {
+			parent = &db.Domain{ID: d.ParentID, Name: d.ParentName}
+		}
+		items = append(items, renderDomain(d, parent, d.HasChild))
 	}
-	return items, nil
+	return items
 }
 
 func listDomains(c *Call) (any, error) {
-	f := db.DomainFilter{ID: c.P.String("id"), Name: c.P.String("name")}
+	f := db.DomainFilter{ID: c.P.String("id"), Name: c.P.String("name"), Details: true}
 	if lv, ok := c.P.Int("level"); ok {
 		f.Level = &lv
 	}
@@ -131,11 +102,7 @@ func listDomains(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := c.renderDomains(list)
-	if err != nil {
-		return nil, err
-	}
-	return ListResult{Key: "domain", Items: items, Count: total}, nil
+	return ListResult{Key: "domain", Items: c.renderDomains(list), Count: total}, nil
 }
 
 func listDomainChildren(c *Call) (any, error) {
@@ -144,7 +111,7 @@ func listDomainChildren(c *Call) (any, error) {
 		return nil, err
 	}
 	recursive, _ := c.P.Bool("isrecursive")
-	f := db.DomainFilter{Name: c.P.String("name")}
+	f := db.DomainFilter{Name: c.P.String("name"), Details: true}
 	if recursive {
 		f.Under, f.Recursive = parent.Path+"/", true
 	} else {
@@ -158,7 +125,7 @@ func listDomainChildren(c *Call) (any, error) {
 	var list []*db.Domain
 	var total int
 	if recursive {
-		all, _, err := db.ListDomains(c.Ctx, c.S.DB.Read(), db.DomainFilter{Name: f.Name, Under: parent.Path, Recursive: true})
+		all, _, err := db.ListDomains(c.Ctx, c.S.DB.Read(), db.DomainFilter{Name: f.Name, Under: parent.Path, Recursive: true, Details: true})
 		if err != nil {
 			return nil, err
 		}
@@ -177,11 +144,7 @@ func listDomainChildren(c *Call) (any, error) {
 			return nil, err
 		}
 	}
-	items, err := c.renderDomains(list)
-	if err != nil {
-		return nil, err
-	}
-	return ListResult{Key: "domain", Items: items, Count: total}, nil
+	return ListResult{Key: "domain", Items: c.renderDomains(list), Count: total}, nil
 }
 
 func validDomainName(name string) error {

@@ -7,7 +7,7 @@ import (
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
 
-// TestListDomainsRendersTree checks the fields renderDomains computes for a whole page at once
+// TestListDomainsRendersTree checks the fields listDomains computes with the list itself
 // (parent id and name, haschild), paging totals, and that a removed child no longer counts.
 func TestListDomainsRendersTree(t *testing.T) {
 	for _, mysql := range []bool{false, true} {
