@@ -89,6 +89,41 @@ func TestJobTakeoverAfterServerKilled(t *testing.T) {
 	}
 }
 
+// A server stopped cleanly (SIGTERM) hands its unfinished job back at once: the other server
+// finishes it long before the 30 s lease would have lapsed, and the stopped one exits 0.
+func TestJobHandedBackOnSIGTERM(t *testing.T) {
+	dbURL := dbtest.NewMySQLDatabase(t)
+	keyFile := writeKeyFile(t)
+	a := startMgmt(t, "mgmt-a", dbURL, keyFile, []string{"ATOLL_FAULT_JOB_DELAY=deleteDomain=60s"}, "--job-lease", "30s").ready(t)
+	d := openDB(t, dbURL)
+	s := login(t, a.URL)
+	domID := s.do(t, a.URL, "createDomain", map[string]string{"name": "handed"})["domain"].(map[string]any)["id"].(string)
+	jobID := s.do(t, a.URL, "deleteDomain", map[string]string{"id": domID})["jobid"].(string)
+	waitUntil(t, 10*time.Second, "server A to own the deleteDomain job", func() bool {
+		j, err := db.GetJob(t.Context(), d.Read(), jobID)
+		return err == nil && j.Owner == a.ID
+	})
+	b := startMgmt(t, "mgmt-b", dbURL, keyFile, nil, "--job-lease", "30s").ready(t)
+	stopped := time.Now()
+	if err := a.stop(t, 20*time.Second); err != nil {
+		t.Fatalf("A on SIGTERM: %v (want exit status 0)", err)
+	}
+	var r map[string]any
+	for r == nil || r["jobstatus"].(float64) == 0 && time.Since(stopped) < 15*time.Second {
+		r = s.do(t, b.URL, "queryAsyncJobResult", map[string]string{"jobid": jobID})
+	}
+	if r["jobstatus"].(float64) != 1 {
+		t.Fatalf("%v after A stopped: %v", time.Since(stopped).Round(time.Millisecond), r)
+	}
+	t.Logf("B finished the job %v after SIGTERM to A (lease 30 s)", time.Since(stopped).Round(time.Millisecond))
+	if j, err := db.GetJob(t.Context(), d.Read(), jobID); err != nil || j.Owner != b.ID || j.Attempts != 2 {
+		t.Fatalf("job row: %+v %v", j, err)
+	}
+	if err := b.stop(t, 20*time.Second); err != nil {
+		t.Fatalf("B on SIGTERM: %v", err)
+	}
+}
+
 // Two servers started at the same moment on one fresh database both come up (concurrent
 // migration and bootstrap) and the cloud has exactly one ROOT domain, one admin and the four
 // default roles.
