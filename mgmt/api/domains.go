@@ -274,7 +274,9 @@ func deleteDomainJob(c *Call, _ *db.Job) (any, error) {
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		d, err := db.GetDomain(c.Ctx, tx, c.P.String("id"))
 		if errors.Is(err, db.ErrNotFound) {
-			return ErrParam("Unable to find domain by id %s", c.P.String("id"))
+			// The handler saw it before enqueueing: an earlier run of this job (on a server
+			// that died before recording the outcome) removed it.
+			return nil
 		}
 		if err != nil {
 			return err

@@ -67,27 +67,8 @@ type Keyring struct {
 func LoadOrCreateKeyring(path string) (*Keyring, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("iam: generate key: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("iam: key directory: %w", err)
-		}
-		data = []byte(base64.StdEncoding.EncodeToString(key) + "\n")
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return LoadOrCreateKeyring(path)
-			}
-			return nil, fmt.Errorf("iam: write key file: %w", err)
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("iam: write key file: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("iam: write key file: %w", err)
+		if data, err = createKeyFile(path); err != nil {
+			return nil, err
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("iam: read key file: %w", err)
@@ -97,6 +78,40 @@ func LoadOrCreateKeyring(path string) (*Keyring, error) {
 		return nil, fmt.Errorf("iam: key file %s must hold 32 bytes in base64", path)
 	}
 	return NewKeyring(key)
+}
+
+// createKeyFile writes a new random key to a temporary file and links it into place, so a
+// concurrent reader never sees a partly written file; if another process won, its key is used.
+func createKeyFile(path string) ([]byte, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("iam: generate key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("iam: key directory: %w", err)
+	}
+	data := []byte(base64.StdEncoding.EncodeToString(key) + "\n")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".key-*")
+	if err != nil {
+		return nil, fmt.Errorf("iam: write key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err == nil {
+		_, err = tmp.Write(data)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("iam: write key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return os.ReadFile(path)
+		}
+		return nil, fmt.Errorf("iam: install key file: %w", err)
+	}
+	return data, nil
 }
 
 // NewKeyring builds a keyring from a 32-byte key.

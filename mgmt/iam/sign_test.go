@@ -54,3 +54,28 @@ func TestPasswordAndKeyring(t *testing.T) {
 		t.Fatal("another key decrypted the secret")
 	}
 }
+
+// Servers starting together with no key file must all end up with the one key.
+func TestKeyringConcurrentCreate(t *testing.T) {
+	path := t.TempDir() + "/keys/secret.key"
+	rings := make([]*Keyring, 16)
+	errs := make(chan error, len(rings))
+	for i := range rings {
+		go func(i int) {
+			var err error
+			rings[i], err = LoadOrCreateKeyring(path)
+			errs <- err
+		}(i)
+	}
+	for range rings {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc, _ := rings[0].Encrypt("x")
+	for i, r := range rings {
+		if v, err := r.Decrypt(enc); err != nil || v != "x" {
+			t.Fatalf("keyring %d has another key: %v", i, err)
+		}
+	}
+}
