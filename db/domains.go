@@ -145,8 +145,11 @@ func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int
 			return nil, total, err
 		}
 	}
+	// A whole subtree answers Details itself; any other listing asks the database per row.
+	fromTree := f.Details && f.wholeSubtree()
+	withCols := f.Details && !fromTree
 	query := "SELECT " + domainColsD + " FROM domains d WHERE " + where + " ORDER BY d.path" + page(f.Limit, f.Offset)
-	if f.Details {
+	if withCols {
 		query = "SELECT " + domainColsD + domainDetailCols + " FROM domains d" + domainDetailJoin + " WHERE " + where +
 			" ORDER BY d.path" + page(f.Limit, f.Offset)
 	}
@@ -161,13 +164,13 @@ func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int
 		dest := []any{&d.ID, &d.ParentID, &d.Name, &d.Path, &d.Level, &d.NetworkDomain, &d.State, &d.Version, &d.Created}
 		var parentID sql.NullString
 		var hasChild int
-		if f.Details {
+		if withCols {
 			dest = append(dest, &parentID, &d.ParentName, &hasChild)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, 0, fmt.Errorf("db: list domains: %w", err)
 		}
-		if f.Details {
+		if withCols {
 			if d.ParentID != "" && !parentID.Valid {
 				return nil, 0, fmt.Errorf("db: list domains: parent %s of %s: %w", d.ParentID, d.ID, ErrNotFound)
 			}
@@ -178,10 +181,48 @@ func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("db: list domains: %w", err)
 	}
+	rows.Close()
+	if fromTree {
+		if err := treeDetails(ctx, q, out); err != nil {
+			return nil, 0, err
+		}
+	}
 	if total < 0 {
 		total = len(out)
 	}
 	return out, total, nil
+}
+
+// wholeSubtree reports whether the filter selects every live domain of a subtree, unpaged.
+// Every child of a listed domain is then listed too, and so is every listed domain's parent
+// but the top one's.
+func (f DomainFilter) wholeSubtree() bool {
+	return f.Under != "" && f.Recursive && f.ID == "" && f.Name == "" && f.Level == nil && f.ParentID == "" && f.Limit <= 0
+}
+
+// treeDetails fills ParentName and HasChild of a whole subtree from the subtree itself, and
+// reads only the parent of its top.
+func treeDetails(ctx context.Context, q Querier, list []*Domain) error {
+	byID := make(map[string]*Domain, len(list))
+	for _, d := range list {
+		byID[d.ID] = d
+	}
+	for _, d := range list {
+		if d.ParentID == "" {
+			continue
+		}
+		p := byID[d.ParentID]
+		if p == nil {
+			var err error
+			if p, err = GetDomain(ctx, q, d.ParentID); err != nil {
+				return fmt.Errorf("db: list domains: parent %s of %s: %w", d.ParentID, d.ID, err)
+			}
+			byID[p.ID] = p
+		}
+		d.ParentName = p.Name
+		p.HasChild = true
+	}
+	return nil
 }
 
 // UpdateDomain writes name, path and network domain if the version still matches.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
 
@@ -68,6 +69,22 @@ func TestListDomainsRendersTree(t *testing.T) {
 				}
 				if d["parentdomainname"] != w.parent || (w.parent != "ROOT" && d["parentdomainid"] != ids[w.parent]) {
 					t.Errorf("%s parent = %v %v, want %s", w.path, d["parentdomainname"], d["parentdomainid"], w.parent)
+				}
+			}
+			// A domain admin of a lists its subtree, whose top's parent lies outside it.
+			acct := mgmttest.Do(t, a, "createAccount", map[string]string{"account": "aadmin", "username": "aadmin", "password": "pw",
+				"firstname": "F", "lastname": "L", "email": "aadmin@example.org", "accounttype": "2", "domainid": ids["a"]})["account"].(map[string]any)
+			keys := mgmttest.Do(t, a, "registerUserKeys", map[string]string{"id": acct["user"].([]any)[0].(map[string]any)["id"].(string)})["userkeys"].(map[string]any)
+			sub := &api.Client{Endpoint: e.URL, Key: keys["apikey"].(string), Secret: keys["secretkey"].(string)}
+			res := mgmttest.Do(t, sub, "listDomains", map[string]string{"listall": "true"})
+			if res["count"].(float64) != 4 {
+				t.Fatalf("domain admin's listall: %v", res)
+			}
+			for _, d := range res["domain"].([]any) {
+				m := d.(map[string]any)
+				if m["haschild"] != all[m["path"].(string)]["haschild"] || m["parentdomainname"] != all[m["path"].(string)]["parentdomainname"] ||
+					m["parentdomainid"] != all[m["path"].(string)]["parentdomainid"] {
+					t.Errorf("domain admin sees %v, admin %v", m, all[m["path"].(string)])
 				}
 			}
 			// A page keeps the total of the whole listing.
