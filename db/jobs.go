@@ -140,6 +140,176 @@ func ClaimJob(ctx context.Context, d *DB, id, owner string, now, leaseUntil int6
 	return ok, err
 }
 
+// jobColsJ is jobCols on the table aliased j.
+var jobColsJ = strings.ReplaceAll("j."+strings.ReplaceAll(jobCols, ", ", ", j."), "j.COALESCE(", "COALESCE(j.")
+
+// ClaimJobs claims up to limit runnable jobs for owner in one transaction and returns them as
+// claimed (owner, lease and attempts as written). It follows ClaimJob's rules for every job —
+// the lease has lapsed, no pending job of its object has a lower seq or is held by a server —
+// with a handful of statements for the whole batch instead of several per job:
+//
+//  1. the oldest claimable jobs, read whole. On MySQL they are locked FOR UPDATE SKIP LOCKED,
+//     so servers claiming at the same moment take different jobs instead of colliding; the
+//     async_jobs_claim index (status, seq) keeps the scan, and the locks, to the rows taken.
+//  2. on MySQL, the pending jobs of their objects are locked FOR UPDATE NOWAIT, as ClaimJob
+//     does: a job inserted but not yet committed (auto-increment's trap, see ClaimJob) or a job
+//     another transaction is claiming or finishing makes its object busy, and that object's
+//     job is left for a later poll (objects are then locked one by one to find which). On
+//     SQLite, BEGIN IMMEDIATE holds the one write lock, so step 1 is already exact.
+//  3. one conditional UPDATE of the runnable jobs, which this transaction has locked.
+func ClaimJobs(ctx context.Context, d *DB, owner string, now, leaseUntil int64, limit int) ([]*Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var claimed []*Job
+	err := d.Transaction(ctx, func(tx Tx) error {
+		claimed = nil
+		lock := ""
+		if d.Dialect == MySQL {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+jobColsJ+` FROM async_jobs j WHERE j.status = 0 AND j.lease_until < ?
+			AND NOT EXISTS (SELECT 1 FROM async_jobs k WHERE k.instance_type = j.instance_type AND k.instance_id = j.instance_id
+				AND k.status = 0 AND k.id <> j.id AND (k.seq < j.seq OR k.lease_until >= ?))
+			ORDER BY j.seq LIMIT ?`+lock, now, now, limit)
+		if err != nil {
+			return fmt.Errorf("db: claim jobs: %w", err)
+		}
+		var cands []*Job
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("db: claim jobs: %w", err)
+			}
+			cands = append(cands, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("db: claim jobs: %w", err)
+		}
+		if d.Dialect == MySQL && len(cands) > 0 {
+			if cands, err = runnable(ctx, tx, cands, now); err != nil {
+				return err
+			}
+		}
+		if len(cands) == 0 {
+			return nil
+		}
+		args := []any{owner, leaseUntil}
+		for _, j := range cands {
+			args = append(args, j.ID)
+		}
+		args = append(args, now)
+		res, err := tx.ExecContext(ctx, `UPDATE async_jobs SET owner = ?, lease_until = ?, attempts = attempts + 1
+			WHERE id IN (`+placeholders(len(cands))+`) AND status = 0 AND lease_until < ?`, args...)
+		if err != nil {
+			return fmt.Errorf("db: claim jobs: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("db: claim jobs: %w", err)
+		}
+		if n != int64(len(cands)) {
+			return ErrConflict // cannot happen with the rows locked; run the whole claim again
+		}
+		for _, j := range cands {
+			j.Owner, j.LeaseUntil, j.Attempts = owner, leaseUntil, j.Attempts+1
+		}
+		claimed = cands
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// runnable locks the pending jobs of the candidates' objects (NOWAIT) and keeps the candidates
+// that may run: their object is not busy and no other pending job of it comes first or is held.
+func runnable(ctx context.Context, tx Tx, cands []*Job, now int64) ([]*Job, error) {
+	type object struct{ typ, inst string }
+	var objects []object
+	seen := map[object]bool{}
+	for _, j := range cands {
+		o := object{j.InstanceType, j.InstanceID}
+		if !seen[o] {
+			seen[o] = true
+			objects = append(objects, o)
+		}
+	}
+	type peer struct {
+		id         string
+		seq, lease int64
+		object     object
+	}
+	lockObjects := func(objs []object) ([]peer, error) {
+		w := make([]string, len(objs))
+		args := make([]any, 0, 2*len(objs))
+		for i, o := range objs {
+			w[i] = "(instance_type = ? AND instance_id = ?)"
+			args = append(args, o.typ, o.inst)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT id, seq, lease_until, instance_type, instance_id FROM async_jobs WHERE status = 0 AND ("+
+			strings.Join(w, " OR ")+") FOR UPDATE NOWAIT", args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []peer
+		for rows.Next() {
+			var p peer
+			if err := rows.Scan(&p.id, &p.seq, &p.lease, &p.object.typ, &p.object.inst); err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+		return out, rows.Err()
+	}
+	busy := map[object]bool{}
+	peers, err := lockObjects(objects)
+	if lockBusy(err) {
+		peers = nil
+		for _, o := range objects {
+			p, err := lockObjects([]object{o})
+			if lockBusy(err) {
+				busy[o] = true
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("db: claim jobs: lock object: %w", err)
+			}
+			peers = append(peers, p...)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("db: claim jobs: lock objects: %w", err)
+	}
+	blocked := map[string]bool{}
+	for _, j := range cands {
+		o := object{j.InstanceType, j.InstanceID}
+		if busy[o] {
+			blocked[j.ID] = true
+			continue
+		}
+		for _, p := range peers {
+			if p.object == o && p.id != j.ID && (p.seq < j.Seq || p.lease >= now) {
+				blocked[j.ID] = true
+				break
+			}
+		}
+	}
+	out := cands[:0]
+	for _, j := range cands {
+		if !blocked[j.ID] {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// placeholders returns n comma-separated question marks.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
 // jobsAhead reports whether another pending job of the object comes before job id or is held.
 func jobsAhead(ctx context.Context, tx Tx, lock, typ, inst, id string, seq, now int64) (bool, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT id, seq, lease_until FROM async_jobs WHERE instance_type = ? AND instance_id = ? AND status = 0"+lock, typ, inst)

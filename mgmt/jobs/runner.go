@@ -141,59 +141,41 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		now := db.Now()
-		ids, err := db.ClaimableJobs(ctx, r.DB.Read(), now, free)
+		claimed, err := db.ClaimJobs(ctx, r.DB, r.Owner, now, now+r.Lease.Milliseconds(), free)
 		if err != nil {
 			if ctx.Err() == nil {
-				r.Log.Error("find claimable jobs", "err", err)
+				r.Log.Error("claim jobs", "err", err)
 			}
 			return
 		}
-		if len(ids) == 0 {
+		if len(claimed) == 0 {
 			return
 		}
-		claimed := 0
-		for _, id := range ids {
-			ok, err := db.ClaimJob(ctx, r.DB, id, r.Owner, now, now+r.Lease.Milliseconds())
-			if err != nil {
-				if ctx.Err() == nil {
-					r.Log.Error("claim job", "job", id, "err", err)
-				}
-				return
-			}
-			if !ok {
-				continue
-			}
-			claimed++
-			r.mu.Lock()
-			r.busy++
-			r.running[id] = true
-			r.mu.Unlock()
+		r.mu.Lock()
+		r.busy += len(claimed)
+		for _, j := range claimed {
+			r.running[j.ID] = true
+		}
+		r.mu.Unlock()
+		for _, j := range claimed {
 			wg.Add(1)
-			go func(id string) {
+			go func(j *db.Job) {
 				defer wg.Done()
-				r.execute(jobCtx, id)
+				r.execute(jobCtx, j)
 				r.mu.Lock()
 				r.busy--
-				delete(r.running, id)
+				delete(r.running, j.ID)
 				close(r.done)
 				r.done = make(chan struct{})
 				r.mu.Unlock()
 				r.Wake()
-			}(id)
-		}
-		if claimed == 0 {
-			return
+			}(j)
 		}
 	}
 }
 
-func (r *Runner) execute(ctx context.Context, id string) {
-	j, err := db.GetJob(ctx, r.DB.SQL, id)
-	if err != nil {
-		r.Log.Error("load claimed job; handing it back", "job", id, "err", err)
-		r.handBack(id)
-		return
-	}
+// execute runs a job this server claimed (ClaimJobs returns it whole).
+func (r *Runner) execute(ctx context.Context, j *db.Job) {
 	key := strings.ToLower(j.Cmd)
 	r.mu.Lock()
 	f := r.handlers[key]
