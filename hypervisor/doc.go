@@ -1,3 +1,4 @@
-// Package hypervisor defines the hypervisor Driver interface; hypervisor/kvm and
-// hypervisor/simulator implement it. It never imports db or mgmt.
+// Package hypervisor defines the Driver interface an agent uses to run VMs on its host;
+// hypervisor/simulator implements it in memory (hypervisor/kvm comes later). It never imports
+// db or mgmt, and knows nothing of the agent protocol.
 package hypervisor

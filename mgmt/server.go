@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/agents"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/iam"
@@ -31,6 +32,7 @@ type Options struct {
 	Name          string        // this server's name (default: hostname)
 	JobLease      time.Duration // job lease (default 30 s)
 	JobWorkers    int
+	AgentListen   string // agent endpoint (TLS), e.g. ":8250"; empty: simulated hosts only
 	Log           *slog.Logger
 }
 
@@ -41,6 +43,7 @@ type Server struct {
 	API      *api.Server
 	Jobs     *jobs.Runner
 	Keys     *iam.Keyring
+	Agents   *agents.Manager
 	Listener net.Listener
 	name     string
 	log      *slog.Logger
@@ -109,6 +112,24 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.heartbeat(runCtx, "Up")
+	// The agents manager starts after the heartbeat: it takes over simulated hosts of servers
+	// that are not alive, and this one must count as alive.
+	mgr := agents.New(agents.Options{DB: d, Keys: keys, Config: apiSrv.Config, ServerID: id, Name: o.Name, Log: log})
+	if err := mgr.Start(runCtx); err != nil {
+		cancel()
+		ln.Close()
+		return fail(fmt.Errorf("mgmt: agents: %w", err))
+	}
+	s.Agents = mgr
+	apiSrv.SetAgents(mgr)
+	if o.AgentListen != "" {
+		if _, err := mgr.Listen(o.AgentListen); err != nil {
+			mgr.Stop(ctx)
+			cancel()
+			ln.Close()
+			return fail(err)
+		}
+	}
 	s.wg.Add(3)
 	go func() { defer s.wg.Done(); runner.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.heartbeats(runCtx) }()
@@ -152,6 +173,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.cancel()
 	s.wg.Wait()
+	s.Agents.Stop(ctx)
 	s.heartbeat(context.Background(), "Down")
 	if cerr := s.DB.Close(); err == nil {
 		err = cerr

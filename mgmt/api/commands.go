@@ -11,4 +11,5 @@ func registerAll(s *Server) {
 	registerConfig(s)
 	registerEvents(s)
 	registerDiscovery(s)
+	registerHosts(s)
 }
