@@ -12,4 +12,7 @@ func registerAll(s *Server) {
 	registerEvents(s)
 	registerDiscovery(s)
 	registerHosts(s)
+	registerClusters(s)
+	registerStorage(s)
+	registerCapacity(s)
 }

@@ -78,8 +78,20 @@ func (c *Call) configScope() (scope, id string, err error) {
 		if !c.Caller.CanManageAccount(a.ID, a.DomainPath) {
 			return "", "", ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, a.Name)
 		}
+	case config.Cluster:
+		if _, err := db.GetCluster(c.Ctx, c.S.DB.Read(), id); errors.Is(err, db.ErrNotFound) {
+			return "", "", ErrParam("Unable to find %s by id %s", what, id)
+		} else if err != nil {
+			return "", "", err
+		}
+	case config.StoragePool:
+		if _, err := db.GetStoragePool(c.Ctx, c.S.DB.Read(), id); errors.Is(err, db.ErrNotFound) {
+			return "", "", ErrParam("Unable to find %s by id %s", what, id)
+		} else if err != nil {
+			return "", "", err
+		}
 	default:
-		// Zones, clusters, storage pools and image stores do not exist yet, so no id names one.
+		// Zones and image stores are not looked up here yet, so no id names one.
 		return "", "", ErrParam("Unable to find %s by id %s", what, id)
 	}
 	return scope, id, nil
