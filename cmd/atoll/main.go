@@ -16,7 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/atollcloud/atoll/agent"
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/hypervisor"
+	"github.com/atollcloud/atoll/hypervisor/simulator"
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
 )
@@ -25,7 +28,8 @@ const usage = `atoll: an IaaS orchestrator that speaks the Apache CloudStack API
 
 usage:
   atoll up      [--data-dir DIR] [--listen ADDR] [--agent-listen ADDR] [--admin-password PW]
-  atoll mgmt    --db 'mysql://user:pass@tcp(host:port)/atoll' --key-file FILE [--listen ADDR]
+  atoll mgmt    --db 'mysql://user:pass@tcp(host:port)/atoll' --key-file FILE [--listen ADDR] [--agent-listen :8250]
+  atoll agent   --mgmt HOST:PORT[,HOST:PORT] [--token T --ca-fingerprint F] [--state-dir DIR]  (atoll agent --help)
   atoll db      migrate --db URL
   atoll api     [--endpoint URL --key K --secret S] COMMAND [key=value ...]
   atoll version
@@ -42,6 +46,8 @@ func main() {
 		err = cmdUp(os.Args[2:])
 	case "mgmt":
 		err = cmdMgmt(os.Args[2:])
+	case "agent":
+		err = cmdAgent(os.Args[2:])
 	case "db":
 		err = cmdDB(os.Args[2:])
 	case "api":
@@ -90,12 +96,11 @@ func cmdUp(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	dir := fs.String("data-dir", "./var", "directory for the embedded database and keys")
 	listen := fs.String("listen", "127.0.0.1:8080", "API and UI address")
-	agentListen := fs.String("agent-listen", ":8250", "agent endpoint address (agents arrive with the infrastructure work)")
+	agentListen := fs.String("agent-listen", ":8250", "agent endpoint address (TLS); empty: simulated hosts only")
 	pw := fs.String("admin-password", "password", "the admin user's password on first start")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Parse(args)
-	_ = agentListen
-	o := mgmt.Options{DBURL: "sqlite://" + filepath.Join(*dir, "atoll.db"), Listen: *listen,
+	o := mgmt.Options{DBURL: "sqlite://" + filepath.Join(*dir, "atoll.db"), Listen: *listen, AgentListen: *agentListen,
 		KeyFile: filepath.Join(*dir, "keys", "secrets.key"), AdminPassword: *pw, Name: "atoll-up", Log: logger(*level)}
 	return serve(o, func(s *mgmt.Server) error {
 		key, secret, err := mgmt.AdminKeys(context.Background(), s, filepath.Join(*dir, "keys", "admin.env"))
@@ -110,8 +115,10 @@ Atoll is up.
   API key      : %s
   Secret key   : %s
   Data         : %s (SQLite; keys in %s)
+  Agents       : %s (TLS; CA fingerprint %s; a host joins with a token: atoll agent --help)
   Try          : CLOUDSTACK_ENDPOINT=http://%s/client/api CLOUDSTACK_KEY=%s CLOUDSTACK_SECRET=%s atoll api listDomains listall=true
-`, s.Addr(), s.Addr(), *pw, key, secret, *dir, filepath.Join(*dir, "keys"), s.Addr(), key, secret)
+`, s.Addr(), s.Addr(), *pw, key, secret, *dir, filepath.Join(*dir, "keys"), agentEndpoints(s), s.Agents.CAFingerprint(),
+			s.Addr(), key, secret)
 		return nil
 	})
 }
@@ -124,16 +131,95 @@ func cmdMgmt(args []string) error {
 	pw := fs.String("admin-password", "password", "the admin user's password if this start creates the cloud")
 	name := fs.String("name", "", "this server's name (default: hostname)")
 	lease := fs.Duration("job-lease", 30*time.Second, "how long a job claim lasts without renewal; a dead server's jobs are taken over after it")
+	agentListen := fs.String("agent-listen", "", "agent endpoint address (TLS), e.g. :8250 (CloudStack's port); empty: simulated hosts only")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Parse(args)
 	if *dbURL == "" {
 		return errors.New("mgmt: --db is required")
 	}
-	o := mgmt.Options{DBURL: *dbURL, Listen: *listen, KeyFile: *keyFile, AdminPassword: *pw, Name: *name, JobLease: *lease, Log: logger(*level)}
+	o := mgmt.Options{DBURL: *dbURL, Listen: *listen, KeyFile: *keyFile, AdminPassword: *pw, Name: *name, JobLease: *lease,
+		AgentListen: *agentListen, Log: logger(*level)}
 	return serve(o, func(s *mgmt.Server) error {
 		fmt.Printf("atoll mgmt %s listening on http://%s/client/api\n", s.ID, s.Addr())
+		if eps := s.Agents.Addrs(); len(eps) > 0 {
+			fmt.Printf("agent endpoint %s, CA fingerprint %s\n", strings.Join(eps, ","), s.Agents.CAFingerprint())
+		}
 		return nil
 	})
+}
+
+func agentEndpoints(s *mgmt.Server) string {
+	if eps := s.Agents.Addrs(); len(eps) > 0 {
+		return strings.Join(eps, ",")
+	}
+	return "none (--agent-listen is empty)"
+}
+
+const agentUsage = `atoll agent: the host agent. It holds one TLS connection to a management server (moving to
+another when that one dies), registers the host, pings, reports VM power states and runs the
+commands the management servers send.
+
+How a host joins a cloud:
+  1. Get a one-time host token from the cloud, as an admin (any CloudStack client works; the
+     command is Atoll's own):
+       atoll api createHostToken [clusterid=<cluster id>] [hosts=N] [validity=<minutes>]
+     It answers the token, the CA fingerprint (cafingerprint) and the agent endpoints.
+  2. On the host:
+       atoll agent --mgmt mgmt1:8250,mgmt2:8250 --token <token> --ca-fingerprint <cafingerprint>
+     The agent checks the server against the fingerprint, sends its token and a key request,
+     and keeps the signed certificate in --state-dir; later starts need no token.
+  3. With clusterid in the token the host is added as it registers. Otherwise add it with
+     addHost (Ansible cs_host, cloudmonkey, or atoll api):
+       atoll api addHost zoneid=<id> podid=<id> clusterid=<id> hypervisor=KVM url=http://<host address>
+
+--hypervisor simulator --hosts N runs N simulated hosts in this process, each with its own
+connection and identity (state in --state-dir/host-<i>, token <token>.<i> for i > 0, which
+createHostToken hosts=N issues): for scale tests. Give the token a clusterid so they are added
+as they register.
+
+flags:
+`
+
+func cmdAgent(args []string) error {
+	fs := flag.NewFlagSet("agent", flag.ExitOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), agentUsage); fs.PrintDefaults() }
+	servers := fs.String("mgmt", os.Getenv("ATOLL_MGMT"), "management server agent endpoints, host:port[,host:port] (ATOLL_MGMT)")
+	lb := fs.String("lb", "", "how to pick a server: static (in order), roundrobin (rotated per host) or shuffle; default: the cloud's indirect.agent.lb.algorithm")
+	stateDir := fs.String("state-dir", "/var/lib/atoll/agent", "keeps the host's identity: guid, key and certificates")
+	tok := fs.String("token", os.Getenv("ATOLL_HOST_TOKEN"), "one-time host token, to enroll (ATOLL_HOST_TOKEN)")
+	fp := fs.String("ca-fingerprint", "", "SHA-256 fingerprint of the cloud's agent CA, given with the token")
+	zone := fs.String("zone", "", "zone hint (id or name), narrowing --cluster")
+	pod := fs.String("pod", "", "pod hint (id or name), narrowing --cluster")
+	cluster := fs.String("cluster", "", "cluster hint (id or name): the host is added to it as it registers (the token's cluster otherwise)")
+	hv := fs.String("hypervisor", "kvm", "kvm or simulator")
+	hosts := fs.Int("hosts", 1, "with --hypervisor simulator: how many simulated hosts to run")
+	name := fs.String("name", "", "host name to report (default: the hostname)")
+	address := fs.String("address", "", "address to report, which addHost's url names (default: the local address of the connection)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.Parse(args)
+	if *servers == "" {
+		return errors.New("agent: --mgmt is required")
+	}
+	var newDriver func(int) hypervisor.Driver
+	switch strings.ToLower(*hv) {
+	case "simulator":
+		newDriver = func(int) hypervisor.Driver { return simulator.New(hypervisor.HostInfo{}) }
+	case "kvm":
+		return errors.New("agent: the KVM driver is not in this build yet; use --hypervisor simulator")
+	default:
+		return fmt.Errorf("agent: unknown hypervisor %q (kvm or simulator)", *hv)
+	}
+	if *hosts > 1 && strings.ToLower(*hv) != "simulator" {
+		return errors.New("agent: --hosts is for --hypervisor simulator")
+	}
+	cfg := agent.Config{Servers: strings.Split(*servers, ","), LB: *lb, StateDir: *stateDir, Token: *tok, CAFingerprint: *fp,
+		Zone: *zone, Pod: *pod, Cluster: *cluster, Name: *name, Address: *address, Log: logger(*level)}
+	if err := agent.ValidLB(cfg.LB); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return agent.RunFleet(ctx, cfg, *hosts, newDriver)
 }
 
 func cmdDB(args []string) error {

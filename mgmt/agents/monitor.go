@@ -14,7 +14,6 @@ import (
 func (m *Manager) monitor(ctx context.Context) {
 	t := time.NewTicker(m.o.MonitorEvery)
 	defer t.Stop()
-	lastAdopt := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -22,10 +21,7 @@ func (m *Manager) monitor(ctx context.Context) {
 		case <-t.C:
 		}
 		m.checkHosts(ctx)
-		if time.Since(lastAdopt) >= m.o.MonitorEvery*2 {
-			lastAdopt = time.Now()
-			m.adoptSimulators(ctx)
-		}
+		m.adoptSimulators(ctx)
 	}
 }
 

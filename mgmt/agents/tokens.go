@@ -3,9 +3,9 @@ package agents
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
+	"github.com/atollcloud/atoll/agent"
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/iam"
 )
@@ -22,12 +22,7 @@ type Token struct {
 }
 
 // TokenFor returns the token of the i-th host (from 0) of a batch issued as tok.
-func TokenFor(tok string, i int) string {
-	if i == 0 {
-		return tok
-	}
-	return tok + "." + strconv.Itoa(i)
-}
+func TokenFor(tok string, i int) string { return agent.BatchToken(tok, i) }
 
 // CreateToken issues count one-time tokens (count hosts may enroll) valid for validity, with
 // an optional placement (zone, pod, cluster ids) that enrolled agents register into. q is the

@@ -1,0 +1,79 @@
+package agents_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/atollcloud/atoll/agent"
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/agents/agentstest"
+	"github.com/atollcloud/atoll/mgmt/api"
+	"github.com/atollcloud/atoll/mgmt/mgmttest"
+)
+
+// Two management servers on one database: an agent connected to A reaches commands issued on
+// either server (B's go through agent_commands); when A shuts down, the agent moves to B, and
+// B takes over A's simulated hosts.
+func TestAgentMovesToAnotherServer(t *testing.T) {
+	for _, engine := range []string{"sqlite", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			opts := mgmttest.Options{}
+			if engine == "mariadb" {
+				mgmttest.MySQLBase(t)
+				opts.MySQL = true
+			}
+			a := mgmttest.Start(t, opts)
+			b := mgmttest.Start(t, mgmttest.Options{DBURL: a.DBURL, KeyFile: a.Key})
+			// Starting B issued new admin keys: A's client uses them too.
+			a.Admin = &api.Client{Endpoint: a.URL, Key: b.Admin.Key, Secret: b.Admin.Secret}
+			fastPings(t, a)
+			addrA, addrB := listen(t, a), listen(t, b)
+			in := agentstest.MakeInfra(t, a.Server.DB, "Simulator")
+			tok, fp := token(t, a, map[string]string{"clusterid": in.Cluster})
+			ag, _ := runAgent(t, agent.Config{Servers: []string{addrA, addrB}, LB: agent.LBStatic, StateDir: t.TempDir(),
+				Token: tok, CAFingerprint: fp})
+			id := waitRegistered(t, ag, 10*time.Second)
+			if ag.Server() != addrA {
+				t.Fatalf("static lb: connected to %s, want the first server %s", ag.Server(), addrA)
+			}
+			agentstest.WaitHost(t, a.Server.DB, id, 5*time.Second, "Up on A", func(h *db.Host) bool {
+				return h.Status == db.HostStatusUp && h.Owner == a.Server.ID
+			})
+			direct := echo(t, a, id, "direct")
+			queued := echo(t, b, id, "through agent_commands")
+			t.Logf("command latency: %v on the owner, %v from the other server", direct.Round(time.Microsecond), queued.Round(time.Millisecond))
+
+			res := mgmttest.Do(t, a.Admin, "addHost", map[string]string{"zoneid": in.Zone, "podid": in.Pod, "clusterid": in.Cluster,
+				"hypervisor": "Simulator", "url": "http://sim/c0/h0"})
+			simID := res["host"].([]any)[0].(map[string]any)["id"].(string)
+			echo(t, b, simID, "sim through agent_commands")
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			stopped := time.Now()
+			if err := a.Server.Shutdown(ctx); err != nil {
+				t.Logf("shutdown A: %v", err)
+			}
+			agentstest.WaitHost(t, b.Server.DB, id, 10*time.Second, "Up on B", func(h *db.Host) bool {
+				return h.Status == db.HostStatusUp && h.Owner == b.Server.ID
+			})
+			moved := time.Since(stopped)
+			if ag.Server() != addrB || ag.HostID() != id {
+				t.Fatalf("agent on %s as %s, want %s as %s", ag.Server(), ag.HostID(), addrB, id)
+			}
+			agentstest.WaitHost(t, b.Server.DB, simID, 10*time.Second, "simulated host Up on B", func(h *db.Host) bool {
+				return h.Status == db.HostStatusUp && h.Owner == b.Server.ID
+			})
+			t.Logf("from A's shutdown: the agent Up on B after %v, A's simulated host Up on B after %v (A's shutdown included)",
+				moved.Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
+			echo(t, b, id, "after failover")
+			echo(t, b, simID, "sim after failover")
+
+			// A third server reaches both through B.
+			c := mgmttest.Start(t, mgmttest.Options{DBURL: a.DBURL, KeyFile: a.Key})
+			echo(t, c, id, "from C")
+			echo(t, c, simID, "sim from C")
+		})
+	}
+}
