@@ -36,6 +36,8 @@ func main() {
 	flag.IntVar(&o.Workers, "workers", 0, "workers per runner (0: the runner's default)")
 	flag.IntVar(&o.Producers, "producers", 8, "concurrent job enqueuers")
 	flag.IntVar(&o.Batch, "batch", 1, "jobs per enqueue transaction")
+	flag.IntVar(&o.PacedJobs, "paced-jobs", 2000, "jobs of the paced run (one runner per engine; 0: none)")
+	flag.Float64Var(&o.PacedRate, "paced-rate", 500, "jobs per second offered in the paced run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
 	flag.Parse()
 

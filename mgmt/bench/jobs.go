@@ -31,9 +31,12 @@ type JobsOptions struct {
 	Workers   int // each runner's workers (0: the runner's default)
 	Producers int // concurrent enqueuers, like concurrent API requests
 	Batch     int // jobs per enqueue transaction
-	Timeout   time.Duration
-	MySQLPid  int // the MariaDB server's pid, for CPU figures (0: unknown)
-	Log       io.Writer
+	// Rate paces the enqueues at this many jobs per second; 0 enqueues as fast as the
+	// producers can (a flood, which measures throughput; latency then includes the queue).
+	Rate     float64
+	Timeout  time.Duration
+	MySQLPid int // the MariaDB server's pid, for CPU figures (0: unknown)
+	Log      io.Writer
 }
 
 // JobsResult is one run's figures.
@@ -41,6 +44,7 @@ type JobsResult struct {
 	Engine           string
 	Runners, Workers int
 	Producers, Batch int
+	Rate             float64 // offered jobs per second, 0 for a flood
 	Jobs, Failed     int
 	Enqueue          time.Duration // first enqueue to last commit
 	Elapsed          time.Duration // first enqueue to last completion
@@ -104,7 +108,9 @@ func RunJobs(ctx context.Context, o JobsOptions) (*JobsResult, error) {
 	runCtx, stopRunners := context.WithCancel(ctx)
 	var running sync.WaitGroup
 	defer func() { stopRunners(); running.Wait() }()
+	var ran atomic.Int64 // handler calls: the database is asked only once every job has run
 	noop := func(context.Context, *db.Job) jobs.Outcome {
+		ran.Add(1)
 		return jobs.Outcome{Status: db.JobSucceeded, Result: "{}"}
 	}
 	for i := range runners {
@@ -117,9 +123,13 @@ func RunJobs(ctx context.Context, o JobsOptions) (*JobsResult, error) {
 		running.Add(1)
 		go func() { defer running.Done(); r.Run(runCtx) }()
 	}
-	res := &JobsResult{Engine: o.Engine, Runners: o.Runners, Workers: runners[0].Workers, Producers: o.Producers, Batch: o.Batch, Jobs: o.Jobs}
-	fmt.Fprintf(o.Log, "   %s: %d jobs, %d runner(s) x %d workers, %d producers x %d job(s)/transaction ...\n",
-		o.Engine, o.Jobs, o.Runners, res.Workers, o.Producers, o.Batch)
+	res := &JobsResult{Engine: o.Engine, Runners: o.Runners, Workers: runners[0].Workers, Producers: o.Producers, Batch: o.Batch, Rate: o.Rate, Jobs: o.Jobs}
+	offered := "as fast as they can"
+	if o.Rate > 0 {
+		offered = fmt.Sprintf("paced at %.0f jobs/s", o.Rate)
+	}
+	fmt.Fprintf(o.Log, "   %s: %d jobs, %d runner(s) x %d workers, %d producers x %d job(s)/transaction, %s ...\n",
+		o.Engine, o.Jobs, o.Runners, res.Workers, o.Producers, o.Batch, offered)
 
 	pids := []int{os.Getpid()}
 	if o.Engine == MariaDB && o.MySQLPid != 0 {
@@ -141,6 +151,9 @@ func RunJobs(ctx context.Context, o JobsOptions) (*JobsResult, error) {
 					return
 				}
 				n := min(o.Batch, o.Jobs-first)
+				if o.Rate > 0 && !sleepUntil(ctx, start.Add(time.Duration(float64(first)/o.Rate*float64(time.Second)))) {
+					return
+				}
 				srv := first / o.Batch % o.Runners // spread enqueues over the servers
 				d := dbs[srv]
 				created := db.Now()
@@ -175,22 +188,27 @@ func RunJobs(ctx context.Context, o JobsOptions) (*JobsResult, error) {
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		var done int
-		if err := dbs[0].Read().QueryRowContext(ctx, "SELECT COUNT(*) FROM async_jobs WHERE status <> 0").Scan(&done); err != nil {
-			return nil, fmt.Errorf("bench: count completed jobs: %w", err)
+		// Polling the database while jobs run would add load the job system does not have: wait
+		// until every job has run, then for their completions to be recorded. Every job is
+		// enqueued by now, so none pending means all completed.
+		pending := o.Jobs - int(ran.Load())
+		if pending <= 0 {
+			if err := dbs[0].Read().QueryRowContext(ctx, "SELECT COUNT(*) FROM async_jobs WHERE status = 0").Scan(&pending); err != nil {
+				return nil, fmt.Errorf("bench: count pending jobs: %w", err)
+			}
 		}
-		if done >= o.Jobs {
+		if pending == 0 {
 			res.CPU = cpuBetween(cpuFrom, markCPU(pids), runtime.NumCPU())
 			res.CPUWindow = time.Since(start)
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("bench: only %d of %d jobs completed after %s", done, o.Jobs, timeout)
+			return nil, fmt.Errorf("bench: %d of %d jobs still pending after %s", pending, o.Jobs, timeout)
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	rows, err := dbs[0].Read().QueryContext(ctx, "SELECT created, completed, status FROM async_jobs")
@@ -214,6 +232,9 @@ func RunJobs(ctx context.Context, o JobsOptions) (*JobsResult, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("bench: read jobs: %w", err)
+	}
+	if len(lat) != o.Jobs {
+		return nil, fmt.Errorf("bench: found %d jobs, enqueued %d", len(lat), o.Jobs)
 	}
 	res.Elapsed = time.UnixMilli(last).Sub(start)
 	res.Latency = Summarize(lat)
