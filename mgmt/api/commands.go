@@ -15,4 +15,8 @@ func registerAll(s *Server) {
 	registerClusters(s)
 	registerStorage(s)
 	registerCapacity(s)
+	registerZones(s)
+	registerPods(s)
+	registerPhysicalNetworks(s)
+	registerVlanIPRanges(s)
 }
