@@ -68,28 +68,6 @@ func GetJob(ctx context.Context, q Querier, id string) (*Job, error) {
 	return j, nil
 }
 
-// ClaimableJobs lists up to limit pending jobs whose lease has lapsed and which may run now on
-// their object (see ClaimJob), oldest first, so work on one object runs one job at a time.
-func ClaimableJobs(ctx context.Context, q Querier, now int64, limit int) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT j.id FROM async_jobs j WHERE j.status = 0 AND j.lease_until < ?
-		AND NOT EXISTS (SELECT 1 FROM async_jobs k WHERE k.instance_type = j.instance_type AND k.instance_id = j.instance_id
-			AND k.status = 0 AND k.id <> j.id AND (k.seq < j.seq OR k.lease_until >= ?))
-		ORDER BY j.seq LIMIT ?`, now, now, limit)
-	if err != nil {
-		return nil, fmt.Errorf("db: claimable jobs: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("db: claimable jobs: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
 // ClaimJob takes a pending job whose lease has lapsed for owner, in a transaction of its own,
 // unless another job of its object must go first: one pending with a lower seq, or one a server
 // holds (live lease). It reports false if the job may not run now.
@@ -140,6 +118,22 @@ func ClaimJob(ctx context.Context, d *DB, id, owner string, now, leaseUntil int6
 	return ok, err
 }
 
+// claimableFrom selects, oldest first, the pending jobs whose lease has lapsed and that no
+// other pending job of their object precedes or holds (arguments: now, now). The scan must
+// walk async_jobs_claim (status, seq) and stop at the limit: left to themselves, SQLite picks
+// (status, lease_until) and sorts every pending job, and MariaDB walks the primary key through
+// every completed job, on each claim.
+func (d *DB) claimableFrom() string {
+	hint := " INDEXED BY async_jobs_claim"
+	if d.Dialect == MySQL {
+		hint = " FORCE INDEX (async_jobs_claim)"
+	}
+	return ` FROM async_jobs j` + hint + ` WHERE j.status = 0 AND j.lease_until < ?
+	AND NOT EXISTS (SELECT 1 FROM async_jobs k WHERE k.instance_type = j.instance_type AND k.instance_id = j.instance_id
+		AND k.status = 0 AND k.id <> j.id AND (k.seq < j.seq OR k.lease_until >= ?))
+	ORDER BY j.seq`
+}
+
 // jobColsJ is jobCols on the table aliased j.
 var jobColsJ = strings.ReplaceAll("j."+strings.ReplaceAll(jobCols, ", ", ", j."), "j.COALESCE(", "COALESCE(j.")
 
@@ -168,10 +162,7 @@ func ClaimJobs(ctx context.Context, d *DB, owner string, now, leaseUntil int64, 
 		if d.Dialect == MySQL {
 			lock = " FOR UPDATE SKIP LOCKED"
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+jobColsJ+` FROM async_jobs j WHERE j.status = 0 AND j.lease_until < ?
-			AND NOT EXISTS (SELECT 1 FROM async_jobs k WHERE k.instance_type = j.instance_type AND k.instance_id = j.instance_id
-				AND k.status = 0 AND k.id <> j.id AND (k.seq < j.seq OR k.lease_until >= ?))
-			ORDER BY j.seq LIMIT ?`+lock, now, now, limit)
+		rows, err := tx.QueryContext(ctx, "SELECT "+jobColsJ+d.claimableFrom()+" LIMIT ?"+lock, now, now, limit)
 		if err != nil {
 			return fmt.Errorf("db: claim jobs: %w", err)
 		}
