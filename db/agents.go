@@ -279,28 +279,3 @@ func ListSimulatorFaults(ctx context.Context, q Querier) ([]*SimulatorFault, err
 	}
 	return out, rows.Err()
 }
-
-// CloudStack alert types the agents manager raises (AlertManager.AlertType).
-const (
-	AlertTypeHost = 7 // ALERT_TYPE_HOST
-)
-
-// HostAlert is an alert about a host.
-type HostAlert struct {
-	ID, Name                 string
-	Type                     int
-	ZoneID, PodID, ClusterID string
-	Subject, Content         string
-	Created                  int64
-}
-
-// InsertHostAlert appends an alert row (a plain insert into alerts, CloudStack's alert table).
-func InsertHostAlert(ctx context.Context, q Querier, a *HostAlert) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO alerts (id, type, name, zone_id, pod_id, cluster_id, subject, content, created, archived)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`, a.ID, a.Type, nullable(a.Name), nullable(a.ZoneID), nullable(a.PodID), nullable(a.ClusterID),
-		a.Subject, nullable(a.Content), a.Created)
-	if err != nil {
-		return fmt.Errorf("db: insert alert: %w", err)
-	}
-	return nil
-}

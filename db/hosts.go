@@ -31,8 +31,13 @@ const (
 	HostResourceCreating       = "Creating"
 )
 
-// HostTypeRouting is the type of a hypervisor host.
-const HostTypeRouting = "Routing"
+// Host types: a hypervisor host is Routing; an agent that registered but was not added yet
+// is Unbound (Atoll's own), so that nothing counting routing hosts (the capacity ledger
+// check) sees it.
+const (
+	HostTypeRouting = "Routing"
+	HostTypeUnbound = "Unbound"
+)
 
 // Host is a hypervisor host.
 type Host struct {
@@ -221,12 +226,12 @@ func ListHosts(ctx context.Context, q Querier, f HostFilter) ([]*Host, int, erro
 
 // UpdateHost writes a host's mutable columns if its version still matches (ErrConflict if not).
 func UpdateHost(ctx context.Context, q Querier, h *Host) error {
-	res, err := q.ExecContext(ctx, `UPDATE hosts SET name = ?, zone_id = ?, pod_id = ?, cluster_id = ?, hypervisor_type = ?,
+	res, err := q.ExecContext(ctx, `UPDATE hosts SET name = ?, type = ?, zone_id = ?, pod_id = ?, cluster_id = ?, hypervisor_type = ?,
 		hypervisor_version = ?, url = ?, ip_address = ?, status = ?, resource_state = ?, cpu_sockets = ?, cpus = ?, cpu_speed = ?,
 		memory = ?, local_storage = ?, capabilities = ?, host_tags = ?, agent_version = ?, owner = ?, last_ping = ?,
 		disconnected = ?, cert_serial = ?, version = version + 1
 		WHERE id = ? AND version = ? AND removed IS NULL`,
-		h.Name, h.ZoneID, nullable(h.PodID), nullable(h.ClusterID), h.HypervisorType, nullable(h.HypervisorVersion), nullable(h.URL),
+		h.Name, h.Type, h.ZoneID, nullable(h.PodID), nullable(h.ClusterID), h.HypervisorType, nullable(h.HypervisorVersion), nullable(h.URL),
 		nullable(h.IPAddress), h.Status, h.ResourceState, h.CPUSockets, h.CPUs, h.CPUSpeed, h.Memory, h.LocalStorage,
 		nullable(h.Capabilities), nullable(h.HostTags), nullable(h.AgentVersion), nullable(h.Owner), h.LastPing,
 		nullTime(h.Disconnected), nullable(h.CertSerial), h.ID, h.Version)

@@ -77,3 +77,31 @@ func TestAgentMovesToAnotherServer(t *testing.T) {
 		})
 	}
 }
+
+// A host deleted on one server while another holds its agent: the holder finds it gone at the
+// next ping and stops its simulated agent.
+func TestDeleteHostHeldByAnotherServer(t *testing.T) {
+	a := mgmttest.Start(t, mgmttest.Options{})
+	b := mgmttest.Start(t, mgmttest.Options{DBURL: a.DBURL, KeyFile: a.Key})
+	a.Admin = &api.Client{Endpoint: a.URL, Key: b.Admin.Key, Secret: b.Admin.Secret}
+	fastPings(t, a)
+	in := agentstest.MakeInfra(t, a.Server.DB, "Simulator")
+	res := mgmttest.Do(t, a.Admin, "addHost", map[string]string{"zoneid": in.Zone, "podid": in.Pod, "clusterid": in.Cluster,
+		"hypervisor": "Simulator", "url": "http://sim/c0/h0"})
+	id := res["host"].([]any)[0].(map[string]any)["id"].(string)
+	if a.Server.Agents.Simulator(id) == nil {
+		t.Fatal("the simulated host does not run on A")
+	}
+	mgmttest.Fail(t, b.Admin, "deleteHost", map[string]string{"id": id}, 530)
+	mgmttest.Do(t, b.Admin, "deleteHost", map[string]string{"id": id, "forced": "true"})
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Server.Agents.Simulator(id) != nil || a.Server.Agents.Connected(id) {
+		if time.Now().After(deadline) {
+			t.Fatal("A still runs the deleted host's agent")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := db.GetHost(t.Context(), a.Server.DB.Read(), id); err == nil {
+		t.Fatal("the deleted host is still live")
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/google/uuid"
 )
 
 // monitor moves silent hosts to Alert and then Down, and starts orphaned simulated hosts.
@@ -63,8 +62,8 @@ func (m *Manager) transition(ctx context.Context, h *db.Host, status, subject st
 		if err := db.SetHostStatus(ctx, tx, h.ID, h.Version, status); err != nil {
 			return err
 		}
-		return db.InsertHostAlert(ctx, tx, &db.HostAlert{ID: uuid.NewString(), Type: db.AlertTypeHost, Name: "ALERT.HOST",
-			ZoneID: h.ZoneID, PodID: h.PodID, ClusterID: h.ClusterID, Subject: subject, Created: db.Now()})
+		return db.InsertAlert(ctx, tx, &db.Alert{Type: db.AlertHost, ZoneID: h.ZoneID, PodID: h.PodID, ClusterID: h.ClusterID,
+			Subject: subject})
 	})
 	if err != nil {
 		return // another server (or a ping) changed the host first

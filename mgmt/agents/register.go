@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 )
 
+var errSimRemoved = errors.New("the host was removed")
+
 // registerHost creates or updates the host of a registering agent: a known guid keeps its
 // host (same id, back to Up); a new one is placed by its hints (zone, pod, cluster) or, with
 // none that resolve, waits unbound until addHost names its address.
@@ -22,9 +24,9 @@ func (m *Manager) registerHost(ctx context.Context, s *session, r *protocol.Regi
 		isNew := errors.Is(err, db.ErrNotFound)
 		switch {
 		case isNew && s.sim:
-			return fmt.Errorf("simulated host %s was removed", r.GUID)
+			return fmt.Errorf("simulated host %s: %w", r.GUID, errSimRemoved)
 		case isNew:
-			h = &db.Host{ID: uuid.NewString(), GUID: r.GUID, Name: r.Name, Type: db.HostTypeRouting, Created: now,
+			h = &db.Host{ID: uuid.NewString(), GUID: r.GUID, Name: r.Name, Type: db.HostTypeUnbound, Created: now,
 				Status: db.HostStatusConnecting, ResourceState: db.HostResourceCreating}
 			if h.Name == "" {
 				h.Name = r.Address
@@ -35,7 +37,7 @@ func (m *Manager) registerHost(ctx context.Context, s *session, r *protocol.Regi
 						"cluster", p.ClusterName, "cluster_hypervisor", p.ClusterHypervisor, "agent_hypervisor", r.HypervisorType)
 				} else {
 					h.ZoneID, h.PodID, h.ClusterID = p.ZoneID, p.PodID, p.ClusterID
-					h.ResourceState = db.HostResourceEnabled
+					h.Type, h.ResourceState = db.HostTypeRouting, db.HostResourceEnabled
 					h.URL = "http://" + r.Address
 				}
 			}

@@ -100,6 +100,9 @@ func (s *session) register(ctx context.Context, r *protocol.Register) (any, erro
 		return nil, errors.New("the management server is shutting down")
 	}
 	h, err := m.registerHost(ctx, s, r)
+	if errors.Is(err, errSimRemoved) {
+		go m.stopSimulatorGUID(r.GUID) // its host is gone: the agent stops trying
+	}
 	if err != nil {
 		m.log.Warn("agent registration failed", "guid", r.GUID, "err", err)
 		return nil, err

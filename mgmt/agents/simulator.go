@@ -59,6 +59,7 @@ func simulatorInfo(u string) hypervisor.HostInfo {
 
 // simHost is a simulated host's agent running in this process.
 type simHost struct {
+	guid   string
 	agent  *agent.Agent
 	driver *simulator.Driver
 	cancel context.CancelFunc
@@ -130,7 +131,7 @@ func (m *Manager) StartSimulator(ctx context.Context, hostID string) error {
 		return nil
 	}
 	runCtx, cancel := context.WithCancel(m.ctx)
-	sh := &simHost{agent: a, driver: drv, cancel: cancel, done: make(chan struct{})}
+	sh := &simHost{guid: guid, agent: a, driver: drv, cancel: cancel, done: make(chan struct{})}
 	m.sims[hostID] = sh
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -171,6 +172,20 @@ func (m *Manager) StopSimulator(hostID string) bool {
 	}
 	sh.stop()
 	return true
+}
+
+func (m *Manager) stopSimulatorGUID(guid string) {
+	m.mu.Lock()
+	var id string
+	for hid, sh := range m.sims {
+		if sh.guid == guid {
+			id = hid
+		}
+	}
+	m.mu.Unlock()
+	if id != "" {
+		m.StopSimulator(id)
+	}
 }
 
 // Simulator returns the driver of a simulated host running on this server (nil if none).

@@ -305,7 +305,7 @@ func (c *Call) bindAgentHost(m *agents.Manager, p *db.Placement, hv, rawURL, add
 				if err != nil || !h.Unbound() {
 					return errAlreadyBound
 				}
-				h.ZoneID, h.PodID, h.ClusterID = p.ZoneID, p.PodID, p.ClusterID
+				h.ZoneID, h.PodID, h.ClusterID, h.Type = p.ZoneID, p.PodID, p.ClusterID, db.HostTypeRouting
 				h.URL, h.HostTags, h.ResourceState, h.Status = rawURL, hostTags(c), resState, db.HostStatusUp
 				if err := db.UpdateHost(c.Ctx, tx, h); err != nil {
 					return err
