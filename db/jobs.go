@@ -216,6 +216,21 @@ func ClaimJobs(ctx context.Context, d *DB, owner string, now, leaseUntil int64, 
 	return claimed, nil
 }
 
+// AnyClaimable reports whether some job is claimable now, with one plain read on the read
+// pool: a server with nothing to do asks it before opening a claim transaction (on SQLite it
+// thereby leaves the one write lock alone).
+func AnyClaimable(ctx context.Context, d *DB, now int64) (bool, error) {
+	var id string
+	err := d.Read().QueryRowContext(ctx, "SELECT j.id"+d.claimableFrom()+" LIMIT 1", now, now).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("db: claimable jobs: %w", err)
+	}
+	return true, nil
+}
+
 // runnable locks the pending jobs of the candidates' objects (NOWAIT) and keeps the candidates
 // that may run: their object is not busy and no other pending job of it comes first or is held.
 func runnable(ctx context.Context, tx Tx, cands []*Job, now int64) ([]*Job, error) {

@@ -41,6 +41,7 @@ type Runner struct {
 	done     chan struct{} // closed and replaced whenever a local job completes
 	busy     int
 	running  map[string]bool // jobs this server is running: the only ones whose leases it renews
+	idle     bool            // the last claim found nothing (only the claim loop uses it)
 }
 
 // NewRunner makes a runner with defaults: 30 s lease, 50 ms poll, 16 workers. The
@@ -141,6 +142,20 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		now := db.Now()
+		if r.idle {
+			// Most polls of an idle server find nothing: a plain read says so more cheaply
+			// than a claim transaction. Busy, the runner claims straight away.
+			any, err := db.AnyClaimable(ctx, r.DB, now)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.Log.Error("find claimable jobs", "err", err)
+				}
+				return
+			}
+			if !any {
+				return
+			}
+		}
 		claimed, err := db.ClaimJobs(ctx, r.DB, r.Owner, now, now+r.Lease.Milliseconds(), free)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -148,6 +163,7 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			}
 			return
 		}
+		r.idle = len(claimed) == 0
 		if len(claimed) == 0 {
 			return
 		}
