@@ -132,7 +132,7 @@ func TestEnrollAndMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	b.Run(ctx)
 	if b.Enrolled() || b.HostID() != "" {
@@ -222,10 +222,13 @@ func TestAddHostBindsRegisteredAgent(t *testing.T) {
 	addr := listen(t, e)
 	in := agentstest.MakeInfra(t, e.Server.DB, "KVM")
 	tok, fp := token(t, e, nil)
-	a, _ := runAgent(t, agent.Config{Servers: []string{addr}, StateDir: t.TempDir(), Token: tok, CAFingerprint: fp, Name: "node1",
-		Address: "10.9.8.7", Driver: simulator.New(hypervisor.HostInfo{HypervisorType: "KVM", HypervisorVersion: "8.2", CPUCores: 8, CPUSpeedMHz: 2400})})
+	kvm := func(name, address string) agent.Config {
+		return agent.Config{Servers: []string{addr}, StateDir: t.TempDir(), Token: tok, CAFingerprint: fp, Name: name, Address: address,
+			Driver: simulator.New(hypervisor.HostInfo{HypervisorType: "KVM", HypervisorVersion: "8.2", CPUCores: 8, CPUSpeedMHz: 2400})}
+	}
+	a, _ := runAgent(t, kvm("node1", "10.9.8.7"))
 	id := waitRegistered(t, a, 10*time.Second)
-	// Registered but not added: not listed.
+	// Registered but not added: not listed, not a routing host.
 	if got := mgmttest.Do(t, e.Admin, "listHosts", nil); len(got) != 0 {
 		t.Fatalf("an unbound agent is listed: %v", got)
 	}
@@ -239,6 +242,24 @@ func TestAddHostBindsRegisteredAgent(t *testing.T) {
 	echo(t, e, id, "bound")
 	mgmttest.Fail(t, e.Admin, "addHost", map[string]string{"zoneid": in.Zone, "podid": in.Pod, "clusterid": in.Cluster,
 		"hypervisor": "KVM", "url": "http://10.9.8.7"}, 431)
+
+	// addHost before the agent registers waits for it. (The token was used: a second one.)
+	tok, _ = token(t, e, nil)
+	added := make(chan map[string]any, 1)
+	go func() {
+		r, err := e.Admin.Do(context.Background(), "addHost", map[string]string{"zoneid": in.Zone, "podid": in.Pod,
+			"clusterid": in.Cluster, "hypervisor": "KVM", "url": "http://node2.example"})
+		if err != nil {
+			t.Errorf("addHost waiting for its agent: %v", err)
+		}
+		added <- r
+	}()
+	time.Sleep(300 * time.Millisecond)
+	b, _ := runAgent(t, kvm("node2.example", "10.9.8.8"))
+	r := <-added
+	if h := r["host"].([]any)[0].(map[string]any); h["id"] != waitRegistered(t, b, 5*time.Second) || h["state"] != "Up" || h["ipaddress"] != "10.9.8.8" {
+		t.Fatalf("addHost by name: %v", h)
+	}
 }
 
 // A host whose agent dies goes Disconnected, then Alert and Down after ping.timeout; when the

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atollcloud/atoll/agent/protocol"
@@ -46,8 +47,7 @@ type Manager struct {
 	log *slog.Logger
 	ca  *CA
 
-	// OnPowerReport, if set before Start, receives every power-state report.
-	OnPowerReport PowerReport
+	onPower atomic.Pointer[PowerReport]
 
 	mu        sync.Mutex
 	sessions  map[string]*session   // host id -> the connection this server holds
@@ -104,6 +104,16 @@ func (m *Manager) Start(ctx context.Context) error {
 	go func() { defer m.wg.Done(); m.monitor(m.ctx) }()
 	go func() { defer m.wg.Done(); m.queue(m.ctx) }()
 	return nil
+}
+
+// OnPowerReport installs the receiver of every host's VM power-state reports (the full report
+// at registration and with each ping). Nothing is stored until VMs exist.
+func (m *Manager) OnPowerReport(f PowerReport) { m.onPower.Store(&f) }
+
+func (m *Manager) powerReport(ctx context.Context, hostID string, full bool, vms []protocol.VMState) {
+	if f := m.onPower.Load(); f != nil && *f != nil {
+		(*f)(ctx, hostID, full, vms)
+	}
 }
 
 // CA returns the agent CA.

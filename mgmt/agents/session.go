@@ -122,8 +122,8 @@ func (s *session) register(ctx context.Context, r *protocol.Register) (any, erro
 		old.conn.Close()
 	}
 	m.log.Info("host connected", "host", h.ID, "name", h.Name, "guid", h.GUID, "status", h.Status)
-	if m.OnPowerReport != nil && !h.Unbound() {
-		m.OnPowerReport(ctx, h.ID, true, r.VMs)
+	if !h.Unbound() {
+		m.powerReport(ctx, h.ID, true, r.VMs)
 	}
 	interval, _ := m.pingSettings(ctx)
 	reg := &protocol.Registered{HostID: h.ID, ServerID: m.id, PingIntervalMs: interval.Milliseconds()}
@@ -176,8 +176,8 @@ func (s *session) ping(ctx context.Context, p *protocol.Ping) (any, error) {
 		time.AfterFunc(10*time.Millisecond, func() { s.conn.Close() })
 		return nil, errors.New("this management server no longer holds the host; connect again")
 	}
-	if p.Full && m.OnPowerReport != nil {
-		m.OnPowerReport(ctx, hostID, true, p.VMs)
+	if p.Full {
+		m.powerReport(ctx, hostID, true, p.VMs)
 	}
 	interval, _ := m.pingSettings(ctx)
 	return protocol.Pong{PingIntervalMs: interval.Milliseconds()}, nil
