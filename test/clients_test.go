@@ -39,12 +39,14 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startUp runs `atoll up` on a fresh data dir and returns its API endpoint; it is stopped (by
-// pid, SIGTERM then SIGKILL) at cleanup.
-func startUp(t *testing.T) string {
+// startUp runs `atoll up` on a fresh data dir and returns its API endpoint and data dir; it is
+// stopped (by pid, SIGTERM then SIGKILL) at cleanup.
+func startUp(t *testing.T, extra ...string) (endpoint, dataDir string) {
 	t.Helper()
 	addr := freePort(t)
-	cmd := exec.Command(atollBinary(t), "up", "--data-dir", t.TempDir(), "--listen", addr, "--agent-listen", freePort(t))
+	dataDir = t.TempDir()
+	args := append([]string{"up", "--data-dir", dataDir, "--listen", addr, "--agent-listen", freePort(t)}, extra...)
+	cmd := exec.Command(atollBinary(t), args...)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -73,7 +75,7 @@ func startUp(t *testing.T) string {
 		}
 		close(lines)
 	}()
-	endpoint := "http://" + addr + "/client/api"
+	endpoint = "http://" + addr + "/client/api"
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
@@ -91,7 +93,7 @@ func startUp(t *testing.T) string {
 					t.Fatalf("endpoint printed but not answering: %v", err)
 				}
 				resp.Body.Close()
-				return endpoint
+				return endpoint, dataDir
 			}
 		case <-deadline:
 			t.Fatal("atoll up printed no endpoint within 20 s")
@@ -114,7 +116,7 @@ func requireTool(t *testing.T, path, pkg string) {
 // registration, signed GET and POST calls, async job results, CloudStack errors, scoping.
 func TestPythonCS(t *testing.T) {
 	requireTool(t, "/usr/lib/python3/dist-packages/cs/client.py", "python3-cs")
-	endpoint := startUp(t)
+	endpoint, _ := startUp(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/usr/bin/python3", "python/cs_client.py", endpoint)

@@ -55,6 +55,7 @@ func registerPhysicalNetworks(s *Server) {
 			{Name: "networkspeed", Type: TString, Description: "the speed for the physical network[1G/10G]"},
 			{Name: "tags", Type: TList, Description: "Tag the physical network"},
 			{Name: "domainid", Type: TUUID, Description: "domain ID of the account owning a physical network"},
+			{Name: "state", Type: TString, Description: "Enabled/Disabled (default Disabled). Atoll's addition: CloudStack ignores it on create, so Ansible's cs_physical_network needed a second run to enable the network"},
 		},
 		Handler: createPhysicalNetwork, Job: physicalNetworkJob})
 	s.Reg.Add(&Command{Name: "updatePhysicalNetwork", Roles: Admin, Async: true, ResponseKey: "physicalnetwork",
@@ -261,6 +262,13 @@ func (c *Call) setVlanCapacity(tx db.Tx, pn *db.PhysicalNetwork, rs []vnetRange)
 func createPhysicalNetwork(c *Call) (any, error) {
 	pn := &db.PhysicalNetwork{ID: uuid.NewString(), ZoneID: c.lowerID("zoneid"), Name: strings.TrimSpace(c.P.String("name")),
 		State: pnDisabled, NetworkSpeed: strings.TrimSpace(c.P.String("networkspeed")), Created: db.Now()}
+	if v := c.P.String("state"); v != "" {
+		st, err := parseChoice("state", v, pnEnabled, pnDisabled)
+		if err != nil {
+			return nil, err
+		}
+		pn.State = st
+	}
 	methods := c.P.List("isolationmethods")
 	if len(methods) > 1 {
 		return nil, ErrParam("Only one isolationMethod can be specified for a physical network at this time (isolationmethods=%s)", c.P.String("isolationmethods"))
