@@ -18,7 +18,7 @@ deps:
 	@scripts/deps.sh
 
 run: deps build
-	$(BIN) up --data-dir $(DATA_DIR) --listen $(LISTEN)
+	$(BIN) up --demo --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 # Every tier: starts its own MariaDB (as user mysql, temporary datadir and port) and stops it.
 test: deps build vet

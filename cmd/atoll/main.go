@@ -27,7 +27,7 @@ import (
 const usage = `atoll: an IaaS orchestrator that speaks the Apache CloudStack API
 
 usage:
-  atoll up      [--data-dir DIR] [--listen ADDR] [--agent-listen ADDR] [--admin-password PW]
+  atoll up      [--data-dir DIR] [--listen ADDR] [--agent-listen ADDR] [--admin-password PW] [--demo]
   atoll mgmt    --db 'mysql://user:pass@tcp(host:port)/atoll' --key-file FILE [--listen ADDR] [--agent-listen :8250]
   atoll agent   --mgmt HOST:PORT[,HOST:PORT] [--token T --ca-fingerprint F] [--state-dir DIR]  (atoll agent --help)
   atoll db      migrate --db URL
@@ -99,6 +99,7 @@ func cmdUp(args []string) error {
 	agentListen := fs.String("agent-listen", ":8250", "agent endpoint address (TLS); empty: simulated hosts only")
 	pw := fs.String("admin-password", "password", "the admin user's password on first start")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	demo := fs.Bool("demo", false, "build, once, a ready Advanced zone \"demo\" of Simulator hosts")
 	fs.Parse(args)
 	o := mgmt.Options{DBURL: "sqlite://" + filepath.Join(*dir, "atoll.db"), Listen: *listen, AgentListen: *agentListen,
 		KeyFile: filepath.Join(*dir, "keys", "secrets.key"), AdminPassword: *pw, Name: "atoll-up", Log: logger(*level)}
@@ -106,6 +107,13 @@ func cmdUp(args []string) error {
 		key, secret, err := mgmt.AdminKeys(context.Background(), s, filepath.Join(*dir, "keys", "admin.env"))
 		if err != nil {
 			return err
+		}
+		if *demo {
+			c := &api.Client{Endpoint: "http://" + s.Addr() + "/client/api", Key: key, Secret: secret}
+			if err := mgmt.Demo(context.Background(), c); err != nil {
+				return err
+			}
+			fmt.Printf("Demo zone %q is ready: 4 Simulator hosts in 2 clusters, primary and secondary storage, public IPs.\n", mgmt.DemoZone)
 		}
 		fmt.Printf(`
 Atoll is up.

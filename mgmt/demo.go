@@ -1,0 +1,137 @@
+package mgmt
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/atollcloud/atoll/mgmt/api"
+)
+
+// DemoZone is the name of the zone Demo builds.
+const DemoZone = "demo"
+
+// Demo builds, once, a ready Advanced zone of Simulator hosts through the server's own API (the
+// same commands an operator or Ansible would send): a VXLAN guest physical network with the
+// virtual router enabled, a VLAN public one, traffic types, a pod, two clusters of two hosts,
+// cluster primary storage, an NFS image store and a public IP range; then enables the zone.
+// It does nothing when the zone exists already.
+func Demo(ctx context.Context, c *api.Client) error {
+	do := func(cmd string, p map[string]string) (map[string]any, error) {
+		r, err := c.Do(ctx, cmd, p)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %s: %w", cmd, err)
+		}
+		if id, ok := r["jobid"].(string); ok {
+			j, err := c.Wait(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("demo: %s: %w", cmd, err)
+			}
+			if st, _ := j["jobstatus"].(float64); st != 1 {
+				return nil, fmt.Errorf("demo: %s failed: %v", cmd, j["jobresult"])
+			}
+			r, _ = j["jobresult"].(map[string]any)
+		}
+		return r, nil
+	}
+	obj := func(r map[string]any, key string) map[string]any {
+		switch v := r[key].(type) {
+		case map[string]any:
+			return v
+		case []any:
+			if len(v) > 0 {
+				m, _ := v[0].(map[string]any)
+				return m
+			}
+		}
+		return map[string]any{}
+	}
+	id := func(r map[string]any, key string) string { s, _ := obj(r, key)["id"].(string); return s }
+
+	zones, err := do("listZones", map[string]string{"name": DemoZone})
+	if err != nil {
+		return err
+	}
+	if _, ok := zones["zone"]; ok {
+		return nil
+	}
+	z, err := do("createZone", map[string]string{"name": DemoZone, "networktype": "Advanced", "dns1": "192.0.2.53",
+		"internaldns1": "192.0.2.53", "guestcidraddress": "10.1.0.0/16", "domain": "demo.atoll"})
+	if err != nil {
+		return err
+	}
+	zoneID := id(z, "zone")
+	guest, err := do("createPhysicalNetwork", map[string]string{"zoneid": zoneID, "name": "guest", "isolationmethods": "VXLAN",
+		"vlan": "5000-5999", "state": "Enabled"})
+	if err != nil {
+		return err
+	}
+	guestID := id(guest, "physicalnetwork")
+	public, err := do("createPhysicalNetwork", map[string]string{"zoneid": zoneID, "name": "public", "isolationmethods": "VLAN", "state": "Enabled"})
+	if err != nil {
+		return err
+	}
+	publicID := id(public, "physicalnetwork")
+	for _, tt := range []struct{ net, typ, label string }{
+		{guestID, "Guest", "cloudbr1"}, {guestID, "Management", "cloudbr0"}, {publicID, "Public", "cloudbr2"},
+	} {
+		if _, err := do("addTrafficType", map[string]string{"physicalnetworkid": tt.net, "traffictype": tt.typ, "kvmnetworklabel": tt.label}); err != nil {
+			return err
+		}
+	}
+	elems, err := do("listVirtualRouterElements", nil)
+	if err != nil {
+		return err
+	}
+	nsps, err := do("listNetworkServiceProviders", map[string]string{"physicalnetworkid": guestID, "name": "VirtualRouter"})
+	if err != nil {
+		return err
+	}
+	vrID := id(nsps, "networkserviceprovider")
+	list, _ := elems["virtualrouterelement"].([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		if m["nspid"] == vrID {
+			if _, err := do("configureVirtualRouterElement", map[string]string{"id": m["id"].(string), "enabled": "true"}); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := do("updateNetworkServiceProvider", map[string]string{"id": vrID, "state": "Enabled"}); err != nil {
+		return err
+	}
+	pod, err := do("createPod", map[string]string{"zoneid": zoneID, "name": "pod-1", "gateway": "192.168.100.1",
+		"netmask": "255.255.255.0", "startip": "192.168.100.10", "endip": "192.168.100.250"})
+	if err != nil {
+		return err
+	}
+	podID := id(pod, "pod")
+	for _, cl := range []string{"cluster-1", "cluster-2"} {
+		r, err := do("addCluster", map[string]string{"zoneid": zoneID, "podid": podID, "clustername": cl, "hypervisor": "Simulator",
+			"clustertype": "CloudManaged"})
+		if err != nil {
+			return err
+		}
+		clusterID := id(r, "cluster")
+		for _, h := range []string{"host-1", "host-2"} {
+			if _, err := do("addHost", map[string]string{"zoneid": zoneID, "podid": podID, "clusterid": clusterID, "hypervisor": "Simulator",
+				"url": "http://sim/" + cl + "/" + cl + "-" + h, "username": "root", "password": "password"}); err != nil {
+				return err
+			}
+		}
+		if _, err := do("createStoragePool", map[string]string{"zoneid": zoneID, "podid": podID, "clusterid": clusterID,
+			"name": "primary-" + cl, "url": "nfs://192.0.2.10/export/primary-" + cl, "scope": "cluster"}); err != nil {
+			return err
+		}
+	}
+	if _, err := do("addImageStore", map[string]string{"zoneid": zoneID, "name": "secondary", "provider": "NFS",
+		"url": "nfs://192.0.2.10/export/secondary"}); err != nil {
+		return err
+	}
+	if _, err := do("createVlanIpRange", map[string]string{"zoneid": zoneID, "physicalnetworkid": publicID, "vlan": "100",
+		"gateway": "203.0.113.1", "netmask": "255.255.255.0", "startip": "203.0.113.10", "endip": "203.0.113.250",
+		"forvirtualnetwork": "true"}); err != nil {
+		return err
+	}
+	_, err = do("updateZone", map[string]string{"id": zoneID, "allocationstate": "Enabled"})
+	return err
+}
