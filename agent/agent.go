@@ -163,8 +163,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			began := time.Now()
 			registered, err := a.session(ctx, addr)
-			if registered {
+			// A connection that ends at once after registering (a server refusing it at the
+			// first ping) must not turn into a tight reconnect loop: it backs off too.
+			if registered && time.Since(began) > time.Second {
 				good = true
 			}
 			if err != nil && ctx.Err() == nil {

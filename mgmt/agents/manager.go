@@ -129,6 +129,10 @@ func (m *Manager) ServerID() string { return m.id }
 // hosts this server held, so that other servers take them at once.
 func (m *Manager) Stop(ctx context.Context) {
 	m.mu.Lock()
+	if m.stopping {
+		m.mu.Unlock()
+		return
+	}
 	m.stopping = true
 	lns := m.listeners
 	m.listeners = nil
