@@ -193,11 +193,11 @@ func ListDomains(ctx context.Context, q Querier, f DomainFilter) ([]*Domain, int
 	return out, total, nil
 }
 
-// wholeSubtree reports whether the filter selects every live domain of a subtree, unpaged.
-// Every child of a listed domain is then listed too, and so is every listed domain's parent
-// but the top one's.
+// wholeSubtree reports whether the filter selects every live domain of a subtree (or of the
+// whole tree, when it has no filter at all), unpaged. Every child of a listed domain is then
+// listed too, and so is every listed domain's parent but the top one's.
 func (f DomainFilter) wholeSubtree() bool {
-	return f.Under != "" && f.Recursive && f.ID == "" && f.Name == "" && f.Level == nil && f.ParentID == "" && f.Limit <= 0
+	return (f.Under == "" || f.Recursive) && f.ID == "" && f.Name == "" && f.Level == nil && f.ParentID == "" && f.Limit <= 0
 }
 
 // treeDetails fills ParentName and HasChild of a whole subtree from the subtree itself, and
