@@ -130,6 +130,14 @@ func (a *Agent) Server() string {
 	return a.server
 }
 
+// Servers and LB are the management server list and algorithm in use (the cloud may have
+// replaced the configured ones at registration).
+func (a *Agent) Servers() ([]string, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.servers...), a.lb
+}
+
 // Registered returns a channel closed at the next successful registration.
 func (a *Agent) Registered() <-chan struct{} {
 	a.mu.Lock()

@@ -336,3 +336,20 @@ func TestSimulatorFaults(t *testing.T) {
 	echo(t, e, ids[0], "healed")
 	mgmttest.Fail(t, e.Admin, "configureSimulatorFault", map[string]string{"name": "Echo"}, 431)
 }
+
+// An agent without its own --lb takes the cloud's indirect.agent.lb.algorithm, and the server
+// list from the "host" setting once an admin sets it.
+func TestAgentTakesTheCloudsServerList(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	addr := listen(t, e)
+	mgmttest.Do(t, e.Admin, "updateConfiguration", map[string]string{"name": "indirect.agent.lb.algorithm", "value": "shuffle"})
+	mgmttest.Do(t, e.Admin, "updateConfiguration", map[string]string{"name": "host", "value": "127.0.0.1, localhost:1"})
+	tok, fp := token(t, e, nil)
+	a, _ := runAgent(t, agent.Config{Servers: []string{addr}, StateDir: t.TempDir(), Token: tok, CAFingerprint: fp})
+	waitRegistered(t, a, 10*time.Second)
+	_, port, _ := strings.Cut(addr, ":")
+	servers, lb := a.Servers()
+	if lb != agent.LBShuffle || len(servers) != 2 || servers[0] != "127.0.0.1:"+port || servers[1] != "localhost:1" {
+		t.Fatalf("servers %v, lb %q", servers, lb)
+	}
+}
