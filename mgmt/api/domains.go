@@ -54,15 +54,30 @@ func registerDomains(s *Server) {
 		Handler: deleteDomainStart, Job: deleteDomainJob})
 }
 
-func renderDomain(d *db.Domain, parent *db.Domain, hasChild bool) map[string]any {
-	m := map[string]any{"id": d.ID, "name": d.Name, "level": d.Level, "path": d.Path, "haschild": hasChild,
-		"state": d.State, "created": FormatTime(d.Created)}
+// domainResponse is CloudStack's DomainResponse as Atoll fills it. Its fields are in the order
+// encoding/json sorts a map's keys, and the optional ones are left out exactly when the map
+// this replaces left them out, so it renders the same bytes several times faster (listDomains
+// renders one per domain).
+type domainResponse struct {
+	Created          string  `json:"created"`
+	HasChild         bool    `json:"haschild"`
+	ID               string  `json:"id"`
+	Level            int     `json:"level"`
+	Name             string  `json:"name"`
+	NetworkDomain    string  `json:"networkdomain,omitempty"`
+	ParentDomainID   *string `json:"parentdomainid,omitempty"`
+	ParentDomainName *string `json:"parentdomainname,omitempty"`
+	Path             string  `json:"path"`
+	State            string  `json:"state"`
+}
+
+func renderDomain(d *db.Domain, parent *db.Domain, hasChild bool) *domainResponse {
+	r := &domainResponse{ID: d.ID, Name: d.Name, Level: d.Level, Path: d.Path, HasChild: hasChild, State: d.State,
+		Created: FormatTime(d.Created), NetworkDomain: d.NetworkDomain}
 	if parent != nil {
-		m["parentdomainid"] = parent.ID
-		m["parentdomainname"] = parent.Name
+		r.ParentDomainID, r.ParentDomainName = &parent.ID, &parent.Name
 	}
-	set(m, "networkdomain", d.NetworkDomain)
-	return m
+	return r
 }
 
 // renderDomains renders domains listed with db.DomainFilter.Details, which carry their
