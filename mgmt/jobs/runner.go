@@ -41,7 +41,7 @@ type Runner struct {
 	done     chan struct{} // closed and replaced whenever a local job completes
 	busy     int
 	running  map[string]bool // jobs this server is running: the only ones whose leases it renews
-	idle     bool            // the last claim found nothing (only the claim loop uses it)
+	idle     bool            // the last claim emptied the queue (only the claim loop uses it)
 }
 
 // NewRunner makes a runner with defaults: 30 s lease, 50 ms poll, 16 workers. The
@@ -143,16 +143,16 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		}
 		now := db.Now()
 		if r.idle {
-			// Most polls of an idle server find nothing: a plain read says so more cheaply
-			// than a claim transaction. Busy, the runner claims straight away.
-			any, err := db.AnyClaimable(ctx, r.DB, now)
+			// Once the queue is empty most polls and wake-ups find nothing: a plain read says
+			// so more cheaply than a claim transaction. Busy, the runner claims straight away.
+			found, err := db.AnyClaimable(ctx, r.DB, now)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.Log.Error("find claimable jobs", "err", err)
 				}
 				return
 			}
-			if !any {
+			if !found {
 				return
 			}
 		}
@@ -163,7 +163,8 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			}
 			return
 		}
-		r.idle = len(claimed) == 0
+		// Fewer jobs than free workers: the queue is empty (or its head is blocked) for now.
+		r.idle = len(claimed) < free
 		if len(claimed) == 0 {
 			return
 		}
