@@ -19,6 +19,13 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "atoll-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	var o bench.Options
 	engines := flag.String("engines", "sqlite,mariadb", "comma-separated engines: sqlite, mariadb")
 	flag.StringVar(&o.MySQL.Base, "mysql", os.Getenv("ATOLL_BENCH_MYSQL"), "MariaDB server URL mysql://user:pass@tcp(host:port)/ (ATOLL_BENCH_MYSQL); a fresh database is made per run")
@@ -49,14 +56,14 @@ func main() {
 	for _, s := range strings.Split(*runners, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
-			fatal(fmt.Errorf("bad -runners %q", *runners))
+			return fmt.Errorf("bad -runners %q", *runners)
 		}
 		o.RunnerSets = append(o.RunnerSets, n)
 	}
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "atoll-bench-")
 		if err != nil {
-			fatal(err)
+			return err
 		}
 		defer os.RemoveAll(dir)
 		o.Dir = dir
@@ -67,20 +74,13 @@ func main() {
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fatal(err)
+			return err
 		}
+		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fatal(err)
+			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := bench.Run(ctx, o); err != nil {
-		pprof.StopCPUProfile()
-		fatal(err)
-	}
-}
-
-func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "atoll-bench:", err)
-	os.Exit(1)
+	return bench.Run(ctx, o)
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -136,7 +135,7 @@ func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, int, fun
 	}
 	var args []string
 	if o.Engine == SQLite {
-		args = []string{"up", "--data-dir", dir, "--listen", addr, "--log-level", "warn"}
+		args = []string{"up", "--data-dir", dir, "--listen", addr, "--agent-listen", "", "--log-level", "warn"}
 		res.Server = "atoll up"
 	} else {
 		args = []string{"mgmt", "--db", dbURL, "--key-file", keyFile, "--listen", addr, "--name", "bench", "--log-level", "warn"}
@@ -158,10 +157,6 @@ func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, int, fun
 	} else {
 		t.Key, t.Secret, err = AdminKeysByAPI(ctx, t.Endpoint, "password")
 		res.KeysVia = "login + registerUserKeys"
-		if errors.Is(err, errNoRegisterUserKeys) {
-			t.Key, t.Secret, err = AdminKeysInDB(ctx, dbURL, keyFile)
-			res.KeysVia = "written to the database (no registerUserKeys yet)"
-		}
 	}
 	if err != nil {
 		return fail(err)

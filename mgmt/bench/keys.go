@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,14 +10,12 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/api"
-	"github.com/atollcloud/atoll/mgmt/iam"
 )
 
 // AdminKeysByAPI logs in as admin with a password and registers an API key pair for it with
-// registerUserKeys over the session, as a CloudStack operator would. It reports
-// errNoRegisterUserKeys when the server does not offer that command.
+// registerUserKeys over the session (JSESSIONID cookie and sessionkey), as a CloudStack
+// operator would.
 func AdminKeysByAPI(ctx context.Context, endpoint, password string) (key, secret string, err error) {
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
@@ -37,9 +34,6 @@ func AdminKeysByAPI(ctx context.Context, endpoint, password string) (key, secret
 	if err != nil {
 		return "", "", err
 	}
-	if status == 432 {
-		return "", "", errNoRegisterUserKeys
-	}
 	if status != http.StatusOK {
 		return "", "", fmt.Errorf("bench: registerUserKeys: HTTP %d: %v", status, reg)
 	}
@@ -51,8 +45,6 @@ func AdminKeysByAPI(ctx context.Context, endpoint, password string) (key, secret
 	}
 	return key, secret, nil
 }
-
-var errNoRegisterUserKeys = errors.New("bench: the server has no registerUserKeys command")
 
 func postForm(ctx context.Context, hc *http.Client, endpoint string, form url.Values) (map[string]any, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
@@ -77,41 +69,6 @@ func postForm(ctx context.Context, hc *http.Client, endpoint string, form url.Va
 		return v, resp.StatusCode, nil
 	}
 	return nil, resp.StatusCode, nil
-}
-
-// AdminKeysInDB writes a fresh API key pair for admin straight into the database, the secret
-// sealed with the servers' key file: the fallback for servers without registerUserKeys.
-func AdminKeysInDB(ctx context.Context, dbURL, keyFile string) (key, secret string, err error) {
-	keys, err := iam.LoadOrCreateKeyring(keyFile)
-	if err != nil {
-		return "", "", err
-	}
-	d, err := db.Open(ctx, dbURL)
-	if err != nil {
-		return "", "", err
-	}
-	defer d.Close()
-	root, err := db.GetDomainByPath(ctx, d.Read(), "ROOT")
-	if err != nil {
-		return "", "", fmt.Errorf("bench: admin keys: %w", err)
-	}
-	err = d.Transaction(ctx, func(tx db.Tx) error {
-		u, err := db.GetUserByName(ctx, tx, root.ID, "admin")
-		if err != nil {
-			return err
-		}
-		key, secret = iam.RandomKey(64), iam.RandomKey(64)
-		enc, err := keys.Encrypt(secret)
-		if err != nil {
-			return err
-		}
-		u.APIKey, u.SecretKey = key, enc
-		return db.UpdateUser(ctx, tx, u)
-	})
-	if err != nil {
-		return "", "", fmt.Errorf("bench: admin keys: %w", err)
-	}
-	return key, secret, nil
 }
 
 // client returns a signed API client for the target.

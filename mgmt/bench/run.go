@@ -53,6 +53,20 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.Only != "" && o.Only != "api" && o.Only != "jobs" {
+		return fmt.Errorf("bench: -only %q: want api or jobs", o.Only)
+	}
+	if len(o.Engines) == 0 {
+		return fmt.Errorf("bench: no engine")
+	}
+	for _, e := range o.Engines {
+		if e != SQLite && e != MariaDB {
+			return fmt.Errorf("bench: unknown engine %q: want %s or %s", e, SQLite, MariaDB)
+		}
+		if e == MariaDB && o.MySQL.Base == "" {
+			return fmt.Errorf("bench: the %s engine needs a server URL (-mysql or ATOLL_BENCH_MYSQL)", MariaDB)
+		}
+	}
 	var apis []*APIResult
 	var jobRuns []*JobsResult
 	var mysqlSettings string
