@@ -4,7 +4,10 @@
 package dbtest
 
 import (
+	"context"
+	"crypto/sha256"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,4 +76,36 @@ func Open(t testing.TB, url string, migrate bool) *db.DB {
 		}
 	}
 	return d
+}
+
+// Fingerprint hashes every row of the given tables (a name, or a whole SELECT for tables whose
+// volatile columns must be left out), so a test can prove a refused call changed nothing.
+func Fingerprint(t testing.TB, q db.Querier, tables ...string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, table := range tables {
+		query := table
+		if !strings.HasPrefix(strings.ToUpper(table), "SELECT ") {
+			query = "SELECT * FROM " + table + " ORDER BY 1, 2"
+		}
+		rows, err := q.QueryContext(context.Background(), query)
+		if err != nil {
+			t.Fatalf("fingerprint %s: %v", table, err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				t.Fatal(err)
+			}
+			fmt.Fprintf(h, "%s:%v\n", table, vals)
+		}
+		rows.Close()
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
 }

@@ -2,13 +2,12 @@ package api_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
@@ -37,27 +36,7 @@ func acctClient(t *testing.T, e *mgmttest.Env, userID string) *api.Client {
 // acctSnapshot hashes the rows a refused account or user command must not change.
 func acctSnapshot(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
-	h := sha256.New()
-	for _, table := range []string{"domains", "accounts", "users", "sessions", "events"} {
-		rows, err := e.Server.DB.SQL.QueryContext(context.Background(), "SELECT * FROM "+table+" ORDER BY 1")
-		if err != nil {
-			t.Fatalf("snapshot %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(h, "%s:%v\n", table, vals)
-		}
-		rows.Close()
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "sessions", "events")
 }
 
 // acctEvents counts the events of one type.

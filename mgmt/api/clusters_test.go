@@ -2,12 +2,11 @@ package api_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/google/uuid"
@@ -76,27 +75,7 @@ func infraHost(t *testing.T, e *mgmttest.Env, zoneID, podID, clusterID string, c
 // events, so a test can prove a refused call changed nothing.
 func infraState(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
-	h := sha256.New()
-	for _, table := range []string{"clusters", "storage_pools", "image_stores", "capacity", "alerts", "events", "configuration_values", "async_jobs"} {
-		rows, err := e.Server.DB.SQL.QueryContext(context.Background(), "SELECT * FROM "+table+" ORDER BY 1")
-		if err != nil {
-			t.Fatalf("state of %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(h, "%s:%v\n", table, vals)
-		}
-		rows.Close()
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return dbtest.Fingerprint(t, e.Server.DB.SQL, "clusters", "storage_pools", "image_stores", "capacity", "alerts", "events", "configuration_values", "async_jobs")
 }
 
 // refused runs a call that must fail with code, mention want, and change nothing.

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
@@ -18,27 +18,7 @@ import (
 // server heartbeat excepted), so a test can prove a refused call changed nothing.
 func fingerprint(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
-	h := sha256.New()
-	for _, table := range []string{"domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events"} {
-		rows, err := e.Server.DB.SQL.QueryContext(context.Background(), "SELECT * FROM "+table+" ORDER BY 1")
-		if err != nil {
-			t.Fatalf("fingerprint %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(h, "%s:%v\n", table, vals)
-		}
-		rows.Close()
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events")
 }
 
 // dummy returns a well-formed value for a parameter of type typ.

@@ -2,12 +2,12 @@ package api_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
@@ -19,31 +19,14 @@ var topoTables = []string{"zones", "pods", "physical_networks", "traffic_types",
 // topoFingerprint hashes every row of topoTables (capacity without its update time).
 func topoFingerprint(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
-	h := sha256.New()
+	tables := make([]string, 0, len(topoTables))
 	for _, table := range topoTables {
-		q := "SELECT * FROM " + table + " ORDER BY 1, 2"
 		if table == "capacity" {
-			q = "SELECT capacity_type, object_id, zone_id, pod_id, cluster_id, used, reserved, total, enabled FROM capacity ORDER BY 1, 2"
+			table = "SELECT capacity_type, object_id, zone_id, pod_id, cluster_id, used, reserved, total, enabled FROM capacity ORDER BY 1, 2"
 		}
-		rows, err := e.Server.DB.SQL.QueryContext(context.Background(), q)
-		if err != nil {
-			t.Fatalf("fingerprint %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(h, "%s:%v\n", table, vals)
-		}
-		rows.Close()
+		tables = append(tables, table)
 	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return dbtest.Fingerprint(t, e.Server.DB.SQL, tables...)
 }
 
 // topoRefuse runs a command that must fail synchronously with code, changing nothing, and

@@ -4,61 +4,28 @@ package mgmttest
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/iam"
 	_ "github.com/go-sql-driver/mysql"
-	"github.com/google/uuid"
 )
 
 func init() { iam.PasswordIterations = 1000 } // tests hash many passwords; production keeps the slow default
 
-// MySQLBase returns ATOLL_TEST_MYSQL ("mysql://root@tcp(127.0.0.1:3306)/"). When it is unset a
-// test skips, except under CI=true, where a missing database is a failure.
-func MySQLBase(t testing.TB) string {
-	base := os.Getenv("ATOLL_TEST_MYSQL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ATOLL_TEST_MYSQL is not set: CI must run the MariaDB tier (make test starts MariaDB)")
-		}
-		t.Skip("ATOLL_TEST_MYSQL not set; run `make test` to start MariaDB")
-	}
-	return base
-}
+// MySQLBase returns ATOLL_TEST_MYSQL; see dbtest.MySQLBase (skips, or fails under CI=true).
+func MySQLBase(t testing.TB) string { return dbtest.MySQLBase(t) }
 
-// NewMySQLDatabase creates an empty database on the test MariaDB server, dropped at cleanup,
-// and returns its URL.
-func NewMySQLDatabase(t testing.TB) string {
-	base := MySQLBase(t)
-	name := "atoll_t_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	dsn := strings.TrimPrefix(base, "mysql://")
-	conn, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := sql.Open("mysql", dsn)
-		if err == nil {
-			c.Exec("DROP DATABASE IF EXISTS " + name)
-			c.Close()
-		}
-	})
-	return base + name
-}
+// NewMySQLDatabase creates an empty database on the test MariaDB server; see dbtest.
+func NewMySQLDatabase(t testing.TB) string { return dbtest.NewMySQLDatabase(t) }
 
 // Env is a running management server with an admin API client.
 type Env struct {
