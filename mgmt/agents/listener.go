@@ -115,6 +115,9 @@ func validGUID(g string) bool {
 	return true
 }
 
+// enrollBudget bounds the server's part of an enrollment, well within the agent's 15 s wait.
+const enrollBudget = 8 * time.Second
+
 // enroll signs an agent's certificate in exchange for a one-time host token.
 func (m *Manager) enroll(ctx context.Context, s *session, e *protocol.Enroll) (any, error) {
 	if s.sim || s.certGUID != "" {
@@ -127,6 +130,11 @@ func (m *Manager) enroll(ctx context.Context, s *session, e *protocol.Enroll) (a
 	if err != nil {
 		return nil, err
 	}
+	// The token is used up only if the answer can still reach the agent, which gives up after
+	// 15 s: under a crowd of enrolling agents a late start fails instead, leaving the token for
+	// the agent's next try (a token used after the agent left would lock that host out).
+	ctx, cancel := context.WithTimeout(ctx, enrollBudget)
+	defer cancel()
 	var tok *db.HostToken
 	err = m.db.Transaction(ctx, func(tx db.Tx) error {
 		var err error
