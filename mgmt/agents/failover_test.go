@@ -51,6 +51,9 @@ func TestAgentMovesToAnotherServer(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			// B commits the host as its own before its answer reaches the agent: the agent's own
+			// view is waited for, not read the instant the database shows the move.
+			reregistered := ag.Registered()
 			stopped := time.Now()
 			if err := a.Server.Shutdown(ctx); err != nil {
 				t.Logf("shutdown A: %v", err)
@@ -59,6 +62,11 @@ func TestAgentMovesToAnotherServer(t *testing.T) {
 				return h.Status == db.HostStatusUp && h.Owner == b.Server.ID
 			})
 			moved := time.Since(stopped)
+			select {
+			case <-reregistered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the agent did not register again within 10 s")
+			}
 			if ag.Server() != addrB || ag.HostID() != id {
 				t.Fatalf("agent on %s as %s, want %s as %s", ag.Server(), ag.HostID(), addrB, id)
 			}

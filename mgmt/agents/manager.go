@@ -57,6 +57,8 @@ type Manager struct {
 	stopping  bool
 
 	faults faultCache
+	// guidLocks orders a host's registrations and connection ends on this server.
+	guidLocks keyLocks
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -355,12 +357,14 @@ func (m *Manager) Addrs() []string {
 }
 
 // Disconnect closes this server's connection to a host, if it holds one; a simulated host
-// running here is stopped. The agent of a real host connects again by itself.
+// running here is stopped. The agent of a real host connects again by itself. When it
+// returns, the closed connection is no longer this server's (Connected is false until the
+// agent connects again).
 func (m *Manager) Disconnect(hostID string) {
 	if m.StopSimulator(hostID) {
 		return
 	}
 	if s := m.local(hostID); s != nil {
-		s.conn.Close()
+		s.closeAndWait()
 	}
 }

@@ -29,6 +29,16 @@ type session struct {
 
 	mu     sync.Mutex
 	hostID string
+	guid   string // the guid the host registered with
+	ended  bool   // the connection has closed (closed ran)
+
+	done chan struct{} // closed when serve has returned (closed has run)
+}
+
+// closeAndWait closes the connection and waits until this server has let the host go.
+func (s *session) closeAndWait() {
+	s.conn.Close()
+	<-s.done
 }
 
 func (s *session) host() string {
@@ -40,6 +50,8 @@ func (s *session) host() string {
 // serve runs a connection until it closes. The caller has added it to m.wg.
 func (m *Manager) serve(nc net.Conn, s *session) {
 	s.m = m
+	s.done = make(chan struct{})
+	defer close(s.done)
 	if s.remoteIP == "" {
 		if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 			s.remoteIP = host
@@ -99,25 +111,49 @@ func (s *session) register(ctx context.Context, r *protocol.Register) (any, erro
 	if m.isStopping() {
 		return nil, errors.New("the management server is shutting down")
 	}
+	// The guid's lock orders this registration against the end of the host's previous
+	// connection to this server (closed): without it, the old connection's "Disconnected"
+	// could land after this registration's "Up", and the host would stay Disconnected, with
+	// a live connection, until its next ping.
+	unlock := m.guidLocks.lock(r.GUID)
 	h, err := m.registerHost(ctx, s, r)
 	if errors.Is(err, errSimRemoved) {
 		go m.stopSimulatorGUID(r.GUID) // its host is gone: the agent stops trying
 	}
 	if err != nil {
+		unlock()
 		m.log.Warn("agent registration failed", "guid", r.GUID, "err", err)
 		return nil, err
 	}
 	s.mu.Lock()
-	s.hostID = h.ID
+	ended := s.ended
+	if !ended {
+		s.hostID, s.guid = h.ID, r.GUID
+	}
 	s.mu.Unlock()
+	if ended {
+		// The connection closed while it registered, and closed found no host to let go of:
+		// do it here, so that the host does not stay Up with no connection (unless another
+		// connection of the host to this server is still open).
+		m.mu.Lock()
+		other := m.sessions[h.ID] != nil
+		m.mu.Unlock()
+		if !other {
+			m.hostDisconnected(h.ID)
+		}
+		unlock()
+		return nil, protocol.ErrClosed
+	}
 	m.mu.Lock()
 	if m.stopping {
 		m.mu.Unlock()
+		unlock()
 		return nil, errors.New("the management server is shutting down")
 	}
 	old := m.sessions[h.ID]
 	m.sessions[h.ID] = s
 	m.mu.Unlock()
+	unlock()
 	if old != nil && old != s {
 		old.conn.Close()
 	}
@@ -198,11 +234,16 @@ func (s *session) command(ctx context.Context, cmd protocol.Command) (*protocol.
 // closed runs when the connection has ended: a host whose connection this was becomes
 // Disconnected (an unbound one, never added, is forgotten).
 func (s *session) closed() {
-	m := s.m
-	hostID := s.host()
+	s.mu.Lock()
+	s.ended = true
+	hostID, guid := s.hostID, s.guid
+	s.mu.Unlock()
 	if hostID == "" {
-		return
+		return // never registered, or register sees ended and lets the host go itself
 	}
+	m := s.m
+	unlock := m.guidLocks.lock(guid)
+	defer unlock()
 	m.mu.Lock()
 	current := m.sessions[hostID] == s
 	if current {
@@ -212,6 +253,12 @@ func (s *session) closed() {
 	if !current {
 		return // a newer connection of the same host replaced this one
 	}
+	m.hostDisconnected(hostID)
+}
+
+// hostDisconnected records that this server's connection to a host ended. The caller holds
+// the host's guid lock, so no registration of the host on this server runs meanwhile.
+func (m *Manager) hostDisconnected(hostID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h, err := db.GetHost(ctx, m.db.SQL, hostID)
@@ -226,5 +273,43 @@ func (s *session) closed() {
 		m.log.Warn("mark host disconnected", "host", hostID, "err", err)
 	} else if ok {
 		m.log.Info("host disconnected", "host", hostID, "name", h.Name)
+	}
+}
+
+// keyLocks is a mutex per key (a host's guid), kept only while someone holds or waits for it.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock takes key's mutex and returns its release.
+func (k *keyLocks) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Unlock()
+			k.mu.Lock()
+			if l.refs--; l.refs == 0 {
+				delete(k.locks, key)
+			}
+			k.mu.Unlock()
+		})
 	}
 }

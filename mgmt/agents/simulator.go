@@ -161,7 +161,9 @@ func (m *Manager) pipe(guid string) (net.Conn, error) {
 }
 
 // StopSimulator stops a simulated host's agent running on this server: its connection
-// closes as if the host had died. It reports whether one was running.
+// closes as if the host had died. It reports whether one was running. When it returns, this
+// server no longer holds the host's connection and has recorded its end (so a restarted
+// agent's registration cannot be overtaken by the old connection's end).
 func (m *Manager) StopSimulator(hostID string) bool {
 	m.mu.Lock()
 	sh := m.sims[hostID]
@@ -171,6 +173,9 @@ func (m *Manager) StopSimulator(hostID string) bool {
 		return false
 	}
 	sh.stop()
+	if s := m.local(hostID); s != nil && s.sim && s.simGUID == sh.guid {
+		s.closeAndWait()
+	}
 	return true
 }
 
