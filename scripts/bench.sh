@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # make bench: builds atoll and atoll-bench, starts a throwaway MariaDB (scripts/mariadb.sh, its
 # settings as for tests: innodb_flush_log_at_trx_commit=2), stops it by pid on exit, and prints
-# the figures for SQLite and MariaDB. Extra flags for atoll-bench: ATOLL_BENCH_ARGS.
+# the figures for SQLite and MariaDB, then the host scale run (one server holding N simulated
+# hosts, one TLS connection each). Extra flags for atoll-bench: ATOLL_BENCH_ARGS.
 set -euo pipefail
+# The host scale run holds one descriptor per host in the server and one in the agent process.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then ulimit -n 65536; else ulimit -n "$hard"; fi
+if [ "$(ulimit -n)" -lt 20500 ]; then
+	echo "bench.sh: open files limit $(ulimit -n) is below the 20,500 the 10,000-host run needs" >&2
+fi
 cd "$(dirname "$0")/.."
 go build -o bin/atoll ./cmd/atoll
 go build -o bin/atoll-bench ./cmd/atoll-bench

@@ -1,6 +1,6 @@
 // Command atoll-bench measures Atoll and prints figures (make bench): signed API requests per
-// second against a real atoll server process, and async jobs per second through the real job
-// runner. This file only wires flags to mgmt/bench.
+// second against a real atoll server process, async jobs per second through the real job
+// runner, and how many simulated hosts one server holds. This file only wires flags to mgmt/bench.
 package main
 
 import (
@@ -32,7 +32,7 @@ func run() error {
 	flag.IntVar(&o.MySQLPid, "mysql-pid", 0, "the MariaDB server's pid, to tell its CPU use from other processes'")
 	flag.StringVar(&o.Bin, "bin", "bin/atoll", "the atoll binary to run as the API server")
 	flag.StringVar(&o.Dir, "dir", "", "scratch directory (default: a new temporary directory)")
-	flag.StringVar(&o.Only, "only", "", "run only the api or the jobs benchmark")
+	flag.StringVar(&o.Only, "only", "", "run only the api, the jobs or the hosts benchmark")
 	flag.IntVar(&o.Clients, "clients", 16, "concurrent API clients, one keep-alive connection each")
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "API warm-up, not measured")
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "API measured window")
@@ -45,6 +45,11 @@ func run() error {
 	flag.IntVar(&o.Batch, "batch", 1, "jobs per enqueue transaction")
 	flag.IntVar(&o.PacedJobs, "paced-jobs", 2000, "jobs of the paced run (one runner per engine; 0: none)")
 	flag.Float64Var(&o.PacedRate, "paced-rate", 500, "jobs per second offered in the paced run")
+	hostsEngines := flag.String("hosts-engines", "sqlite", "comma-separated engines for the host scale benchmark")
+	hostSizes := flag.String("hosts", "2000", "comma-separated simulated host counts for the host scale benchmark (max 10000 each; empty: none); the target is 10000, which does not register within -hosts-timeout on 2 cores yet")
+	flag.DurationVar(&o.HostsPingInterval, "hosts-ping-interval", 60*time.Second, "ping.interval during the host scale benchmark (whole seconds)")
+	flag.DurationVar(&o.HostsSteady, "hosts-steady", 65*time.Second, "the measured steady window once every host is Up (longer than -hosts-ping-interval)")
+	flag.DurationVar(&o.HostsTimeout, "hosts-timeout", 180*time.Second, "how long to wait for every host to be Up")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
 	flag.Parse()
 
@@ -59,6 +64,27 @@ func run() error {
 			return fmt.Errorf("bad -runners %q", *runners)
 		}
 		o.RunnerSets = append(o.RunnerSets, n)
+	}
+	for _, e := range strings.Split(*hostsEngines, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			o.HostsEngines = append(o.HostsEngines, e)
+		}
+	}
+	for _, s := range strings.Split(*hostSizes, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			return fmt.Errorf("bad -hosts %q: counts from 1 to 10000", *hostSizes)
+		}
+		o.HostSizes = append(o.HostSizes, n)
+	}
+	if o.HostsPingInterval < time.Second || o.HostsPingInterval%time.Second != 0 {
+		return fmt.Errorf("bad -hosts-ping-interval %v: whole seconds, at least 1 s", o.HostsPingInterval)
+	}
+	if o.HostsSteady <= 0 || o.HostsTimeout <= 0 {
+		return fmt.Errorf("-hosts-steady and -hosts-timeout must be positive")
 	}
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "atoll-bench-")

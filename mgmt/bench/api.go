@@ -30,8 +30,12 @@ type APIOptions struct {
 	InProcess bool
 	Domains   int // child domains of ROOT created before the run
 	MySQLPid  int // the MariaDB server's pid, for CPU figures (0: unknown)
-	Load      LoadOptions
-	Log       io.Writer // progress lines
+	// AgentListen is the server's agent endpoint ("": none); ServerLog its output file
+	// (default: server-<engine>.log in Dir).
+	AgentListen string
+	ServerLog   string
+	Load        LoadOptions
+	Log         io.Writer // progress lines
 }
 
 // APIResult is one engine's API figures.
@@ -135,13 +139,17 @@ func (o APIOptions) start(ctx context.Context, res *APIResult) (Target, int, fun
 	}
 	var args []string
 	if o.Engine == SQLite {
-		args = []string{"up", "--data-dir", dir, "--listen", addr, "--agent-listen", "", "--log-level", "warn"}
+		args = []string{"up", "--data-dir", dir, "--listen", addr, "--agent-listen", o.AgentListen, "--log-level", "warn"}
 		res.Server = "atoll up"
 	} else {
-		args = []string{"mgmt", "--db", dbURL, "--key-file", keyFile, "--listen", addr, "--name", "bench", "--log-level", "warn"}
+		args = []string{"mgmt", "--db", dbURL, "--key-file", keyFile, "--listen", addr, "--agent-listen", o.AgentListen, "--name", "bench", "--log-level", "warn"}
 		res.Server = "atoll mgmt"
 	}
-	p, err := StartProc(ctx, o.Bin, args, addr, filepath.Join(o.Dir, "server-"+o.Engine+".log"))
+	logFile := o.ServerLog
+	if logFile == "" {
+		logFile = filepath.Join(o.Dir, "server-"+o.Engine+".log")
+	}
+	p, err := StartProc(ctx, o.Bin, args, addr, logFile)
 	if err != nil {
 		return fail(err)
 	}

@@ -33,12 +33,11 @@ func FreeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// StartProc runs bin with args (which must make it listen on addr), its output in logFile, and
-// waits until its API answers.
-func StartProc(ctx context.Context, bin string, args []string, addr, logFile string) (*Proc, error) {
+// StartCmd runs bin with args, its output in logFile, without waiting for anything.
+func StartCmd(bin string, args []string, logFile string) (*Proc, error) {
 	out, err := os.Create(logFile)
 	if err != nil {
-		return nil, fmt.Errorf("bench: server log: %w", err)
+		return nil, fmt.Errorf("bench: log: %w", err)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -46,8 +45,30 @@ func StartProc(ctx context.Context, bin string, args []string, addr, logFile str
 		out.Close()
 		return nil, fmt.Errorf("bench: start %s: %w", bin, err)
 	}
-	p := &Proc{Addr: addr, Log: logFile, cmd: cmd, done: make(chan error, 1)}
+	p := &Proc{Log: logFile, cmd: cmd, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait(); out.Close() }()
+	return p, nil
+}
+
+// Exited reports whether the process has ended, and how.
+func (p *Proc) Exited() (bool, error) {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
+// StartProc runs bin with args (which must make it listen on addr), its output in logFile, and
+// waits until its API answers.
+func StartProc(ctx context.Context, bin string, args []string, addr, logFile string) (*Proc, error) {
+	p, err := StartCmd(bin, args, logFile)
+	if err != nil {
+		return nil, err
+	}
+	p.Addr = addr
 	deadline := time.Now().Add(60 * time.Second)
 	hc := &http.Client{Timeout: time.Second}
 	for {

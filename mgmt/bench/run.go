@@ -26,7 +26,7 @@ type Options struct {
 	MySQL   MySQLServer
 	// MySQLPid is the MariaDB server's pid (0: unknown), to tell its CPU from other processes'.
 	MySQLPid int
-	Only     string // "api", "jobs" or "" for both
+	Only     string // "api", "jobs", "hosts" or "" for all
 
 	Clients   int
 	Warmup    time.Duration
@@ -44,6 +44,13 @@ type Options struct {
 	PacedJobs int
 	PacedRate float64
 
+	// The host scale benchmark: one run per engine and size (0 sizes: none).
+	HostsEngines      []string
+	HostSizes         []int
+	HostsPingInterval time.Duration
+	HostsSteady       time.Duration
+	HostsTimeout      time.Duration
+
 	Out io.Writer // the report
 	Log io.Writer // progress
 }
@@ -53,13 +60,13 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.Only != "" && o.Only != "api" && o.Only != "jobs" {
-		return fmt.Errorf("bench: -only %q: want api or jobs", o.Only)
+	if o.Only != "" && o.Only != "api" && o.Only != "jobs" && o.Only != "hosts" {
+		return fmt.Errorf("bench: -only %q: want api, jobs or hosts", o.Only)
 	}
 	if len(o.Engines) == 0 {
 		return fmt.Errorf("bench: no engine")
 	}
-	for _, e := range o.Engines {
+	for _, e := range append(append([]string(nil), o.Engines...), o.HostsEngines...) {
 		if e != SQLite && e != MariaDB {
 			return fmt.Errorf("bench: unknown engine %q: want %s or %s", e, SQLite, MariaDB)
 		}
@@ -69,8 +76,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var apis []*APIResult
 	var jobRuns []*JobsResult
+	var hostRuns []*HostsResult
 	var mysqlSettings string
-	for _, e := range o.Engines {
+	for _, e := range append(append([]string(nil), o.Engines...), o.HostsEngines...) {
 		if e == MariaDB {
 			s, err := o.MySQL.Settings(ctx)
 			if err != nil {
@@ -111,7 +119,21 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
+	if (o.Only == "" || o.Only == "hosts") && len(o.HostSizes) > 0 {
+		fmt.Fprintln(o.Log, "== host scale benchmark")
+		for _, e := range o.HostsEngines {
+			for _, n := range o.HostSizes {
+				r, err := RunHosts(ctx, HostsOptions{Engine: e, MySQL: o.MySQL, MySQLPid: o.MySQLPid, Bin: o.Bin, Dir: o.Dir, Hosts: n,
+					PingInterval: o.HostsPingInterval, Steady: o.HostsSteady, RegisterTimeout: o.HostsTimeout, Log: o.Log})
+				if err != nil {
+					return fmt.Errorf("host scale benchmark on %s with %d hosts: %w", e, n, err)
+				}
+				hostRuns = append(hostRuns, r)
+			}
+		}
+	}
 	o.report(apis, jobRuns, mysqlSettings)
+	o.reportHosts(hostRuns)
 	return nil
 }
 
