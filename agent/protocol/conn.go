@@ -119,9 +119,12 @@ func (c *Conn) Close() error { c.closeWith(ErrClosed); return nil }
 func (c *Conn) closeWith(err error) {
 	c.once.Do(func() {
 		c.err = err
-		c.cancel()
-		c.nc.Close()
+		// Closed before the handlers' context ends: a handler that returns because its
+		// context ended must find the connection closed, not send the peer "context
+		// canceled" as its answer (the peer's call then fails with ErrClosed, as it should).
 		close(c.closed)
+		c.nc.Close()
+		c.cancel()
 	})
 }
 
