@@ -132,16 +132,11 @@ func ListAccounts(ctx context.Context, q Querier, f AccountFilter) ([]*Account, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list accounts: %w", err)
 	}
-	defer rows.Close()
-	var out []*Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list accounts: %w", err)
-		}
-		out = append(out, a)
+	out, err := scanAll(rows, "list accounts", scanAccount)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdateAccount writes the mutable fields (name, type, state, network domain, role) if the

@@ -157,16 +157,7 @@ func CommandsForOwner(ctx context.Context, q Querier, owner string, now int64, l
 	if err != nil {
 		return nil, fmt.Errorf("db: commands for owner: %w", err)
 	}
-	defer rows.Close()
-	var out []*AgentCommand
-	for rows.Next() {
-		c, err := scanAgentCommand(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: commands for owner: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanAll(rows, "commands for owner", scanAgentCommand)
 }
 
 // ClaimAgentCommand takes a command seen with status and owner prev for owner.

@@ -147,16 +147,7 @@ func ListCapacity(ctx context.Context, q Querier, f CapacityFilter) ([]*Capacity
 	if err != nil {
 		return nil, fmt.Errorf("db: list capacity: %w", err)
 	}
-	defer rows.Close()
-	var out []*Capacity
-	for rows.Next() {
-		c, err := scanCapacity(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: list capacity: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanAll(rows, "list capacity", scanCapacity)
 }
 
 // SetCapacityUsed sets a row's used amount outright, for amounts measured rather than

@@ -107,17 +107,9 @@ func ListClusters(ctx context.Context, q Querier, f ClusterFilter) ([]*Cluster, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list clusters: %w", err)
 	}
-	defer rows.Close()
-	var out []*Cluster
-	for rows.Next() {
-		c, err := scanCluster(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list clusters: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("db: list clusters: %w", err)
+	out, err := scanAll(rows, "list clusters", scanCluster)
+	if err != nil {
+		return nil, 0, err
 	}
 	if total < 0 {
 		total = len(out)

@@ -206,17 +206,9 @@ func ListHosts(ctx context.Context, q Querier, f HostFilter) ([]*Host, int, erro
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list hosts: %w", err)
 	}
-	defer rows.Close()
-	var out []*Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list hosts: %w", err)
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("db: list hosts: %w", err)
+	out, err := scanAll(rows, "list hosts", scanHost)
+	if err != nil {
+		return nil, 0, err
 	}
 	if total < 0 {
 		total = len(out)
@@ -318,16 +310,7 @@ func SilentHosts(ctx context.Context, q Querier, before int64, statuses ...strin
 	if err != nil {
 		return nil, fmt.Errorf("db: silent hosts: %w", err)
 	}
-	defer rows.Close()
-	var out []*Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: silent hosts: %w", err)
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return scanAll(rows, "silent hosts", scanHost)
 }
 
 // OrphanedHosts returns live, bound hosts whose guid starts with guidPrefix that no live
@@ -340,16 +323,7 @@ func OrphanedHosts(ctx context.Context, q Querier, guidPrefix string, aliveAfter
 	if err != nil {
 		return nil, fmt.Errorf("db: orphaned hosts: %w", err)
 	}
-	defer rows.Close()
-	var out []*Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, fmt.Errorf("db: orphaned hosts: %w", err)
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return scanAll(rows, "orphaned hosts", scanHost)
 }
 
 // RemoveHost soft-deletes a host if its version still matches.

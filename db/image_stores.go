@@ -102,17 +102,9 @@ func ListImageStores(ctx context.Context, q Querier, f ImageStoreFilter) ([]*Ima
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list image stores: %w", err)
 	}
-	defer rows.Close()
-	var out []*ImageStore
-	for rows.Next() {
-		i, err := scanImageStore(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list image stores: %w", err)
-		}
-		out = append(out, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("db: list image stores: %w", err)
+	out, err := scanAll(rows, "list image stores", scanImageStore)
+	if err != nil {
+		return nil, 0, err
 	}
 	if total < 0 {
 		total = len(out)

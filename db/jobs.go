@@ -426,14 +426,9 @@ func ListJobs(ctx context.Context, q Querier, f JobFilter) ([]*Job, int, error) 
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list jobs: %w", err)
 	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list jobs: %w", err)
-		}
-		out = append(out, j)
+	out, err := scanAll(rows, "list jobs", scanJob)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }

@@ -108,16 +108,11 @@ func ListPhysicalNetworks(ctx context.Context, q Querier, f PhysicalNetworkFilte
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list physical networks: %w", err)
 	}
-	defer rows.Close()
-	var out []*PhysicalNetwork
-	for rows.Next() {
-		n, err := scanPhysicalNetwork(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list physical networks: %w", err)
-		}
-		out = append(out, n)
+	out, err := scanAll(rows, "list physical networks", scanPhysicalNetwork)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdatePhysicalNetwork writes the mutable fields if the version still matches.
@@ -243,16 +238,11 @@ func ListTrafficTypes(ctx context.Context, q Querier, f TrafficTypeFilter) ([]*T
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list traffic types: %w", err)
 	}
-	defer rows.Close()
-	var out []*TrafficType
-	for rows.Next() {
-		t, err := scanTrafficType(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list traffic types: %w", err)
-		}
-		out = append(out, t)
+	out, err := scanAll(rows, "list traffic types", scanTrafficType)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdateTrafficTypeLabels writes a traffic type's labels.
@@ -352,16 +342,11 @@ func ListServiceProviders(ctx context.Context, q Querier, f ServiceProviderFilte
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list service providers: %w", err)
 	}
-	defer rows.Close()
-	var out []*ServiceProvider
-	for rows.Next() {
-		p, err := scanServiceProvider(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list service providers: %w", err)
-		}
-		out = append(out, p)
+	out, err := scanAll(rows, "list service providers", scanServiceProvider)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdateServiceProvider writes a provider's state and services.

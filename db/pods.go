@@ -99,16 +99,11 @@ func ListPods(ctx context.Context, q Querier, f PodFilter) ([]*Pod, int, error) 
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list pods: %w", err)
 	}
-	defer rows.Close()
-	var out []*Pod
-	for rows.Next() {
-		p, err := scanPod(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list pods: %w", err)
-		}
-		out = append(out, p)
+	out, err := scanAll(rows, "list pods", scanPod)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdatePod writes a pod's mutable fields if its version still matches.

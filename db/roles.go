@@ -86,16 +86,11 @@ func ListRoles(ctx context.Context, q Querier, f RoleFilter) ([]*Role, int, erro
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list roles: %w", err)
 	}
-	defer rows.Close()
-	var out []*Role
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list roles: %w", err)
-		}
-		out = append(out, r)
+	out, err := scanAll(rows, "list roles", scanRole)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdateRole writes name, description and visibility if the version matches.

@@ -134,17 +134,9 @@ func ListStoragePools(ctx context.Context, q Querier, f StoragePoolFilter) ([]*S
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list storage pools: %w", err)
 	}
-	defer rows.Close()
-	var out []*StoragePool
-	for rows.Next() {
-		p, err := scanPool(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list storage pools: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("db: list storage pools: %w", err)
+	out, err := scanAll(rows, "list storage pools", scanPool)
+	if err != nil {
+		return nil, 0, err
 	}
 	if total < 0 {
 		total = len(out)

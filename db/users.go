@@ -157,16 +157,11 @@ func ListUsers(ctx context.Context, q Querier, f UserFilter) ([]*User, int, erro
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list users: %w", err)
 	}
-	defer rows.Close()
-	var out []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list users: %w", err)
-		}
-		out = append(out, u)
+	out, err := scanAll(rows, "list users", scanUser)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdateUser writes the mutable fields if the version still matches.

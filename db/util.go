@@ -56,3 +56,20 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// scanAll reads every row with scan, closes rows, and wraps any error as "db: <what>: ...".
+func scanAll[T any](rows *sql.Rows, what string, scan func(interface{ Scan(...any) error }) (*T, error)) ([]*T, error) {
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("db: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: %s: %w", what, err)
+	}
+	return out, nil
+}

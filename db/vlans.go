@@ -126,16 +126,11 @@ func ListVlanRanges(ctx context.Context, q Querier, f VlanRangeFilter) ([]*VlanR
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list ip ranges: %w", err)
 	}
-	defer rows.Close()
-	var out []*VlanRange
-	for rows.Next() {
-		v, err := scanVlanRange(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list ip ranges: %w", err)
-		}
-		out = append(out, v)
+	out, err := scanAll(rows, "list ip ranges", scanVlanRange)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // RemoveVlanRange soft-deletes an IP range and deletes its addresses. The caller checks first

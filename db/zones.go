@@ -155,16 +155,11 @@ func ListZones(ctx context.Context, q Querier, f ZoneFilter) ([]*Zone, int, erro
 	if err != nil {
 		return nil, 0, fmt.Errorf("db: list zones: %w", err)
 	}
-	defer rows.Close()
-	var out []*Zone
-	for rows.Next() {
-		z, err := scanZone(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("db: list zones: %w", err)
-		}
-		out = append(out, z)
+	out, err := scanAll(rows, "list zones", scanZone)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // UpdateZone writes a zone's mutable fields if its version still matches.
