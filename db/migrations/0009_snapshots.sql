@@ -1,0 +1,1 @@
+-- reserved for this session's work; filled in before the session ends.
