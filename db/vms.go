@@ -1,0 +1,415 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strings"
+)
+
+// VM states, CloudStack's VirtualMachine.State.
+const (
+	VMStopped   = "Stopped"
+	VMStarting  = "Starting"
+	VMRunning   = "Running"
+	VMStopping  = "Stopping"
+	VMMigrating = "Migrating"
+	VMDestroyed = "Destroyed"
+	VMExpunging = "Expunging"
+	VMExpunged  = "Expunged"
+	VMError     = "Error"
+)
+
+// VM power states, CloudStack's VirtualMachine.PowerState.
+const (
+	PowerOn      = "PowerOn"
+	PowerOff     = "PowerOff"
+	PowerUnknown = "PowerUnknown"
+)
+
+// VMHoldsCompute reports whether a VM in this state holds a CPU and memory reservation on its
+// host_id (and, while Migrating, on its migrate_host_id too).
+func VMHoldsCompute(state string) bool {
+	switch state {
+	case VMStarting, VMRunning, VMStopping, VMMigrating:
+		return true
+	}
+	return false
+}
+
+// VM is a user virtual machine (CloudStack's vm_instance and user_vm).
+type VM struct {
+	Seq                 int64
+	ID                  string
+	Name                string // the host name
+	DisplayName         string
+	AccountID, DomainID string
+	ZoneID, PodID       string
+	ClusterID, HostID   string
+	LastHostID          string
+	MigrateHostID       string // the target holding a reservation while Migrating
+	ServiceOfferingID   string
+	DiskOfferingID      string // the DATADISK's offering given at deploy, for rendering
+	TemplateID, ISOID   string
+	OSTypeID            string
+	HypervisorType      string
+	CPUNumber           int
+	CPUSpeed            int64 // MHz
+	Memory              int64 // MiB
+	State, PowerState   string
+	PowerStateUpdated   int64
+	HAEnabled           bool
+	DynamicallyScalable bool
+	DisplayVM           bool
+	UserData            string // base64, as given
+	KeyPairs            string // comma-separated keypair names
+	Password            string
+	Details             map[string]string
+	Group               string
+	SecurityGroups      string // comma-separated security group ids, recorded (Basic zones)
+	Version             int64
+	Created             int64
+	Destroyed           int64
+	Removed             int64
+	// Joined for rendering.
+	AccountName, DomainName, DomainPath, ZoneName, HostName string
+}
+
+// InstanceName is CloudStack's internal name: i-<account number>-<vm number>-VM. Atoll's
+// accounts have no number; a stable one is derived from the account id.
+func (v *VM) InstanceName() string {
+	return fmt.Sprintf("i-%d-%d-VM", crc32.ChecksumIEEE([]byte(v.AccountID))%100000, v.Seq)
+}
+
+// VMLiveKey keeps host names unique per account and zone among VMs not yet expunged.
+func VMLiveKey(accountID, zoneID, name string) string {
+	return accountID + "/" + zoneID + "/" + strings.ToLower(name)
+}
+
+const vmCols = `v.seq, v.id, v.name, COALESCE(v.display_name,''), v.account_id, v.domain_id, v.zone_id, COALESCE(v.pod_id,''),
+	COALESCE(v.cluster_id,''), COALESCE(v.host_id,''), COALESCE(v.last_host_id,''), COALESCE(v.migrate_host_id,''), v.service_offering_id,
+	COALESCE(v.disk_offering_id,''), COALESCE(v.template_id,''), COALESCE(v.iso_id,''), COALESCE(v.os_type_id,''), COALESCE(v.hypervisor_type,''),
+	v.cpu_number, v.cpu_speed, v.memory, v.state, v.power_state, COALESCE(v.power_state_updated,0), v.ha_enabled, v.dynamically_scalable,
+	v.display_vm, COALESCE(v.user_data,''), COALESCE(v.key_pairs,''), COALESCE(v.password,''), COALESCE(v.details,''), COALESCE(v.vm_group,''),
+	COALESCE(v.security_groups,''), v.version, v.created, COALESCE(v.destroyed,0), COALESCE(v.removed,0),
+	COALESCE(a.name,''), COALESCE(d.name,''), COALESCE(d.path,''), COALESCE(z.name,''), COALESCE(h.name,'')`
+
+const vmFrom = ` FROM vm_instances v LEFT JOIN accounts a ON a.id = v.account_id LEFT JOIN domains d ON d.id = v.domain_id
+	LEFT JOIN zones z ON z.id = v.zone_id LEFT JOIN hosts h ON h.id = v.host_id`
+
+func scanVM(s interface{ Scan(...any) error }) (*VM, error) {
+	var v VM
+	var ha, dyn, disp int
+	var details string
+	if err := s.Scan(&v.Seq, &v.ID, &v.Name, &v.DisplayName, &v.AccountID, &v.DomainID, &v.ZoneID, &v.PodID, &v.ClusterID, &v.HostID,
+		&v.LastHostID, &v.MigrateHostID, &v.ServiceOfferingID, &v.DiskOfferingID, &v.TemplateID, &v.ISOID, &v.OSTypeID, &v.HypervisorType,
+		&v.CPUNumber, &v.CPUSpeed, &v.Memory, &v.State, &v.PowerState, &v.PowerStateUpdated, &ha, &dyn, &disp, &v.UserData, &v.KeyPairs,
+		&v.Password, &details, &v.Group, &v.SecurityGroups, &v.Version, &v.Created, &v.Destroyed, &v.Removed,
+		&v.AccountName, &v.DomainName, &v.DomainPath, &v.ZoneName, &v.HostName); err != nil {
+		return nil, err
+	}
+	v.HAEnabled, v.DynamicallyScalable, v.DisplayVM = ha == 1, dyn == 1, disp == 1
+	if details != "" {
+		if err := json.Unmarshal([]byte(details), &v.Details); err != nil {
+			return nil, fmt.Errorf("vm %s details: %w", v.ID, err)
+		}
+	}
+	return &v, nil
+}
+
+func vmDetailsJSON(m map[string]string) (any, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+func nullMillis(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+// InsertVM creates a VM; a live VM of the same name in the account and zone gives an error
+// IsDuplicate accepts. v.Seq is set from the new row.
+func InsertVM(ctx context.Context, q Querier, v *VM) error {
+	details, err := vmDetailsJSON(v.Details)
+	if err != nil {
+		return fmt.Errorf("db: insert vm: %w", err)
+	}
+	if v.PowerState == "" {
+		v.PowerState = PowerUnknown
+	}
+	res, err := q.ExecContext(ctx, `INSERT INTO vm_instances (id, name, display_name, account_id, domain_id, zone_id, pod_id, cluster_id, host_id,
+		last_host_id, migrate_host_id, service_offering_id, disk_offering_id, template_id, iso_id, os_type_id, hypervisor_type, cpu_number,
+		cpu_speed, memory, state, power_state, power_state_updated, ha_enabled, dynamically_scalable, display_vm, user_data, key_pairs, password,
+		details, vm_group, security_groups, live_key, version, created, destroyed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+		v.ID, v.Name, nullable(v.DisplayName), v.AccountID, v.DomainID, v.ZoneID, nullable(v.PodID), nullable(v.ClusterID), nullable(v.HostID),
+		nullable(v.LastHostID), nullable(v.MigrateHostID), v.ServiceOfferingID, nullable(v.DiskOfferingID), nullable(v.TemplateID),
+		nullable(v.ISOID), nullable(v.OSTypeID), nullable(v.HypervisorType), v.CPUNumber, v.CPUSpeed, v.Memory, v.State, v.PowerState,
+		nullMillis(v.PowerStateUpdated), boolInt(v.HAEnabled), boolInt(v.DynamicallyScalable), boolInt(v.DisplayVM), nullable(v.UserData),
+		nullable(v.KeyPairs), nullable(v.Password), details, nullable(v.Group), nullable(v.SecurityGroups),
+		VMLiveKey(v.AccountID, v.ZoneID, v.Name), v.Created, nullMillis(v.Destroyed))
+	if err != nil {
+		return fmt.Errorf("db: insert vm: %w", err)
+	}
+	if seq, err := res.LastInsertId(); err == nil {
+		v.Seq = seq
+	}
+	return nil
+}
+
+// GetVM returns a VM not yet expunged by id.
+func GetVM(ctx context.Context, q Querier, id string) (*VM, error) {
+	v, err := scanVM(q.QueryRowContext(ctx, "SELECT "+vmCols+vmFrom+" WHERE v.id = ? AND v.removed IS NULL", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: get vm: %w", err)
+	}
+	return v, nil
+}
+
+// VMFilter selects VMs for listing. Expunged VMs never match.
+type VMFilter struct {
+	ID                string
+	IDs               []string
+	Name, Keyword     string
+	States            []string // any of these; empty means any state
+	ExcludeStates     []string
+	ZoneID, PodID     string
+	ClusterID, HostID string
+	TemplateID, ISOID string
+	ServiceOfferingID string
+	NetworkID         string // has a live NIC on this network
+	AffinityGroupID   string
+	KeyPair           string
+	Group             string
+	DisplayOnly       bool // display_vm = 1
+	Scope             Scope
+	// Extra is an extra SQL condition on v (for instance a tag filter) and its arguments.
+	Extra     string
+	ExtraArgs []any
+	Limit     int
+	Offset    int
+}
+
+func inList(col string, vals []string) (string, []any) {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + " IN (?" + strings.Repeat(", ?", len(vals)-1) + ")", args
+}
+
+func (f VMFilter) where() (string, []any) {
+	w := []string{"v.removed IS NULL"}
+	var args []any
+	add := func(cond string, a ...any) { w, args = append(w, cond), append(args, a...) }
+	for col, val := range map[string]string{"v.id": f.ID, "v.zone_id": f.ZoneID, "v.pod_id": f.PodID, "v.cluster_id": f.ClusterID,
+		"v.host_id": f.HostID, "v.template_id": f.TemplateID, "v.iso_id": f.ISOID, "v.service_offering_id": f.ServiceOfferingID} {
+		if val != "" {
+			add(col+" = ?", val)
+		}
+	}
+	if len(f.IDs) > 0 {
+		c, a := inList("v.id", f.IDs)
+		add(c, a...)
+	}
+	if f.Name != "" {
+		add("LOWER(v.name) = LOWER(?)", f.Name)
+	}
+	if f.Keyword != "" {
+		kw := "%" + LikePrefix(strings.ToLower(f.Keyword))
+		add("(LOWER(v.name) LIKE ?"+LikeEscape+" OR LOWER(v.display_name) LIKE ?"+LikeEscape+" OR LOWER(v.state) LIKE ?"+LikeEscape+")", kw, kw, kw)
+	}
+	if len(f.States) > 0 {
+		lower := make([]string, len(f.States))
+		for i, s := range f.States {
+			lower[i] = strings.ToLower(s)
+		}
+		c, a := inList("LOWER(v.state)", lower)
+		add(c, a...)
+	}
+	if len(f.ExcludeStates) > 0 {
+		c, a := inList("v.state", f.ExcludeStates)
+		add("NOT "+c, a...)
+	}
+	if f.NetworkID != "" {
+		add("v.id IN (SELECT n.vm_id FROM nics n WHERE n.network_id = ? AND n.removed IS NULL)", f.NetworkID)
+	}
+	if f.AffinityGroupID != "" {
+		add("v.id IN (SELECT m.vm_id FROM affinity_group_vm_map m WHERE m.group_id = ?)", f.AffinityGroupID)
+	}
+	if f.KeyPair != "" {
+		add("(v.key_pairs = ? OR v.key_pairs LIKE ?"+LikeEscape+" OR v.key_pairs LIKE ?"+LikeEscape+" OR v.key_pairs LIKE ?"+LikeEscape+")",
+			f.KeyPair, LikePrefix(f.KeyPair+","), "%"+LikePrefix(","+f.KeyPair+","), "%,"+strings.TrimSuffix(LikePrefix(f.KeyPair), "%"))
+	}
+	if f.Group != "" {
+		add("v.vm_group = ?", f.Group)
+	}
+	if f.DisplayOnly {
+		add("v.display_vm = 1")
+	}
+	if f.Scope.AccountID != "" {
+		add("v.account_id = ?", f.Scope.AccountID)
+	}
+	if f.Scope.DomainPath != "" {
+		dw, dargs := Scope{DomainPath: f.Scope.DomainPath, Recursive: f.Scope.Recursive}.apply(nil, nil, "", "dd.path")
+		add("v.domain_id IN (SELECT dd.id FROM domains dd WHERE "+strings.Join(dw, " AND ")+")", dargs...)
+	}
+	if f.Extra != "" {
+		add("("+f.Extra+")", f.ExtraArgs...)
+	}
+	return strings.Join(w, " AND "), args
+}
+
+// ListVMs returns matching VMs in creation order and the total count before paging.
+func ListVMs(ctx context.Context, q Querier, f VMFilter) ([]*VM, int, error) {
+	where, args := f.where()
+	var total int
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM vm_instances v WHERE "+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("db: count vms: %w", err)
+	}
+	if total == 0 || f.Limit > 0 && f.Offset >= total {
+		return nil, total, nil
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+vmCols+vmFrom+" WHERE "+where+" ORDER BY v.seq"+page(f.Limit, f.Offset), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("db: list vms: %w", err)
+	}
+	out, err := scanAll(rows, "list vms", scanVM)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// UpdateVM writes a VM's mutable fields if its version still matches, and bumps the version.
+func UpdateVM(ctx context.Context, q Querier, v *VM) error {
+	details, err := vmDetailsJSON(v.Details)
+	if err != nil {
+		return fmt.Errorf("db: update vm: %w", err)
+	}
+	var live any = VMLiveKey(v.AccountID, v.ZoneID, v.Name)
+	if v.State == VMExpunged || v.Removed != 0 {
+		live = nil
+	}
+	res, err := q.ExecContext(ctx, `UPDATE vm_instances SET name = ?, display_name = ?, pod_id = ?, cluster_id = ?, host_id = ?, last_host_id = ?,
+		migrate_host_id = ?, service_offering_id = ?, disk_offering_id = ?, template_id = ?, iso_id = ?, os_type_id = ?, hypervisor_type = ?,
+		cpu_number = ?, cpu_speed = ?, memory = ?, state = ?, power_state = ?, power_state_updated = ?, ha_enabled = ?, dynamically_scalable = ?,
+		display_vm = ?, user_data = ?, key_pairs = ?, password = ?, details = ?, vm_group = ?, security_groups = ?, live_key = ?, destroyed = ?,
+		removed = ?, version = version + 1 WHERE id = ? AND version = ? AND removed IS NULL`,
+		v.Name, nullable(v.DisplayName), nullable(v.PodID), nullable(v.ClusterID), nullable(v.HostID), nullable(v.LastHostID),
+		nullable(v.MigrateHostID), v.ServiceOfferingID, nullable(v.DiskOfferingID), nullable(v.TemplateID), nullable(v.ISOID),
+		nullable(v.OSTypeID), nullable(v.HypervisorType), v.CPUNumber, v.CPUSpeed, v.Memory, v.State, v.PowerState,
+		nullMillis(v.PowerStateUpdated), boolInt(v.HAEnabled), boolInt(v.DynamicallyScalable), boolInt(v.DisplayVM), nullable(v.UserData),
+		nullable(v.KeyPairs), nullable(v.Password), details, nullable(v.Group), nullable(v.SecurityGroups), live, nullMillis(v.Destroyed),
+		nullMillis(v.Removed), v.ID, v.Version)
+	if err != nil {
+		return fmt.Errorf("db: update vm: %w", err)
+	}
+	if err := expectOne(res); err != nil {
+		return err
+	}
+	v.Version++
+	return nil
+}
+
+// SetVMPowerState records a reported power state without touching the version (a report is
+// not a user change); it returns whether the row changed.
+func SetVMPowerState(ctx context.Context, q Querier, id, power string, at int64) (bool, error) {
+	res, err := q.ExecContext(ctx, "UPDATE vm_instances SET power_state = ?, power_state_updated = ? WHERE id = ? AND power_state <> ? AND removed IS NULL",
+		power, at, id, power)
+	if err != nil {
+		return false, fmt.Errorf("db: set vm power state: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// HostVM is the little the power-state sync needs of a VM placed on a host.
+type HostVM struct {
+	ID, Name, State, PowerState, HostID string
+	Seq                                 int64
+	AccountID                           string
+	Version                             int64
+}
+
+// InstanceName as VM.InstanceName.
+func (h *HostVM) InstanceName() string {
+	return (&VM{AccountID: h.AccountID, Seq: h.Seq}).InstanceName()
+}
+
+// ListHostVMs returns the VMs placed on a host (host_id or migrate_host_id) and not expunged.
+func ListHostVMs(ctx context.Context, q Querier, hostID string) ([]*HostVM, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, state, power_state, COALESCE(host_id,''), seq, account_id, version FROM vm_instances
+		WHERE host_id = ? AND removed IS NULL`, hostID)
+	if err != nil {
+		return nil, fmt.Errorf("db: list host vms: %w", err)
+	}
+	return scanAll(rows, "list host vms", func(s interface{ Scan(...any) error }) (*HostVM, error) {
+		var h HostVM
+		return &h, s.Scan(&h.ID, &h.Name, &h.State, &h.PowerState, &h.HostID, &h.Seq, &h.AccountID, &h.Version)
+	})
+}
+
+// ListExpungeDue returns up to limit ids of Destroyed VMs destroyed at or before cutoff.
+func ListExpungeDue(ctx context.Context, q Querier, cutoff int64, limit int) ([]string, error) {
+	rows, err := q.QueryContext(ctx, fmt.Sprintf(`SELECT id FROM vm_instances WHERE state = ? AND destroyed <= ? AND removed IS NULL
+		ORDER BY destroyed LIMIT %d`, limit), VMDestroyed, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("db: list expunge due: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("db: list expunge due: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// ComputeUse is what VMs hold on one host: the sums the capacity ledger should show.
+type ComputeUse struct {
+	HostID        string
+	CPUMHz, Cores int64
+	MemoryMiB     int64
+}
+
+// SumVMCompute sums, per host, the CPU (number × speed), cores and memory of VMs holding a
+// reservation there (VMHoldsCompute on host_id, plus migrate_host_id while Migrating).
+func SumVMCompute(ctx context.Context, q Querier) ([]ComputeUse, error) {
+	rows, err := q.QueryContext(ctx, `SELECT hid, SUM(cpu), SUM(cores), SUM(mem) FROM (
+		SELECT host_id AS hid, cpu_number * cpu_speed AS cpu, cpu_number AS cores, memory AS mem FROM vm_instances
+			WHERE state IN ('Starting','Running','Stopping','Migrating') AND host_id IS NOT NULL AND removed IS NULL
+		UNION ALL
+		SELECT migrate_host_id, cpu_number * cpu_speed, cpu_number, memory FROM vm_instances
+			WHERE state = 'Migrating' AND migrate_host_id IS NOT NULL AND removed IS NULL) x GROUP BY hid`)
+	if err != nil {
+		return nil, fmt.Errorf("db: sum vm compute: %w", err)
+	}
+	defer rows.Close()
+	var out []ComputeUse
+	for rows.Next() {
+		var c ComputeUse
+		if err := rows.Scan(&c.HostID, &c.CPUMHz, &c.Cores, &c.MemoryMiB); err != nil {
+			return nil, fmt.Errorf("db: sum vm compute: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
