@@ -19,4 +19,5 @@ func registerAll(s *Server) {
 	registerPods(s)
 	registerPhysicalNetworks(s)
 	registerVlanIPRanges(s)
+	registerTags(s)
 }
