@@ -157,5 +157,8 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		time.AfterFunc(50*time.Millisecond, a.Drop)
 		return nil, nil
 	}
+	if body, ok, err := a.storageCommand(ctx, cmd); ok { // volumes and snapshots: storage_commands.go
+		return body, err
+	}
 	return nil, errors.New("unsupported command " + cmd.Name)
 }
