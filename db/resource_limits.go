@@ -1,0 +1,296 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Resource types whose use is counted and limited, with CloudStack's names (resourcetypename).
+// Counts are numbers of objects, except ResCPU (cores), ResMemory (MiB) and the storage types
+// (bytes).
+const (
+	ResUserVM           = "user_vm"
+	ResPublicIP         = "public_ip"
+	ResVolume           = "volume"
+	ResSnapshot         = "snapshot"
+	ResTemplate         = "template"
+	ResProject          = "project"
+	ResNetwork          = "network"
+	ResVPC              = "vpc"
+	ResCPU              = "cpu"
+	ResMemory           = "memory"
+	ResPrimaryStorage   = "primary_storage"
+	ResSecondaryStorage = "secondary_storage"
+)
+
+// ResourceTypes lists the counted types in CloudStack's order; the index is CloudStack's
+// resourcetype number (Resource.ResourceType ordinal).
+var ResourceTypes = []string{ResUserVM, ResPublicIP, ResVolume, ResSnapshot, ResTemplate, ResProject, ResNetwork, ResVPC,
+	ResCPU, ResMemory, ResPrimaryStorage, ResSecondaryStorage}
+
+// ResourceTypeNumber returns CloudStack's number of a resource type, or -1.
+func ResourceTypeNumber(name string) int {
+	for i, t := range ResourceTypes {
+		if t == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// IsStorageResource reports whether a type is counted in bytes (and limited in GiB).
+func IsStorageResource(t string) bool { return t == ResPrimaryStorage || t == ResSecondaryStorage }
+
+// Owners of limits and counts.
+const (
+	OwnerAccount = "account"
+	OwnerDomain  = "domain"
+)
+
+// Unlimited is CloudStack's RESOURCE_UNLIMITED.
+const Unlimited = -1
+
+// ResourceLimits returns the explicit limits of an owner, keyed by type.
+func ResourceLimits(ctx context.Context, q Querier, ownerType, ownerID string) (map[string]int64, error) {
+	rows, err := q.QueryContext(ctx, "SELECT resource_type, max_value FROM resource_limits WHERE owner_type = ? AND owner_id = ?", ownerType, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("db: resource limits: %w", err)
+	}
+	return scanTypeValues(rows, "resource limits")
+}
+
+// ResourceLimitsOf returns the explicit limits of several owners of one type: owner id -> type -> max.
+func ResourceLimitsOf(ctx context.Context, q Querier, ownerType string, ownerIDs []string) (map[string]map[string]int64, error) {
+	out := map[string]map[string]int64{}
+	if len(ownerIDs) == 0 {
+		return out, nil
+	}
+	args := []any{ownerType}
+	for _, id := range ownerIDs {
+		args = append(args, id)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT owner_id, resource_type, max_value FROM resource_limits WHERE owner_type = ? AND owner_id IN ("+
+		strings.TrimSuffix(strings.Repeat("?,", len(ownerIDs)), ",")+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: resource limits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, t string
+		var v int64
+		if err := rows.Scan(&id, &t, &v); err != nil {
+			return nil, fmt.Errorf("db: resource limits: %w", err)
+		}
+		if out[id] == nil {
+			out[id] = map[string]int64{}
+		}
+		out[id][t] = v
+	}
+	return out, rows.Err()
+}
+
+// SetResourceLimit stores an owner's explicit limit of a type (insert or replace).
+func SetResourceLimit(ctx context.Context, q Querier, ownerType, ownerID, resourceType string, max int64) error {
+	res, err := q.ExecContext(ctx, "UPDATE resource_limits SET max_value = ?, updated = ? WHERE owner_type = ? AND owner_id = ? AND resource_type = ?",
+		max, Now(), ownerType, ownerID, resourceType)
+	if err != nil {
+		return fmt.Errorf("db: set resource limit: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	_, err = q.ExecContext(ctx, "INSERT INTO resource_limits (owner_type, owner_id, resource_type, max_value, updated) VALUES (?, ?, ?, ?, ?)",
+		ownerType, ownerID, resourceType, max, Now())
+	if err != nil {
+		if IsDuplicate(err) {
+			return ErrConflict // written concurrently; the transaction runs again
+		}
+		return fmt.Errorf("db: insert resource limit: %w", err)
+	}
+	return nil
+}
+
+// ResourceCounts returns an owner's stored counts, keyed by type (a missing type is 0).
+func ResourceCounts(ctx context.Context, q Querier, ownerType, ownerID string) (map[string]int64, error) {
+	rows, err := q.QueryContext(ctx, "SELECT resource_type, count_value FROM resource_counts WHERE owner_type = ? AND owner_id = ?", ownerType, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("db: resource counts: %w", err)
+	}
+	return scanTypeValues(rows, "resource counts")
+}
+
+// SumAccountCounts sums the stored counts of the live accounts of a domain subtree (every
+// account when path is ""): how the ROOT domain's counts are read.
+func SumAccountCounts(ctx context.Context, q Querier, domainPath string) (map[string]int64, error) {
+	query := `SELECT rc.resource_type, COALESCE(SUM(rc.count_value),0) FROM resource_counts rc
+		JOIN accounts a ON a.id = rc.owner_id AND a.removed IS NULL JOIN domains d ON d.id = a.domain_id
+		WHERE rc.owner_type = 'account'`
+	var args []any
+	if domainPath != "" {
+		query += " AND (d.path = ? OR d.path LIKE ?" + LikeEscape + ")"
+		args = append(args, domainPath, LikePrefix(domainPath+"/"))
+	}
+	rows, err := q.QueryContext(ctx, query+" GROUP BY rc.resource_type", args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: sum resource counts: %w", err)
+	}
+	return scanTypeValues(rows, "sum resource counts")
+}
+
+func scanTypeValues(rows *sql.Rows, what string) (map[string]int64, error) {
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var t string
+		var v int64
+		if err := rows.Scan(&t, &v); err != nil {
+			return nil, fmt.Errorf("db: %s: %w", what, err)
+		}
+		out[t] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// ErrLimitExceeded is returned by AddResourceCount when the new count would pass the limit;
+// Count is what the owner held then.
+type ErrLimitExceeded struct{ Count int64 }
+
+func (e *ErrLimitExceeded) Error() string {
+	return fmt.Sprintf("db: resource limit exceeded (count %d)", e.Count)
+}
+
+// AddResourceCount adds delta to an owner's count of a type in one conditional statement: with
+// limit >= 0 and delta > 0 it refuses (ErrLimitExceeded, nothing changed) a result above limit.
+// A missing row is created. Counts never go below zero.
+func AddResourceCount(ctx context.Context, q Querier, ownerType, ownerID, resourceType string, delta, limit int64) error {
+	if delta == 0 {
+		return nil
+	}
+	check := delta > 0 && limit >= 0
+	query := "UPDATE resource_counts SET count_value = CASE WHEN count_value + ? < 0 THEN 0 ELSE count_value + ? END " +
+		"WHERE owner_type = ? AND owner_id = ? AND resource_type = ?"
+	args := []any{delta, delta, ownerType, ownerID, resourceType}
+	if check {
+		query += " AND count_value + ? <= ?"
+		args = append(args, delta, limit)
+	}
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("db: add resource count: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	var cur int64
+	err = q.QueryRowContext(ctx, "SELECT count_value FROM resource_counts WHERE owner_type = ? AND owner_id = ? AND resource_type = ?",
+		ownerType, ownerID, resourceType).Scan(&cur)
+	switch {
+	case err == nil:
+		return &ErrLimitExceeded{Count: cur}
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("db: read resource count: %w", err)
+	}
+	if check && delta > limit {
+		return &ErrLimitExceeded{Count: 0}
+	}
+	_, err = q.ExecContext(ctx, "INSERT INTO resource_counts (owner_type, owner_id, resource_type, count_value) VALUES (?, ?, ?, ?)",
+		ownerType, ownerID, resourceType, max(delta, 0))
+	if err != nil {
+		if IsDuplicate(err) {
+			return ErrConflict // created concurrently; the transaction runs again
+		}
+		return fmt.Errorf("db: insert resource count: %w", err)
+	}
+	return nil
+}
+
+// SetResourceCount stores an owner's count of a type (what updateResourceCount computed).
+func SetResourceCount(ctx context.Context, q Querier, ownerType, ownerID, resourceType string, value int64) error {
+	res, err := q.ExecContext(ctx, "UPDATE resource_counts SET count_value = ? WHERE owner_type = ? AND owner_id = ? AND resource_type = ?",
+		value, ownerType, ownerID, resourceType)
+	if err != nil {
+		return fmt.Errorf("db: set resource count: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	_, err = q.ExecContext(ctx, "INSERT INTO resource_counts (owner_type, owner_id, resource_type, count_value) VALUES (?, ?, ?, ?)",
+		ownerType, ownerID, resourceType, value)
+	if err != nil {
+		if IsDuplicate(err) {
+			return ErrConflict
+		}
+		return fmt.Errorf("db: insert resource count: %w", err)
+	}
+	return nil
+}
+
+// tableExists reports whether a table exists (other helpers' tables land over time).
+func tableExists(ctx context.Context, q Querier, table string) bool {
+	var n int
+	return q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table+" WHERE 1 = 0").Scan(&n) == nil
+}
+
+// countQuery is how one resource type is counted from real rows for one account: SQL
+// returning one number, with the account id as its only argument, over table.
+type countQuery struct {
+	resourceType, table, sql string
+}
+
+// resourceCountQueries count each type from the tables that hold it. The per-account
+// definitions follow CloudStack's ResourceLimitManagerImpl.recalculateAccountResourceCount:
+// VMs not yet expunged (and not in Error) for user_vm, cpu and memory; volumes not expunged;
+// non-system allocated public IPs; user templates' and snapshots' sizes on secondary storage.
+var resourceCountQueries = []countQuery{
+	{ResPublicIP, "public_ips", "SELECT COUNT(*) FROM public_ips WHERE account_id = ? AND is_system = 0 AND state IN ('Allocating','Allocated','Releasing')"},
+	{ResUserVM, "vm_instances", "SELECT COUNT(*) FROM vm_instances WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Error','Expunging','Destroyed')"},
+	{ResCPU, "vm_instances", "SELECT COALESCE(SUM(cpu_number),0) FROM vm_instances WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Error','Expunging','Destroyed')"},
+	{ResMemory, "vm_instances", "SELECT COALESCE(SUM(memory),0) FROM vm_instances WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Error','Expunging','Destroyed')"},
+	{ResVolume, "volumes", "SELECT COUNT(*) FROM volumes WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Expunged','Destroy','Expunging')"},
+	{ResPrimaryStorage, "volumes", "SELECT COALESCE(SUM(size),0) FROM volumes WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Expunged','Destroy','Expunging')"},
+}
+
+// RegisterResourceCounter adds (or replaces) how a resource type is counted from a table for
+// updateResourceCount: query takes the account id as its only argument and returns one
+// number. Several queries for one type are summed (secondary storage: templates + snapshots).
+// Helpers owning a counted table call it from an init function if the default above is wrong.
+func RegisterResourceCounter(resourceType, table, query string) {
+	for i, c := range resourceCountQueries {
+		if c.resourceType == resourceType && c.table == table {
+			resourceCountQueries[i].sql = query
+			return
+		}
+	}
+	resourceCountQueries = append(resourceCountQueries, countQuery{resourceType, table, query})
+}
+
+// CountAccountResources counts what an account holds from the real rows, for every type some
+// existing table can count. The second result lists the types it counted.
+func CountAccountResources(ctx context.Context, q Querier, accountID string) (map[string]int64, map[string]bool, error) {
+	out := map[string]int64{}
+	counted := map[string]bool{}
+	exists := map[string]bool{}
+	for _, c := range resourceCountQueries {
+		ok, seen := exists[c.table]
+		if !seen {
+			ok = tableExists(ctx, q, c.table)
+			exists[c.table] = ok
+		}
+		if !ok {
+			continue
+		}
+		var n sql.NullInt64
+		if err := q.QueryRowContext(ctx, c.sql, accountID).Scan(&n); err != nil {
+			return nil, nil, fmt.Errorf("db: count %s in %s: %w", c.resourceType, c.table, err)
+		}
+		out[c.resourceType] += n.Int64
+		counted[c.resourceType] = true
+	}
+	return out, counted, nil
+}
