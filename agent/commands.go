@@ -139,7 +139,41 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		if err := decode(cmd, &s); err != nil {
 			return nil, err
 		}
-		return nil, d.StartVM(ctx, hypervisor.VMSpec{Name: s.Name, CPUs: s.CPUs, SpeedMHz: s.SpeedMHz, MemoryBytes: s.MemoryBytes, Details: s.Details})
+		return nil, d.StartVM(ctx, driverSpec(s))
+	case protocol.CmdPrepareMigration:
+		var s protocol.VMSpec
+		if err := decode(cmd, &s); err != nil {
+			return nil, err
+		}
+		m, ok := d.(hypervisor.Migrator)
+		if !ok {
+			return nil, errors.New("this hypervisor cannot migrate VMs")
+		}
+		return nil, m.PrepareMigration(ctx, driverSpec(s))
+	case protocol.CmdMigrateVM:
+		var r protocol.MigrateVM
+		if err := decode(cmd, &r); err != nil {
+			return nil, err
+		}
+		m, ok := d.(hypervisor.Migrator)
+		if !ok {
+			return nil, errors.New("this hypervisor cannot migrate VMs")
+		}
+		target := r.TargetAddress
+		if target == "" {
+			target = r.TargetHostID
+		}
+		return nil, m.MigrateVM(ctx, r.Name, target)
+	case protocol.CmdScaleVM:
+		var r protocol.ScaleVM
+		if err := decode(cmd, &r); err != nil {
+			return nil, err
+		}
+		sc, ok := d.(hypervisor.Scaler)
+		if !ok {
+			return nil, errors.New("this hypervisor cannot scale running VMs")
+		}
+		return nil, sc.ScaleVM(ctx, r.Name, r.CPUs, r.SpeedMHz, r.MemoryBytes)
 	case protocol.CmdStopVM, protocol.CmdRebootVM, protocol.CmdDestroyVM:
 		var r protocol.VMRef
 		if err := decode(cmd, &r); err != nil {
@@ -161,4 +195,19 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		return body, err
 	}
 	return nil, errors.New("unsupported command " + cmd.Name)
+}
+
+// driverSpec converts a wire VMSpec to the driver's.
+func driverSpec(s protocol.VMSpec) hypervisor.VMSpec {
+	out := hypervisor.VMSpec{Name: s.Name, UUID: s.UUID, Hostname: s.Hostname, CPUs: s.CPUs, SpeedMHz: s.SpeedMHz,
+		MemoryBytes: s.MemoryBytes, Details: s.Details, UserData: s.UserData, SSHKeys: s.SSHKeys, BootISO: s.BootISO, OSType: s.OSType}
+	for _, d := range s.Disks {
+		out.Disks = append(out.Disks, hypervisor.DiskSpec{VolumeID: d.VolumeID, Type: d.Type, DeviceID: d.DeviceID, Path: d.Path,
+			PoolID: d.PoolID, Size: d.Size, Format: d.Format, Template: d.Template})
+	}
+	for _, n := range s.Nics {
+		out.Nics = append(out.Nics, hypervisor.NicSpec{MAC: n.MAC, IP: n.IP, Netmask: n.Netmask, Gateway: n.Gateway,
+			BroadcastURI: n.BroadcastURI, DeviceID: n.DeviceID, IsDefault: n.IsDefault, NetworkID: n.NetworkID})
+	}
+	return out
 }

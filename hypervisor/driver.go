@@ -32,13 +32,56 @@ type VM struct {
 	State PowerState
 }
 
-// VMSpec is what starting a VM needs (minimal until the VM work lands).
+// VMSpec is what starting a VM needs.
 type VMSpec struct {
-	Name        string
+	Name        string // the instance name (i-N-N-VM), the hypervisor's handle
+	UUID        string
+	Hostname    string
 	CPUs        int
 	SpeedMHz    int64
 	MemoryBytes int64
 	Details     map[string]string
+	Disks       []DiskSpec
+	Nics        []NicSpec
+	UserData    string // base64, as the user gave it
+	SSHKeys     []string
+	BootISO     string // path of an ISO to boot from (a VM deployed from an ISO)
+	OSType      string
+}
+
+// DiskSpec is one disk of a VM.
+type DiskSpec struct {
+	VolumeID string
+	Type     string // ROOT or DATADISK
+	DeviceID int
+	Path     string
+	PoolID   string
+	Size     int64
+	Format   string
+	Template string // path of the template a ROOT disk is cloned from, when it is new
+}
+
+// NicSpec is one network interface of a VM.
+type NicSpec struct {
+	MAC          string
+	IP, Netmask  string
+	Gateway      string
+	BroadcastURI string // vlan://N, vxlan://N
+	DeviceID     int
+	IsDefault    bool
+	NetworkID    string
+}
+
+// Migrator is implemented by drivers that move running VMs between hosts: the target prepares
+// to receive the VM (PrepareMigration), then the source sends it (MigrateVM) and forgets it.
+type Migrator interface {
+	PrepareMigration(ctx context.Context, spec VMSpec) error
+	MigrateVM(ctx context.Context, name, target string) error
+}
+
+// Scaler is implemented by drivers that change a running VM's CPU and memory.
+type Scaler interface {
+	ScaleVM(ctx context.Context, name string, cpus int, speedMHz, memoryBytes int64) error
 }
 
 // Driver runs VMs on one host. Every operation is idempotent: starting a running VM,

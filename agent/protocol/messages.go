@@ -16,12 +16,16 @@ const (
 
 // Envelope is one frame.
 type Envelope struct {
-	V     int             `json:"v"`
-	Type  string          `json:"type"`
-	ID    string          `json:"id"`
-	Reply bool            `json:"reply,omitempty"`
-	Error string          `json:"error,omitempty"`
-	Body  json.RawMessage `json:"body,omitempty"`
+	V     int    `json:"v"`
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Reply bool   `json:"reply,omitempty"`
+	Error string `json:"error,omitempty"`
+	// RetryAfterMs, on an error reply, says the request was not processed because the peer
+	// is busy and may be sent again after that many milliseconds (a Busy error). Optional
+	// within version 1: a peer that does not know it sees an ordinary error.
+	RetryAfterMs int64           `json:"retryafterms,omitempty"`
+	Body         json.RawMessage `json:"body,omitempty"`
 }
 
 // Enroll asks for a certificate. The agent has verified the server against the pinned CA
@@ -110,10 +114,14 @@ type Command struct {
 
 // Answer is a command's result.
 type Answer struct {
-	ID    string          `json:"id"`
-	OK    bool            `json:"ok"`
-	Error string          `json:"error,omitempty"`
-	Body  json.RawMessage `json:"body,omitempty"`
+	ID    string `json:"id"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// RetryAfterMs, on an error reply, says the request was not processed because the peer
+	// is busy and may be sent again after that many milliseconds (a Busy error). Optional
+	// within version 1: a peer that does not know it sees an ordinary error.
+	RetryAfterMs int64           `json:"retryafterms,omitempty"`
+	Body         json.RawMessage `json:"body,omitempty"`
 }
 
 // Command names the agent answers. Drivers see the same names for fault injection.
@@ -130,13 +138,22 @@ const (
 	CmdPingFaults = "Ping"        // not a command: the name under which pings consult faults
 )
 
-// VMSpec describes a VM to start (kept minimal until the VM work lands).
+// VMSpec describes a VM to start. The fields after Details were added within version 1 and
+// are optional: an agent that does not know them starts the VM without them.
 type VMSpec struct {
 	Name        string            `json:"name"`
 	CPUs        int               `json:"cpus"`
 	SpeedMHz    int64             `json:"speed"`
 	MemoryBytes int64             `json:"memory"`
 	Details     map[string]string `json:"details,omitempty"`
+	UUID        string            `json:"uuid,omitempty"`
+	Hostname    string            `json:"hostname,omitempty"`
+	Disks       []DiskSpec        `json:"disks,omitempty"`
+	Nics        []NicSpec         `json:"nics,omitempty"`
+	UserData    string            `json:"userdata,omitempty"` // base64
+	SSHKeys     []string          `json:"sshkeys,omitempty"`
+	BootISO     string            `json:"bootiso,omitempty"`
+	OSType      string            `json:"ostype,omitempty"`
 }
 
 // VMRef names a VM.

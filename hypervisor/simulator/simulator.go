@@ -37,7 +37,8 @@ type Driver struct {
 
 	mu     sync.Mutex
 	vms    map[string]hypervisor.PowerState
-	faults map[string]Fault // by lower-cased command name; "*" for all
+	specs  map[string]hypervisor.VMSpec // the spec each VM was last started (or scaled) with
+	faults map[string]Fault             // by lower-cased command name; "*" for all
 	source FaultSource
 }
 
@@ -67,7 +68,7 @@ func New(info hypervisor.HostInfo) *Driver {
 	if info.Capabilities == nil {
 		info.Capabilities = Defaults.Capabilities
 	}
-	return &Driver{info: info, vms: map[string]hypervisor.PowerState{}, faults: map[string]Fault{}}
+	return &Driver{info: info, vms: map[string]hypervisor.PowerState{}, specs: map[string]hypervisor.VMSpec{}, faults: map[string]Fault{}}
 }
 
 // SetFault sets (or, with a zero Fault, clears) a fault for a command name ("*": every command).
@@ -145,7 +146,68 @@ func (d *Driver) StartVM(ctx context.Context, spec hypervisor.VMSpec) error {
 	}
 	d.mu.Lock()
 	d.vms[spec.Name] = hypervisor.PowerOn
+	d.specs[spec.Name] = spec
 	d.mu.Unlock()
+	return nil
+}
+
+// Spec returns the spec a VM was started with (tests and the simulator's own checks).
+func (d *Driver) Spec(name string) (hypervisor.VMSpec, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.specs[name]
+	return s, ok
+}
+
+// PowerOffVM makes a VM power off by itself, as a guest shutting down would (tests of the
+// power-state sync); it reports whether the VM existed.
+func (d *Driver) PowerOffVM(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.vms[name]; !ok {
+		return false
+	}
+	d.vms[name] = hypervisor.PowerOff
+	return true
+}
+
+// PrepareMigration defines the incoming VM on this (target) host, running: a simulated
+// migration has no paused phase.
+func (d *Driver) PrepareMigration(ctx context.Context, spec hypervisor.VMSpec) error {
+	return d.StartVM(ctx, spec)
+}
+
+// MigrateVM sends a running VM to the target and forgets it here. Migrating a VM this host no
+// longer has succeeds (a replay after the VM left).
+func (d *Driver) MigrateVM(ctx context.Context, name, target string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.vms[name]
+	if !ok {
+		return nil
+	}
+	if s != hypervisor.PowerOn {
+		return fmt.Errorf("simulator: migrate %s: vm is %s", name, s)
+	}
+	delete(d.vms, name)
+	delete(d.specs, name)
+	return nil
+}
+
+// ScaleVM changes a running VM's CPU and memory.
+func (d *Driver) ScaleVM(ctx context.Context, name string, cpus int, speedMHz, memoryBytes int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.vms[name]
+	if !ok {
+		return fmt.Errorf("simulator: scale %s: %w", name, hypervisor.ErrNoVM)
+	}
+	if s != hypervisor.PowerOn {
+		return fmt.Errorf("simulator: scale %s: vm is %s", name, s)
+	}
+	spec := d.specs[name]
+	spec.Name, spec.CPUs, spec.SpeedMHz, spec.MemoryBytes = name, cpus, speedMHz, memoryBytes
+	d.specs[name] = spec
 	return nil
 }
 
@@ -178,11 +240,14 @@ func (d *Driver) RebootVM(ctx context.Context, name string) error {
 func (d *Driver) DestroyVM(ctx context.Context, name string) error {
 	d.mu.Lock()
 	delete(d.vms, name)
+	delete(d.specs, name)
 	d.mu.Unlock()
 	return nil
 }
 
 var (
+	_ hypervisor.Migrator    = (*Driver)(nil)
+	_ hypervisor.Scaler      = (*Driver)(nil)
 	_ hypervisor.Driver      = (*Driver)(nil)
 	_ hypervisor.Interceptor = (*Driver)(nil)
 )

@@ -1,0 +1,420 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
+)
+
+// Planner and host-order names: the offering's deployment planner (CloudStack's planner bean
+// names) and vm.allocation.algorithm.
+const (
+	FirstFitPlanner       = "FirstFitPlanner"
+	UserDispersingPlanner = "UserDispersingPlanner"
+	AlgorithmSetting      = "vm.allocation.algorithm"
+)
+
+// ErrNoDeployment is wrapped by a *DeployError: no host or pool could take the request.
+var ErrNoDeployment = errors.New("no deployment")
+
+// DeployError says why a request could not be placed; the API answers it with 533.
+type DeployError struct {
+	Reason string
+}
+
+func (e *DeployError) Error() string { return e.Reason }
+func (e *DeployError) Unwrap() error { return ErrNoDeployment }
+
+// Request is what a VM needs of a host.
+type Request struct {
+	ZoneID string
+	// PodID, ClusterID, HostID restrict placement (admin placement, or a VM's last host).
+	PodID, ClusterID, HostID string
+	Need                     Compute
+	HostTag                  string // the offering's host tag: hosts must carry it
+	AccountID                string // for UserDispersing
+	Planner                  string // the offering's deployment planner ("" = FirstFitPlanner)
+	// Avoid lists hosts that must not be chosen (host anti-affinity); Require, when not empty,
+	// the only hosts that may be (host affinity).
+	Avoid, Require map[string]bool
+	// IgnoreThreshold skips the cluster disable thresholds (an admin naming the host).
+	IgnoreThreshold bool
+	// Exclude is the VM being placed, left out of UserDispersing's count.
+	Exclude string
+}
+
+// DiskRequest is a volume to place on primary storage.
+type DiskRequest struct {
+	Size  int64  // bytes
+	Tags  string // comma list the pool must carry
+	Local bool   // the offering asks for local storage
+}
+
+// Placement is the outcome of Deploy.
+type Placement struct {
+	HostID, ClusterID, PodID string
+	Pools                    []string // one per DiskRequest, in order
+}
+
+// Candidate is a host that may take VMs, with its ledger rows.
+type Candidate struct {
+	HostID, PodID, ClusterID string
+	Tags                     string
+	CPUUsed, CPUTotal        int64
+	MemUsed, MemTotal        int64
+}
+
+// Candidates returns, in one query, the hosts of a zone that may take VMs: routing hosts Up and
+// Enabled in Enabled pods and clusters, with enabled CPU and memory ledger rows.
+func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate, error) {
+	rows, err := q.QueryContext(ctx, `SELECT h.id, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
+		cpu.used + cpu.reserved, cpu.total, mem.used + mem.reserved, mem.total
+		FROM hosts h JOIN clusters c ON c.id = h.cluster_id JOIN pods p ON p.id = h.pod_id
+		JOIN capacity cpu ON cpu.capacity_type = 1 AND cpu.object_id = h.id AND cpu.enabled = 1
+		JOIN capacity mem ON mem.capacity_type = 0 AND mem.object_id = h.id AND mem.enabled = 1
+		WHERE h.zone_id = ? AND h.type = 'Routing' AND h.removed IS NULL AND h.status = 'Up' AND h.resource_state = 'Enabled'
+		AND c.removed IS NULL AND c.allocation_state = 'Enabled' AND p.removed IS NULL AND p.allocation_state = 'Enabled'
+		ORDER BY c.id, h.id`, zoneID)
+	if err != nil {
+		return nil, fmt.Errorf("planner: candidate hosts: %w", err)
+	}
+	defer rows.Close()
+	var out []*Candidate
+	for rows.Next() {
+		var c Candidate
+		if err := rows.Scan(&c.HostID, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal); err != nil {
+			return nil, fmt.Errorf("planner: candidate hosts: %w", err)
+		}
+		out = append(out, &c)
+	}
+	return out, rows.Err()
+}
+
+// HasTags reports whether a comma list have holds every tag of the comma list want
+// (case-insensitive); an empty want always matches.
+func HasTags(have, want string) bool {
+	set := map[string]bool{}
+	for _, t := range strings.Split(have, ",") {
+		if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
+			set[t] = true
+		}
+	}
+	for _, t := range strings.Split(want, ",") {
+		if t = strings.ToLower(strings.TrimSpace(t)); t != "" && !set[t] {
+			return false
+		}
+	}
+	return true
+}
+
+type clusterSums struct{ cpuUsed, cpuTotal, memUsed, memTotal int64 }
+
+type clusterRules struct {
+	cpuFactor, memFactor       float64
+	cpuThreshold, memThreshold float64
+}
+
+func (l *Ledger) rules(ctx context.Context, q db.Querier, clusterID string) (clusterRules, error) {
+	var r clusterRules
+	var err error
+	if r.cpuFactor, err = l.CPUFactor(ctx, q, clusterID); err != nil {
+		return r, err
+	}
+	if r.memFactor, err = l.MemFactor(ctx, q, clusterID); err != nil {
+		return r, err
+	}
+	if r.cpuThreshold, err = l.setting(ctx, q, config.Cluster, clusterID, CPUThresholdSetting); err != nil {
+		return r, err
+	}
+	r.memThreshold, err = l.setting(ctx, q, config.Cluster, clusterID, MemThresholdSetting)
+	return r, err
+}
+
+// algorithm returns the host order: the offering's planner wins, then vm.allocation.algorithm.
+func (l *Ledger) algorithm(ctx context.Context, q db.Querier, planner string) string {
+	if strings.EqualFold(planner, UserDispersingPlanner) {
+		return "userdispersing"
+	}
+	vs, err := l.Config.Values(ctx, q, config.Global, "", AlgorithmSetting)
+	if err != nil || len(vs) == 0 {
+		return "random"
+	}
+	return strings.ToLower(vs[0].Value)
+}
+
+// Deploy chooses a host for a VM and pools for its volumes and reserves them in the caller's
+// transaction q: CPU and memory on the host (within its over-provisioned totals and, unless
+// asked otherwise, its cluster's disable thresholds), bytes on each pool. Hosts are tried in
+// the planner's order (first fit, random, or fewest VMs of the account first); a host that
+// loses a race for its capacity is skipped. Nothing is reserved when it fails with a
+// *DeployError.
+func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []DiskRequest) (*Placement, error) {
+	cands, err := Candidates(ctx, q, req.ZoneID)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]*clusterSums{}
+	for _, c := range cands {
+		s := sums[c.ClusterID]
+		if s == nil {
+			s = &clusterSums{}
+			sums[c.ClusterID] = s
+		}
+		s.cpuUsed += c.CPUUsed
+		s.cpuTotal += c.CPUTotal
+		s.memUsed += c.MemUsed
+		s.memTotal += c.MemTotal
+	}
+	rules := map[string]clusterRules{}
+	var fit []*Candidate
+	why := map[string]int{}
+	for _, c := range cands {
+		switch {
+		case req.HostID != "" && c.HostID != req.HostID, req.ClusterID != "" && c.ClusterID != req.ClusterID,
+			req.PodID != "" && c.PodID != req.PodID:
+			continue
+		case req.Avoid[c.HostID]:
+			why["host anti-affinity"]++
+			continue
+		case len(req.Require) > 0 && !req.Require[c.HostID]:
+			why["host affinity"]++
+			continue
+		case req.HostTag != "" && !HasTags(c.Tags, req.HostTag):
+			why["host tag "+req.HostTag]++
+			continue
+		}
+		r, ok := rules[c.ClusterID]
+		if !ok {
+			if r, err = l.rules(ctx, q, c.ClusterID); err != nil {
+				return nil, err
+			}
+			rules[c.ClusterID] = r
+		}
+		if c.CPUUsed+req.Need.CPUMHz > scaled(c.CPUTotal, r.cpuFactor) {
+			why["CPU"]++
+			continue
+		}
+		if c.MemUsed+req.Need.Memory > scaled(c.MemTotal, r.memFactor) {
+			why["memory"]++
+			continue
+		}
+		if !req.IgnoreThreshold {
+			s := sums[c.ClusterID]
+			if lim := scaled(s.cpuTotal, r.cpuFactor); lim > 0 && float64(s.cpuUsed+req.Need.CPUMHz)/float64(lim) > r.cpuThreshold {
+				why["cluster CPU disable threshold"]++
+				continue
+			}
+			if lim := scaled(s.memTotal, r.memFactor); lim > 0 && float64(s.memUsed+req.Need.Memory)/float64(lim) > r.memThreshold {
+				why["cluster memory disable threshold"]++
+				continue
+			}
+		}
+		fit = append(fit, c)
+	}
+	if len(fit) == 0 {
+		return nil, &DeployError{Reason: noHostReason(req, len(cands), why)}
+	}
+	if err := l.order(ctx, q, req, fit); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for i, c := range fit {
+		if i >= 8 {
+			break
+		}
+		// The thresholds were checked above on the candidate list; the ledger's conditional
+		// update is the hard limit.
+		err := l.ReserveCompute(ctx, q, c.HostID, req.Need, Options{IgnoreThreshold: true})
+		var ce *CapacityError
+		if errors.As(err, &ce) {
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		pools, err := l.placeDisks(ctx, q, req.ZoneID, c, disks)
+		if err != nil {
+			if uerr := l.ReleaseCompute(ctx, q, c.HostID, req.Need); uerr != nil {
+				return nil, fmt.Errorf("%w (and releasing the host failed: %v)", err, uerr)
+			}
+			var de *DeployError
+			if errors.As(err, &de) {
+				lastErr = err
+				continue
+			}
+			return nil, err
+		}
+		return &Placement{HostID: c.HostID, ClusterID: c.ClusterID, PodID: c.PodID, Pools: pools}, nil
+	}
+	var de *DeployError
+	if errors.As(lastErr, &de) {
+		return nil, de
+	}
+	return nil, &DeployError{Reason: fmt.Sprintf("no host had the capacity left: %v", lastErr)}
+}
+
+func noHostReason(req Request, n int, why map[string]int) string {
+	if n == 0 {
+		return "no host in the zone is Up, Enabled and in an Enabled pod and cluster"
+	}
+	if req.HostID != "" && len(why) == 0 {
+		return "host " + req.HostID + " cannot take VMs (not Up, not Enabled, or not in the zone)"
+	}
+	parts := make([]string, 0, len(why))
+	for k, v := range why {
+		parts = append(parts, fmt.Sprintf("%d host(s) lacking %s", v, k))
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "no host matched the requested pod, cluster or host"
+	}
+	return "no suitable host: " + strings.Join(parts, ", ")
+}
+
+// order sorts candidates by the planner's rule.
+func (l *Ledger) order(ctx context.Context, q db.Querier, req Request, fit []*Candidate) error {
+	switch l.algorithm(ctx, q, req.Planner) {
+	case "firstfit", "userconcentratedpod_firstfit":
+		return nil // already by cluster and host
+	case "userdispersing":
+		counts := map[string]int{}
+		rows, err := q.QueryContext(ctx, `SELECT host_id, COUNT(*) FROM vm_instances WHERE account_id = ? AND host_id IS NOT NULL
+			AND removed IS NULL AND id <> ? AND state IN ('Starting','Running','Stopping','Migrating') GROUP BY host_id`, req.AccountID, req.Exclude)
+		if err != nil {
+			return fmt.Errorf("planner: count account vms: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h string
+			var n int
+			if err := rows.Scan(&h, &n); err != nil {
+				return err
+			}
+			counts[h] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		sort.SliceStable(fit, func(i, j int) bool { return counts[fit[i].HostID] < counts[fit[j].HostID] })
+	default: // random
+		rand.Shuffle(len(fit), func(i, j int) { fit[i], fit[j] = fit[j], fit[i] })
+	}
+	return nil
+}
+
+// PoolCandidate is a primary storage pool that may take volumes.
+type PoolCandidate struct {
+	ID, Scope, ClusterID, HostID, Tags string
+	Used, Total                        int64
+}
+
+// Pools returns the Up pools of a zone with their allocated-storage ledger rows.
+func Pools(ctx context.Context, q db.Querier, zoneID string) ([]*PoolCandidate, error) {
+	rows, err := q.QueryContext(ctx, `SELECT s.id, s.scope, COALESCE(s.cluster_id,''), COALESCE(s.host_id,''), COALESCE(s.tags,''),
+		k.used + k.reserved, k.total FROM storage_pools s JOIN capacity k ON k.object_id = s.id AND k.capacity_type = 3 AND k.enabled = 1
+		WHERE s.zone_id = ? AND s.removed IS NULL AND s.status = 'Up' ORDER BY s.id`, zoneID)
+	if err != nil {
+		return nil, fmt.Errorf("planner: candidate pools: %w", err)
+	}
+	defer rows.Close()
+	var out []*PoolCandidate
+	for rows.Next() {
+		var p PoolCandidate
+		if err := rows.Scan(&p.ID, &p.Scope, &p.ClusterID, &p.HostID, &p.Tags, &p.Used, &p.Total); err != nil {
+			return nil, fmt.Errorf("planner: candidate pools: %w", err)
+		}
+		out = append(out, &p)
+	}
+	return out, rows.Err()
+}
+
+func (l *Ledger) placeDisks(ctx context.Context, q db.Querier, zoneID string, host *Candidate, disks []DiskRequest) ([]string, error) {
+	if len(disks) == 0 {
+		return nil, nil
+	}
+	pools, err := Pools(ctx, q, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(disks))
+	for _, d := range disks {
+		id, err := l.PlaceVolume(ctx, q, pools, host.HostID, host.ClusterID, d)
+		if err != nil {
+			for j, p := range out {
+				_ = l.ReleaseStorage(ctx, q, p, disks[j].Size)
+			}
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// PlaceVolume picks a pool for one volume and reserves its bytes there: the host's local pool
+// when the offering asks for local storage, else a pool of the host's cluster, then a
+// zone-wide pool; pools must carry the request's tags. Among equals it takes the one with the
+// most room. pools comes from Pools; hostID and clusterID may be empty for a volume not yet
+// attached (any cluster pool then qualifies).
+func (l *Ledger) PlaceVolume(ctx context.Context, q db.Querier, pools []*PoolCandidate, hostID, clusterID string, d DiskRequest) (string, error) {
+	var tiers [2][]*PoolCandidate
+	for _, p := range pools {
+		if !HasTags(p.Tags, d.Tags) {
+			continue
+		}
+		switch strings.ToUpper(p.Scope) {
+		case "HOST":
+			if d.Local && (hostID == "" || p.HostID == hostID) {
+				tiers[0] = append(tiers[0], p)
+			}
+		case "CLUSTER":
+			if !d.Local && (clusterID == "" || p.ClusterID == clusterID) {
+				tiers[0] = append(tiers[0], p)
+			}
+		case "ZONE":
+			if !d.Local {
+				tiers[1] = append(tiers[1], p)
+			}
+		}
+	}
+	tried := 0
+	var lastErr error
+	for _, tier := range tiers {
+		sort.SliceStable(tier, func(i, j int) bool { return tier[i].Total-tier[i].Used > tier[j].Total-tier[j].Used })
+		for _, p := range tier {
+			tried++
+			err := l.ReserveStorage(ctx, q, p.ID, d.Size, Options{})
+			var ce *CapacityError
+			if errors.As(err, &ce) {
+				lastErr = err
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			p.Used += d.Size
+			return p.ID, nil
+		}
+	}
+	kind := "shared"
+	if d.Local {
+		kind = "local"
+	}
+	if tried == 0 {
+		reason := "no " + kind + " primary storage pool is Up"
+		if d.Tags != "" {
+			reason += " with tags " + d.Tags
+		}
+		if clusterID != "" {
+			reason += " for cluster " + clusterID
+		}
+		return "", &DeployError{Reason: reason}
+	}
+	return "", &DeployError{Reason: fmt.Sprintf("no %s primary storage pool has %d bytes free: %v", kind, d.Size, lastErr)}
+}
