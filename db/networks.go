@@ -56,6 +56,11 @@ type Network struct {
 	DomainName, DomainPath    string
 }
 
+func init() {
+	// A guest network counts against its owner's network limit until it is removed.
+	RegisterResourceCounter(ResNetwork, "networks", "SELECT COUNT(*) FROM networks WHERE account_id = ? AND removed IS NULL AND is_system = 0")
+}
+
 // HasService reports whether the network's offering provides a service (SourceNat, Dhcp,
 // SecurityGroup ...), case-insensitively.
 func (n *Network) HasService(name string) bool {
