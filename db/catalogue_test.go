@@ -39,7 +39,7 @@ func TestCatalogueRoundTrip(t *testing.T) {
 		}
 		no := &db.NetworkOffering{ID: uuid.NewString(), Name: "N1", GuestIPType: "Isolated", Services: map[string]string{"Dhcp": "VirtualRouter"},
 			Capabilities: []db.NetworkCapability{{Service: "SourceNat", Name: "SupportedSourceNatTypes", Value: "peraccount"}},
-			Details: map[string]string{}, ConserveMode: true, Created: db.Now()}
+			Details:      map[string]string{}, ConserveMode: true, Created: db.Now()}
 		if err := db.InsertNetworkOffering(ctx, q, no); err != nil {
 			t.Fatal(err)
 		}
@@ -76,6 +76,54 @@ func TestCatalogueRoundTrip(t *testing.T) {
 		}
 		if _, err := db.GetOSType(ctx, q, uuid.NewString()); !errors.Is(err, db.ErrNotFound) {
 			t.Errorf("unknown os type: %v", err)
+		}
+	})
+}
+
+// SeedCatalogue inserts CloudStack's defaults once, even when several servers run it at once,
+// and the ids it generated stay the same afterwards.
+func TestSeedCatalogue(t *testing.T) {
+	engines(t, func(t *testing.T, url string) {
+		d := open(t, url, true)
+		ctx := t.Context()
+		errs := make(chan error, 3)
+		for i := 0; i < 3; i++ {
+			h := open(t, url, false)
+			go func() { errs <- db.SeedCatalogue(ctx, h) }()
+		}
+		for i := 0; i < 3; i++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		sos, err := db.ListServiceOfferings(ctx, d.Read(), db.ServiceOfferingFilter{Name: "Small Instance"})
+		if err != nil || len(sos) != 1 || sos[0].CPUNumber != 1 || sos[0].CPUSpeed != 500 || sos[0].Memory != 512 {
+			t.Fatalf("Small Instance: %+v, %v", sos, err)
+		}
+		if err := db.SeedCatalogue(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := db.ListServiceOfferings(ctx, d.Read(), db.ServiceOfferingFilter{Name: "Small Instance"})
+		if len(again) != 1 || again[0].ID != sos[0].ID {
+			t.Errorf("seeding again changed Small Instance: %+v", again)
+		}
+		for _, name := range []string{"Small", "Medium", "Large", "Custom"} {
+			if l, _ := db.ListDiskOfferings(ctx, d.Read(), db.DiskOfferingFilter{Name: name}); len(l) != 1 {
+				t.Errorf("disk offering %s: %d rows", name, len(l))
+			}
+		}
+		for _, name := range []string{"DefaultIsolatedNetworkOfferingWithSourceNatService", "DefaultIsolatedNetworkOffering",
+			"DefaultSharedNetworkOffering", "DefaultSharedNetworkOfferingWithSGService"} {
+			o, err := db.GetNetworkOfferingByName(ctx, d.Read(), name)
+			if err != nil || o.State != "Enabled" || !o.HasService("Dhcp") {
+				t.Errorf("network offering %s: %+v, %v", name, o, err)
+			}
+		}
+		if l, _ := db.ListVPCOfferings(ctx, d.Read(), db.VPCOfferingFilter{Name: "Default VPC offering"}); len(l) != 1 || l[0].State != "Enabled" {
+			t.Errorf("Default VPC offering: %+v", l)
+		}
+		if o, err := db.GetOSTypeByDescription(ctx, d.Read(), "Other Linux (64-bit)"); err != nil || o.CategoryID == "" {
+			t.Errorf("Other Linux (64-bit): %+v, %v", o, err)
 		}
 	})
 }

@@ -82,6 +82,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("mgmt: bootstrap: %w", err))
 	}
+	if err := db.SeedCatalogue(ctx, d); err != nil {
+		return fail(fmt.Errorf("mgmt: seed the catalogue: %w", err))
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fail(fmt.Errorf("mgmt: listen on %s: %w", o.Listen, err))
