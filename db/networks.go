@@ -409,3 +409,21 @@ func FreePublicIP(ctx context.Context, q Querier, p *PublicIP) error {
 	}
 	return expectOne(res)
 }
+
+// VnetOwner returns the network holding a VNI/VLAN of a physical network (ErrNotFound when free).
+func VnetOwner(ctx context.Context, q Querier, physicalNetworkID string, vnet int64) (string, error) {
+	var owner sql.NullString
+	err := q.QueryRowContext(ctx, "SELECT network_id FROM vnet_allocations WHERE physical_network_id = ? AND vnet = ?", physicalNetworkID, vnet).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("db: vnet owner: %w", err)
+	}
+	return owner.String, nil
+}
+
+// CountLiveNics counts the NICs of a network that are not removed (nics, migration 0007).
+func CountLiveNics(ctx context.Context, q Querier, networkID string) (int, error) {
+	return count(ctx, q, "nics", "network_id = ? AND removed IS NULL", []any{networkID})
+}

@@ -19,5 +19,6 @@ func registerAll(s *Server) {
 	registerPods(s)
 	registerPhysicalNetworks(s)
 	registerVlanIPRanges(s)
+	registerNetworks(s)
 	registerTags(s)
 }

@@ -18,7 +18,8 @@ import (
 // server heartbeat excepted), so a test can prove a refused call changed nothing.
 func fingerprint(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
-	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events")
+	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events",
+		"networks", "network_ips")
 }
 
 // dummy returns a well-formed value for a parameter of type typ.

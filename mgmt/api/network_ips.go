@@ -390,3 +390,32 @@ func (c *Call) defaultNetworkFor(tx db.Tx, zone *db.Zone, accountID string) (*db
 	}
 	return nil, ErrParam("More than 1 default Isolated networks are found for account %s in zone %s; please specify networkids", acct.Name, zone.Name)
 }
+
+// releaseNicIPs frees the addresses of NICs being removed (a VM expunged), loading their
+// networks as needed; NICs of networks already gone are skipped.
+func (c *Call) releaseNicIPs(tx db.Tx, nics []*db.Nic) error {
+	nets := map[string]*db.Network{}
+	for _, nic := range nics {
+		if nic.IPAddress == "" {
+			continue
+		}
+		n, ok := nets[nic.NetworkID]
+		if !ok {
+			var err error
+			n, err = db.GetNetwork(c.Ctx, tx, nic.NetworkID)
+			if errors.Is(err, db.ErrNotFound) {
+				n = nil
+			} else if err != nil {
+				return err
+			}
+			nets[nic.NetworkID] = n
+		}
+		if n == nil {
+			continue
+		}
+		if err := c.releaseNicIP(tx, n, nic.IPAddress); err != nil {
+			return err
+		}
+	}
+	return nil
+}

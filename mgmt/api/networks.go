@@ -1,0 +1,1058 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/google/uuid"
+)
+
+// Guest networks: createNetwork, listNetworks, updateNetwork, deleteNetwork, restartNetwork.
+// This is the management-server layer only (addresses, VNIs, source NAT, ownership and
+// limits); nothing is configured on hosts yet (bridges, VXLAN, DHCP: a later issue).
+
+var networkIDParam = Param{Name: "id", Type: TUUID, Required: true, Description: "the ID of the network"}
+
+func registerNetworks(s *Server) {
+	s.Reg.Add(&Command{Name: "createNetwork", Roles: AllRoles, ResponseKey: "network",
+		Description: "Creates a network",
+		Params: []Param{
+			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the network"},
+			{Name: "displaytext", Type: TString, Length: 255, Description: "the display text of the network"},
+			{Name: "networkofferingid", Type: TUUID, Required: true, Description: "the network offering ID"},
+			{Name: "zoneid", Type: TUUID, Required: true, Description: "the zone ID for the network"},
+			{Name: "physicalnetworkid", Type: TUUID, Description: "the physical network ID the network belongs to"},
+			{Name: "gateway", Type: TString, Description: "the gateway of the network. Required for shared networks and isolated networks when it belongs to VPC"},
+			{Name: "netmask", Type: TString, Description: "the netmask of the network. Required for shared networks and isolated networks when it belongs to VPC"},
+			{Name: "startip", Type: TString, Description: "the beginning IP address in the network IP range"},
+			{Name: "endip", Type: TString, Description: "the ending IP address in the network IP range. If not specified, will be defaulted to startIP"},
+			{Name: "vlan", Type: TString, Description: "the ID or VID of the network"},
+			{Name: "networkdomain", Type: TString, Description: "network domain"},
+			{Name: "acltype", Type: TString, Description: "Access control type; supported values are account and domain. If not specified, Isolated networks are account-wide and Shared networks domain-wide (or account-wide when an account is given)."},
+			{Name: "account", Type: TString, Description: "account that will own the network"},
+			{Name: "domainid", Type: TUUID, Description: "domain ID of the account owning a network"},
+			{Name: "projectid", Type: TUUID, Description: "an optional project for the network"},
+			{Name: "subdomainaccess", Type: TBool, Description: "Defines whether to allow subdomains to use networks dedicated to their parent domain(s). Should be used with aclType=Domain, defaulted to allow.subdomain.network.access global config if not specified"},
+			{Name: "displaynetwork", Type: TBool, Description: "an optional field, whether to the display the network to the end user or not."},
+			{Name: "vpcid", Type: TUUID, Description: "the VPC network belongs to"},
+			{Name: "aclid", Type: TUUID, Description: "Network ACL ID associated for the network"},
+			{Name: "isolatedpvlan", Type: TString, Description: "the isolated private VLAN for this network"},
+			{Name: "startipv6", Type: TString, Description: "the beginning IPv6 address in the IPv6 network range"},
+			{Name: "endipv6", Type: TString, Description: "the ending IPv6 address in the IPv6 network range"},
+			{Name: "ip6cidr", Type: TString, Description: "the CIDR of IPv6 network, must be at least /64"},
+			{Name: "ip6gateway", Type: TString, Description: "the gateway of the IPv6 network. Required for Shared networks"},
+		},
+		Handler: createNetwork})
+	s.Reg.Add(&Command{Name: "listNetworks", Roles: AllRoles, List: true, ResponseKey: "network",
+		Description: "Lists all available networks.",
+		Params: withScope(
+			Param{Name: "id", Type: TUUID, Description: "list networks by ID"},
+			Param{Name: "name", Type: TString, Description: "list networks by name"},
+			Param{Name: "zoneid", Type: TUUID, Description: "the zone ID of the network"},
+			Param{Name: "type", Type: TString, Description: "the type of the network. Supported values are: isolated, l2, shared and all"},
+			Param{Name: "traffictype", Type: TString, Description: "type of the traffic"},
+			Param{Name: "issystem", Type: TBool, Description: "true if network is system, false otherwise"},
+			Param{Name: "acltype", Type: TString, Description: "list networks by ACL (access control list) type. Supported values are account and domain"},
+			Param{Name: "physicalnetworkid", Type: TUUID, Description: "list networks by physical network id"},
+			Param{Name: "networkofferingid", Type: TUUID, Description: "list networks by network offering ID"},
+			Param{Name: "canusefordeploy", Type: TBool, Description: "list networks available for VM deployment"},
+			Param{Name: "supportedservices", Type: TList, Description: "list networks supporting certain services"},
+			Param{Name: "specifyipranges", Type: TBool, Description: "true if need to list only networks which support specifying IP ranges"},
+			Param{Name: "restartrequired", Type: TBool, Description: "list networks by restartRequired"},
+			Param{Name: "forvpc", Type: TBool, Description: "the network belongs to VPC"},
+			Param{Name: "vpcid", Type: TUUID, Description: "List networks by VPC"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project"},
+			tagsListParam,
+		),
+		Handler: listNetworks})
+	s.Reg.Add(&Command{Name: "updateNetwork", Roles: AllRoles, Async: true, ResponseKey: "network",
+		Description: "Updates a network",
+		Params: []Param{networkIDParam,
+			{Name: "name", Type: TString, Length: 255, Description: "the new name for the network"},
+			{Name: "displaytext", Type: TString, Length: 255, Description: "the new display text for the network"},
+			{Name: "networkdomain", Type: TString, Description: "network domain"},
+			{Name: "networkofferingid", Type: TUUID, Description: "network offering ID"},
+			{Name: "guestvmcidr", Type: TString, Description: "CIDR for guest VMs, CloudStack allocates IPs to guest VMs only from this CIDR"},
+			{Name: "changecidr", Type: TBool, Description: "Force update even if CIDR type is different"},
+			{Name: "displaynetwork", Type: TBool, Description: "an optional field, whether to the display the network to the end user or not."},
+			{Name: "forced", Type: TBool, Description: "Setting this to true will cause a forced network update"},
+		},
+		Handler: updateNetworkStart, Job: updateNetworkJob})
+	s.Reg.Add(&Command{Name: "deleteNetwork", Roles: AllRoles, Async: true,
+		Description: "Deletes a network",
+		Params: []Param{networkIDParam,
+			{Name: "forced", Type: TBool, Description: "Force delete a network. Network will be marked as 'Destroy' even when commands to shutdown and cleanup to the backend fails."},
+		},
+		Handler: deleteNetworkStart, Job: deleteNetworkJob})
+	s.Reg.Add(&Command{Name: "restartNetwork", Roles: AllRoles, Async: true, ResponseKey: "network",
+		Description: "Restarts the network; includes 1) restarting network elements - virtual routers, DHCP servers 2) reapplying all public IPs 3) reapplying loadBalancing/portForwarding rules",
+		Params: []Param{networkIDParam,
+			{Name: "cleanup", Type: TBool, Description: "If cleanup old network elements"},
+			{Name: "makeredundant", Type: TBool, Description: "Turn the network into a network with redundant routers."},
+			{Name: "livepatch", Type: TBool, Description: "Live patches the router software before restarting it."},
+		},
+		Handler: restartNetworkStart, Job: restartNetworkJob})
+	RegisterTaggable("Network", func(c *Call, q db.Querier, id string) (string, string, error) {
+		n, err := db.GetNetwork(c.Ctx, q, id)
+		if err != nil {
+			return "", "", err
+		}
+		return n.AccountID, n.DomainID, nil
+	})
+}
+
+// networkForCall loads a live network the caller may use (read) or change (write): its owner
+// account's, or an admin's over the owner's domain; a Domain-wide network is readable from the
+// domain (and, with subdomain access, below it) and writable by admins over its domain.
+func (c *Call) networkForCall(q db.Querier, id string, write bool) (*db.Network, error) {
+	n, err := db.GetNetwork(c.Ctx, q, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, ErrParam("Unable to find network by id %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !c.canUseNetwork(n, write) {
+		return nil, ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.Name)
+	}
+	return n, nil
+}
+
+func (c *Call) canUseNetwork(n *db.Network, write bool) bool {
+	if n.AccountID != "" {
+		return c.Caller.CanManageAccount(n.AccountID, n.DomainPath)
+	}
+	if c.Caller.IsAdmin() && c.Caller.CanSeeDomain(n.DomainPath) {
+		return true
+	}
+	if write {
+		return false
+	}
+	up := c.Caller.User.DomainPath
+	return strings.EqualFold(up, n.DomainPath) || n.SubdomainAccess && len(up) > len(n.DomainPath) && strings.EqualFold(up[:len(n.DomainPath)+1], n.DomainPath+"/")
+}
+
+// networkOwner resolves the owner of a new network: account/domainid (the caller must manage
+// that account), domainid alone (a Domain-wide network of that domain), or the caller.
+func (c *Call) networkOwner(q db.Querier) (acct *db.Account, dom *db.Domain, err error) {
+	name := strings.TrimSpace(c.P.String("account"))
+	domID := c.lowerID("domainid")
+	if name == "" && domID == "" {
+		if acct, err = db.GetAccount(c.Ctx, q, c.Caller.User.AccountID); err != nil {
+			return nil, nil, err
+		}
+		dom, err = db.GetDomain(c.Ctx, q, acct.DomainID)
+		return acct, dom, err
+	}
+	if name != "" && domID == "" && !c.Caller.IsAdmin() {
+		domID = c.Caller.User.DomainID
+	}
+	if dom, err = c.DomainForScope(domID); err != nil {
+		return nil, nil, err
+	}
+	if name == "" {
+		if !c.Caller.IsAdmin() {
+			return nil, nil, ErrDenied("Account %s does not have permission to create a network for domain %s", c.Caller.User.AccountName, dom.Path)
+		}
+		return nil, dom, nil
+	}
+	acct, err = db.GetAccountByName(c.Ctx, q, dom.ID, name)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil, ErrParam("Unable to find account %s in domain %s", name, dom.Path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !c.Caller.CanManageAccount(acct.ID, dom.Path) {
+		return nil, nil, ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, acct.Name)
+	}
+	return acct, dom, nil
+}
+
+// offeringServices lists an offering's services, sorted, as networks store them.
+func offeringServices(o *db.NetworkOffering) string {
+	names := make([]string, 0, len(o.Services))
+	for s := range o.Services {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+// guestPhysicalNetwork picks the physical network of a new guest network: the one given, or
+// the zone's physical network carrying Guest traffic whose tag matches the offering's.
+func (c *Call) guestPhysicalNetwork(q db.Querier, z *db.Zone, o *db.NetworkOffering) (*db.PhysicalNetwork, error) {
+	if id := c.lowerID("physicalnetworkid"); id != "" {
+		pn, err := c.physicalNetworkByID(q, id)
+		if err != nil {
+			return nil, err
+		}
+		if pn.ZoneID != z.ID {
+			return nil, ErrParam("Physical network %s (physicalnetworkid) does not belong to zone %s", pn.Name, z.Name)
+		}
+		if tts, _, err := db.ListTrafficTypes(c.Ctx, q, db.TrafficTypeFilter{PhysicalNetworkID: pn.ID, TrafficType: trafficGuest}); err != nil {
+			return nil, err
+		} else if len(tts) == 0 {
+			return nil, ErrParam("Physical network %s (physicalnetworkid) does not carry Guest traffic", pn.Name)
+		}
+		return pn, nil
+	}
+	list, _, err := db.ListPhysicalNetworks(c.Ctx, q, db.PhysicalNetworkFilter{ZoneID: z.ID, TrafficType: trafficGuest})
+	if err != nil {
+		return nil, err
+	}
+	var untagged *db.PhysicalNetwork
+	for _, pn := range list {
+		if o.Tags != "" && strings.EqualFold(pn.Tags, o.Tags) {
+			return pn, nil
+		}
+		if pn.Tags == "" && untagged == nil {
+			untagged = pn
+		}
+	}
+	if o.Tags == "" && untagged == nil && len(list) == 1 {
+		untagged = list[0]
+	}
+	if untagged == nil || o.Tags != "" {
+		tag := ""
+		if o.Tags != "" {
+			tag = " and tag " + o.Tags
+		}
+		return nil, ErrParam("Unable to find physical network with traffic type Guest%s in zone %s: add the Guest traffic type to a physical network first (or pass physicalnetworkid)", tag, z.Name)
+	}
+	return untagged, nil
+}
+
+// validNetworkDomainParam checks a network domain as CloudStack's NetUtils.verifyDomainName.
+func (c *Call) networkDomainParam() (string, error) {
+	nd := strings.TrimSpace(c.P.String("networkdomain"))
+	if nd == "" {
+		return "", nil
+	}
+	if err := validNetworkDomain(nd); err != nil {
+		return "", err
+	}
+	return nd, nil
+}
+
+func createNetwork(c *Call) (any, error) {
+	for _, p := range []string{"vpcid", "aclid", "isolatedpvlan", "startipv6", "endipv6", "ip6cidr", "ip6gateway"} {
+		if strings.TrimSpace(c.P.String(p)) != "" {
+			return nil, ErrParam("%s is not supported: Atoll's guest networks are IPv4 Isolated and Shared networks outside VPCs", p)
+		}
+	}
+	if id := c.lowerID("projectid"); id != "" {
+		return nil, ErrParam("Unable to find project by id %s", id)
+	}
+	name := strings.TrimSpace(c.P.String("name"))
+	if name == "" {
+		return nil, ErrMissing(c.Cmd.Name, "name")
+	}
+	display := strings.TrimSpace(c.P.String("displaytext"))
+	if display == "" {
+		display = name
+	}
+	nd, err := c.networkDomainParam()
+	if err != nil {
+		return nil, err
+	}
+	read := c.S.DB.Read()
+	o, err := db.GetNetworkOffering(c.Ctx, read, c.lowerID("networkofferingid"))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, ErrParam("Unable to find network offering by id %s", c.lowerID("networkofferingid"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !strings.EqualFold(o.State, "Enabled"):
+		return nil, ErrParam("Network offering %s is not in Enabled state, can't be used for network creation", o.Name)
+	case o.IsSystem:
+		return nil, ErrParam("Network offering %s is a system offering: it can't be used for network creation", o.Name)
+	case !strings.EqualFold(o.TrafficType, "Guest"):
+		return nil, ErrParam("Network offering %s is for %s traffic: only Guest networks can be created", o.Name, o.TrafficType)
+	case o.ForVPC:
+		return nil, ErrParam("Network offering %s is for VPC tiers: VPC networks are not supported", o.Name)
+	case o.GuestIPType != db.GuestIsolated && o.GuestIPType != db.GuestShared:
+		return nil, ErrParam("Network offering %s has guest type %s: only Isolated and Shared networks are supported", o.Name, o.GuestIPType)
+	}
+	z, err := c.zoneByID(read, c.lowerID("zoneid"))
+	if err != nil {
+		return nil, err
+	}
+	if z.AllocationState == allocDisabled && !c.Caller.IsRootAdmin() {
+		return nil, ErrDenied("Cannot perform this operation, Zone %s is currently disabled", z.Name)
+	}
+	if len(o.ZoneIDs) > 0 && !containsFold(o.ZoneIDs, z.ID) {
+		return nil, ErrParam("Network offering %s is not available in zone %s", o.Name, z.Name)
+	}
+	acct, dom, err := c.networkOwner(read)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.DomainIDs) > 0 && !containsFold(o.DomainIDs, dom.ID) {
+		return nil, ErrParam("Network offering %s is not available to domain %s", o.Name, dom.Path)
+	}
+	if o.GuestIPType == db.GuestShared && !c.Caller.IsAdmin() {
+		return nil, ErrDenied("Only administrators can create Shared networks")
+	}
+	n := &db.Network{ID: uuid.NewString(), Name: name, DisplayText: display, ZoneID: z.ID, DomainID: dom.ID, NetworkOfferingID: o.ID,
+		GuestType: o.GuestIPType, TrafficType: "Guest", NetworkDomain: nd, Services: offeringServices(o), SpecifyIPRanges: o.SpecifyIPRanges,
+		Created: db.Now()}
+	// ACL type: CloudStack's defaults and rules.
+	switch v := strings.ToLower(strings.TrimSpace(c.P.String("acltype"))); v {
+	case "":
+		n.ACLType = db.ACLAccount
+		if o.GuestIPType == db.GuestShared && acct != nil && c.P.String("account") == "" {
+			n.ACLType = db.ACLDomain
+		}
+		if acct == nil {
+			n.ACLType = db.ACLDomain
+		}
+	case "account":
+		n.ACLType = db.ACLAccount
+	case "domain":
+		n.ACLType = db.ACLDomain
+	default:
+		return nil, ErrParam("Invalid acltype %q: supported values are account and domain", c.P.String("acltype"))
+	}
+	if n.ACLType == db.ACLAccount {
+		if acct == nil {
+			return nil, ErrParam("acltype account needs the owning account: pass account with domainid")
+		}
+		n.AccountID = acct.ID
+	} else {
+		if !c.Caller.IsAdmin() {
+			return nil, ErrDenied("Only administrators can create networks with acltype domain")
+		}
+		if o.GuestIPType == db.GuestIsolated {
+			return nil, ErrParam("Isolated networks can only be created with acltype account")
+		}
+		n.SubdomainAccess = true
+		if v, ok := c.P.Bool("subdomainaccess"); ok {
+			n.SubdomainAccess = v
+		}
+	}
+	if c.P.Has("subdomainaccess") && n.ACLType != db.ACLDomain {
+		return nil, ErrParam("subdomainaccess can be given only with acltype domain")
+	}
+	if n.NetworkDomain == "" {
+		n.NetworkDomain = z.NetworkDomain
+	}
+	if n.NetworkDomain == "" && acct != nil {
+		n.NetworkDomain = acct.NetworkDomain
+	}
+	if n.NetworkDomain == "" {
+		n.NetworkDomain = "cs" + strings.ReplaceAll(n.ID, "-", "")[:6] + ".cloud.internal"
+	}
+	var rangeRow *db.VlanRange
+	var rng ipRange
+	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		pn, err := c.guestPhysicalNetwork(tx, z, o)
+		if err != nil {
+			return err
+		}
+		n.PhysicalNetworkID = pn.ID
+		if o.GuestIPType == db.GuestIsolated {
+			if err := c.isolatedNetworkParams(tx, z, o, n); err != nil {
+				return err
+			}
+		} else {
+			// The zone lock orders this against other changes to the zone's ranges.
+			if _, err := c.zoneForChange(tx, z.ID); err != nil {
+				return err
+			}
+			if rangeRow, rng, err = c.sharedNetworkParams(tx, z, pn, o, n); err != nil {
+				return err
+			}
+		}
+		if n.AccountID != "" {
+			if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: 1}); err != nil {
+				return err
+			}
+		}
+		if err := db.InsertNetwork(c.Ctx, tx, n); err != nil {
+			return err
+		}
+		if rangeRow != nil {
+			if err := c.addSharedRange(tx, z, pn, n, rangeRow, rng); err != nil {
+				return err
+			}
+		}
+		return c.Event(tx, "NETWORK.CREATE", "Creating network "+n.Name, "Network", n.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.networkObject(n.ID)
+}
+
+func containsFold(list []string, v string) bool {
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), v) {
+			return true
+		}
+	}
+	return false
+}
+
+// isolatedNetworkParams applies an Isolated network's rules and its gateway/netmask (the zone's
+// guest CIDR, or CloudStack's 10.1.1.0/24, by default).
+func (c *Call) isolatedNetworkParams(tx db.Tx, z *db.Zone, o *db.NetworkOffering, n *db.Network) error {
+	if z.NetworkType != zoneAdvanced {
+		return ErrParam("Isolated networks can't be created in Basic zone %s: its guests use the zone's shared network", z.Name)
+	}
+	if z.SecurityGroupsEnabled {
+		return ErrParam("Isolated networks can't be created in zone %s: security groups are enabled there, use a Shared network with security groups", z.Name)
+	}
+	for _, p := range []string{"startip", "endip"} {
+		if strings.TrimSpace(c.P.String(p)) != "" {
+			return ErrParam("%s can't be specified for an Isolated network: its VMs take addresses from its CIDR (gateway and netmask)", p)
+		}
+	}
+	if strings.TrimSpace(c.P.String("vlan")) != "" {
+		if !o.SpecifyVlan {
+			return ErrParam("Can't specify vlan; corresponding network offering %s says specifyvlan=false", o.Name)
+		}
+		return ErrParam("vlan for Isolated networks is not supported yet: the network takes a VNI from the physical network's range")
+	}
+	gw, mask := strings.TrimSpace(c.P.String("gateway")), strings.TrimSpace(c.P.String("netmask"))
+	if (gw == "") != (mask == "") {
+		return ErrParam("gateway and netmask must be specified together")
+	}
+	if gw == "" {
+		cidr := z.GuestCIDR
+		if cidr == "" {
+			cidr = defaultGuestCIDR
+		}
+		sn, err := subnetOfCIDR(cidr)
+		if err != nil {
+			return err
+		}
+		gw, mask = u32ToIP(sn.network()+1).String(), sn.mask()
+	}
+	sn, err := parseSubnet(gw, mask)
+	if err != nil {
+		return err
+	}
+	if sn.bits > 29 {
+		return ErrParam("The netmask %s (netmask) leaves no room for guests: an Isolated network needs at least a /29", mask)
+	}
+	if ipToU32(sn.gw) == sn.network() || ipToU32(sn.gw) == sn.broadcast() {
+		return ErrParam("The gateway %s (gateway) is the network or broadcast address of %s", gw, sn.cidr())
+	}
+	if _, err := validGuestCIDR(sn.cidr()); err != nil {
+		return ErrParam("Invalid gateway/netmask: the network's CIDR %s is not in private (RFC 1918 or 100.64.0.0/10) address space", sn.cidr())
+	}
+	n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
+	n.State = db.NetworkAllocated
+	return nil
+}
+
+func subnetOfCIDR(cidr string) (subnet, error) {
+	i := strings.IndexByte(cidr, '/')
+	if i < 0 {
+		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
+	}
+	var bits int
+	if _, err := fmt.Sscanf(cidr[i+1:], "%d", &bits); err != nil || bits < 1 || bits > 32 {
+		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
+	}
+	a, ok := parseIPv4(cidr[:i])
+	if !ok {
+		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
+	}
+	return subnet{gw: a, bits: bits}, nil
+}
+
+// sharedNetworkParams applies a Shared network's rules: its VLAN (required when the offering
+// says specifyvlan, never one of the physical network's dynamic VNIs, nor another live
+// network's) and its IPv4 range (required in an Advanced zone). It returns the range to add
+// once the network row exists.
+func (c *Call) sharedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) (*db.VlanRange, ipRange, error) {
+	if z.NetworkType == zoneBasic {
+		others, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{ZoneID: z.ID})
+		if err != nil {
+			return nil, ipRange{}, err
+		}
+		if len(others) > 0 {
+			return nil, ipRange{}, ErrParam("Basic zone %s already has its guest network %s: a Basic zone has one guest network", z.Name, others[0].Name)
+		}
+	} else if o.HasService("SecurityGroup") && !z.SecurityGroupsEnabled {
+		return nil, ipRange{}, ErrParam("Network offering %s has the SecurityGroup service: zone %s does not have security groups enabled", o.Name, z.Name)
+	}
+	iso := isolationOf(pn)
+	vlan := strings.TrimSpace(c.P.String("vlan"))
+	switch {
+	case z.NetworkType == zoneBasic:
+		if vlan != "" {
+			return nil, ipRange{}, ErrParam("vlan can't be specified for the guest network of Basic zone %s", z.Name)
+		}
+		n.BroadcastDomainType = "Native"
+	case vlan == "" && o.SpecifyVlan:
+		return nil, ipRange{}, ErrParam("vlan is required: network offering %s says specifyvlan=true", o.Name)
+	case vlan != "" && !o.SpecifyVlan:
+		return nil, ipRange{}, ErrParam("Can't specify vlan; corresponding network offering %s says specifyvlan=false", o.Name)
+	default:
+		tag, id, err := normalizeVlanTag(vlan, iso)
+		if err != nil {
+			return nil, ipRange{}, err
+		}
+		if rs, err := parseVnetRanges("vlan", pn.Vlan, iso); err == nil && id > 0 && vnetContains(rs, id) {
+			return nil, ipRange{}, ErrParam("The VLAN tag %s is already being used for dynamic vlan allocation for the guest network in zone %s (physical network %s, range %s)",
+				vlan, z.Name, pn.Name, pn.Vlan)
+		}
+		n.BroadcastURI = tag
+		n.BroadcastDomainType = "Vlan"
+		if iso == isoVXLAN && id > 0 {
+			n.BroadcastDomainType = "Vxlan"
+		}
+	}
+	n.State = db.NetworkSetup
+	gw, mask := strings.TrimSpace(c.P.String("gateway")), strings.TrimSpace(c.P.String("netmask"))
+	start, end := strings.TrimSpace(c.P.String("startip")), strings.TrimSpace(c.P.String("endip"))
+	if gw == "" && mask == "" && start == "" && end == "" {
+		if z.NetworkType == zoneAdvanced {
+			return nil, ipRange{}, ErrParam("gateway, netmask and startip are required for a Shared network in an Advanced zone")
+		}
+		// A Basic zone's network takes the pods' guest ranges (createVlanIpRange with podid).
+		return nil, ipRange{}, c.basicNetworkSubnet(tx, z, n)
+	}
+	if gw == "" || mask == "" || start == "" {
+		return nil, ipRange{}, ErrParam("gateway, netmask and startip must be specified together for a Shared network's IP range")
+	}
+	if end == "" {
+		end = start
+	}
+	sn, err := parseSubnet(gw, mask)
+	if err != nil {
+		return nil, ipRange{}, err
+	}
+	r, err := sn.checkRange(start, end, "startip", "endip")
+	if err != nil {
+		return nil, ipRange{}, err
+	}
+	if r.size() > maxRangeAddresses {
+		return nil, ipRange{}, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.size(), maxRangeAddresses)
+	}
+	n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
+	v := &db.VlanRange{ID: uuid.NewString(), ZoneID: z.ID, PhysicalNetworkID: pn.ID, NetworkID: n.ID, VlanTag: n.BroadcastURI,
+		Gateway: n.Gateway, Netmask: n.Netmask, StartIP: u32ToIP(r.lo).String(), EndIP: u32ToIP(r.hi).String(), Created: n.Created}
+	if v.VlanTag == "" {
+		v.VlanTag = untaggedTag
+	}
+	if err := c.checkIPRangeFits(tx, z, pn, v, r); err != nil {
+		return nil, ipRange{}, err
+	}
+	// Another live network on the same tagged VLAN of this physical network would share its
+	// broadcast domain.
+	if v.VlanTag != untaggedTag {
+		others, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{ZoneID: z.ID, PhysicalNetworkID: pn.ID})
+		if err != nil {
+			return nil, ipRange{}, err
+		}
+		for _, o := range others {
+			if strings.EqualFold(o.BroadcastURI, v.VlanTag) {
+				return nil, ipRange{}, ErrParam("Network %s already uses vlan %s in zone %s", o.Name, vlan, z.Name)
+			}
+		}
+	}
+	return v, r, nil
+}
+
+// basicNetworkSubnet gives a Basic zone's network the gateway and netmask of the zone's first
+// guest (direct) range, when one exists.
+func (c *Call) basicNetworkSubnet(tx db.Tx, z *db.Zone, n *db.Network) error {
+	f := false
+	list, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{ZoneID: z.ID, ForVirtualNetwork: &f, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(list) > 0 {
+		if sn, err := parseSubnet(list[0].Gateway, list[0].Netmask); err == nil {
+			n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
+		}
+	}
+	return nil
+}
+
+// addSharedRange adds a Shared network's IP range with its address rows and the zone's direct
+// IP capacity.
+func (c *Call) addSharedRange(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, n *db.Network, v *db.VlanRange, r ipRange) error {
+	if err := db.InsertVlanRange(c.Ctx, tx, v); err != nil {
+		return err
+	}
+	addrs := make([]string, 0, r.size())
+	for u := int64(r.lo); u <= int64(r.hi); u++ {
+		addrs = append(addrs, u32ToIP(uint32(u)).String())
+	}
+	if err := db.InsertPublicIPs(c.Ctx, tx, z.ID, v.ID, addrs); err != nil {
+		if db.IsDuplicate(err) {
+			return ErrParam("The IP range %s-%s overlaps with addresses the zone %s already has", v.StartIP, v.EndIP, z.Name)
+		}
+		return err
+	}
+	return c.syncIPCapacity(tx, z.ID, false)
+}
+
+// Rendering.
+
+type networkRenderer struct {
+	c         *Call
+	offerings map[string]*db.NetworkOffering
+	zones     map[string]*db.Zone
+}
+
+func (c *Call) newNetworkRenderer() *networkRenderer {
+	return &networkRenderer{c: c, offerings: map[string]*db.NetworkOffering{}, zones: map[string]*db.Zone{}}
+}
+
+func (r *networkRenderer) offering(id string) *db.NetworkOffering {
+	if o, ok := r.offerings[id]; ok {
+		return o
+	}
+	o, err := db.GetNetworkOffering(r.c.Ctx, r.c.S.DB.Read(), id)
+	if err != nil {
+		o = nil
+	}
+	r.offerings[id] = o
+	return o
+}
+
+func (r *networkRenderer) zone(id string) *db.Zone {
+	if z, ok := r.zones[id]; ok {
+		return z
+	}
+	z, err := db.GetZone(r.c.Ctx, r.c.S.DB.Read(), id)
+	if err != nil {
+		z = nil
+	}
+	r.zones[id] = z
+	return z
+}
+
+func (r *networkRenderer) render(n *db.Network, tags []db.Tag) map[string]any {
+	c := r.c
+	m := map[string]any{"id": n.ID, "name": n.Name, "displaytext": n.DisplayText, "zoneid": n.ZoneID, "zonename": n.ZoneName,
+		"type": n.GuestType, "traffictype": n.TrafficType, "state": n.State, "acltype": n.ACLType, "issystem": n.IsSystem,
+		"related": n.ID, "networkofferingid": n.NetworkOfferingID, "specifyipranges": n.SpecifyIPRanges, "restartrequired": n.RestartRequired,
+		"canusefordeploy": n.State != db.NetworkDestroy, "ispersistent": false, "displaynetwork": true, "redundantrouter": false,
+		"strechedl2subnet": false, "supportsvmautoscaling": false, "hasannotations": false, "isdefault": false,
+		"domainid": n.DomainID, "domain": n.DomainName, "domainpath": n.DomainPath, "created": FormatTime(n.Created),
+		"internetprotocol": "IPv4", "tags": renderTags(tags)}
+	set(m, "account", n.AccountName)
+	set(m, "networkdomain", n.NetworkDomain)
+	set(m, "gateway", n.Gateway)
+	set(m, "netmask", n.Netmask)
+	set(m, "cidr", n.CIDR)
+	set(m, "physicalnetworkid", n.PhysicalNetworkID)
+	set(m, "broadcastdomaintype", n.BroadcastDomainType)
+	if n.ACLType == db.ACLDomain {
+		m["subdomainaccess"] = n.SubdomainAccess
+	}
+	if c.Caller.IsAdmin() && n.BroadcastURI != "" {
+		m["broadcasturi"] = n.BroadcastURI
+		if i := strings.Index(n.BroadcastURI, "://"); i >= 0 && n.BroadcastURI[i+3:] != "untagged" {
+			m["vlan"] = n.BroadcastURI[i+3:]
+		}
+	}
+	if z := r.zone(n.ZoneID); z != nil {
+		set(m, "dns1", z.DNS1)
+		set(m, "dns2", z.DNS2)
+	}
+	if o := r.offering(n.NetworkOfferingID); o != nil {
+		m["networkofferingname"], m["networkofferingdisplaytext"] = o.Name, o.DisplayText
+		m["networkofferingconservemode"], m["networkofferingavailability"] = o.ConserveMode, o.Availability
+		m["egressdefaultpolicy"] = o.EgressDefaultPolicy
+		names := make([]string, 0, len(o.Services))
+		for s := range o.Services {
+			names = append(names, s)
+		}
+		sort.Strings(names)
+		svcs := make([]any, 0, len(names))
+		for _, s := range names {
+			svc := map[string]any{"name": s, "capability": []any{}}
+			if p := o.Services[s]; p != "" {
+				svc["provider"] = []any{map[string]any{"name": p}}
+			}
+			svcs = append(svcs, svc)
+		}
+		m["service"] = svcs
+	}
+	return m
+}
+
+func (c *Call) networkObject(id string) (any, error) {
+	n, err := db.GetNetwork(c.Ctx, c.S.DB.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := db.TagsFor(c.Ctx, c.S.DB.Read(), "Network", []string{n.ID})
+	if err != nil {
+		return nil, err
+	}
+	return Object{Key: "network", Value: c.newNetworkRenderer().render(n, tags[n.ID])}, nil
+}
+
+func listNetworks(c *Call) (any, error) {
+	if id := c.lowerID("projectid"); id != "" {
+		return nil, ErrParam("Unable to find project by id %s", id)
+	}
+	f := db.NetworkFilter{ID: c.lowerID("id"), ZoneID: c.lowerID("zoneid"), Name: strings.TrimSpace(c.P.String("name")),
+		Keyword: c.P.String("keyword"), TrafficType: c.P.String("traffictype"), PhysicalNetworkID: c.lowerID("physicalnetworkid"),
+		NetworkOfferingID: c.lowerID("networkofferingid"), Services: c.P.List("supportedservices")}
+	empty := ListResult{Key: "network", Items: []any{}}
+	if b, ok := c.P.Bool("forvpc"); ok && b || c.lowerID("vpcid") != "" {
+		return empty, nil // no VPC networks
+	}
+	if b, ok := c.P.Bool("issystem"); ok {
+		f.IsSystem = &b
+	} else {
+		no := false
+		f.IsSystem = &no
+	}
+	switch t := strings.ToLower(strings.TrimSpace(c.P.String("type"))); t {
+	case "", "all":
+	case "isolated":
+		f.GuestType = db.GuestIsolated
+	case "shared":
+		f.GuestType = db.GuestShared
+	case "l2":
+		return empty, nil
+	default:
+		return nil, ErrParam("Invalid type %q: supported values are isolated, l2, shared and all", c.P.String("type"))
+	}
+	if v := strings.TrimSpace(c.P.String("acltype")); v != "" {
+		a, err := parseChoice("acltype", v, db.ACLAccount, db.ACLDomain)
+		if err != nil {
+			return nil, err
+		}
+		f.ACLType = a
+	}
+	scope, err := c.ListScope()
+	if err != nil {
+		return nil, err
+	}
+	f.Scope = scope
+	if scope.AccountID != "" {
+		// An account's list also shows the Domain-wide networks it may use.
+		a, err := db.GetAccount(c.Ctx, c.S.DB.Read(), scope.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		f.AccessibleAccountID, f.AccessibleDomainPath = a.ID, a.DomainPath
+	}
+	f.TagClause, f.TagArgs = db.TagFilterClause("Network", "n.id", c.tagsParam())
+	post := func(n *db.Network) bool { return true }
+	postFilter := false
+	if b, ok := c.P.Bool("canusefordeploy"); ok {
+		postFilter = true
+		prev := post
+		post = func(n *db.Network) bool { return prev(n) && c.canDeployInto(n) == b }
+	}
+	if b, ok := c.P.Bool("specifyipranges"); ok {
+		postFilter = true
+		prev := post
+		post = func(n *db.Network) bool { return prev(n) && n.SpecifyIPRanges == b }
+	}
+	if b, ok := c.P.Bool("restartrequired"); ok {
+		postFilter = true
+		prev := post
+		post = func(n *db.Network) bool { return prev(n) && n.RestartRequired == b }
+	}
+	limit, offset := c.P.Paging()
+	if !postFilter {
+		f.Limit, f.Offset = limit, offset
+	}
+	list, total, err := db.ListNetworks(c.Ctx, c.S.DB.Read(), f)
+	if err != nil {
+		return nil, err
+	}
+	if postFilter {
+		kept := list[:0]
+		for _, n := range list {
+			if post(n) {
+				kept = append(kept, n)
+			}
+		}
+		total = len(kept)
+		if limit > 0 {
+			kept = kept[min(offset, len(kept)):min(offset+limit, len(kept))]
+		}
+		list = kept
+	}
+	ids := make([]string, len(list))
+	for i, n := range list {
+		ids[i] = n.ID
+	}
+	tags, err := db.TagsFor(c.Ctx, c.S.DB.Read(), "Network", ids)
+	if err != nil {
+		return nil, err
+	}
+	r := c.newNetworkRenderer()
+	items := make([]any, 0, len(list))
+	for _, n := range list {
+		items = append(items, r.render(n, tags[n.ID]))
+	}
+	return ListResult{Key: "network", Items: items, Count: total}, nil
+}
+
+// canDeployInto is CloudStack's canUseForDeploy: a live network, and for a Shared network one
+// with a free address left.
+func (c *Call) canDeployInto(n *db.Network) bool {
+	if n.State == db.NetworkDestroy {
+		return false
+	}
+	if n.GuestType != db.GuestShared {
+		return true
+	}
+	q := c.S.DB.Read()
+	ranges, skip, err := c.guestRanges(q, n)
+	if err != nil {
+		return false
+	}
+	var size int64
+	for _, r := range ranges {
+		size += r[1] - r[0] + 1
+		for g := range skip {
+			if g >= r[0] && g <= r[1] {
+				size--
+			}
+		}
+	}
+	used, err := db.CountNetworkIPs(c.Ctx, q, n.ID)
+	return err == nil && int64(used) < size
+}
+
+// updateNetwork.
+
+func updateNetworkStart(c *Call) (any, error) {
+	n, err := c.networkForCall(c.S.DB.Read(), c.lowerID("id"), true)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkNetworkUpdate(n); err != nil {
+		return nil, err
+	}
+	return c.StartJob("Network", n.ID)
+}
+
+// checkNetworkUpdate validates updateNetwork's parameters against n.
+func (c *Call) checkNetworkUpdate(n *db.Network) error {
+	if c.P.Has("name") && strings.TrimSpace(c.P.String("name")) == "" {
+		return ErrParam("Invalid name: a network's name can't be empty")
+	}
+	if _, err := c.networkDomainParam(); err != nil {
+		return err
+	}
+	if id := c.lowerID("networkofferingid"); id != "" && id != n.NetworkOfferingID {
+		if _, err := db.GetNetworkOffering(c.Ctx, c.S.DB.Read(), id); errors.Is(err, db.ErrNotFound) {
+			return ErrParam("Unable to find network offering by id %s", id)
+		}
+		return ErrParam("Changing the network offering of network %s (networkofferingid) is not supported yet", n.Name)
+	}
+	if v := strings.TrimSpace(c.P.String("guestvmcidr")); v != "" {
+		if n.GuestType != db.GuestIsolated {
+			return ErrParam("guestvmcidr can only be changed for Isolated networks")
+		}
+		cidr, err := validGuestCIDR(v)
+		if err != nil {
+			return ErrParam("Invalid guestvmcidr %q: an IPv4 CIDR in private address space is required", v)
+		}
+		if cidr != n.CIDR {
+			return ErrParam("Changing the guest VM CIDR of network %s (guestvmcidr %s) is not supported yet", n.Name, cidr)
+		}
+	}
+	return nil
+}
+
+func updateNetworkJob(c *Call, j *db.Job) (any, error) {
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		n, err := c.networkForCall(tx, j.InstanceID, true)
+		if err != nil {
+			return err
+		}
+		if err := c.checkNetworkUpdate(n); err != nil {
+			return err
+		}
+		if v := strings.TrimSpace(c.P.String("name")); v != "" {
+			n.Name = v
+		}
+		if c.P.Has("displaytext") {
+			n.DisplayText = strings.TrimSpace(c.P.String("displaytext"))
+			if n.DisplayText == "" {
+				n.DisplayText = n.Name
+			}
+		}
+		if nd, _ := c.networkDomainParam(); nd != "" {
+			n.NetworkDomain = nd
+		}
+		if err := db.UpdateNetwork(c.Ctx, tx, n); err != nil {
+			return err
+		}
+		return c.Event(tx, "NETWORK.UPDATE", "Updating network "+n.Name, "Network", n.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.networkObject(j.InstanceID)
+}
+
+// deleteNetwork.
+
+func deleteNetworkStart(c *Call) (any, error) {
+	n, err := c.networkForCall(c.S.DB.Read(), c.lowerID("id"), true)
+	if err != nil {
+		return nil, err
+	}
+	if b, _ := c.P.Bool("forced"); b && !c.Caller.IsRootAdmin() {
+		return nil, ErrDenied("Only the root admin can force-delete network %s (forced)", n.Name)
+	}
+	if err := c.checkNetworkUnused(c.S.DB.Read(), n); err != nil {
+		return nil, err
+	}
+	return c.StartJob("Network", n.ID)
+}
+
+// checkNetworkUnused refuses while NICs of VMs not yet expunged are on the network
+// (CloudStack's "not all user vms are expunged" check).
+func (c *Call) checkNetworkUnused(q db.Querier, n *db.Network) error {
+	held, err := db.CountNetworkIPs(c.Ctx, q, n.ID)
+	if err != nil {
+		return err
+	}
+	nics, err := db.CountLiveNics(c.Ctx, q, n.ID)
+	if err != nil {
+		return err
+	}
+	if k := max(held, nics); k > 0 {
+		return ErrInUse("Can't delete the network %s, not all user vms are expunged: %d NICs of VMs are still on it", n.Name, k)
+	}
+	return nil
+}
+
+func deleteNetworkJob(c *Call, j *db.Job) (any, error) {
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		n, err := db.GetNetwork(c.Ctx, tx, j.InstanceID)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil // an earlier run of this job removed it
+		}
+		if err != nil {
+			return err
+		}
+		if !c.canUseNetwork(n, true) {
+			return ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.Name)
+		}
+		if err := c.checkNetworkUnused(tx, n); err != nil {
+			return err
+		}
+		if err := c.releaseNetworkResources(tx, n); err != nil {
+			return err
+		}
+		ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{NetworkID: n.ID})
+		if err != nil {
+			return err
+		}
+		if len(ranges) > 0 {
+			if _, err := c.zoneForChange(tx, n.ZoneID); err != nil {
+				return err
+			}
+			for _, v := range ranges {
+				if err := c.removeVlanRange(tx, v); err != nil {
+					return err
+				}
+			}
+		}
+		if n.AccountID != "" {
+			if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: -1}); err != nil {
+				return err
+			}
+		}
+		if err := db.DeleteTagsOf(c.Ctx, tx, "Network", n.ID); err != nil {
+			return err
+		}
+		if err := db.RemoveNetwork(c.Ctx, tx, n); err != nil {
+			return err
+		}
+		return c.Event(tx, "NETWORK.DELETE", "Deleting network "+n.Name, "Network", n.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Success(), nil
+}
+
+// restartNetwork: Atoll has no network elements on hosts yet, so a restart re-implements the
+// management side: the network gets back whatever it lacks of its VNI and source NAT address,
+// and restartrequired clears.
+
+func restartNetworkStart(c *Call) (any, error) {
+	n, err := c.networkForCall(c.S.DB.Read(), c.lowerID("id"), true)
+	if err != nil {
+		return nil, err
+	}
+	if n.State != db.NetworkImplemented && n.State != db.NetworkSetup {
+		return nil, ErrParam("Network %s is not in the right state to be restarted (%s). Correct states are: Implemented, Setup", n.Name, n.State)
+	}
+	if b, _ := c.P.Bool("makeredundant"); b {
+		return nil, ErrParam("makeredundant is not supported: Atoll's networks have no virtual routers yet")
+	}
+	return c.StartJob("Network", n.ID)
+}
+
+func restartNetworkJob(c *Call, j *db.Job) (any, error) {
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		n, err := c.networkForCall(tx, j.InstanceID, true)
+		if err != nil {
+			return err
+		}
+		if n.State != db.NetworkImplemented && n.State != db.NetworkSetup {
+			return ErrParam("Network %s is not in the right state to be restarted (%s). Correct states are: Implemented, Setup", n.Name, n.State)
+		}
+		if n.GuestType == db.GuestIsolated && n.BroadcastURI != "" {
+			ok, err := c.vnetHeld(tx, n)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				n.BroadcastURI, n.BroadcastDomainType = "", ""
+			}
+		}
+		if err := c.allocateNetworkResources(tx, n); err != nil {
+			return err
+		}
+		n.RestartRequired = false
+		if err := db.UpdateNetwork(c.Ctx, tx, n); err != nil {
+			return err
+		}
+		return c.Event(tx, "NETWORK.RESTART", "Restarting network "+n.Name, "Network", n.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.networkObject(j.InstanceID)
+}
+
+// vnetHeld reports whether an Implemented network still holds its VNI's allocation row.
+func (c *Call) vnetHeld(q db.Querier, n *db.Network) (bool, error) {
+	var v int64
+	if i := strings.Index(n.BroadcastURI, "://"); i < 0 {
+		return false, nil
+	} else if _, err := fmt.Sscanf(n.BroadcastURI[i+3:], "%d", &v); err != nil {
+		return false, nil
+	}
+	owner, err := db.VnetOwner(c.Ctx, q, n.PhysicalNetworkID, v)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if owner != n.ID {
+		return false, ErrInternal("Network %s's vnet %d is allocated to another network (%s)", n.Name, v, owner)
+	}
+	return true, nil
+}
