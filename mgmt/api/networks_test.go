@@ -71,7 +71,9 @@ func netCount(t *testing.T, e *mgmttest.Env, accountID, typ string) int64 {
 	return c[typ]
 }
 
-func TestIsolatedNetworkLifecycle(t *testing.T) { testIsolatedNetworkLifecycle(t, mgmttest.Start(t, mgmttest.Options{})) }
+func TestIsolatedNetworkLifecycle(t *testing.T) {
+	testIsolatedNetworkLifecycle(t, mgmttest.Start(t, mgmttest.Options{}))
+}
 
 func TestIsolatedNetworkLifecycleMariaDB(t *testing.T) {
 	testIsolatedNetworkLifecycle(t, mgmttest.Start(t, mgmttest.Options{MySQL: true}))
