@@ -419,3 +419,23 @@ func (c *Call) releaseNicIPs(tx db.Tx, nics []*db.Nic) error {
 	}
 	return nil
 }
+
+// networkUsableBy refuses a network the account may not deploy into: an Account network of
+// another account, or a Domain network outside the account's domain (or, without subdomain
+// access, below it).
+func (c *Call) networkUsableBy(n *db.Network, acct *db.Account) error {
+	ok := false
+	switch {
+	case n.AccountID != "":
+		ok = n.AccountID == acct.ID
+	case strings.EqualFold(acct.DomainPath, n.DomainPath):
+		ok = true
+	case n.SubdomainAccess:
+		p := n.DomainPath + "/"
+		ok = len(acct.DomainPath) > len(p) && strings.EqualFold(acct.DomainPath[:len(p)], p)
+	}
+	if !ok {
+		return ErrDenied("Account %s does not have permission to use network %s", acct.Name, n.Name)
+	}
+	return nil
+}

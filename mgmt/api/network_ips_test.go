@@ -306,3 +306,167 @@ func TestAllocateNicIP(t *testing.T) {
 		}
 	})
 }
+
+// shared inserts a Shared network with a range of addresses (network_id set, or, for a Basic
+// zone's pod range, not) and the zone's direct IP capacity.
+func (e *netEnv) shared(t *testing.T, zone *db.Zone, name string, ownRange bool, acl, accountID, domainID string, sub bool) *db.Network {
+	t.Helper()
+	ctx := t.Context()
+	n := &db.Network{ID: uuid.NewString(), Name: name, ZoneID: zone.ID, PhysicalNetworkID: e.pn.ID, AccountID: accountID, DomainID: domainID,
+		NetworkOfferingID: "o", GuestType: db.GuestShared, TrafficType: "Guest", CIDR: "172.20.0.0/24", Gateway: "172.20.0.1",
+		Netmask: "255.255.255.0", State: db.NetworkSetup, ACLType: acl, SubdomainAccess: sub, Services: "Dhcp,Dns,SecurityGroup,UserData",
+		Created: db.Now()}
+	v := &db.VlanRange{ID: uuid.NewString(), ZoneID: zone.ID, VlanTag: "vlan://untagged", Gateway: "172.20.0.1", Netmask: "255.255.255.0",
+		StartIP: "172.20.0.10", EndIP: "172.20.0.12", Created: db.Now()}
+	if ownRange {
+		v.NetworkID = n.ID
+	}
+	err := e.s.DB.Transaction(ctx, func(tx db.Tx) error {
+		if err := db.InsertNetwork(ctx, tx, n); err != nil {
+			return err
+		}
+		if err := db.InsertVlanRange(ctx, tx, v); err != nil {
+			return err
+		}
+		if err := db.InsertPublicIPs(ctx, tx, zone.ID, v.ID, []string{"172.20.0.10", "172.20.0.11", "172.20.0.12"}); err != nil {
+			return err
+		}
+		return e.call(ctx).syncIPCapacity(tx, zone.ID, false)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.get(t, n.ID)
+}
+
+// A Shared network's NIC addresses come from its range, are marked Allocated there and in the
+// zone's direct IP capacity, and go back on release; a Basic zone's network uses the zone's
+// pod ranges.
+func TestSharedNetworkNicIP(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		e := newNetEnv(t, url)
+		ctx := t.Context()
+		basic := &db.Zone{ID: uuid.NewString(), Name: "basic", NetworkType: zoneBasic, AllocationState: "Enabled", ZoneToken: "b",
+			SecurityGroupsEnabled: true, Created: db.Now()}
+		if err := db.InsertZone(ctx, e.s.DB.SQL, basic); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			zone     *db.Zone
+			ownRange bool
+		}{{e.zone, true}, {basic, false}} {
+			n := e.shared(t, tc.zone, "sh-"+tc.zone.Name, tc.ownRange, db.ACLDomain, "", e.root.ID, true)
+			var got []string
+			for i := 0; i < 3; i++ {
+				err := e.tx(t, func(c *Call, tx db.Tx) error {
+					ip, err := c.allocateNicIP(tx, n, "")
+					got = append(got, ip)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if strings.Join(sortedCopy(got), ",") != "172.20.0.10,172.20.0.11,172.20.0.12" {
+				t.Fatalf("%s: addresses %v", tc.zone.Name, got)
+			}
+			if err := e.tx(t, func(c *Call, tx db.Tx) error { _, err := c.allocateNicIP(tx, n, ""); return err }); apiCode(err) != CodeCapacity {
+				t.Fatalf("full shared network: %v", err)
+			}
+			if u := e.used(t, db.CapDirectPublicIP, tc.zone.ID); u != 3 {
+				t.Fatalf("direct IP capacity used %d", u)
+			}
+			if err := e.tx(t, func(c *Call, tx db.Tx) error { return c.releaseNicIP(tx, n, "172.20.0.11") }); err != nil {
+				t.Fatal(err)
+			}
+			if u := e.used(t, db.CapDirectPublicIP, tc.zone.ID); u != 2 {
+				t.Fatalf("direct IP capacity after release %d", u)
+			}
+			var state string
+			if err := e.s.DB.SQL.QueryRowContext(ctx, "SELECT state FROM public_ips WHERE zone_id = ? AND address = '172.20.0.11'", tc.zone.ID).Scan(&state); err != nil || state != "Free" {
+				t.Fatalf("released address row: %s %v", state, err)
+			}
+		}
+		rep, err := planner.New(e.s.Config).Recompute(ctx, e.s.DB.Read(), nil)
+		if err != nil || !rep.OK() {
+			t.Fatalf("recompute: %+v %v", rep, err)
+		}
+	})
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// defaultNetworkFor: an Advanced zone's only Isolated network of the account, else 431 asking
+// for networkids; a Basic zone's shared network.
+func TestDefaultNetworkFor(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		e := newNetEnv(t, url)
+		ctx := t.Context()
+		pick := func(z *db.Zone) (*db.Network, error) {
+			var n *db.Network
+			err := e.tx(t, func(c *Call, tx db.Tx) error {
+				var err error
+				n, err = c.defaultNetworkFor(tx, z, e.acct.ID)
+				return err
+			})
+			return n, err
+		}
+		if _, err := pick(e.zone); apiCode(err) != CodeParam || !strings.Contains(err.Error(), "networkids") {
+			t.Fatalf("no network: %v", err)
+		}
+		n1 := e.isolated(t, "only", "10.1.1.0/24")
+		// Another account's network and a Shared network don't count.
+		other := &db.Network{ID: uuid.NewString(), Name: "other", ZoneID: e.zone.ID, AccountID: uuid.NewString(), DomainID: e.root.ID,
+			NetworkOfferingID: "o", GuestType: db.GuestIsolated, TrafficType: "Guest", State: db.NetworkAllocated, ACLType: db.ACLAccount, Created: db.Now()}
+		if err := db.InsertNetwork(ctx, e.s.DB.SQL, other); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := pick(e.zone); err != nil || n.ID != n1.ID {
+			t.Fatalf("one network: %v %v", n, err)
+		}
+		e.isolated(t, "second", "10.1.2.0/24")
+		if _, err := pick(e.zone); apiCode(err) != CodeParam || !strings.Contains(err.Error(), "More than 1") {
+			t.Fatalf("two networks: %v", err)
+		}
+		basic := &db.Zone{ID: uuid.NewString(), Name: "basic", NetworkType: zoneBasic, AllocationState: "Enabled", ZoneToken: "b",
+			SecurityGroupsEnabled: true, Created: db.Now()}
+		if err := db.InsertZone(ctx, e.s.DB.SQL, basic); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pick(basic); apiCode(err) != CodeParam {
+			t.Fatalf("basic zone without its network: %v", err)
+		}
+		sh := e.shared(t, basic, "guest", false, db.ACLDomain, "", e.root.ID, true)
+		if n, err := pick(basic); err != nil || n.ID != sh.ID {
+			t.Fatalf("basic zone: %v %v", n, err)
+		}
+		acct := e.acct
+		acct.DomainPath = "ROOT"
+		c := e.call(ctx)
+		if err := c.networkUsableBy(sh, acct); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.networkUsableBy(other, acct); apiCode(err) != CodeAccount {
+			t.Fatalf("another account's network: %v", err)
+		}
+		sub := &db.Account{ID: uuid.NewString(), Name: "x", DomainPath: "ROOT/sub"}
+		sh.SubdomainAccess = false
+		if err := c.networkUsableBy(sh, sub); apiCode(err) != CodeAccount {
+			t.Fatalf("subdomain without access: %v", err)
+		}
+		sh.SubdomainAccess = true
+		if err := c.networkUsableBy(sh, sub); err != nil {
+			t.Fatalf("subdomain with access: %v", err)
+		}
+	})
+}

@@ -310,3 +310,35 @@ func TestCreateNetworkConcurrentLimit(t *testing.T) {
 		t.Fatalf("count %d", c)
 	}
 }
+
+// A Basic zone's guest network: the admin creates it with the SG offering and no addresses
+// (they come from the pods' guest ranges); the zone takes one; Isolated networks are refused.
+func TestBasicZoneNetwork(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	a := e.Admin
+	zone := topoObj(t, mgmttest.Do(t, a, "createZone", map[string]string{"name": "basic", "networktype": "Basic", "dns1": "8.8.8.8",
+		"internaldns1": "10.0.0.2"}), "zone")["id"].(string)
+	pn := topoObj(t, mgmttest.DoAsync(t, a, "createPhysicalNetwork", map[string]string{"zoneid": zone, "name": "p"}), "physicalnetwork")["id"].(string)
+	for _, tt := range []string{"Guest", "Management"} {
+		mgmttest.DoAsync(t, a, "addTrafficType", map[string]string{"physicalnetworkid": pn, "traffictype": tt})
+	}
+	pod := topoObj(t, mgmttest.Do(t, a, "createPod", map[string]string{"zoneid": zone, "name": "pod1", "gateway": "10.10.0.1",
+		"netmask": "255.255.255.0", "startip": "10.10.0.10", "endip": "10.10.0.50"}), "pod")["id"].(string)
+	mgmttest.Do(t, a, "createVlanIpRange", map[string]string{"podid": pod, "gateway": "10.10.0.1", "netmask": "255.255.255.0",
+		"startip": "10.10.0.100", "endip": "10.10.0.199", "forvirtualnetwork": "False"})
+	sg := netOffering(t, e, "DefaultSharedNetworkOfferingWithSGService")
+	netRefuse(t, e, a, "createNetwork", map[string]string{"name": "iso", "zoneid": zone,
+		"networkofferingid": netOffering(t, e, "DefaultIsolatedNetworkOfferingWithSourceNatService")}, 431)
+	netRefuse(t, e, a, "createNetwork", map[string]string{"name": "g", "zoneid": zone, "networkofferingid": sg, "vlan": "10"}, 431)
+	n := topoObj(t, mgmttest.Do(t, a, "createNetwork", map[string]string{"name": "guest", "zoneid": zone, "networkofferingid": sg}), "network")
+	topoWant(t, "basic network", n, "type", "Shared", "state", "Setup", "broadcastdomaintype", "Native", "gateway", "10.10.0.1",
+		"netmask", "255.255.255.0", "acltype", "Domain")
+	if text := netRefuse(t, e, a, "createNetwork", map[string]string{"name": "second", "zoneid": zone, "networkofferingid": sg}, 431); !strings.Contains(text, "one guest network") {
+		t.Errorf("second basic network: %s", text)
+	}
+	alice, _ := tenant(t, e, "alice", "0", "")
+	got := topoItems(t, mgmttest.Do(t, alice, "listNetworks", map[string]string{"zoneid": zone, "canusefordeploy": "true"}), "network")
+	if len(got) != 1 || got[0]["id"] != n["id"] {
+		t.Fatalf("alice's deployable networks: %v", got)
+	}
+}
