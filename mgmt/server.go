@@ -17,6 +17,7 @@ import (
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/iam"
 	"github.com/atollcloud/atoll/mgmt/jobs"
+	"github.com/atollcloud/atoll/mgmt/snapshots"
 	"github.com/google/uuid"
 )
 
@@ -38,18 +39,20 @@ type Options struct {
 
 // Server is a running management server.
 type Server struct {
-	ID       string
-	DB       *db.DB
-	API      *api.Server
-	Jobs     *jobs.Runner
-	Keys     *iam.Keyring
-	Agents   *agents.Manager
-	Listener net.Listener
-	name     string
-	log      *slog.Logger
-	http     *http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	ID     string
+	DB     *db.DB
+	API    *api.Server
+	Jobs   *jobs.Runner
+	Keys   *iam.Keyring
+	Agents *agents.Manager
+	// Snapshots fires recurring snapshot policies while this server holds the scheduler lease.
+	Snapshots *snapshots.Scheduler
+	Listener  net.Listener
+	name      string
+	log       *slog.Logger
+	http      *http.Server
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 	// Bootstrapped is true when this start created the cloud's first rows.
 	Bootstrapped bool
 }
@@ -133,7 +136,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return fail(err)
 		}
 	}
-	s.wg.Add(3)
+	s.Snapshots = snapshots.New(d, id, apiSrv.FireSnapshotPolicy, log)
+	if o.JobLease > 0 {
+		s.Snapshots.Lease = o.JobLease
+	}
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); s.Snapshots.Run(runCtx) }()
 	go func() { defer s.wg.Done(); runner.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.heartbeats(runCtx) }()
 	go func() {

@@ -21,4 +21,6 @@ func registerAll(s *Server) {
 	registerVlanIPRanges(s)
 	registerNetworks(s)
 	registerTags(s)
+	registerVolumes(s)
+	registerSnapshots(s)
 }
