@@ -19,7 +19,8 @@ import (
 func fingerprint(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
 	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events",
-		"networks", "network_ips")
+		"networks", "network_ips",
+		"volumes", "snapshots", "snapshot_store_refs", "snapshot_policies")
 }
 
 // dummy returns a well-formed value for a parameter of type typ.
