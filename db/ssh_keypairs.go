@@ -72,7 +72,7 @@ func GetSSHKeyPairByID(ctx context.Context, q Querier, id string) (*SSHKeyPair, 
 }
 
 // SSHKeyPairFilter selects keypairs: Name matches case-insensitively, Keyword is a substring
-// of the name, Fingerprint matches exactly.
+// of the name or fingerprint, Fingerprint matches exactly.
 type SSHKeyPairFilter struct {
 	ID, Name, Fingerprint, Keyword string
 	Scope                          Scope
@@ -94,7 +94,8 @@ func ListSSHKeyPairs(ctx context.Context, q Querier, f SSHKeyPairFilter) ([]*SSH
 		w, args = append(w, "k.fingerprint = ?"), append(args, f.Fingerprint)
 	}
 	if f.Keyword != "" {
-		w, args = append(w, "LOWER(k.name) LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Keyword)))
+		kw := "%" + LikePrefix(strings.ToLower(f.Keyword))
+		w, args = append(w, "(LOWER(k.name) LIKE ?"+LikeEscape+" OR k.fingerprint LIKE ?"+LikeEscape+")"), append(args, kw, kw)
 	}
 	w, args = f.Scope.apply(w, args, "k.account_id", "d.path")
 	if clause, targs := TagFilterClause("SSHKeyPair", "k.id", f.Tags); clause != "" {

@@ -125,8 +125,8 @@ func TemplateZones(ctx context.Context, q Querier, templateID string) ([]string,
 }
 
 // StoresMissingTemplate returns the live image stores of the given zones that hold no live
-// copy of a template.
-func StoresMissingTemplate(ctx context.Context, q Querier, templateID string, zoneIDs []string) ([]*ImageStore, error) {
+// copy of a template (with everHeld, that never held one, even a removed one).
+func StoresMissingTemplate(ctx context.Context, q Querier, templateID string, zoneIDs []string, everHeld bool) ([]*ImageStore, error) {
 	if len(zoneIDs) == 0 {
 		return nil, nil
 	}
@@ -139,8 +139,12 @@ func StoresMissingTemplate(ctx context.Context, q Querier, templateID string, zo
 		args = append(args, z)
 	}
 	args = append(args, templateID)
+	live := " AND s.removed IS NULL"
+	if everHeld {
+		live = ""
+	}
 	rows, err := q.QueryContext(ctx, "SELECT "+imageStoreCols+imageStoreFrom+" WHERE i.removed IS NULL AND i.role = 'Image' AND i.zone_id IN ("+in+
-		") AND NOT EXISTS (SELECT 1 FROM template_stores s WHERE s.store_id = i.id AND s.template_id = ? AND s.removed IS NULL) ORDER BY i.zone_id, i.name", args...)
+		") AND NOT EXISTS (SELECT 1 FROM template_stores s WHERE s.store_id = i.id AND s.template_id = ?"+live+") ORDER BY i.zone_id, i.name", args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: stores missing template: %w", err)
 	}

@@ -159,6 +159,18 @@ func TemplateReadyInZone(ctx context.Context, q Querier, templateID, zoneID stri
 	if err != nil {
 		return false, fmt.Errorf("db: template ready in zone: %w", err)
 	}
+	if n > 0 || templateID != SimulatorTemplateID {
+		return n > 0, nil
+	}
+	// The Simulator's built-in template is ready in every image store of a Simulator zone,
+	// even before its copies are recorded there, unless an admin deleted it from the zone.
+	err = q.QueryRowContext(ctx, `SELECT COUNT(*) FROM image_stores i WHERE i.zone_id = ? AND i.removed IS NULL AND i.role = 'Image'
+		AND EXISTS (SELECT 1 FROM templates t WHERE t.id = ? AND t.removed IS NULL)
+		AND EXISTS (SELECT 1 FROM clusters c WHERE c.zone_id = i.zone_id AND c.removed IS NULL AND c.hypervisor_type = 'Simulator')
+		AND NOT EXISTS (SELECT 1 FROM template_stores s WHERE s.template_id = ? AND s.zone_id = i.zone_id)`, zoneID, templateID, templateID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("db: template ready in zone: %w", err)
+	}
 	return n > 0, nil
 }
 
@@ -403,12 +415,30 @@ func TemplatePermissions(ctx context.Context, q Querier, templateID string) ([]s
 	return out, rows.Err()
 }
 
-// CountTemplatesUsedByVMs counts the live VMs using a template or ISO (as image or attached ISO).
-func CountTemplatesUsedByVMs(ctx context.Context, q Querier, templateID string) (int, error) {
-	var n int
-	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM vm_instances WHERE (template_id = ? OR iso_id = ?) AND removed IS NULL", templateID, templateID).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("db: count template users: %w", err)
+// VMsUsingTemplate returns the names of the VMs not yet expunged that were deployed from a
+// template (iso false) or have an ISO attached (iso true), in one zone when zoneID is set.
+func VMsUsingTemplate(ctx context.Context, q Querier, templateID, zoneID string, iso bool) ([]string, error) {
+	col := "template_id"
+	if iso {
+		col = "iso_id"
 	}
-	return n, nil
+	where := col + " = ? AND removed IS NULL AND state NOT IN ('Expunging', 'Expunged')"
+	args := []any{templateID}
+	if zoneID != "" {
+		where, args = where+" AND zone_id = ?", append(args, zoneID)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT name FROM vm_instances WHERE "+where+" ORDER BY name LIMIT 50", args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: vms using template: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("db: vms using template: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }

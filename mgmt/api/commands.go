@@ -21,6 +21,8 @@ func registerAll(s *Server) {
 	registerVlanIPRanges(s)
 	registerNetworks(s)
 	registerTags(s)
+	registerSSHKeyPairs(s)
+	registerTemplates(s)
 	registerVolumes(s)
 	registerSnapshots(s)
 }

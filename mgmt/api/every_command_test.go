@@ -20,6 +20,7 @@ func fingerprint(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
 	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events",
 		"networks", "network_ips",
+		"templates", "template_stores", "template_permissions", "ssh_keypairs", "resource_tags",
 		"volumes", "snapshots", "snapshot_store_refs", "snapshot_policies")
 }
 

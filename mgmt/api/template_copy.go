@@ -1,0 +1,260 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/google/uuid"
+)
+
+// copyImage starts copying a template or ISO into the image stores of other zones: the
+// copies are recorded (downloading) in the handler's transaction with the job, which waits
+// for them.
+func (c *Call) copyImage(k imageKind) (any, error) {
+	var dest []string
+	if z := strings.ToLower(c.P.String("destzoneid")); z != "" {
+		dest = append(dest, z)
+	}
+	for _, z := range c.P.List("destzoneids") {
+		dest = append(dest, strings.ToLower(z))
+	}
+	if len(dest) == 0 {
+		return nil, ErrParam("Please specify valid destination zone to copy the %s.", k.noun)
+	}
+	src := strings.ToLower(c.P.String("sourcezoneid"))
+	var id, jobID string
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		t, err := c.imageByID(tx, k, c.P.String("id"))
+		if err != nil {
+			return err
+		}
+		id = t.ID
+		if err := c.checkImageUse(tx, k, t); err != nil {
+			return err
+		}
+		if t.TemplateType == db.TemplateSystem {
+			return ErrParam("Unable to copy the system %s %s", k.noun, t.Name)
+		}
+		if src != "" {
+			if _, err := db.GetZone(c.Ctx, tx, src); errors.Is(err, db.ErrNotFound) {
+				return ErrParam("Please specify a valid source zone.")
+			} else if err != nil {
+				return err
+			}
+			ready, err := db.TemplateReadyInZone(c.Ctx, tx, t.ID, src)
+			if err != nil {
+				return err
+			}
+			if !ready {
+				return ErrParam("Please specify a %s that is installed on secondary storage host in zone %s", k.noun, src)
+			}
+		} else {
+			copies, err := db.ListTemplateCopies(c.Ctx, tx, t.ID, "")
+			if err != nil {
+				return err
+			}
+			ok := false
+			for _, cp := range copies {
+				ok = ok || cp.DownloadState == db.DownloadDone
+			}
+			if !ok {
+				return ErrParam("Unable to find a secondary storage host that has the %s %s ready", k.noun, t.ID)
+			}
+		}
+		var zones []*db.Zone
+		for _, z := range dest {
+			if z == src {
+				return ErrParam("Please specify different source and destination zones.")
+			}
+			zone, err := db.GetZone(c.Ctx, tx, z)
+			if errors.Is(err, db.ErrNotFound) {
+				return ErrParam("Please specify a valid destination zone.")
+			}
+			if err != nil {
+				return err
+			}
+			if zone.AllocationState == "Disabled" && !c.Caller.IsRootAdmin() {
+				return ErrDenied("Cannot perform this operation, Zone %s is currently disabled", zone.Name)
+			}
+			zones = append(zones, zone)
+		}
+		if _, err := c.addImageCopies(tx, t, zones); err != nil {
+			return err
+		}
+		for _, z := range zones {
+			cs, err := db.ListTemplateCopies(c.Ctx, tx, t.ID, z.ID)
+			if err != nil {
+				return err
+			}
+			if len(cs) == 0 {
+				return ErrInternal("Unable to find image store in zone %s to copy the %s to", z.Name, k.noun)
+			}
+		}
+		if err := c.Event(tx, k.evCopy, fmt.Sprintf("copying %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+			return err
+		}
+		jobID, err = c.EnqueueJob(tx, k.resType, t.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.S.Jobs.Wake()
+	return JobStarted{JobID: jobID, ID: id}, nil
+}
+
+// copyImageJob waits for the copies to land and answers the template in the first
+// destination zone.
+func copyImageJob(c *Call, j *db.Job) (any, error) {
+	k := templateKind
+	if j.InstanceType == isoKind.resType {
+		k = isoKind
+	}
+	for {
+		pending, err := c.advanceDownloads(j.InstanceID)
+		if err != nil {
+			return nil, err
+		}
+		if !pending {
+			break
+		}
+		select {
+		case <-c.Ctx.Done():
+			return nil, c.Ctx.Err()
+		case <-time.After(downloadStep):
+		}
+	}
+	dest := strings.ToLower(c.P.String("destzoneid"))
+	if dest == "" {
+		if l := c.P.List("destzoneids"); len(l) > 0 {
+			dest = strings.ToLower(l[0])
+		}
+	}
+	items, err := c.imageItems(k, db.TemplateFilter{ID: j.InstanceID, ZoneID: dest})
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, ErrInternal("Failed to copy %s", k.noun)
+	}
+	m := items[0].(map[string]any)
+	if m["isready"] != true {
+		return nil, ErrInternal("Failed to copy %s: %v", k.noun, m["status"])
+	}
+	return Object{Key: k.key, Value: m}, nil
+}
+
+// extractBaseParam carries the management server's address from the request into the job.
+const extractBaseParam = "atoll.extractbase"
+
+// extractImage checks an extraction and starts its job. On the Simulator nothing is stored,
+// so the answer is CloudStack's shape with a URL under this management server, which does not
+// serve the file yet.
+func (c *Call) extractImage(k imageKind) (any, error) {
+	mode := strings.ToUpper(c.P.String("mode"))
+	switch mode {
+	case "HTTP_DOWNLOAD":
+	case "FTP_UPLOAD":
+		return nil, ErrParam("FTP_UPLOAD mode is not supported: use HTTP_DOWNLOAD")
+	default:
+		return nil, ErrParam("Please specify a valid extract Mode. Supported modes: HTTP_DOWNLOAD, FTP_UPLOAD")
+	}
+	var id, jobID string
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		t, err := c.imageByID(tx, k, c.P.String("id"))
+		if err != nil {
+			return err
+		}
+		id = t.ID
+		if err := c.checkImageUse(tx, k, t); err != nil {
+			return err
+		}
+		if t.TemplateType == db.TemplateSystem || t.TemplateType == db.TemplateBuiltin {
+			return ErrParam("Unable to extract the %s %s as it is a default System %s", k.noun, t.Name, k.noun)
+		}
+		if !t.Extractable && !c.Caller.IsRootAdmin() && !(c.Caller.IsAdmin() && c.checkImageOwner(tx, k, t) == nil) {
+			return ErrParam("Unable to extract %s id=%s as it's not extractable", k.noun, t.ID)
+		}
+		zoneID := strings.ToLower(c.P.String("zoneid"))
+		if zoneID != "" {
+			if _, err := db.GetZone(c.Ctx, tx, zoneID); errors.Is(err, db.ErrNotFound) {
+				return ErrParam("Please specify a valid zone.")
+			} else if err != nil {
+				return err
+			}
+		}
+		copies, err := db.ListTemplateCopies(c.Ctx, tx, t.ID, zoneID)
+		if err != nil {
+			return err
+		}
+		ready := false
+		for _, cp := range copies {
+			ready = ready || cp.DownloadState == db.DownloadDone
+		}
+		if !ready {
+			return ErrParam("The %s %s is not ready in any image store of the zone: it cannot be extracted", k.noun, t.ID)
+		}
+		if err := c.Event(tx, k.evExtrct, fmt.Sprintf("extracting %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+			return err
+		}
+		c.P[extractBaseParam] = c.baseURL()
+		jobID, err = c.EnqueueJob(tx, k.resType, t.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.S.Jobs.Wake()
+	return JobStarted{JobID: jobID, ID: id}, nil
+}
+
+// baseURL is this management server's address as the caller reached it.
+func (c *Call) baseURL() string {
+	if c.Req == nil {
+		return "http://localhost:8080"
+	}
+	scheme := "http"
+	if c.Req.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Req.Host
+}
+
+func extractImageJob(c *Call, j *db.Job) (any, error) {
+	k := templateKind
+	if j.InstanceType == isoKind.resType {
+		k = isoKind
+	}
+	t, err := c.imageByID(c.S.DB.Read(), k, j.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	zoneID := strings.ToLower(c.P.String("zoneid"))
+	copies, err := db.ListTemplateCopies(c.Ctx, c.S.DB.Read(), t.ID, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	var cp *db.TemplateCopy
+	for _, x := range copies {
+		if x.DownloadState == db.DownloadDone {
+			cp = x
+			break
+		}
+	}
+	if cp == nil {
+		return nil, ErrInternal("The %s %s is no longer ready to extract", k.noun, t.ID)
+	}
+	extractID := uuid.NewString()
+	base := c.P.String(extractBaseParam)
+	m := map[string]any{"id": t.ID, "name": t.Name, "extractId": extractID, "extractMode": "HTTP_DOWNLOAD", "state": "DOWNLOAD_URL_CREATED",
+		"status": "DOWNLOAD_URL_CREATED", "uploadpercentage": 100, "storagetype": "SecondaryStorage", "zoneid": cp.ZoneID,
+		"url": fmt.Sprintf("%s/client/extract/%s/%s.%s", base, extractID, t.ID, lowerFormat(t.Format)), "created": FormatTime(db.Now())}
+	if z, err := db.GetZone(c.Ctx, c.S.DB.Read(), cp.ZoneID); err == nil {
+		m["zonename"] = z.Name
+	}
+	set(m, "accountid", t.AccountID)
+	return Object{Key: k.key, Value: m}, nil
+}

@@ -1,0 +1,220 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/google/uuid"
+)
+
+func registerCreateTemplate(s *Server) {
+	s.Reg.Add(&Command{Name: "createTemplate", Roles: AllRoles, Async: true, ResponseKey: "template",
+		Description: "Creates a template of a virtual machine. The virtual machine must be in a STOPPED state. A template created from this command is automatically designated as a private template visible to the account that created it.",
+		Params: []Param{
+			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the template"},
+			{Name: "displaytext", Type: TString, Required: true, Length: 4096, Description: "The display text of the template, defaults to the 'name'."},
+			{Name: "ostypeid", Type: TUUID, Required: true, Description: "the ID of the OS Type that best represents the OS of this template."},
+			{Name: "volumeid", Type: TUUID, Description: "the ID of the disk volume the template is being created from. Either this parameter, or snapshotId has to be passed in"},
+			{Name: "snapshotid", Type: TUUID, Description: "the ID of the snapshot the template is being created from. Either this parameter, or volumeId has to be passed in"},
+			{Name: "virtualmachineid", Type: TUUID, Description: "Optional, VM ID. If this presents, it is going to create a baremetal template for VM this ID refers to."},
+			{Name: "zoneid", Type: TUUID, Description: "the zone for the template. Can be specified with snapshot only"},
+			{Name: "bits", Type: TInt, Description: "32 or 64 bit"},
+			{Name: "ispublic", Type: TBool, Description: "true if this template is a public template, false otherwise"},
+			{Name: "isfeatured", Type: TBool, Description: "true if this template is a featured template, false otherwise"},
+			{Name: "passwordenabled", Type: TBool, Description: "true if the template supports the password reset feature; default is false"},
+			{Name: "sshkeyenabled", Type: TBool, Description: "true if the template supports the sshkey upload feature; default is false"},
+			{Name: "isdynamicallyscalable", Type: TBool, Description: "true if template contains XS/VMWare tools inorder to support dynamic scaling of VM cpu/memory"},
+			{Name: "requireshvm", Type: TBool, Description: "true if the template requires HVM, false otherwise"},
+			{Name: "templatetag", Type: TString, Description: "the tag for this template."},
+			{Name: "details", Type: TMap, Description: "Template details in key/value pairs using format details[i].keyname=keyvalue."},
+			{Name: "url", Type: TString, Description: "Optional, only for baremetal hypervisor. The directory name where template stored on CIFS server"},
+			{Name: "arch", Type: TString, Description: "the CPU arch of the template"},
+			{Name: "account", Type: TString, Description: "an optional accountName. Must be used with domainId."},
+			{Name: "domainid", Type: TUUID, Description: "an optional domainId. If the account parameter is used, domainId must also be used."},
+			{Name: "projectid", Type: TUUID, Description: "create template for the project (projects are not supported)"},
+		},
+		Handler: createTemplate, Job: createTemplateJob})
+}
+
+// createTemplate records a private template made from a stopped VM's volume or a backed-up
+// snapshot, with copies in the zone's image stores, and starts the job that waits for them.
+// On the Simulator the copy completes without moving any data.
+func createTemplate(c *Call) (any, error) {
+	volID, snapID := strings.ToLower(c.P.String("volumeid")), strings.ToLower(c.P.String("snapshotid"))
+	if volID == "" && snapID == "" {
+		return nil, ErrParam("Failed to create private template record, neither volume ID nor snapshot ID were specified")
+	}
+	if volID != "" && snapID != "" {
+		return nil, ErrParam("Failed to create private template record, please specify only one of volume ID (%s) and snapshot ID (%s)", volID, snapID)
+	}
+	if c.P.String("virtualmachineid") != "" {
+		return nil, ErrParam("Baremetal templates (virtualmachineid) are not supported")
+	}
+	name := strings.TrimSpace(c.P.String("name"))
+	display := c.P.String("displaytext")
+	if display == "" {
+		display = name
+	}
+	bits := 64
+	if b, ok := c.P.Int("bits"); ok {
+		if b != 32 && b != 64 {
+			return nil, ErrParam("Invalid bits value %d: use 32 or 64", b)
+		}
+		bits = b
+	}
+	public, _ := c.P.Bool("ispublic")
+	featured, _ := c.P.Bool("isfeatured")
+	pw, _ := c.P.Bool("passwordenabled")
+	sshKey, _ := c.P.Bool("sshkeyenabled")
+	dyn, _ := c.P.Bool("isdynamicallyscalable")
+	hvm, hvmSet := c.P.Bool("requireshvm")
+	if !hvmSet {
+		hvm = true
+	}
+	details := map[string]string{}
+	for _, m := range c.P.Map("details") {
+		for k, v := range m {
+			details[k] = v
+		}
+	}
+	t := &db.Template{ID: uuid.NewString(), Name: name, DisplayText: display, IsPublic: public, PasswordEnabled: pw, SSHKeyEnabled: sshKey,
+		IsDynamicallyScalable: dyn, RequiresHVM: hvm, Bootable: true, TemplateType: db.TemplateUser, State: "Active", Bits: bits,
+		TemplateTag: c.P.String("templatetag"), Details: details, Created: db.Now()}
+	var jobID string
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		owner, err := c.ownerForCreate(tx)
+		if err != nil {
+			return err
+		}
+		t.AccountID, t.DomainID = owner.ID, owner.DomainID
+		if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
+			return err
+		}
+		var zoneID string
+		if volID != "" {
+			v, err := db.GetVolume(c.Ctx, tx, volID)
+			if errors.Is(err, db.ErrNotFound) {
+				return ErrParam("Failed to create private template record, unable to find volume %s", volID)
+			}
+			if err != nil {
+				return err
+			}
+			if err := c.checkOwnerAccess(tx, v.AccountID, v.DomainID); err != nil {
+				return ErrDenied("Account %s does not have permission to use volume %s", c.Caller.User.AccountName, volID)
+			}
+			if v.State != "Ready" {
+				return ErrParam("Volume %s is in state %s: a template can only be created from a Ready volume", v.ID, v.State)
+			}
+			if v.VMID != "" {
+				vm, err := db.GetVM(c.Ctx, tx, v.VMID)
+				if err != nil && !errors.Is(err, db.ErrNotFound) {
+					return err
+				}
+				if vm != nil && vm.State != "Stopped" {
+					return ErrParam("VM %s the volume is attached to is in state %s: stop it to create a template from its volume", vm.Name, vm.State)
+				}
+			}
+			zoneID, t.Size, t.SourceVolumeID, t.SourceTemplateID = v.ZoneID, v.Size, v.ID, v.TemplateID
+			t.HypervisorType, t.Format = v.HypervisorType, strings.ToUpper(v.Format)
+		} else {
+			s, err := db.GetSnapshot(c.Ctx, tx, snapID)
+			if errors.Is(err, db.ErrNotFound) {
+				return ErrParam("Failed to create private template record, unable to find snapshot %s", snapID)
+			}
+			if err != nil {
+				return err
+			}
+			if err := c.checkOwnerAccess(tx, s.AccountID, s.DomainID); err != nil {
+				return ErrDenied("Account %s does not have permission to use snapshot %s", c.Caller.User.AccountName, snapID)
+			}
+			if s.State != "BackedUp" {
+				return ErrParam("Snapshot id=%s is not in BackedUp state yet and can't be used for template creation", s.ID)
+			}
+			zoneID, t.Size, t.SourceSnapshotID, t.HypervisorType = s.ZoneID, s.Size, s.ID, s.HypervisorType
+			if v, err := db.GetVolume(c.Ctx, tx, s.VolumeID); err == nil {
+				t.SourceTemplateID, t.Format = v.TemplateID, strings.ToUpper(v.Format)
+			}
+			if z := strings.ToLower(c.P.String("zoneid")); z != "" {
+				zoneID = z
+			}
+		}
+		if t.HypervisorType == "" {
+			t.HypervisorType = "Simulator"
+		}
+		if t.Format == "" {
+			t.Format = "QCOW2"
+		}
+		if t.SourceTemplateID != "" {
+			if src, err := db.GetTemplate(c.Ctx, tx, t.SourceTemplateID); err == nil && t.Size < src.Size {
+				t.Size = src.Size
+			}
+		}
+		t.PhysicalSize = t.Size
+		zone, err := db.GetZone(c.Ctx, tx, zoneID)
+		if errors.Is(err, db.ErrNotFound) {
+			return ErrParam("Please specify a valid zone.")
+		}
+		if err != nil {
+			return err
+		}
+		if owner.Type == db.AccountRootAdmin {
+			t.Featured = featured
+		}
+		if err := c.chargeResources(tx, owner.ID, map[string]int64{db.ResTemplate: 1}); err != nil {
+			return err
+		}
+		if err := db.InsertTemplate(c.Ctx, tx, t); err != nil {
+			return err
+		}
+		n, err := c.addImageCopies(tx, t, []*db.Zone{zone})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrInternal("Unable to find image store to create the template %s in zone %s", t.Name, zone.Name)
+		}
+		if err := c.Event(tx, evTemplateCreate, fmt.Sprintf("creating template %s", t.Name), templateKind.resType, t.ID); err != nil {
+			return err
+		}
+		jobID, err = c.EnqueueJob(tx, templateKind.resType, t.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.S.Jobs.Wake()
+	return JobStarted{JobID: jobID, ID: t.ID}, nil
+}
+
+// createTemplateJob waits for the new template's copies and answers it.
+func createTemplateJob(c *Call, j *db.Job) (any, error) {
+	for {
+		pending, err := c.advanceDownloads(j.InstanceID)
+		if err != nil {
+			return nil, err
+		}
+		if !pending {
+			break
+		}
+		select {
+		case <-c.Ctx.Done():
+			return nil, c.Ctx.Err()
+		case <-time.After(downloadStep):
+		}
+	}
+	items, err := c.imageItems(templateKind, db.TemplateFilter{ID: j.InstanceID})
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, ErrInternal("Failed to create template %s", j.InstanceID)
+	}
+	m := items[0].(map[string]any)
+	if m["isready"] != true {
+		return nil, ErrInternal("Failed to create template: %v", m["status"])
+	}
+	return Object{Key: "template", Value: m}, nil
+}

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
+)
+
+func registerTemplatePermissions(s *Server) {
+	for _, k := range []imageKind{templateKind, isoKind} {
+		k := k
+		noun, cmd := "template", "Template"
+		if k.iso {
+			noun, cmd = "ISO", "Iso"
+		}
+		s.Reg.Add(&Command{Name: "update" + cmd + "Permissions", Roles: AllRoles,
+			Description: "Updates a " + noun + " visibility permissions. A public " + noun + " is visible to all accounts within the same domain. A private " + noun + " is visible only to the owner of the " + noun + ". A privileged " + noun + " is a private " + noun + " with account permissions added. Only accounts specified under the " + noun + " permissions are visible to them.",
+			Params: []Param{
+				{Name: "id", Type: TUUID, Required: true, Description: "the " + noun + " ID"},
+				{Name: "ispublic", Type: TBool, Description: "true for a public " + noun + ", false for a private one"},
+				{Name: "isfeatured", Type: TBool, Description: "true for featured " + noun + "/ISO, false otherwise"},
+				{Name: "isextractable", Type: TBool, Description: "true if the " + noun + "/ISO is extractable, false other wise. Can be set only by root admin."},
+				{Name: "op", Type: TString, Description: "permission operator (add, remove, reset)"},
+				{Name: "accounts", Type: TList, Description: "a comma delimited list of accounts within caller's domain. If specified, \"op\" parameter has to be passed in."},
+				{Name: "projectids", Type: TList, Elem: "uuid", Description: "a comma delimited list of projects (projects are not supported)"},
+			},
+			Handler: func(c *Call) (any, error) { return c.updateImagePermissions(k) }})
+		s.Reg.Add(&Command{Name: "list" + cmd + "Permissions", Roles: AllRoles, ResponseKey: "templatepermission",
+			Description: "List " + noun + " visibility and all accounts that have permissions to view this " + noun + ".",
+			Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the " + noun + " ID"}},
+			Handler:     func(c *Call) (any, error) { return c.listImagePermissions(k) }})
+	}
+}
+
+func (c *Call) updateImagePermissions(k imageKind) (any, error) {
+	op := strings.ToLower(c.P.String("op"))
+	accounts := c.P.List("accounts")
+	if len(c.P.List("projectids")) > 0 {
+		return nil, ErrParam("Projects are not supported")
+	}
+	if len(accounts) > 0 && op != "add" && op != "remove" && op != "reset" {
+		return nil, ErrParam("Invalid operation on accounts, the operation must be either 'add' or 'remove' in order to modify launch permissions.  Given operation is: '%s'", c.P.String("op"))
+	}
+	if op != "" && op != "add" && op != "remove" && op != "reset" {
+		return nil, ErrParam("Invalid operation %s: use add, remove or reset", c.P.String("op"))
+	}
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		t, err := c.imageByID(tx, k, c.P.String("id"))
+		if err != nil {
+			return err
+		}
+		if err := c.checkImageOwner(tx, k, t); err != nil {
+			return ErrParam("unable to update permissions for %s with id %s", k.noun, c.P.String("id"))
+		}
+		if t.TemplateType == db.TemplateSystem {
+			return ErrParam("Unable to update public/private/featured status of system templates")
+		}
+		root := c.Caller.IsRootAdmin()
+		wasPublic := t.IsPublic
+		if v, ok := c.P.Bool("ispublic"); ok {
+			if v && !t.IsPublic && !c.Caller.IsAdmin() {
+				allow, err := c.S.Config.Get(c.Ctx, config.Account, t.AccountID, "allow.public.user.templates")
+				if err != nil {
+					return err
+				}
+				if !strings.EqualFold(allow, "true") {
+					return ErrParam("Only private %ss can be created.", k.noun)
+				}
+			}
+			t.IsPublic = v
+		}
+		if v, ok := c.P.Bool("isfeatured"); ok && v != t.Featured {
+			if !root {
+				return ErrDenied("Only root admins may change whether a %s is featured", k.noun)
+			}
+			t.Featured = v
+		}
+		if v, ok := c.P.Bool("isextractable"); ok && v != t.Extractable {
+			if wasPublic && !root {
+				return ErrDenied("Only root admins may change whether a public %s is extractable", k.noun)
+			}
+			t.Extractable = v
+		}
+		if err := db.UpdateTemplate(c.Ctx, tx, t); err != nil {
+			return err
+		}
+		switch {
+		case op == "reset":
+			if err := db.ResetTemplatePermissions(c.Ctx, tx, t.ID); err != nil {
+				return err
+			}
+		case len(accounts) > 0:
+			domainID := t.DomainID
+			for _, name := range accounts {
+				a, err := db.GetAccountByName(c.Ctx, tx, domainID, name)
+				if errors.Is(err, db.ErrNotFound) || err == nil && a.State != "enabled" {
+					return ErrParam("Unable to share %s %s with account %s in domain id=%s, account not found.", k.noun, t.ID, name, domainID)
+				}
+				if err != nil {
+					return err
+				}
+				if op == "add" {
+					err = db.AddTemplatePermission(c.Ctx, tx, t.ID, a.ID)
+				} else {
+					err = db.RemoveTemplatePermission(c.Ctx, tx, t.ID, a.ID)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return c.Event(tx, k.evUpdate, fmt.Sprintf("updating permissions of %s %s", k.noun, t.Name), k.resType, t.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Success(), nil
+}
+
+func (c *Call) listImagePermissions(k imageKind) (any, error) {
+	q := c.S.DB.Read()
+	t, err := c.imageByID(q, k, c.P.String("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkImageOwner(q, k, t); err != nil {
+		if !t.IsPublic {
+			return nil, ErrParam("unable to list permissions for %s with id %s", k.noun, c.P.String("id"))
+		}
+	}
+	ids, err := db.TemplatePermissions(c.Ctx, q, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	names := []any{}
+	for _, id := range ids {
+		if a, err := db.GetAccount(c.Ctx, q, id); err == nil {
+			names = append(names, a.Name)
+		}
+	}
+	m := map[string]any{"id": t.ID, "ispublic": t.IsPublic, "account": names, "projectids": []any{}}
+	set(m, "domainid", t.DomainID)
+	return Object{Key: "templatepermission", Value: m}, nil
+}

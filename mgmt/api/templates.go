@@ -1,0 +1,743 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
+	"github.com/google/uuid"
+)
+
+// Event types for templates and ISOs (CloudStack's EventTypes).
+const (
+	evTemplateCreate = "TEMPLATE.CREATE"
+	evTemplateDelete = "TEMPLATE.DELETE"
+	evTemplateUpdate = "TEMPLATE.UPDATE"
+	evTemplateCopy   = "TEMPLATE.COPY"
+	evTemplateExtrct = "TEMPLATE.EXTRACT"
+	evISOCreate      = "ISO.CREATE"
+	evISODelete      = "ISO.DELETE"
+	evISOUpdate      = "ISO.UPDATE"
+	evISOCopy        = "ISO.COPY"
+	evISOExtract     = "ISO.EXTRACT"
+)
+
+// imageKind is what differs between templates and ISOs in the commands they share.
+type imageKind struct {
+	iso      bool
+	noun     string // "template" or "iso", in error messages
+	key      string // response key
+	resType  string // resource type for tags and events
+	evCreate string
+	evDelete string
+	evUpdate string
+	evCopy   string
+	evExtrct string
+}
+
+var (
+	templateKind = imageKind{noun: "template", key: "template", resType: "Template", evCreate: evTemplateCreate, evDelete: evTemplateDelete,
+		evUpdate: evTemplateUpdate, evCopy: evTemplateCopy, evExtrct: evTemplateExtrct}
+	isoKind = imageKind{iso: true, noun: "iso", key: "iso", resType: "ISO", evCreate: evISOCreate, evDelete: evISODelete,
+		evUpdate: evISOUpdate, evCopy: evISOCopy, evExtrct: evISOExtract}
+)
+
+// templateFormats are CloudStack's Storage.ImageFormat values a template may have.
+var templateFormats = []string{"QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK", "TAR", "ZIP", "DIR", "VDI", "BAREMETAL"}
+
+// formatExtensions are UriUtils' supported file extensions by format (each also compressed).
+var formatExtensions = map[string][]string{
+	"vhd": {"vhd"}, "vhdx": {"vhdx"}, "qcow2": {"qcow2", "img", "metalink"}, "ova": {"ova", "metalink"}, "tar": {"tar"},
+	"raw": {"img", "raw"}, "vmdk": {"vmdk"}, "iso": {"iso", "metalink"},
+}
+
+func registerTemplates(s *Server) {
+	RegisterTaggable("Template", func(c *Call, q db.Querier, id string) (string, string, error) { return imageOwner(c, q, id, false) })
+	RegisterTaggable("ISO", func(c *Call, q db.Querier, id string) (string, string, error) { return imageOwner(c, q, id, true) })
+	s.Reg.Add(&Command{Name: "registerTemplate", Roles: AllRoles, List: false, ResponseKey: "template",
+		Description: "Registers an existing template into the CloudStack cloud.",
+		Params: []Param{
+			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the template"},
+			{Name: "displaytext", Type: TString, Required: true, Length: 4096, Description: "The display text of the template, defaults to name"},
+			{Name: "format", Type: TString, Required: true, Description: "the format for the template. Possible values include QCOW2, RAW, VHD and OVA."},
+			{Name: "hypervisor", Type: TString, Required: true, Description: "the target hypervisor for the template"},
+			{Name: "url", Type: TString, Required: true, Length: 2048, Description: "the URL of where the template is hosted"},
+			{Name: "zoneid", Type: TString, Description: "the ID of the zone the template is to be hosted on, or -1 for all zones"},
+			{Name: "zoneids", Type: TList, Elem: "uuid", Description: "A list of zone ids where the template will be hosted"},
+			{Name: "ostypeid", Type: TUUID, Description: "the ID of the OS Type that best represents the OS of this template"},
+			{Name: "checksum", Type: TString, Description: "the checksum value of this template: {ALGORITHM}hex, or bare hex for MD5"},
+			{Name: "bits", Type: TInt, Description: "32 or 64 bits support. 64 by default"},
+			{Name: "ispublic", Type: TBool, Description: "true if the template is available to all accounts; default is true"},
+			{Name: "isfeatured", Type: TBool, Description: "true if this template is a featured template, false otherwise"},
+			{Name: "isextractable", Type: TBool, Description: "true if the template or its derivatives are extractable; default is false"},
+			{Name: "passwordenabled", Type: TBool, Description: "true if the template supports the password reset feature; default is false"},
+			{Name: "sshkeyenabled", Type: TBool, Description: "true if the template supports the sshkey upload feature; default is false"},
+			{Name: "isdynamicallyscalable", Type: TBool, Description: "true if template contains XS/VMWare tools inorder to support dynamic scaling of VM cpu/memory"},
+			{Name: "requireshvm", Type: TBool, Description: "true if this template requires HVM"},
+			{Name: "isrouting", Type: TBool, Description: "true if the template type is routing i.e., if template is used to deploy router"},
+			{Name: "templatetag", Type: TString, Description: "the tag for this template."},
+			{Name: "templatetype", Type: TString, Description: "the type of the template: USER (default), or for admins ROUTING, SYSTEM, BUILTIN"},
+			{Name: "details", Type: TMap, Description: "Template details in key/value pairs"},
+			{Name: "directdownload", Type: TBool, Description: "true if template should bypass Secondary Storage and be downloaded to Primary Storage on deployment (not supported)"},
+			{Name: "deployasis", Type: TBool, Description: "(VMware only) true if VM deployments should preserve all the configurations defined for this template (not supported)"},
+			{Name: "arch", Type: TString, Description: "the CPU arch of the template: x86_64 (default) or aarch64"},
+			{Name: "account", Type: TString, Description: "an optional accountName. Must be used with domainId."},
+			{Name: "domainid", Type: TUUID, Description: "an optional domainId. If the account parameter is used, domainId must also be used."},
+			{Name: "projectid", Type: TUUID, Description: "Register template for the project (projects are not supported)"},
+		},
+		Handler: func(c *Call) (any, error) { return c.registerImage(templateKind) }})
+	s.Reg.Add(&Command{Name: "updateTemplate", Roles: AllRoles, ResponseKey: "template",
+		Description: "Updates attributes of a template.",
+		Params:      updateImageParams(false),
+		Handler:     func(c *Call) (any, error) { return c.updateImage(templateKind) }})
+	s.Reg.Add(&Command{Name: "deleteTemplate", Roles: AllRoles, Async: true,
+		Description: "Deletes a template from the system. All virtual machines using the deleted template will not be affected.",
+		Params: []Param{
+			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the template"},
+			{Name: "zoneid", Type: TUUID, Description: "the ID of zone of the template"},
+			{Name: "forced", Type: TBool, Description: "Force delete a template even if VMs use it"},
+			{Name: "issystem", Type: TBool, Description: "Necessary if the template's type is system."},
+		},
+		Handler: func(c *Call) (any, error) { return c.deleteImage(templateKind) }, Job: successJob})
+	s.Reg.Add(&Command{Name: "copyTemplate", Roles: AllRoles, Async: true, ResponseKey: "template",
+		Description: "Copies a template from one zone to another.",
+		Params: []Param{
+			{Name: "id", Type: TUUID, Required: true, Description: "Template ID."},
+			{Name: "sourcezoneid", Type: TUUID, Description: "ID of the zone the template is currently hosted on"},
+			{Name: "destzoneid", Type: TUUID, Description: "ID of the zone the template is being copied to."},
+			{Name: "destzoneids", Type: TList, Elem: "uuid", Description: "A list of IDs of the zones that the template needs to be copied to."},
+		},
+		Handler: func(c *Call) (any, error) { return c.copyImage(templateKind) }, Job: copyImageJob})
+	s.Reg.Add(&Command{Name: "extractTemplate", Roles: AllRoles, Async: true, ResponseKey: "template",
+		Description: "Extracts a template",
+		Params: []Param{
+			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the template"},
+			{Name: "mode", Type: TString, Required: true, Description: "the mode of extraction - HTTP_DOWNLOAD or FTP_UPLOAD"},
+			{Name: "url", Type: TString, Length: 2048, Description: "the url to which the template would be extracted"},
+			{Name: "zoneid", Type: TUUID, Description: "the ID of the zone where the template is located"},
+		},
+		Handler: func(c *Call) (any, error) { return c.extractImage(templateKind) }, Job: extractImageJob})
+	registerTemplateLists(s)
+	registerTemplatePermissions(s)
+	registerCreateTemplate(s)
+	registerIsos(s)
+	registerTemplateDownloads(s)
+}
+
+func updateImageParams(iso bool) []Param {
+	ps := []Param{
+		{Name: "id", Type: TUUID, Required: true, Description: "the ID of the image file"},
+		{Name: "name", Type: TString, Length: 255, Description: "the name of the image file"},
+		{Name: "displaytext", Type: TString, Length: 4096, Description: "the display text of the image"},
+		{Name: "format", Type: TString, Description: "the format for the image"},
+		{Name: "ostypeid", Type: TUUID, Description: "the ID of the OS type that best represents the OS of this image."},
+		{Name: "passwordenabled", Type: TBool, Description: "true if the image supports the password reset feature; default is false"},
+		{Name: "sshkeyenabled", Type: TBool, Description: "true if the template supports the sshkey upload feature; default is false"},
+		{Name: "bootable", Type: TBool, Description: "true if image is bootable, false otherwise; available only for updateIso API"},
+		{Name: "isdynamicallyscalable", Type: TBool, Description: "true if template/ISO contains XS/VMWare tools inorder to support dynamic scaling of VM cpu/memory"},
+		{Name: "requireshvm", Type: TBool, Description: "true if the template requires HVM, false otherwise; available only for updateTemplate API"},
+		{Name: "isrouting", Type: TBool, Description: "true if the template type is routing i.e., if template is used to deploy router"},
+		{Name: "sortkey", Type: TInt, Description: "sort key of the template, integer"},
+		{Name: "details", Type: TMap, Description: "Details in key/value pairs using format details[i].keyname=keyvalue."},
+		{Name: "cleanupdetails", Type: TBool, Description: "optional boolean field, which indicates if details should be cleaned up or not"},
+		{Name: "forceupdateostype", Type: TBool, Description: "Force OS type update. Warning: Updating OS type will update the guest OS configuration for all the existing Instances deployed with this template/iso"},
+		{Name: "arch", Type: TString, Description: "the CPU arch of the template/ISO"},
+	}
+	if !iso {
+		ps = append(ps, Param{Name: "templatetype", Type: TString, Description: "the type of the template. Valid options are: USER/VNF (for all users) and SYSTEM/ROUTING/BUILTIN (for admins only)."},
+			Param{Name: "templatetag", Type: TString, Description: "the tag for this template."})
+	}
+	return ps
+}
+
+// imageOwner finds a template's or ISO's owner for tags.
+func imageOwner(c *Call, q db.Querier, id string, iso bool) (string, string, error) {
+	t, err := db.GetTemplate(c.Ctx, q, id)
+	if err != nil {
+		return "", "", err
+	}
+	if t.IsISO() != iso {
+		return "", "", db.ErrNotFound
+	}
+	return t.AccountID, t.DomainID, nil
+}
+
+// imageByID loads a live template or ISO with CloudStack's error for an unknown id.
+func (c *Call) imageByID(q db.Querier, k imageKind, id string) (*db.Template, error) {
+	t, err := db.GetTemplate(c.Ctx, q, strings.ToLower(id))
+	if errors.Is(err, db.ErrNotFound) || err == nil && t.IsISO() != k.iso {
+		return nil, ErrParam("unable to find %s with id %s", k.noun, id)
+	}
+	return t, err
+}
+
+// checkImageUse answers an error unless the caller may use a template or ISO: a public one,
+// one it (or an account it manages) owns, or one shared with its account.
+func (c *Call) checkImageUse(q db.Querier, k imageKind, t *db.Template) error {
+	if t.IsPublic || c.checkOwnerAccess(q, t.AccountID, t.DomainID) == nil {
+		return nil
+	}
+	shared, err := db.TemplatePermissions(c.Ctx, q, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range shared {
+		if a == c.Caller.User.AccountID {
+			return nil
+		}
+	}
+	return ErrDenied("Account %s does not have permission to use %s %s", c.Caller.User.AccountName, k.noun, t.ID)
+}
+
+// checkImageOwner answers an error unless the caller may change a template or ISO.
+func (c *Call) checkImageOwner(q db.Querier, k imageKind, t *db.Template) error {
+	if err := c.checkOwnerAccess(q, t.AccountID, t.DomainID); err != nil {
+		return ErrDenied("Account %s does not have permission to operate on %s %s", c.Caller.User.AccountName, k.noun, t.ID)
+	}
+	return nil
+}
+
+var hexRE = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+
+// checksumLengths are DigestHelper's algorithms and their hex digest lengths.
+var checksumLengths = map[string]int{"MD5": 32, "SHA-1": 40, "SHA-224": 56, "SHA-256": 64, "SHA-384": 96, "SHA-512": 128}
+
+// validateChecksum accepts CloudStack's checksum forms: {ALGORITHM}hex, or bare hex (MD5).
+// Nothing is downloaded on the Simulator, so the checksum is only recorded.
+func validateChecksum(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	algo, digest := "MD5", s
+	if strings.HasPrefix(s, "{") {
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return ErrParam("Checksum %s is not valid: missing '}' after the algorithm", s)
+		}
+		algo, digest = strings.ToUpper(s[1:end]), s[end+1:]
+	}
+	n, ok := checksumLengths[algo]
+	if !ok {
+		return ErrParam("Checksum algorithm %s is not supported: use MD5, SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512", algo)
+	}
+	if len(digest) != n || !hexRE.MatchString(digest) {
+		return ErrParam("Checksum %s is not a valid %s checksum: want %d hexadecimal characters", s, algo, n)
+	}
+	return nil
+}
+
+// validateImageURL is UriUtils.validateUrl without the DNS lookup (nothing is contacted on the
+// Simulator): http or https, a usable host, and a file extension matching the format.
+func validateImageURL(raw, format string) error {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Scheme == "" {
+		return ErrParam("Invalid URL: %s", raw)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+	case "file":
+		return ErrParam("File:// type urls are currently unsupported")
+	default:
+		return ErrParam("Unsupported scheme for url: %s", raw)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return ErrParam("Invalid URL: %s", raw)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLoopback() || ip.IsMulticast() {
+			return ErrParam("Illegal host specified in url")
+		}
+		if ip.To4() == nil {
+			return ErrParam("IPV6 addresses not supported (%s)", host)
+		}
+	}
+	exts, ok := formatExtensions[strings.ToLower(format)]
+	if !ok {
+		return nil
+	}
+	path := strings.ToLower(u.Path)
+	matches := func(exts []string) bool {
+		for _, e := range exts {
+			if e == "metalink" {
+				if strings.HasSuffix(path, ".metalink") {
+					return true
+				}
+				continue
+			}
+			for _, suffix := range []string{"", ".zip", ".bz2", ".gz"} {
+				if strings.HasSuffix(path, "."+e+suffix) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if matches(exts) {
+		return nil
+	}
+	for _, other := range formatExtensions {
+		if matches(other) {
+			return ErrParam("Please specify a valid URL. URL:%s is an invalid for the format %s", u.Path, strings.ToLower(format))
+		}
+	}
+	return ErrParam("Please specify a valid %s", strings.ToLower(format))
+}
+
+// imageZones resolves zoneid (a uuid, or -1 for all zones) and zoneids; nil means all zones.
+func (c *Call) imageZones(q db.Querier) ([]*db.Zone, bool, error) {
+	var ids []string
+	all := false
+	if z := strings.TrimSpace(c.P.String("zoneid")); z != "" {
+		if z == "-1" {
+			all = true
+		} else if !IsUUID(z) {
+			return nil, false, ErrInvalid(c.Cmd.Name, "zoneid", z, "incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class")
+		} else {
+			ids = append(ids, strings.ToLower(z))
+		}
+	}
+	for _, z := range c.P.List("zoneids") {
+		ids = append(ids, strings.ToLower(z))
+	}
+	if len(ids) == 0 {
+		all = true
+	}
+	var zones []*db.Zone
+	if all {
+		list, _, err := db.ListZones(c.Ctx, q, db.ZoneFilter{})
+		if err != nil {
+			return nil, false, err
+		}
+		if len(list) == 0 {
+			return nil, false, ErrInternal("No zones are present in the system, can't add template")
+		}
+		return list, true, nil
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		z, err := db.GetZone(c.Ctx, q, id)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, false, ErrParam("Please specify a valid zone.")
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if z.AllocationState == "Disabled" && !c.Caller.IsRootAdmin() {
+			return nil, false, ErrDenied("Cannot perform this operation, Zone %s is currently disabled", z.Name)
+		}
+		zones = append(zones, z)
+	}
+	return zones, false, nil
+}
+
+// osTypeParam checks an ostypeid parameter names a guest OS type; "" when absent.
+func (c *Call) osTypeParam(q db.Querier) (string, error) {
+	id := strings.ToLower(c.P.String("ostypeid"))
+	if id == "" {
+		return "", nil
+	}
+	if _, err := db.GetOSType(c.Ctx, q, id); errors.Is(err, db.ErrNotFound) {
+		return "", ErrParam("Please specify a valid guest OS type: unable to find OS type with id %s", id)
+	} else if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// registerImage registers a template or ISO from a URL into every image store of its zones
+// and starts the download job, in one transaction.
+func (c *Call) registerImage(k imageKind) (any, error) {
+	name := strings.TrimSpace(c.P.String("name"))
+	if name == "" {
+		return nil, ErrMissing(c.Cmd.Name, "name")
+	}
+	display := c.P.String("displaytext")
+	if display == "" {
+		display = name
+	}
+	format := "ISO"
+	hypervisor := "None"
+	if !k.iso {
+		format = strings.ToUpper(c.P.String("format"))
+		valid := false
+		for _, f := range templateFormats {
+			valid = valid || f == format
+		}
+		if !valid {
+			return nil, ErrParam("Image format: %s is incorrect. Supported formats are %s", c.P.String("format"), strings.Join(append(templateFormats, "ISO"), ", "))
+		}
+		h, err := hypervisorName(c.P.String("hypervisor"))
+		if err != nil {
+			return nil, ErrParam("Hypervisor Type: %s is invalid. Supported Hypervisor types are: %s", c.P.String("hypervisor"), strings.Join(supportedHypervisors, ", "))
+		}
+		hypervisor = h
+	}
+	rawURL := strings.TrimSpace(c.P.String("url"))
+	if err := validateImageURL(rawURL, format); err != nil {
+		return nil, err
+	}
+	checksum := strings.TrimSpace(c.P.String("checksum"))
+	if err := validateChecksum(checksum); err != nil {
+		return nil, err
+	}
+	bits := 64
+	if b, ok := c.P.Int("bits"); ok {
+		if b != 32 && b != 64 {
+			return nil, ErrParam("Invalid bits value %d: use 32 or 64", b)
+		}
+		bits = b
+	}
+	if a := c.P.String("arch"); a != "" && !strings.EqualFold(a, "x86_64") && !strings.EqualFold(a, "aarch64") {
+		return nil, ErrParam("Invalid arch %s: use x86_64 or aarch64", a)
+	}
+	if d, _ := c.P.Bool("directdownload"); d {
+		return nil, ErrParam("Direct download of templates is not supported")
+	}
+	if ttype := strings.ToUpper(c.P.String("templatetype")); ttype != "" && ttype != db.TemplateUser {
+		return nil, ErrParam("Only USER templates can be registered")
+	}
+	public, _ := c.P.Bool("ispublic")
+	featured, _ := c.P.Bool("isfeatured")
+	extractable, _ := c.P.Bool("isextractable")
+	pw, _ := c.P.Bool("passwordenabled")
+	sshKey, _ := c.P.Bool("sshkeyenabled")
+	dyn, _ := c.P.Bool("isdynamicallyscalable")
+	hvm, hvmSet := c.P.Bool("requireshvm")
+	if !hvmSet {
+		hvm = true
+	}
+	bootable, bootSet := c.P.Bool("bootable")
+	if !k.iso || !bootSet {
+		bootable = true
+	}
+	details := map[string]string{}
+	for _, m := range c.P.Map("details") {
+		for kk, v := range m {
+			details[kk] = v
+		}
+	}
+	t := &db.Template{ID: uuid.NewString(), Name: name, DisplayText: display, Format: format, HypervisorType: hypervisor,
+		IsPublic: public, Extractable: extractable, PasswordEnabled: pw, SSHKeyEnabled: sshKey, IsDynamicallyScalable: dyn,
+		RequiresHVM: hvm, Bootable: bootable, TemplateType: db.TemplateUser, Checksum: checksum, URL: rawURL, State: "Active",
+		Bits: bits, TemplateTag: c.P.String("templatetag"), Details: details, Created: db.Now()}
+	var jobID string
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		owner, err := c.ownerForCreate(tx)
+		if err != nil {
+			return err
+		}
+		t.AccountID, t.DomainID = owner.ID, owner.DomainID
+		ownerIsRoot := owner.Type == db.AccountRootAdmin
+		if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
+			return err
+		}
+		if k.iso && bootable && t.OSTypeID == "" {
+			return ErrParam("Please pass a valid GuestOS Id")
+		}
+		zones, all, err := c.imageZones(tx)
+		if err != nil {
+			return err
+		}
+		if all && !ownerIsRoot {
+			return ErrParam("Template registered for 'All zones' can only be owned a Root Admin account. Please select specific zone(s).")
+		}
+		t.CrossZones = all
+		if !ownerIsRoot && public {
+			allow, err := c.S.Config.Get(c.Ctx, config.Account, owner.ID, "allow.public.user.templates")
+			if err != nil {
+				return err
+			}
+			if !strings.EqualFold(allow, "true") {
+				return ErrParam("Only private templates/ISO can be created.")
+			}
+		}
+		t.Featured = featured && ownerIsRoot
+		if err := c.chargeResources(tx, owner.ID, map[string]int64{db.ResTemplate: 1}); err != nil {
+			return err
+		}
+		if err := db.InsertTemplate(c.Ctx, tx, t); err != nil {
+			return err
+		}
+		n, err := c.addImageCopies(tx, t, zones)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrInternal("Unable to find image store to download the %s %s", k.noun, t.Name)
+		}
+		if err := c.Event(tx, k.evCreate, fmt.Sprintf("registering %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+			return err
+		}
+		jobID, err = c.enqueueDownload(tx, t.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	_ = jobID
+	c.S.Jobs.Wake()
+	items, err := c.imageItems(k, db.TemplateFilter{ID: t.ID, ShowRemoved: false})
+	if err != nil {
+		return nil, err
+	}
+	return ListResult{Key: k.key, Items: items, Count: len(items)}, nil
+}
+
+// addImageCopies records a copy of t, not yet downloaded, in every writable image store of
+// each zone that has none; a Simulator zone's copies are simulated. It answers how many.
+func (c *Call) addImageCopies(tx db.Tx, t *db.Template, zones []*db.Zone) (int, error) {
+	ids := make([]string, 0, len(zones))
+	for _, z := range zones {
+		ids = append(ids, z.ID)
+	}
+	stores, err := db.StoresMissingTemplate(c.Ctx, tx, t.ID, ids, false)
+	if err != nil {
+		return 0, err
+	}
+	sim, err := db.SimulatorZones(c.Ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	simulated := map[string]bool{}
+	for _, z := range sim {
+		simulated[z] = true
+	}
+	now := db.Now()
+	n := 0
+	for _, st := range stores {
+		if st.ReadOnly {
+			continue
+		}
+		cp := &db.TemplateCopy{ID: uuid.NewString(), TemplateID: t.ID, StoreID: st.ID, ZoneID: st.ZoneID, DownloadState: db.DownloadInProgress,
+			Simulated: simulated[st.ZoneID] || t.HypervisorType == "Simulator", DownloadStarted: now,
+			DownloadMS: SimulatorDownloadTime.Milliseconds(), Created: now}
+		if !cp.Simulated {
+			cp.DownloadState = db.DownloadNotStarted
+		}
+		if err := db.InsertTemplateCopy(c.Ctx, tx, cp); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (c *Call) updateImage(k imageKind) (any, error) {
+	var id string
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		t, err := c.imageByID(tx, k, c.P.String("id"))
+		if err != nil {
+			return err
+		}
+		id = t.ID
+		if err := c.checkImageOwner(tx, k, t); err != nil {
+			return err
+		}
+		if t.TemplateType == db.TemplateSystem && !c.Caller.IsRootAdmin() {
+			return ErrDenied("Only root admins may update system templates")
+		}
+		if n := c.P.String("name"); c.P.Has("name") {
+			if strings.TrimSpace(n) == "" {
+				return ErrParam("Please specify a valid name")
+			}
+			t.Name = n
+		}
+		if c.P.Has("displaytext") {
+			t.DisplayText = c.P.String("displaytext")
+		}
+		if f := c.P.String("format"); f != "" {
+			f = strings.ToUpper(f)
+			valid := false
+			for _, v := range templateFormats {
+				valid = valid || v == f
+			}
+			if k.iso && f != "ISO" || !k.iso && !valid {
+				return ErrParam("Image format: %s is incorrect. Supported formats are %s", c.P.String("format"), strings.Join(append(templateFormats, "ISO"), ", "))
+			}
+			t.Format = f
+		}
+		if c.P.Has("ostypeid") {
+			if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
+				return err
+			}
+		}
+		for name, dst := range map[string]*bool{"passwordenabled": &t.PasswordEnabled, "sshkeyenabled": &t.SSHKeyEnabled,
+			"isdynamicallyscalable": &t.IsDynamicallyScalable, "requireshvm": &t.RequiresHVM, "bootable": &t.Bootable} {
+			if v, ok := c.P.Bool(name); ok {
+				*dst = v
+			}
+		}
+		if tt := strings.ToUpper(c.P.String("templatetype")); tt != "" && tt != t.TemplateType {
+			if !c.Caller.IsRootAdmin() {
+				return ErrDenied("Only root admins may change the template type")
+			}
+			switch tt {
+			case db.TemplateUser, db.TemplateBuiltin, db.TemplateSystem, "ROUTING", "VNF":
+				t.TemplateType = tt
+			default:
+				return ErrParam("Invalid template type %s", c.P.String("templatetype"))
+			}
+		}
+		if c.P.Has("templatetag") {
+			t.TemplateTag = c.P.String("templatetag")
+		}
+		if v, _ := c.P.Bool("cleanupdetails"); v {
+			t.Details = nil
+		}
+		if ms := c.P.Map("details"); len(ms) > 0 {
+			if t.Details == nil {
+				t.Details = map[string]string{}
+			}
+			for _, m := range ms {
+				for kk, v := range m {
+					t.Details[kk] = v
+				}
+			}
+		}
+		if err := db.UpdateTemplate(c.Ctx, tx, t); err != nil {
+			return err
+		}
+		return c.Event(tx, k.evUpdate, fmt.Sprintf("updating %s %s", k.noun, t.Name), k.resType, t.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.imageObject(k, id)
+}
+
+// imageObject renders a template or ISO (its first zone) as {"template": ...} or {"iso": ...}.
+func (c *Call) imageObject(k imageKind, id string) (any, error) {
+	items, err := c.imageItems(k, db.TemplateFilter{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	if len(items) > 0 {
+		return Object{Key: k.key, Value: items[0]}, nil
+	}
+	// A template with no copy left (all of its zones gone) still renders, without a zone.
+	t, err := db.GetTemplate(c.Ctx, c.S.DB.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.renderImage(&db.TemplateInZone{Template: t}, nil)
+	if err != nil {
+		return nil, err
+	}
+	m["tags"] = []any{}
+	return Object{Key: k.key, Value: m}, nil
+}
+
+func (c *Call) deleteImage(k imageKind) (any, error) {
+	zoneID := strings.ToLower(c.P.String("zoneid"))
+	var jobID string
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		t, err := c.imageByID(tx, k, c.P.String("id"))
+		if err != nil {
+			return err
+		}
+		if t.TemplateType == db.TemplateSystem {
+			if sys, _ := c.P.Bool("issystem"); !sys {
+				return ErrParam("Could not delete template as it is a SYSTEM template and isSystem is not set to true.")
+			}
+		}
+		if err := c.checkImageOwner(tx, k, t); err != nil {
+			return err
+		}
+		if zoneID != "" {
+			if _, err := db.GetZone(c.Ctx, tx, zoneID); errors.Is(err, db.ErrNotFound) {
+				return ErrParam("Please specify a valid zone.")
+			} else if err != nil {
+				return err
+			}
+		}
+		if forced, _ := c.P.Bool("forced"); !forced || k.iso {
+			users, err := db.VMsUsingTemplate(c.Ctx, tx, t.ID, zoneID, k.iso)
+			if err != nil {
+				return err
+			}
+			if len(users) > 0 {
+				if k.iso {
+					return ErrParam("Unable to delete iso, as it's used by other vms")
+				}
+				return ErrParam("Unable to delete template with id: %s because VM instances: [%s] are using it.", t.ID, strings.Join(users, ","))
+			}
+		}
+		if err := c.removeImageCopies(tx, t, zoneID); err != nil {
+			return err
+		}
+		if err := c.Event(tx, k.evDelete, fmt.Sprintf("deleting %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+			return err
+		}
+		jobID, err = c.EnqueueJob(tx, k.resType, t.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.S.Jobs.Wake()
+	return JobStarted{JobID: jobID}, nil
+}
+
+// removeImageCopies removes a template's copies in one zone (all zones when zoneID is empty),
+// giving back their secondary storage; when no copy is left the template itself goes, with
+// its count, permissions and tags.
+func (c *Call) removeImageCopies(tx db.Tx, t *db.Template, zoneID string) error {
+	copies, err := db.ListTemplateCopies(c.Ctx, tx, t.ID, zoneID)
+	if err != nil {
+		return err
+	}
+	var freed int64
+	zones := map[string]bool{}
+	for _, cp := range copies {
+		zones[cp.ZoneID] = true
+		if cp.DownloadState == db.DownloadDone {
+			freed += cp.PhysicalSize
+		}
+	}
+	for z := range zones {
+		if _, err := db.RemoveTemplateCopies(c.Ctx, tx, t.ID, z); err != nil {
+			return err
+		}
+	}
+	left, err := db.TemplateZones(c.Ctx, tx, t.ID)
+	if err != nil {
+		return err
+	}
+	deltas := map[string]int64{}
+	if freed > 0 {
+		deltas[db.ResSecondaryStorage] = -freed
+	}
+	if len(left) == 0 {
+		if err := db.RemoveTemplate(c.Ctx, tx, t.ID); err != nil {
+			return err
+		}
+		if err := db.DeleteTagsOf(c.Ctx, tx, templateTagTypeOf(t), t.ID); err != nil {
+			return err
+		}
+		if t.TemplateType == db.TemplateUser {
+			deltas[db.ResTemplate] = -1
+		}
+	}
+	if len(deltas) > 0 && t.AccountID != "" {
+		return c.chargeResources(tx, t.AccountID, deltas)
+	}
+	return nil
+}
+
+func templateTagTypeOf(t *db.Template) string {
+	if t.IsISO() {
+		return "ISO"
+	}
+	return "Template"
+}
