@@ -222,3 +222,12 @@ func RemoveNetworkOffering(ctx context.Context, q Querier, id string) error {
 	}
 	return expectOne(res)
 }
+
+// CountNetworksUsingOffering counts the live networks created from a network offering (0
+// while the networks table does not exist yet).
+func CountNetworksUsingOffering(ctx context.Context, q Querier, offeringID string) (int, error) {
+	if !tableExists(ctx, q, "networks") {
+		return 0, nil
+	}
+	return count(ctx, q, "networks", "network_offering_id = ? AND removed IS NULL", []any{offeringID})
+}

@@ -243,17 +243,36 @@ type countQuery struct {
 	resourceType, table, sql string
 }
 
-// resourceCountQueries count each type from the tables that hold it. The per-account
-// definitions follow CloudStack's ResourceLimitManagerImpl.recalculateAccountResourceCount:
-// VMs not yet expunged (and not in Error) for user_vm, cpu and memory; volumes not expunged;
-// non-system allocated public IPs; user templates' and snapshots' sizes on secondary storage.
+// resourceCountQueries count each type from the tables that hold it, as the creators of
+// those rows charge it (CloudStack's recalculateAccountResourceCount): VMs until destroyed;
+// volumes until destroyed; source NAT and other allocated public IPs of public ranges; USER
+// templates; snapshots; secondary storage as downloaded template copies plus snapshot
+// backups; Isolated guest networks. A table that does not exist yet counts nothing.
 var resourceCountQueries = []countQuery{
-	{ResPublicIP, "public_ips", "SELECT COUNT(*) FROM public_ips WHERE account_id = ? AND is_system = 0 AND state IN ('Allocating','Allocated','Releasing')"},
-	{ResUserVM, "vm_instances", "SELECT COUNT(*) FROM vm_instances WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Error','Expunging','Destroyed')"},
-	{ResCPU, "vm_instances", "SELECT COALESCE(SUM(cpu_number),0) FROM vm_instances WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Error','Expunging','Destroyed')"},
-	{ResMemory, "vm_instances", "SELECT COALESCE(SUM(memory),0) FROM vm_instances WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Error','Expunging','Destroyed')"},
-	{ResVolume, "volumes", "SELECT COUNT(*) FROM volumes WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Expunged','Destroy','Expunging')"},
-	{ResPrimaryStorage, "volumes", "SELECT COALESCE(SUM(size),0) FROM volumes WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Expunged','Destroy','Expunging')"},
+	{ResPublicIP, "public_ips", `SELECT COUNT(*) FROM public_ips i JOIN vlan_ranges v ON v.id = i.vlan_id
+		WHERE i.account_id = ? AND i.is_system = 0 AND i.state = 'Allocated' AND v.for_virtual_network = 1`},
+	{ResUserVM, "vm_instances", vmCounted("COUNT(*)")},
+	{ResCPU, "vm_instances", vmCounted("COALESCE(SUM(cpu_number),0)")},
+	{ResMemory, "vm_instances", vmCounted("COALESCE(SUM(memory),0)")},
+	{ResVolume, "volumes", volumeCounted("COUNT(*)")},
+	{ResPrimaryStorage, "volumes", volumeCounted("COALESCE(SUM(size),0)")},
+	{ResTemplate, "templates", "SELECT COUNT(*) FROM templates WHERE account_id = ? AND removed IS NULL AND template_type = 'USER'"},
+	{ResSecondaryStorage, "template_stores", `SELECT COALESCE(SUM(s.physical_size),0) FROM template_stores s JOIN templates t ON t.id = s.template_id
+		WHERE t.account_id = ? AND s.removed IS NULL AND s.download_state = 'DOWNLOADED'`},
+	{ResSnapshot, "snapshots", "SELECT COUNT(*) FROM snapshots WHERE account_id = ? AND removed IS NULL"},
+	{ResSecondaryStorage, "snapshots", `SELECT COALESCE(SUM(CASE WHEN physical_size > 0 THEN physical_size ELSE size END),0) FROM snapshots
+		WHERE account_id = ? AND removed IS NULL`},
+	{ResNetwork, "networks", "SELECT COUNT(*) FROM networks WHERE account_id = ? AND removed IS NULL AND guest_type = 'Isolated' AND is_system = 0"},
+}
+
+// A VM counts (instances, CPU, memory) until it is destroyed or fails to deploy.
+func vmCounted(what string) string {
+	return "SELECT " + what + " FROM vm_instances WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Error','Destroyed','Expunging','Expunged')"
+}
+
+// A volume counts (volumes, primary storage) until it is destroyed.
+func volumeCounted(what string) string {
+	return "SELECT " + what + " FROM volumes WHERE account_id = ? AND removed IS NULL AND state NOT IN ('Destroy','Expunging','Expunged')"
 }
 
 // RegisterResourceCounter adds (or replaces) how a resource type is counted from a table for

@@ -22,6 +22,7 @@ func registerAll(s *Server) {
 	registerNetworks(s)
 	registerTags(s)
 	registerSSHKeyPairs(s)
+	registerOfferings(s)
 	registerTemplates(s)
 	registerVolumes(s)
 	registerSnapshots(s)

@@ -21,7 +21,8 @@ func fingerprint(t *testing.T, e *mgmttest.Env) string {
 	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events",
 		"networks", "network_ips",
 		"templates", "template_stores", "template_permissions", "ssh_keypairs", "resource_tags",
-		"volumes", "snapshots", "snapshot_store_refs", "snapshot_policies")
+		"volumes", "snapshots", "snapshot_store_refs", "snapshot_policies",
+		"service_offerings", "disk_offerings", "network_offerings", "vpc_offerings", "os_types", "resource_limits", "resource_counts")
 }
 
 // dummy returns a well-formed value for a parameter of type typ.
