@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,7 +31,9 @@ type netEnv struct {
 	root *db.Domain
 }
 
-func newNetEnv(t *testing.T, url string) *netEnv {
+func newNetEnv(t *testing.T, url string) *netEnv { return newNetEnvTB(t, url) }
+
+func newNetEnvTB(t testing.TB, url string) *netEnv {
 	t.Helper()
 	d := dbtest.Open(t, url, true)
 	ctx := t.Context()
@@ -467,6 +470,47 @@ func TestDefaultNetworkFor(t *testing.T) {
 		sh.SubdomainAccess = true
 		if err := c.networkUsableBy(sh, sub); err != nil {
 			t.Fatalf("subdomain with access: %v", err)
+		}
+	})
+}
+
+// BenchmarkAllocateNicIP measures address allocation as deploys do it: one transaction per
+// address, many at once, in one /16 network. ATOLL_TEST_MYSQL selects MariaDB.
+func BenchmarkAllocateNicIP(b *testing.B) {
+	url := "sqlite://" + filepath.Join(b.TempDir(), "bench.db")
+	if os.Getenv("ATOLL_TEST_MYSQL") != "" {
+		url = dbtest.NewMySQLDatabase(b)
+	}
+	e := newNetEnvTB(b, url)
+	n := &db.Network{ID: uuid.NewString(), Name: "big", ZoneID: e.zone.ID, PhysicalNetworkID: e.pn.ID, AccountID: e.acct.ID, DomainID: e.root.ID,
+		NetworkOfferingID: "o", GuestType: db.GuestIsolated, TrafficType: "Guest", CIDR: "10.20.0.0/16", Gateway: "10.20.0.1",
+		Netmask: "255.255.0.0", State: db.NetworkImplemented, ACLType: db.ACLAccount, Created: db.Now()}
+	if err := db.InsertNetwork(context.Background(), e.s.DB.SQL, n); err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			var ip string
+			err := e.s.DB.Transaction(ctx, func(tx db.Tx) error {
+				var err error
+				ip, err = e.call(ctx).allocateNicIP(tx, n, "")
+				return err
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			if seen[ip] {
+				b.Errorf("%s twice", ip)
+			}
+			seen[ip] = true
+			mu.Unlock()
 		}
 	})
 }
