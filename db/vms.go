@@ -364,10 +364,12 @@ func ListHostVMs(ctx context.Context, q Querier, hostID string) ([]*HostVM, erro
 	})
 }
 
-// ListExpungeDue returns up to limit ids of Destroyed VMs destroyed at or before cutoff.
+// ListExpungeDue returns up to limit ids of VMs to expunge: Destroyed or Error VMs destroyed
+// (or failed) at or before cutoff, and Expunging ones a dead run left there a minute longer.
 func ListExpungeDue(ctx context.Context, q Querier, cutoff int64, limit int) ([]string, error) {
-	rows, err := q.QueryContext(ctx, fmt.Sprintf(`SELECT id FROM vm_instances WHERE state = ? AND destroyed <= ? AND removed IS NULL
-		ORDER BY destroyed LIMIT %d`, limit), VMDestroyed, cutoff)
+	rows, err := q.QueryContext(ctx, fmt.Sprintf(`SELECT id FROM vm_instances WHERE state IN (?, ?) AND destroyed <= ? AND removed IS NULL
+		UNION SELECT id FROM vm_instances WHERE state = ? AND destroyed <= ? AND removed IS NULL LIMIT %d`, limit),
+		VMDestroyed, VMError, cutoff, VMExpunging, cutoff-60000)
 	if err != nil {
 		return nil, fmt.Errorf("db: list expunge due: %w", err)
 	}
@@ -381,6 +383,18 @@ func ListExpungeDue(ctx context.Context, q Querier, cutoff int64, limit int) ([]
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// GetVMBySeq returns a VM not yet expunged by its sequence number (the one in its instance name).
+func GetVMBySeq(ctx context.Context, q Querier, seq int64) (*VM, error) {
+	v, err := scanVM(q.QueryRowContext(ctx, "SELECT "+vmCols+vmFrom+" WHERE v.seq = ? AND v.removed IS NULL", seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: get vm: %w", err)
+	}
+	return v, nil
 }
 
 // ComputeUse is what VMs hold on one host: the sums the capacity ledger should show.

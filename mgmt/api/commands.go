@@ -25,5 +25,6 @@ func registerAll(s *Server) {
 	registerOfferings(s)
 	registerTemplates(s)
 	registerVolumes(s)
+	registerVMs(s)
 	registerSnapshots(s)
 }

@@ -22,6 +22,7 @@ func fingerprint(t *testing.T, e *mgmttest.Env) string {
 		"networks", "network_ips",
 		"templates", "template_stores", "template_permissions", "ssh_keypairs", "resource_tags",
 		"volumes", "snapshots", "snapshot_store_refs", "snapshot_policies",
+		"vm_instances", "nics", "affinity_groups", "affinity_group_vm_map",
 		"service_offerings", "disk_offerings", "network_offerings", "vpc_offerings", "os_types", "resource_limits", "resource_counts")
 }
 

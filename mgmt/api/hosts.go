@@ -22,7 +22,7 @@ import (
 var hostAgents sync.Map // *Server -> *agents.Manager
 
 // SetAgents gives the host commands the agents manager.
-func (s *Server) SetAgents(m *agents.Manager) { hostAgents.Store(s, m) }
+func (s *Server) SetAgents(m *agents.Manager) { hostAgents.Store(s, m); s.startCompute(m) }
 
 func (c *Call) agents() (*agents.Manager, error) {
 	if m, ok := hostAgents.Load(c.S); ok {

@@ -1,0 +1,640 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/planner"
+	"github.com/google/uuid"
+)
+
+// userDataMax is CloudStack's vm.userdata.max.length default: the most bytes of decoded user
+// data a VM may carry.
+const userDataMax = 32768
+
+// hostnameRE is CloudStack's host name rule (RFC 1123 labels, not starting with a digit).
+var hostnameRE = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
+func checkHostname(name string) error {
+	if !hostnameRE.MatchString(name) {
+		return ErrParam("Invalid name. Vm name can contain ASCII letters 'a' through 'z', the digits '0' through '9', and the hyphen ('-'), " +
+			"must be between 1 and 63 characters long, and can't start or end with \"-\" and can't start with digit")
+	}
+	return nil
+}
+
+// checkUserData validates base64 user data within the size limit.
+func checkUserData(s string) error {
+	if s == "" {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(s); err != nil {
+			return ErrParam("User data is not base64 encoded")
+		}
+	}
+	if len(b) > userDataMax {
+		return ErrParam("User data is too long: %d bytes decoded, the limit is %d", len(b), userDataMax)
+	}
+	return nil
+}
+
+// randomPassword is what a password-enabled template's VM gets.
+func randomPassword() string {
+	const chars = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	out := make([]byte, 12)
+	for i := range out {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(chars))))
+		out[i] = chars[n.Int64()]
+	}
+	return string(out)
+}
+
+// computeOf resolves a VM's CPU number, speed (MHz) and memory (MiB) from an offering and, for
+// a custom offering, the details map (cpuNumber, cpuSpeed, memory) within its limits.
+func computeOf(so *db.ServiceOffering, details map[string]string) (int, int64, int64, error) {
+	if !so.Customized {
+		return so.CPUNumber, so.CPUSpeed, so.Memory, nil
+	}
+	num := func(k string, fallback int64) (int64, error) {
+		for dk, v := range details {
+			if strings.EqualFold(dk, k) {
+				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err != nil || n <= 0 {
+					return 0, ErrParam("Invalid %s value %q in details: a positive integer is required", k, v)
+				}
+				return n, nil
+			}
+		}
+		return fallback, nil
+	}
+	cpu, err := num("cpuNumber", int64(so.CPUNumber))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	speed, err := num("cpuSpeed", so.CPUSpeed)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	mem, err := num("memory", so.Memory)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if cpu <= 0 || speed <= 0 || mem <= 0 {
+		return 0, 0, 0, ErrParam("Need to specify custom parameter values cpu, cpu speed and memory when using custom offering")
+	}
+	bound := func(k string, v int64, lower bool) error {
+		s, ok := so.Details[k]
+		if !ok {
+			return nil
+		}
+		b, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil
+		}
+		if lower && v < b || !lower && v > b {
+			return ErrParam("Invalid %s value %d: the offering allows %s %d", strings.TrimPrefix(strings.TrimPrefix(k, "min"), "max"), v, k, b)
+		}
+		return nil
+	}
+	for _, chk := range []error{bound("mincpunumber", cpu, true), bound("maxcpunumber", cpu, false), bound("minmemory", mem, true), bound("maxmemory", mem, false)} {
+		if chk != nil {
+			return 0, 0, 0, chk
+		}
+	}
+	return int(cpu), speed, mem, nil
+}
+
+// offeringFor loads an active, non-system service offering usable in the owner's domain and zone.
+func (c *Call) offeringFor(q db.Querier, id string, owner *db.Account, zoneID string) (*db.ServiceOffering, error) {
+	so, err := db.GetServiceOffering(c.Ctx, q, strings.ToLower(id))
+	if errors.Is(err, db.ErrNotFound) || err == nil && so.IsSystem {
+		return nil, ErrParam("Unable to find service offering: %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if so.State != "" && !strings.EqualFold(so.State, "Active") {
+		return nil, ErrParam("Service offering %s is not active", so.Name)
+	}
+	if len(so.DomainIDs) > 0 && owner != nil {
+		paths, err := db.DomainPaths(c.Ctx, q, so.DomainIDs)
+		if err != nil {
+			return nil, err
+		}
+		if !db.OfferingVisibleTo(so.DomainIDs, paths, owner.DomainPath) {
+			return nil, ErrDenied("Service offering %s is not available to account %s", so.Name, owner.Name)
+		}
+	}
+	if len(so.ZoneIDs) > 0 && zoneID != "" && !slices.Contains(so.ZoneIDs, zoneID) {
+		return nil, ErrParam("Service offering %s is not available in zone %s", so.Name, zoneID)
+	}
+	return so, nil
+}
+
+// templateFor loads a template or ISO the owner may use, ready in the zone.
+func (c *Call) templateFor(q db.Querier, id string, owner *db.Account, zoneID string) (*db.Template, error) {
+	t, err := db.GetTemplate(c.Ctx, q, strings.ToLower(id))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, ErrParam("Unable to use template %s: it does not exist", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !t.IsPublic && t.AccountID != owner.ID && !c.Caller.IsRootAdmin() {
+		perms, err := db.TemplatePermissions(c.Ctx, q, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(perms, owner.ID) {
+			return nil, ErrDenied("Account %s does not have permission to use template %s", owner.Name, t.Name)
+		}
+	}
+	ready, err := db.TemplateReadyInZone(c.Ctx, q, t.ID, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	if !ready {
+		return nil, ErrParam("Template %s has not been completely downloaded to zone %s", t.Name, zoneID)
+	}
+	return t, nil
+}
+
+// keyPairsFor resolves keypair / keypairs names of the owner.
+func (c *Call) keyPairsFor(q db.Querier, owner *db.Account) ([]string, error) {
+	names := c.P.List("keypairs")
+	if k := strings.TrimSpace(c.P.String("keypair")); k != "" && !slices.Contains(names, k) {
+		names = append([]string{k}, names...)
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		k, err := db.GetSSHKeyPair(c.Ctx, q, owner.ID, n)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, ErrParam("A key pair with name '%s' was not found for account %s", n, owner.Name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k.Name)
+	}
+	return out, nil
+}
+
+// affinityGroupsFor resolves affinitygroupids / affinitygroupnames of the owner.
+func (c *Call) affinityGroupsFor(q db.Querier, owner *db.Account) ([]*db.AffinityGroup, error) {
+	ids, names := c.P.List("affinitygroupids"), c.P.List("affinitygroupnames")
+	if len(ids) > 0 && len(names) > 0 {
+		return nil, ErrParam("affinitygroupids parameter is mutually exclusive with affinitygroupnames parameter")
+	}
+	var out []*db.AffinityGroup
+	for _, id := range ids {
+		g, err := db.GetAffinityGroup(c.Ctx, q, strings.ToLower(id))
+		if errors.Is(err, db.ErrNotFound) || err == nil && g.AccountID != owner.ID {
+			return nil, ErrParam("Unable to find affinity group by id %s", id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	for _, n := range names {
+		g, err := db.GetAffinityGroupByName(c.Ctx, q, owner.ID, n)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, ErrParam("Unable to find affinity group by name %s", n)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// affinityRule turns a VM's groups into the planner's Avoid and Require sets.
+func affinityRule(c *Call, q db.Querier, groups []*db.AffinityGroup, vmID string) (avoid, require map[string]bool, err error) {
+	if len(groups) == 0 {
+		return nil, nil, nil
+	}
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g.ID
+	}
+	hosts, err := db.AffinityGroupHosts(c.Ctx, q, ids, vmID)
+	if err != nil {
+		return nil, nil, err
+	}
+	avoid, require = map[string]bool{}, map[string]bool{}
+	for _, g := range groups {
+		for _, h := range hosts[g.ID] {
+			if g.Type == db.AffinityHost {
+				require[h] = true
+			} else {
+				avoid[h] = true
+			}
+		}
+	}
+	return avoid, require, nil
+}
+
+// deployment is a validated deployVirtualMachine request.
+type deployment struct {
+	owner       *db.Account
+	zone        *db.Zone
+	so          *db.ServiceOffering
+	tmpl        *db.Template
+	cpu         int
+	speed, mem  int64
+	rootSize    int64
+	rootTags    string
+	rootDO      string // disk offering of the ROOT disk (ISO deployments)
+	dataDO      *db.DiskOffering
+	dataSize    int64
+	networks    []*db.Network
+	ips         map[string]string // network id -> requested address
+	keyPairs    []string
+	groups      []*db.AffinityGroup
+	secGroups   string
+	details     map[string]string
+	start       bool
+	dynamic     bool
+	name, disp  string
+	hostID      string
+	clusterID   string
+	podID       string
+	plannerName string
+}
+
+func (c *Call) prepareDeploy() (*deployment, error) {
+	q := c.S.DB.Read()
+	p := &deployment{ips: map[string]string{}}
+	owner, err := c.ownerForCreate(q)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(owner.State, "enabled") {
+		return nil, ErrDenied("The owner of vm %s is disabled: %s", c.P.String("name"), owner.Name)
+	}
+	p.owner = owner
+	zoneID := strings.ToLower(c.P.String("zoneid"))
+	z, err := db.GetZone(c.Ctx, q, zoneID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, ErrParam("Unable to find zone by id=%s", zoneID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(z.AllocationState, "Enabled") && !c.Caller.IsRootAdmin() {
+		return nil, ErrDenied("Cannot perform this operation, Zone is currently disabled: %s", z.ID)
+	}
+	p.zone = z
+	for _, k := range []string{"hostid", "clusterid", "podid", "deploymentplanner"} {
+		if c.P.String(k) != "" && !c.Caller.IsRootAdmin() {
+			return nil, ErrDenied("Parameter %s can only be specified by a Root Admin, permission denied", k)
+		}
+	}
+	p.hostID, p.clusterID, p.podID = strings.ToLower(c.P.String("hostid")), strings.ToLower(c.P.String("clusterid")), strings.ToLower(c.P.String("podid"))
+	if p.so, err = c.offeringFor(q, c.P.String("serviceofferingid"), owner, z.ID); err != nil {
+		return nil, err
+	}
+	p.details = c.vmDetailsParam()
+	if p.cpu, p.speed, p.mem, err = computeOf(p.so, p.details); err != nil {
+		return nil, err
+	}
+	p.plannerName = p.so.DeploymentPlanner
+	if v := c.P.String("deploymentplanner"); v != "" {
+		p.plannerName = v
+	}
+	if p.tmpl, err = c.templateFor(q, c.P.String("templateid"), owner, z.ID); err != nil {
+		return nil, err
+	}
+	var dataDO *db.DiskOffering
+	if id := c.P.String("diskofferingid"); id != "" {
+		if dataDO, err = db.GetDiskOffering(c.Ctx, q, strings.ToLower(id)); errors.Is(err, db.ErrNotFound) {
+			return nil, ErrParam("Unable to find disk offering %s", id)
+		} else if err != nil {
+			return nil, err
+		}
+		if dataDO.State != "" && !strings.EqualFold(dataDO.State, "Active") {
+			return nil, ErrParam("Disk offering %s is not active", dataDO.Name)
+		}
+	}
+	size, hasSize := int64(0), c.P.Has("size")
+	if hasSize {
+		n, _ := strconv.ParseInt(c.P.String("size"), 10, 64)
+		if n <= 0 {
+			return nil, ErrParam("Invalid size %d: a disk size in GiB must be positive", n)
+		}
+		size = n << 30
+	}
+	diskSize := func(do *db.DiskOffering) (int64, error) {
+		if do.Customized || do.DiskSize == 0 {
+			if !hasSize {
+				return 0, ErrParam("Disk offering %s is customized: the size parameter is required", do.Name)
+			}
+			return size, nil
+		}
+		return do.DiskSize, nil
+	}
+	if p.tmpl.IsISO() {
+		if dataDO == nil {
+			return nil, ErrParam("Installing from ISO requires a disk offering to be specified for the root disk.")
+		}
+		if p.rootSize, err = diskSize(dataDO); err != nil {
+			return nil, err
+		}
+		p.rootTags, p.rootDO = dataDO.Tags, dataDO.ID
+	} else {
+		p.rootSize = p.tmpl.Size
+		if p.so.RootDiskSize > 0 {
+			p.rootSize = max(p.rootSize, p.so.RootDiskSize<<30)
+		}
+		if c.P.Has("rootdisksize") {
+			n, _ := strconv.ParseInt(c.P.String("rootdisksize"), 10, 64)
+			if n<<30 < p.tmpl.Size {
+				return nil, ErrParam("Root disk size %d GB is smaller than the template size %d GB", n, (p.tmpl.Size+(1<<30)-1)>>30)
+			}
+			p.rootSize = n << 30
+		}
+		if p.rootSize <= 0 {
+			p.rootSize = 1 << 30
+		}
+		p.rootTags = p.so.StorageTags
+		if dataDO != nil {
+			p.dataDO = dataDO
+			if p.dataSize, err = diskSize(dataDO); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := checkUserData(c.P.String("userdata")); err != nil {
+		return nil, err
+	}
+	if p.keyPairs, err = c.keyPairsFor(q, owner); err != nil {
+		return nil, err
+	}
+	if p.groups, err = c.affinityGroupsFor(q, owner); err != nil {
+		return nil, err
+	}
+	sgIDs, sgNames := c.P.List("securitygroupids"), c.P.List("securitygroupnames")
+	if len(sgIDs) > 0 && len(sgNames) > 0 {
+		return nil, ErrParam("securitygroupids parameter is mutually exclusive with securitygroupnames parameter")
+	}
+	if len(sgIDs)+len(sgNames) > 0 && !z.SecurityGroupsEnabled && z.NetworkType != zoneBasic {
+		return nil, ErrParam("Can't create vm with security groups; security group feature is not enabled on zone %s", z.Name)
+	}
+	p.secGroups = strings.Join(append(sgIDs, sgNames...), ",")
+	if err := c.deployNetworks(q, p); err != nil {
+		return nil, err
+	}
+	p.start = true
+	if v, ok := c.P.Bool("startvm"); ok {
+		p.start = v
+	}
+	p.dynamic = p.tmpl.IsDynamicallyScalable && p.so.DynamicScaling
+	if v, ok := c.P.Bool("dynamicscalingenabled"); ok {
+		p.dynamic = p.dynamic && v
+	}
+	p.name = strings.TrimSpace(c.P.String("name"))
+	if p.name != "" {
+		if err := checkHostname(p.name); err != nil {
+			return nil, err
+		}
+	}
+	p.disp = c.P.String("displayname")
+	return p, nil
+}
+
+// deployNetworks resolves networkids, iptonetworklist and ipaddress, or the default network.
+func (c *Call) deployNetworks(q db.Querier, p *deployment) error {
+	ids := c.P.List("networkids")
+	for _, m := range c.P.Map("iptonetworklist") {
+		id := strings.ToLower(m["networkid"])
+		if id == "" {
+			return ErrParam("iptonetworklist entries need a networkid")
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+		if ip := m["ip"]; ip != "" {
+			p.ips[id] = ip
+		}
+	}
+	if len(ids) == 0 {
+		return nil // the default network is chosen in the transaction
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		id = strings.ToLower(id)
+		if seen[id] {
+			return ErrParam("Network %s is given twice", id)
+		}
+		seen[id] = true
+		n, err := db.GetNetwork(c.Ctx, q, id)
+		if errors.Is(err, db.ErrNotFound) {
+			return ErrParam("Unable to find network by id %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		if n.ZoneID != p.zone.ID {
+			return ErrParam("Network %s does not belong to zone %s", n.Name, p.zone.Name)
+		}
+		if n.GuestType != db.GuestShared && n.AccountID != p.owner.ID {
+			return ErrDenied("Account %s does not have permission to use network %s", p.owner.Name, n.Name)
+		}
+		p.networks = append(p.networks, n)
+	}
+	if ip := c.P.String("ipaddress"); ip != "" {
+		p.ips[p.networks[0].ID] = ip
+	}
+	return nil
+}
+
+func deployVM(c *Call) (any, error) {
+	if c.P.String("projectid") != "" {
+		return nil, ErrParam("Projects are not supported")
+	}
+	p, err := c.prepareDeploy()
+	if err != nil {
+		return nil, err
+	}
+	l := c.ledger()
+	var jobID, vmID string
+	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		now := db.Now()
+		v := &db.VM{ID: uuid.NewString(), Name: p.name, DisplayName: p.disp, AccountID: p.owner.ID, DomainID: p.owner.DomainID,
+			ZoneID: p.zone.ID, ServiceOfferingID: p.so.ID, TemplateID: p.tmpl.ID, OSTypeID: p.tmpl.OSTypeID, HypervisorType: "Simulator",
+			CPUNumber: p.cpu, CPUSpeed: p.speed, Memory: p.mem, State: db.VMStopped, PowerState: db.PowerOff, HAEnabled: p.so.OfferHA,
+			DynamicallyScalable: p.dynamic, DisplayVM: true, UserData: c.P.String("userdata"), KeyPairs: strings.Join(p.keyPairs, ","),
+			Group: c.P.String("group"), SecurityGroups: p.secGroups, Created: now}
+		if p.tmpl.IsISO() {
+			v.TemplateID, v.ISOID = "", p.tmpl.ID
+		}
+		if p.dataDO != nil {
+			v.DiskOfferingID = p.dataDO.ID
+		}
+		if d, ok := c.P.Bool("displayvm"); ok {
+			v.DisplayVM = d
+		}
+		if p.so.Customized {
+			v.Details = map[string]string{"cpuNumber": strconv.Itoa(p.cpu), "cpuSpeed": strconv.FormatInt(p.speed, 10), "memory": strconv.FormatInt(p.mem, 10)}
+		}
+		if v.Name == "" {
+			v.Name = "VM-" + v.ID
+		}
+		if v.DisplayName == "" {
+			v.DisplayName = v.Name
+		}
+		if p.tmpl.PasswordEnabled {
+			v.Password = randomPassword()
+		}
+		vols := 1
+		storage := p.rootSize
+		if p.dataDO != nil {
+			vols++
+			storage += p.dataSize
+		}
+		if err := c.chargeResources(tx, p.owner.ID, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,
+			db.ResVolume: int64(vols), db.ResPrimaryStorage: storage}); err != nil {
+			return err
+		}
+		disks := []planner.DiskRequest{{Size: p.rootSize, Tags: p.rootTags, Local: strings.EqualFold(p.so.StorageType, "local")}}
+		if p.dataDO != nil {
+			disks = append(disks, planner.DiskRequest{Size: p.dataSize, Tags: p.dataDO.Tags, Local: strings.EqualFold(p.dataDO.StorageType, "local")})
+		}
+		pools := make([]string, len(disks))
+		if p.start {
+			avoid, require, err := affinityRule(c, tx, p.groups, v.ID)
+			if err != nil {
+				return err
+			}
+			pl, err := l.Deploy(c.Ctx, tx, planner.Request{ZoneID: p.zone.ID, PodID: p.podID, ClusterID: p.clusterID, HostID: p.hostID,
+				Need: planner.Compute{CPUMHz: int64(p.cpu) * p.speed, Cores: int64(p.cpu), Memory: p.mem << 20}, HostTag: p.so.HostTag,
+				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID}, disks)
+			if err != nil {
+				return vmDeployErr(v, err)
+			}
+			v.State, v.HostID, v.PodID, v.ClusterID = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID
+			pools = pl.Pools
+		}
+		if err := db.InsertVM(c.Ctx, tx, v); err != nil {
+			if db.IsDuplicate(err) {
+				return ErrParam("The vm with hostName %s already exists in zone %s for account %s", v.Name, p.zone.Name, p.owner.Name)
+			}
+			return err
+		}
+		root := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("ROOT-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
+			ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[0], VMID: v.ID, Type: db.VolumeRoot, DeviceID: 0, Size: p.rootSize,
+			TemplateID: v.TemplateID, DiskOfferingID: p.rootDO, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
+			DisplayVolume: true, Attached: now, Created: now}
+		if err := db.InsertVolume(c.Ctx, tx, root); err != nil {
+			return err
+		}
+		if p.dataDO != nil {
+			data := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("DATA-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
+				ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[1], VMID: v.ID, Type: db.VolumeDataDisk, DeviceID: 1, Size: p.dataSize,
+				DiskOfferingID: p.dataDO.ID, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
+				DisplayVolume: true, Attached: now, Created: now}
+			if err := db.InsertVolume(c.Ctx, tx, data); err != nil {
+				return err
+			}
+		}
+		if err := c.createNics(tx, p, v); err != nil {
+			return err
+		}
+		if len(p.groups) > 0 {
+			ids := make([]string, len(p.groups))
+			for i, g := range p.groups {
+				ids[i] = g.ID
+			}
+			if err := db.SetVMAffinityGroups(c.Ctx, tx, v.ID, ids); err != nil {
+				return err
+			}
+		}
+		vmID = v.ID
+		var err error
+		if jobID, err = c.EnqueueJob(tx, vmJobType, v.ID); err != nil {
+			return err
+		}
+		return c.Event(tx, "VM.CREATE", "Deploying VM "+v.Name, "VirtualMachine", v.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.S.Jobs.Wake()
+	return JobStarted{JobID: jobID, ID: vmID}, nil
+}
+
+// createNics gives the VM one NIC per network (the default network when none was named),
+// implementing each network on its first VM and allocating the NIC's address.
+func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM) error {
+	nets := p.networks
+	if len(nets) == 0 {
+		n, err := c.defaultNetworkFor(tx, p.zone, p.owner.ID)
+		if err != nil {
+			return err
+		}
+		nets = []*db.Network{n}
+		if ip := c.P.String("ipaddress"); ip != "" {
+			p.ips[n.ID] = ip
+		}
+	}
+	for i, n0 := range nets {
+		n, err := db.GetNetwork(c.Ctx, tx, n0.ID)
+		if err != nil {
+			return err
+		}
+		if err := c.implementNetwork(tx, n); err != nil {
+			return err
+		}
+		ip, err := c.allocateNicIP(tx, n, p.ips[n.ID])
+		if err != nil {
+			return err
+		}
+		mac := db.NewMAC()
+		if i == 0 && c.P.String("macaddress") != "" {
+			mac = strings.ToLower(c.P.String("macaddress"))
+		}
+		nic := &db.Nic{ID: uuid.NewString(), VMID: v.ID, NetworkID: n.ID, AccountID: v.AccountID, IPAddress: ip, Netmask: n.Netmask,
+			Gateway: n.Gateway, MACAddress: mac, IsDefault: i == 0, DeviceID: i, BroadcastURI: n.BroadcastURI, IsolationURI: n.BroadcastURI,
+			Created: v.Created}
+		if err := db.InsertNic(c.Ctx, tx, nic); err != nil {
+			if db.IsDuplicate(err) {
+				if c.P.String("macaddress") != "" && i == 0 {
+					return ErrParam("The mac address %s is already in use in network %s", mac, n.Name)
+				}
+				return db.ErrConflict // a MAC collision: run the transaction again with new ones
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// vmDetailsParam reads the details map in both of CloudStack's forms: details[0].cpuNumber=2
+// (what deployVirtualMachine documents) and details[0].key=k&details[0].value=v.
+func (c *Call) vmDetailsParam() map[string]string {
+	out := map[string]string{}
+	for _, m := range c.P.Map("details") {
+		if k, ok := m["key"]; ok {
+			out[k] = m["value"]
+			continue
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

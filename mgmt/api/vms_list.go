@@ -1,0 +1,341 @@
+package api
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+)
+
+func registerVMLists(s *Server) {
+	s.Reg.Add(&Command{Name: "listVirtualMachines", Roles: AllRoles, List: true, ResponseKey: "virtualmachine",
+		Description: "List the virtual machines owned by the account.",
+		Params: withScope(
+			Param{Name: "id", Type: TUUID, Description: "the ID of the virtual machine"},
+			Param{Name: "ids", Type: TList, Elem: "uuid", Description: "the IDs of the virtual machines, mutually exclusive with id"},
+			Param{Name: "name", Type: TString, Description: "name of the virtual machine (a case-insensitive match)"},
+			Param{Name: "state", Type: TString, Description: "state of the virtual machine. Possible values are: Running, Stopped, Present, Destroyed, Expunged."},
+			Param{Name: "zoneid", Type: TUUID, Description: "the availability zone ID"},
+			Param{Name: "podid", Type: TUUID, Description: "the pod ID"},
+			Param{Name: "clusterid", Type: TUUID, Description: "the cluster ID"},
+			Param{Name: "hostid", Type: TUUID, Description: "the host ID"},
+			Param{Name: "templateid", Type: TUUID, Description: "list vms by template"},
+			Param{Name: "isoid", Type: TUUID, Description: "list vms by iso"},
+			Param{Name: "serviceofferingid", Type: TUUID, Description: "list by the service offering"},
+			Param{Name: "networkid", Type: TUUID, Description: "list by network id"},
+			Param{Name: "affinitygroupid", Type: TUUID, Description: "list vms by affinity group"},
+			Param{Name: "keypair", Type: TString, Description: "list vms by ssh keypair name"},
+			Param{Name: "groupid", Type: TString, Description: "the group of the virtual machine"},
+			Param{Name: "details", Type: TList, Description: "comma separated list of vm details requested, value can be a list of [all, group, nics, stats, secgrp, tmpl, servoff, diskoff, backoff, iso, volume, min, affgrp]. If no parameter is passed in, the details will be defaulted to all"},
+			Param{Name: "displayvm", Type: TBool, Description: "list resources by display flag; only ROOT admin is eligible to pass this parameter"},
+			Param{Name: "userdata", Type: TBool, Description: "Whether to return the VMs' user data or not. By default, user data will not be returned."},
+			Param{Name: "hypervisor", Type: TString, Description: "the target hypervisor for the template"},
+			Param{Name: "haenable", Type: TBool, Description: "list by the High Availability offering; true if filtering VMs with HA enabled; false for VMs with HA disabled"},
+			Param{Name: "forvirtualnetwork", Type: TBool, Description: "list by network type; true if need to list vms using Virtual Network, false otherwise"},
+			Param{Name: "vpcid", Type: TUUID, Description: "list vms by vpc"},
+			Param{Name: "storageid", Type: TUUID, Description: "the storage ID where vm's volumes belong to"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "accumulate", Type: TBool, Description: "Accumulates the VM metrics data instead of returning only the most recent data collected (ignored)"},
+			Param{Name: "showicon", Type: TBool, Description: "flag to display the resource icon for VMs (ignored)"},
+			Param{Name: "retrieveonlyresourcecount", Type: TBool, Description: "Whether to retrieve only the count of VMs"},
+			tagsListParam,
+		),
+		Handler: listVMs})
+	s.Reg.Add(&Command{Name: "listNics", Roles: AllRoles, List: true, ResponseKey: "nic", Description: "list the vm nics IP to NIC",
+		Params: []Param{
+			{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "the ID of the vm"},
+			{Name: "nicid", Type: TUUID, Description: "the ID of the nic to to list IPs"},
+			{Name: "networkid", Type: TUUID, Description: "list nic of the specific vm's network"},
+			{Name: "fordisplay", Type: TBool, Description: "list resources by display flag"},
+		},
+		Handler: listNics})
+}
+
+func listVMs(c *Call) (any, error) {
+	if c.P.String("projectid") != "" {
+		return ListResult{Key: "virtualmachine"}, nil
+	}
+	scope, err := c.ListScope()
+	if err != nil {
+		return nil, err
+	}
+	f := db.VMFilter{ID: strings.ToLower(c.P.String("id")), Name: c.P.String("name"), Keyword: c.P.String("keyword"),
+		ZoneID: strings.ToLower(c.P.String("zoneid")), TemplateID: strings.ToLower(c.P.String("templateid")),
+		ISOID: strings.ToLower(c.P.String("isoid")), ServiceOfferingID: strings.ToLower(c.P.String("serviceofferingid")),
+		NetworkID: strings.ToLower(c.P.String("networkid")), AffinityGroupID: strings.ToLower(c.P.String("affinitygroupid")),
+		KeyPair: c.P.String("keypair"), Group: c.P.String("groupid"), Scope: scope}
+	for _, id := range c.P.List("ids") {
+		f.IDs = append(f.IDs, strings.ToLower(id))
+	}
+	if c.Caller.IsRootAdmin() {
+		f.HostID, f.PodID, f.ClusterID = strings.ToLower(c.P.String("hostid")), strings.ToLower(c.P.String("podid")), strings.ToLower(c.P.String("clusterid"))
+		if b, ok := c.P.Bool("displayvm"); ok && b {
+			f.DisplayOnly = true
+		}
+	} else {
+		f.DisplayOnly = true
+	}
+	switch st := c.P.String("state"); {
+	case strings.EqualFold(st, "present"):
+		f.ExcludeStates = []string{db.VMDestroyed, db.VMExpunging}
+	case st != "":
+		f.States = []string{st}
+	}
+	if !c.Caller.IsAdmin() {
+		// Users do not see destroyed VMs (CloudStack's allow.user.view.destroyed.vm, false).
+		f.ExcludeStates = append(f.ExcludeStates, db.VMDestroyed, db.VMExpunging)
+	}
+	if tags := c.tagsParam(); len(tags) > 0 {
+		f.Extra, f.ExtraArgs = db.TagFilterClause("UserVm", "v.id", tags)
+	}
+	if sid := c.P.String("storageid"); sid != "" {
+		f.Extra = strings.TrimPrefix(f.Extra+" AND v.id IN (SELECT vm_id FROM volumes WHERE pool_id = ? AND removed IS NULL AND vm_id IS NOT NULL)", " AND ")
+		f.ExtraArgs = append(f.ExtraArgs, strings.ToLower(sid))
+	}
+	if b, ok := c.P.Bool("haenable"); ok {
+		f.Extra = strings.TrimPrefix(f.Extra+" AND v.ha_enabled = ?", " AND ")
+		f.ExtraArgs = append(f.ExtraArgs, boolToInt(b))
+	}
+	if only, _ := c.P.Bool("retrieveonlyresourcecount"); only {
+		f.Limit, f.Offset = 1, 1<<30
+		_, n, err := db.ListVMs(c.Ctx, c.S.DB.Read(), f)
+		if err != nil {
+			return nil, err
+		}
+		return ListResult{Key: "virtualmachine", Count: n}, nil
+	}
+	f.Limit, f.Offset = c.P.Paging()
+	q := c.S.DB.Read()
+	list, total, err := db.ListVMs(c.Ctx, q, f)
+	if err != nil {
+		return nil, err
+	}
+	items, err := c.renderVMs(q, list, c.P.String("details") == "" || strings.Contains(strings.ToLower(c.P.String("details")), "all"))
+	if err != nil {
+		return nil, err
+	}
+	if b, _ := c.P.Bool("userdata"); b {
+		for i, v := range list {
+			set(items[i].(map[string]any), "userdata", v.UserData)
+		}
+	}
+	return ListResult{Key: "virtualmachine", Items: items, Count: total}, nil
+}
+
+// chunks splits ids for IN lists.
+func chunks(ids []string, n int) [][]string {
+	var out [][]string
+	for len(ids) > n {
+		out = append(out, ids[:n])
+		ids = ids[n:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
+}
+
+// renderVMs renders VMs with their NICs, tags, affinity groups and the names of their
+// template, offerings and networks, loading each of those for the whole list at once.
+func (c *Call) renderVMs(q db.Querier, vms []*db.VM, full bool) ([]any, error) {
+	ids := make([]string, len(vms))
+	for i, v := range vms {
+		ids[i] = v.ID
+	}
+	nics := map[string][]*db.Nic{}
+	members := map[string][]*db.AffinityMember{}
+	for _, ch := range chunks(ids, 1000) {
+		ns, err := db.ListNics(c.Ctx, q, db.NicFilter{VMIDs: ch})
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range ns {
+			nics[n.VMID] = append(nics[n.VMID], n)
+		}
+		ms, err := db.ListAffinityMembers(c.Ctx, q, ch)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			members[m.VMID] = append(members[m.VMID], m)
+		}
+	}
+	tags, err := db.TagsFor(c.Ctx, q, "UserVm", ids)
+	if err != nil {
+		return nil, err
+	}
+	names := newNameCache(c, q)
+	admin := c.Caller != nil && c.Caller.IsAdmin()
+	root := c.Caller != nil && c.Caller.IsRootAdmin()
+	out := make([]any, 0, len(vms))
+	for _, v := range vms {
+		m := map[string]any{
+			"id": v.ID, "name": v.Name, "displayname": v.DisplayName, "account": v.AccountName, "domainid": v.DomainID,
+			"domain": v.DomainName, "domainpath": v.DomainPath, "created": FormatTime(v.Created), "state": v.State,
+			"haenable": v.HAEnabled, "zoneid": v.ZoneID, "zonename": v.ZoneName, "cpunumber": v.CPUNumber, "cpuspeed": v.CPUSpeed,
+			"memory": v.Memory, "serviceofferingid": v.ServiceOfferingID, "passwordenabled": false,
+			"isdynamicallyscalable": v.DynamicallyScalable, "displayvm": v.DisplayVM, "rootdeviceid": 0, "rootdevicetype": "ROOT",
+			"hypervisor": v.HypervisorType, "guestosid": v.OSTypeID, "ostypeid": v.OSTypeID, "vmtype": "User",
+			"tags": renderTags(tags[v.ID]),
+		}
+		if v.PowerStateUpdated > 0 {
+			m["lastupdated"] = FormatTime(v.PowerStateUpdated)
+		}
+		set(m, "group", v.Group)
+		if v.KeyPairs != "" {
+			m["keypair"], m["keypairs"] = v.KeyPairs, v.KeyPairs
+		}
+		if so := names.offering(v.ServiceOfferingID); so != nil {
+			m["serviceofferingname"] = so.Name
+		}
+		if v.DiskOfferingID != "" {
+			if do := names.diskOffering(v.DiskOfferingID); do != nil {
+				m["diskofferingid"], m["diskofferingname"] = do.ID, do.Name
+			}
+		}
+		if v.TemplateID != "" {
+			m["templateid"] = v.TemplateID
+			if t := names.template(v.TemplateID); t != nil {
+				m["templatename"], m["templatedisplaytext"], m["passwordenabled"] = t.Name, t.DisplayText, t.PasswordEnabled
+				m["templatetype"], m["templateformat"] = t.TemplateType, t.Format
+			}
+		}
+		if v.ISOID != "" {
+			m["isoid"] = v.ISOID
+			if t := names.template(v.ISOID); t != nil {
+				m["isoname"], m["isodisplaytext"] = t.Name, t.DisplayText
+			}
+		}
+		if os := names.osType(v.OSTypeID); os != nil {
+			m["osdisplayname"] = os.Description
+		}
+		if admin {
+			m["instancename"] = v.InstanceName()
+		}
+		if root && v.HostID != "" {
+			m["hostid"], m["hostname"] = v.HostID, v.HostName
+		}
+		if len(v.Details) > 0 && full {
+			m["details"] = v.Details
+		}
+		sgs := []any{}
+		for _, g := range strings.Split(v.SecurityGroups, ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				sg := map[string]any{"name": g}
+				if IsUUID(g) {
+					sg = map[string]any{"id": g}
+				}
+				sgs = append(sgs, sg)
+			}
+		}
+		m["securitygroup"] = sgs
+		ags := []any{}
+		for _, a := range members[v.ID] {
+			ags = append(ags, map[string]any{"id": a.GroupID, "name": a.Name, "type": a.Type, "description": a.Description})
+		}
+		m["affinitygroup"] = ags
+		ns := []any{}
+		for _, n := range nics[v.ID] {
+			nm := renderNic(n, names.network(n.NetworkID))
+			if n.IsDefault {
+				m["ipaddress"] = n.IPAddress
+			}
+			ns = append(ns, nm)
+		}
+		m["nic"] = ns
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func renderNic(n *db.Nic, net *db.Network) map[string]any {
+	m := map[string]any{"id": n.ID, "networkid": n.NetworkID, "isdefault": n.IsDefault, "macaddress": n.MACAddress,
+		"deviceid": strconv.Itoa(n.DeviceID), "virtualmachineid": n.VMID, "traffictype": n.TrafficType, "secondaryip": []any{},
+		"extradhcpoption": []any{}}
+	set(m, "ipaddress", n.IPAddress)
+	set(m, "netmask", n.Netmask)
+	set(m, "gateway", n.Gateway)
+	set(m, "ip6address", n.IP6Address)
+	set(m, "broadcasturi", n.BroadcastURI)
+	set(m, "isolationuri", n.IsolationURI)
+	if net != nil {
+		m["networkname"], m["type"] = net.Name, net.GuestType
+	}
+	return m
+}
+
+// nameCache loads each referenced offering, template, OS type and network once per list.
+type nameCache struct {
+	c        *Call
+	q        db.Querier
+	offers   map[string]*db.ServiceOffering
+	disks    map[string]*db.DiskOffering
+	tmpls    map[string]*db.Template
+	oses     map[string]*db.OSType
+	networks map[string]*db.Network
+}
+
+func newNameCache(c *Call, q db.Querier) *nameCache {
+	return &nameCache{c: c, q: q, offers: map[string]*db.ServiceOffering{}, disks: map[string]*db.DiskOffering{},
+		tmpls: map[string]*db.Template{}, oses: map[string]*db.OSType{}, networks: map[string]*db.Network{}}
+}
+
+func cached[T any](m map[string]*T, id string, load func() (*T, error)) *T {
+	if id == "" {
+		return nil
+	}
+	if v, ok := m[id]; ok {
+		return v
+	}
+	v, err := load()
+	if err != nil {
+		v = nil
+	}
+	m[id] = v
+	return v
+}
+
+func (n *nameCache) offering(id string) *db.ServiceOffering {
+	return cached(n.offers, id, func() (*db.ServiceOffering, error) {
+		o, _, err := db.GetServiceOfferingAny(n.c.Ctx, n.q, id)
+		return o, err
+	})
+}
+
+func (n *nameCache) diskOffering(id string) *db.DiskOffering {
+	return cached(n.disks, id, func() (*db.DiskOffering, error) { return db.GetDiskOffering(n.c.Ctx, n.q, id) })
+}
+
+func (n *nameCache) template(id string) *db.Template {
+	return cached(n.tmpls, id, func() (*db.Template, error) { return db.GetTemplate(n.c.Ctx, n.q, id) })
+}
+
+func (n *nameCache) osType(id string) *db.OSType {
+	return cached(n.oses, id, func() (*db.OSType, error) { return db.GetOSType(n.c.Ctx, n.q, id) })
+}
+
+func (n *nameCache) network(id string) *db.Network {
+	return cached(n.networks, id, func() (*db.Network, error) { return db.GetNetwork(n.c.Ctx, n.q, id) })
+}
+
+func listNics(c *Call) (any, error) {
+	q := c.S.DB.Read()
+	v, err := c.vmOf(q, c.P.String("virtualmachineid"))
+	if err != nil {
+		return nil, err
+	}
+	list, err := db.ListNics(c.Ctx, q, db.NicFilter{VMID: v.ID, ID: strings.ToLower(c.P.String("nicid")), NetworkID: strings.ToLower(c.P.String("networkid"))})
+	if err != nil {
+		return nil, err
+	}
+	names := newNameCache(c, q)
+	items := make([]any, 0, len(list))
+	for _, n := range list {
+		items = append(items, renderNic(n, names.network(n.NetworkID)))
+	}
+	total := len(items)
+	if limit, offset := c.P.Paging(); limit > 0 {
+		items = items[min(offset, len(items)):min(offset+limit, len(items))]
+	}
+	return ListResult{Key: "nic", Items: items, Count: total}, nil
+}
