@@ -13,16 +13,16 @@ const (
 	VolumeRoot     = "ROOT"
 	VolumeDataDisk = "DATADISK"
 
-	VolumeAllocated   = "Allocated"
-	VolumeCreating    = "Creating"
-	VolumeReady       = "Ready"
-	VolumeResizing    = "Resizing"
-	VolumeMigrating   = "Migrating"
+	VolumeAllocated    = "Allocated"
+	VolumeCreating     = "Creating"
+	VolumeReady        = "Ready"
+	VolumeResizing     = "Resizing"
+	VolumeMigrating    = "Migrating"
 	VolumeSnapshotting = "Snapshotting"
-	VolumeUploaded    = "Uploaded"
-	VolumeDestroy     = "Destroy"
-	VolumeExpunging   = "Expunging"
-	VolumeExpunged    = "Expunged"
+	VolumeUploaded     = "Uploaded"
+	VolumeDestroy      = "Destroy"
+	VolumeExpunging    = "Expunging"
+	VolumeExpunged     = "Expunged"
 )
 
 // Volume is a disk: a VM's ROOT volume or a DATADISK, attached (VMID set) or free.

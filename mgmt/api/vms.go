@@ -122,10 +122,10 @@ func registerVMs(s *Server) {
 		{Name: "maxiops", Type: TLong, Description: "New maximum number of IOPS for the custom disk offering (ignored)"}}
 	s.Reg.Add(&Command{Name: "changeServiceForVirtualMachine", Roles: AllRoles, ResponseKey: "virtualmachine",
 		Description: "Changes the service offering for a virtual machine. The virtual machine must be in a \"Stopped\" state for this command to take effect.",
-		Params: offeringParams, Handler: changeServiceForVM})
+		Params:      offeringParams, Handler: changeServiceForVM})
 	s.Reg.Add(&Command{Name: "scaleVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Scales the virtual machine to a new service offering. This command also considers the volume size in the service offering or disk offering linked to the new service offering and apply all characteristics to the root volume.",
-		Params: append([]Param(nil), offeringParams...), Handler: scaleVM, Job: scaleVMJob})
+		Params:      append([]Param(nil), offeringParams...), Handler: scaleVM, Job: scaleVMJob})
 	s.Reg.Add(&Command{Name: "updateVirtualMachine", Roles: AllRoles, ResponseKey: "virtualmachine",
 		Description: "Updates properties of a virtual machine. The VM has to be stopped and restarted for the new properties to take effect.",
 		Params: []Param{vmID,
@@ -154,8 +154,8 @@ func registerVMs(s *Server) {
 		Handler: resetSSHKey, Job: resetSSHKeyJob})
 	s.Reg.Add(&Command{Name: "resetPasswordForVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Resets the password for virtual machine. The virtual machine must be in a \"Stopped\" state and the template must already support this feature for this command to take effect.",
-		Params: []Param{vmID, {Name: "password", Type: TString, Description: "The new password of the virtual machine. If null, a random password will be generated for the VM."}},
-		Handler: resetPassword, Job: resetPasswordJob})
+		Params:      []Param{vmID, {Name: "password", Type: TString, Description: "The new password of the virtual machine. If null, a random password will be generated for the VM."}},
+		Handler:     resetPassword, Job: resetPasswordJob})
 	s.Reg.Add(&Command{Name: "getVirtualMachineUserData", Roles: AllRoles, ResponseKey: "virtualmachineuserdata",
 		Description: "Returns user data associated with the VM",
 		Params:      []Param{{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "The ID of the virtual machine"}},

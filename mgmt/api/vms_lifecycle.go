@@ -245,7 +245,6 @@ func (c *Call) destroyVolumes(tx db.Tx, v *db.VM, dataIDs []string, all bool) er
 	return c.chargeResources(tx, v.AccountID, map[string]int64{db.ResVolume: -n, db.ResPrimaryStorage: -bytes})
 }
 
-
 // vmResult renders a VM as a job's result; with password the generated password is included.
 func (c *Call) vmResult(id string, password bool) (any, error) {
 	o, err := c.vmObject(id)
