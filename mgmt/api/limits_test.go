@@ -1,0 +1,187 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/atollcloud/atoll/db/dbtest"
+	"github.com/atollcloud/atoll/mgmt/mgmttest"
+)
+
+func limitsByType(t *testing.T, res map[string]any) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, l := range items(res, "resourcelimit") {
+		if _, bad := l["limit"]; bad {
+			t.Errorf("a resourcelimit has a limit key (cs_resourcelimit breaks on it): %v", l)
+		}
+		out[l["resourcetypename"].(string)] = l
+	}
+	return out
+}
+
+func countsByType(t *testing.T, res map[string]any) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, c := range items(res, "resourcecount") {
+		out[c["resourcetypename"].(string)] = c["resourcecount"].(float64)
+	}
+	return out
+}
+
+// listResourceLimits and updateResourceLimit as CloudStack (and cs_resourcelimit) use them:
+// defaults from max.account.* / max.domain.*, storage in GiB, root admins and ROOT unlimited,
+// explicit limits per account and domain, a domain bounded by its parent, and CloudStack's
+// refusals, none of which changes anything.
+func TestResourceLimits(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	sub := mgmttest.Do(t, e.Admin, "createDomain", map[string]string{"name": "sub"})["domain"].(map[string]any)["id"].(string)
+	alice, aliceIDs := tenant(t, e, "alice", "0", sub)
+	subadmin, _ := tenant(t, e, "subadmin", "2", sub)
+
+	own := limitsByType(t, mgmttest.Do(t, alice, "listResourceLimits", nil))
+	for typ, want := range map[string]float64{"user_vm": 20, "public_ip": 20, "volume": 20, "snapshot": 20, "template": 20, "network": 20,
+		"vpc": 20, "cpu": 40, "memory": 40960, "primary_storage": 200, "secondary_storage": 400} {
+		if l := own[typ]; l == nil || l["max"].(float64) != want || l["account"] != "alice" || l["domainid"] != sub {
+			t.Errorf("alice's %s limit: %v, want max %v", typ, l, want)
+		}
+	}
+	if len(own) != 12 || own["user_vm"]["resourcetype"] != "0" || own["secondary_storage"]["resourcetype"] != "11" {
+		t.Errorf("limits %v", own)
+	}
+	// A tenant naming another domain still gets its own limits.
+	if l := limitsByType(t, mgmttest.Do(t, alice, "listResourceLimits", map[string]string{"domainid": sub, "resourcetype": "8"})); len(l) != 1 || l["cpu"]["account"] != "alice" {
+		t.Errorf("alice with domainid: %v", l)
+	}
+	admin := limitsByType(t, mgmttest.Do(t, e.Admin, "listResourceLimits", map[string]string{"resourcetype": "0"}))
+	if admin["user_vm"]["max"].(float64) != -1 || len(admin) != 1 {
+		t.Errorf("root admin's limits: %v", admin)
+	}
+	dom := limitsByType(t, mgmttest.Do(t, e.Admin, "listResourceLimits", map[string]string{"domainid": sub}))
+	if dom["user_vm"]["max"].(float64) != 40 || dom["secondary_storage"]["max"].(float64) != 800 || dom["cpu"]["account"] != nil {
+		t.Errorf("sub's limits: %v", dom)
+	}
+	root := limitsByType(t, mgmttest.Do(t, e.Admin, "listResourceLimits", map[string]string{"domainid": rootDomainID(t, e), "resourcetypename": "cpu"}))
+	if root["cpu"]["max"].(float64) != -1 {
+		t.Errorf("ROOT's limits: %v", root)
+	}
+
+	// What cs_resourcelimit sends: account, domainid, resourcetype, max.
+	up := mgmttest.Do(t, e.Admin, "updateResourceLimit", map[string]string{"account": "alice", "domainid": sub, "resourcetype": "10", "max": "50"})["resourcelimit"].(map[string]any)
+	if up["max"].(float64) != 50 || up["resourcetype"] != "10" || up["account"] != "alice" {
+		t.Errorf("updated %v", up)
+	}
+	if l := limitsByType(t, mgmttest.Do(t, e.Admin, "listResourceLimits", map[string]string{"account": "alice", "domainid": sub, "resourcetype": "10"})); l["primary_storage"]["max"].(float64) != 50 {
+		t.Errorf("after update: %v", l)
+	}
+	if l := limitsByType(t, mgmttest.Do(t, alice, "listResourceLimits", map[string]string{"resourcetype": "10"})); l["primary_storage"]["max"].(float64) != 50 {
+		t.Errorf("alice after update: %v", l)
+	}
+	mgmttest.Do(t, e.Admin, "updateResourceLimit", map[string]string{"domainid": sub, "resourcetype": "8", "max": "10"})
+	mgmttest.Do(t, e.Admin, "updateResourceLimit", map[string]string{"account": "alice", "domainid": sub, "resourcetype": "7"}) // no max: unlimited
+	if l := limitsByType(t, mgmttest.Do(t, alice, "listResourceLimits", map[string]string{"resourcetype": "7"})); l["vpc"]["max"].(float64) != -1 {
+		t.Errorf("vpc without max: %v", l)
+	}
+	child := mgmttest.Do(t, e.Admin, "createDomain", map[string]string{"name": "child", "parentdomainid": sub})["domain"].(map[string]any)["id"].(string)
+	if l := limitsByType(t, mgmttest.Do(t, e.Admin, "listResourceLimits", map[string]string{"domainid": child, "resourcetype": "8"})); l["cpu"]["max"].(float64) != 10 {
+		t.Errorf("child inherits its parent's explicit limit: %v", l)
+	}
+
+	before := dbtest.Fingerprint(t, e.Server.DB.SQL, "resource_limits", "resource_counts", "events")
+	for _, c := range []struct {
+		params map[string]string
+		code   int
+		want   string
+	}{
+		{map[string]string{"account": "alice", "domainid": sub, "resourcetype": "0", "max": "-2"}, 431, "at least '0'"},
+		{map[string]string{"account": "alice", "domainid": sub, "resourcetype": "12", "max": "1"}, 431, "valid resource type"},
+		{map[string]string{"resourcetype": "0", "max": "1"}, 431, "AccountId or domainId have to be specified"},
+		{map[string]string{"account": "alice", "resourcetype": "0", "max": "1"}, 431, "Account must be specified with domainId"},
+		{map[string]string{"account": "nobody", "domainid": sub, "resourcetype": "0", "max": "1"}, 431, "Unable to find account"},
+		{map[string]string{"account": "admin", "domainid": rootDomainID(t, e), "resourcetype": "0", "max": "5"}, 431, "Only -1 limit is supported for Root Admin"},
+		{map[string]string{"domainid": rootDomainID(t, e), "resourcetype": "0", "max": "5"}, 531, "ROOT domain"},
+		{map[string]string{"domainid": child, "resourcetype": "8", "max": "20"}, 431, "please specify a value less than or equal to 10"},
+		{map[string]string{"domainid": child, "resourcetype": "8", "max": "-1"}, 431, "please specify a value less than or equal to 10"},
+		{map[string]string{"domainid": sub, "resourcetype": "0", "max": "1", "projectid": "00000000-0000-4000-8000-000000000000"}, 431, "project"},
+	} {
+		if text := mgmttest.Fail(t, e.Admin, "updateResourceLimit", c.params, c.code); !strings.Contains(text, c.want) {
+			t.Errorf("updateResourceLimit %v: %q, want %q", c.params, text, c.want)
+		}
+	}
+	mgmttest.Fail(t, alice, "updateResourceLimit", map[string]string{"account": "alice", "domainid": sub, "resourcetype": "0", "max": "100"}, 432)
+	if text := mgmttest.Fail(t, subadmin, "updateResourceLimit", map[string]string{"domainid": sub, "resourcetype": "0", "max": "100"}, 531); !strings.Contains(text, "permission denied") {
+		t.Errorf("subadmin on its own domain: %s", text)
+	}
+	if text := mgmttest.Fail(t, subadmin, "updateResourceLimit", map[string]string{"account": "subadmin", "domainid": sub, "resourcetype": "0", "max": "100"}, 531); !strings.Contains(text, "own account") {
+		t.Errorf("subadmin on its own account: %s", text)
+	}
+	if dbtest.Fingerprint(t, e.Server.DB.SQL, "resource_limits", "resource_counts", "events") != before {
+		t.Error("a refused updateResourceLimit changed the database")
+	}
+	// A domain admin sets limits below it.
+	mgmttest.Do(t, subadmin, "updateResourceLimit", map[string]string{"account": "alice", "domainid": sub, "resourcetype": "0", "max": "3"})
+	mgmttest.Do(t, subadmin, "updateResourceLimit", map[string]string{"domainid": child, "resourcetype": "8", "max": "4"})
+	_ = aliceIDs
+}
+
+func rootDomainID(t *testing.T, e *mgmttest.Env) string {
+	t.Helper()
+	for _, d := range items(mgmttest.Do(t, e.Admin, "listDomains", map[string]string{"name": "ROOT"}), "domain") {
+		return d["id"].(string)
+	}
+	t.Fatal("no ROOT domain")
+	return ""
+}
+
+// A creator that charges (registerTemplate) is refused with CloudStack's 532 past the
+// account's limit and changes nothing; updateResourceCount recomputes counts from the real
+// rows (repairing a corrupted count) for an account, a domain and ROOT.
+func TestResourceLimitReachedAndRecount(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	zoneID := tplZone(t, e, "z1", "Simulator")
+	sub := mgmttest.Do(t, e.Admin, "createDomain", map[string]string{"name": "sub"})["domain"].(map[string]any)["id"].(string)
+	alice, aliceIDs := tenant(t, e, "alice", "0", sub)
+	mgmttest.Do(t, e.Admin, "updateResourceLimit", map[string]string{"account": "alice", "domainid": sub, "resourcetype": "4", "max": "1"})
+	reg := func(name string) map[string]string {
+		return map[string]string{"name": name, "displaytext": name, "format": "QCOW2", "hypervisor": "Simulator", "zoneid": zoneID,
+			"url": "http://example.org/" + name + ".qcow2", "ispublic": "false"}
+	}
+	tpl := items(mgmttest.Do(t, alice, "registerTemplate", reg("one")), "template")[0]
+	tplWait(t, alice, tpl["id"].(string), zoneID)
+	before := tplState(t, e) + dbtest.Fingerprint(t, e.Server.DB.SQL, "resource_counts")
+	text := mgmttest.Fail(t, alice, "registerTemplate", reg("two"), 532)
+	if want := "Maximum amount of resources of Type = 'template', tag = 'null' for Account Name = alice in Domain Id = " + sub +
+		" is exceeded: Account Resource Limit = 1, Current Account Resource Amount = 1, Current Account Resource Reservation = 0, Requested Resource Amount = 1."; text != want {
+		t.Errorf("limit reached:\n got %s\nwant %s", text, want)
+	}
+	if tplState(t, e)+dbtest.Fingerprint(t, e.Server.DB.SQL, "resource_counts") != before {
+		t.Error("a template refused for its limit changed the database")
+	}
+
+	counted := countsByType(t, mgmttest.Do(t, alice, "updateResourceCount", map[string]string{"domainid": sub}))
+	if counted["template"] != 1 || counted["secondary_storage"] <= 0 || counted["user_vm"] != 0 {
+		t.Fatalf("alice's recount: %v", counted)
+	}
+	// Corrupt the stored counts; the recount restores what the rows say.
+	if _, err := e.Server.DB.SQL.Exec("UPDATE resource_counts SET count_value = 7 WHERE owner_id = ? AND resource_type IN ('template','secondary_storage')", aliceIDs[0]); err != nil {
+		t.Fatal(err)
+	}
+	again := countsByType(t, mgmttest.Do(t, e.Admin, "updateResourceCount", map[string]string{"domainid": sub, "account": "alice", "resourcetype": "4"}))
+	if len(again) != 1 || again["template"] != 1 {
+		t.Errorf("recount of template: %v", again)
+	}
+	dom := countsByType(t, mgmttest.Do(t, e.Admin, "updateResourceCount", map[string]string{"domainid": sub}))
+	if dom["template"] != 1 || dom["secondary_storage"] != counted["secondary_storage"] {
+		t.Errorf("sub's recount: %v (alice %v)", dom, counted)
+	}
+	root := countsByType(t, mgmttest.Do(t, e.Admin, "updateResourceCount", map[string]string{"domainid": rootDomainID(t, e)}))
+	if root["template"] < 1 || root["secondary_storage"] < counted["secondary_storage"] {
+		t.Errorf("ROOT's recount: %v", root)
+	}
+	// After deleting the template, alice may register again.
+	mgmttest.DoAsync(t, alice, "deleteTemplate", map[string]string{"id": tpl["id"].(string)})
+	mgmttest.Do(t, alice, "registerTemplate", reg("three"))
+	// Tenants recount only themselves.
+	mgmttest.Fail(t, alice, "updateResourceCount", map[string]string{"domainid": rootDomainID(t, e)}, 531)
+	mgmttest.Fail(t, alice, "updateResourceCount", map[string]string{"domainid": sub, "resourcetype": "99"}, 431)
+}
