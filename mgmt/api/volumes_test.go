@@ -383,3 +383,69 @@ func TestVolumeStoppedVMAndMigrate(t *testing.T) {
 		t.Fatalf("device ids: %v", seen)
 	}
 }
+
+// Volumes attached to one VM at the same time get distinct device ids; volumes created at the
+// same time never take the owner past its limit.
+func TestVolumeConcurrency(t *testing.T) { testVolumeConcurrency(t, mgmttest.Start(t, mgmttest.Options{})) }
+
+func TestVolumeConcurrencyMariaDB(t *testing.T) {
+	dbtest.MySQLBase(t)
+	testVolumeConcurrency(t, mgmttest.Start(t, mgmttest.Options{MySQL: true}))
+}
+
+func testVolumeConcurrency(t *testing.T, e *mgmttest.Env) {
+	v := newVolEnv(t, e)
+	vm := v.vm(t, db.VMRunning)
+	var ids []string
+	for i := 0; i < 4; i++ {
+		ids = append(ids, volOf(mgmttest.DoAsync(t, v.alice, "createVolume", map[string]string{"name": fmt.Sprint("c", i), "zoneid": v.zone,
+			"diskofferingid": v.fixed}))["id"].(string))
+	}
+	ctx := context.Background()
+	jobs := make([]string, len(ids))
+	for i, id := range ids {
+		jobs[i] = mgmttest.Do(t, v.alice, "attachVolume", map[string]string{"id": id, "virtualmachineid": vm.ID})["jobid"].(string)
+	}
+	devs := map[float64]string{}
+	for i, j := range jobs {
+		res, err := v.alice.Wait(ctx, j)
+		if err != nil || res["jobstatus"] != float64(1) {
+			t.Fatalf("attach %s: %v %v", ids[i], res, err)
+		}
+		d := res["jobresult"].(map[string]any)["volume"].(map[string]any)["deviceid"].(float64)
+		if other, dup := devs[d]; dup {
+			t.Fatalf("volumes %s and %s both got device %v", other, ids[i], d)
+		}
+		devs[d] = ids[i]
+	}
+	if got := v.sim(t).AttachedVolumes(vm.InstanceName()); len(got) != len(ids) {
+		t.Fatalf("the host has %v", got)
+	}
+
+	if err := db.SetResourceLimit(ctx, e.Server.DB.SQL, "account", v.aliceAcct, db.ResVolume, v.count(t, db.ResVolume)+3); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ok  bool
+		err error
+	}
+	out := make(chan result, 10)
+	for i := 0; i < 10; i++ {
+		go func(i int) {
+			_, err := v.alice.Do(ctx, "createVolume", map[string]string{"name": fmt.Sprint("l", i), "zoneid": v.zone, "diskofferingid": v.fixed})
+			out <- result{err == nil, err}
+		}(i)
+	}
+	okN := 0
+	for i := 0; i < 10; i++ {
+		r := <-out
+		if r.ok {
+			okN++
+		} else if ce, isCE := r.err.(*api.ClientError); !isCE || ce.Status != 532 {
+			t.Errorf("a refused createVolume: %v", r.err)
+		}
+	}
+	if okN != 3 {
+		t.Fatalf("%d of 10 concurrent createVolume calls passed a limit leaving room for 3", okN)
+	}
+}
