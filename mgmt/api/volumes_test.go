@@ -386,7 +386,9 @@ func TestVolumeStoppedVMAndMigrate(t *testing.T) {
 
 // Volumes attached to one VM at the same time get distinct device ids; volumes created at the
 // same time never take the owner past its limit.
-func TestVolumeConcurrency(t *testing.T) { testVolumeConcurrency(t, mgmttest.Start(t, mgmttest.Options{})) }
+func TestVolumeConcurrency(t *testing.T) {
+	testVolumeConcurrency(t, mgmttest.Start(t, mgmttest.Options{}))
+}
 
 func TestVolumeConcurrencyMariaDB(t *testing.T) {
 	dbtest.MySQLBase(t)
