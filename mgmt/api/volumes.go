@@ -79,13 +79,7 @@ func registerVolumes(s *Server) {
 		Handler:     deleteVolume})
 	registerVolumeAttach(s)
 	registerVolumeResize(s)
-	RegisterTaggable("Volume", func(c *Call, q db.Querier, id string) (string, string, error) {
-		v, err := db.GetVolume(c.Ctx, q, id)
-		if err != nil {
-			return "", "", err
-		}
-		return v.AccountID, v.DomainID, nil
-	})
+	// The Volume taggable type is registered with the VMs (vms.go), which own the volumes table.
 }
 
 // volumeForCall loads a volume the caller may act on.
