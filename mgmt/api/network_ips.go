@@ -345,9 +345,10 @@ func (c *Call) releaseNetworkResources(tx db.Tx, n *db.Network) error {
 				if err := c.ledger().ReleaseCount(c.Ctx, tx, db.CapVLAN, n.PhysicalNetworkID, k); err != nil {
 					return err
 				}
+				// A dynamic VNI goes; a VLAN the admin specified stays the network's.
+				n.BroadcastURI, n.BroadcastDomainType = "", ""
 			}
 		}
-		n.BroadcastURI, n.BroadcastDomainType = "", ""
 	}
 	return nil
 }

@@ -197,6 +197,33 @@ func TestImplementNetwork(t *testing.T) {
 		if err := e.tx(t, func(c *Call, tx db.Tx) error { return c.implementNetwork(tx, e.get(t, n3.ID)) }); err != nil {
 			t.Fatalf("n3 after release: %v", err)
 		}
+		// A network on an admin-specified VLAN (outside the dynamic range) keeps it: no VNI
+		// allocation, none released, and a restart finds it held.
+		fixed := e.isolated(t, "fixed", "10.1.4.0/24")
+		if _, err := e.s.DB.SQL.ExecContext(ctx, "UPDATE networks SET broadcast_uri = 'vxlan://7000', broadcast_domain_type = 'Vxlan', services = ',Dhcp,Dns,' WHERE id = ?",
+			fixed.ID); err != nil {
+			t.Fatal(err)
+		}
+		vlans := e.used(t, db.CapVLAN, e.pn.ID)
+		err = e.tx(t, func(c *Call, tx db.Tx) error {
+			n := e.get(t, fixed.ID)
+			if err := c.implementNetwork(tx, n); err != nil {
+				return err
+			}
+			if held, err := c.vnetHeld(tx, n); err != nil || !held {
+				return fmt.Errorf("specified vlan not held: %v %v", held, err)
+			}
+			if err := c.releaseNetworkResources(tx, n); err != nil {
+				return err
+			}
+			if n.BroadcastURI != "vxlan://7000" {
+				return fmt.Errorf("release dropped the specified vlan: %q", n.BroadcastURI)
+			}
+			return nil
+		})
+		if err != nil || e.used(t, db.CapVLAN, e.pn.ID) != vlans || e.get(t, fixed.ID).State != db.NetworkImplemented {
+			t.Fatalf("specified vlan: %v (vlans %d -> %d)", err, vlans, e.used(t, db.CapVLAN, e.pn.ID))
+		}
 		rep, err := planner.New(e.s.Config).Recompute(ctx, e.s.DB.Read(), nil)
 		if err != nil || !rep.OK() {
 			t.Fatalf("recompute: %+v %v", rep, err)

@@ -582,7 +582,14 @@ func (c *Call) vnetHeld(q db.Querier, n *db.Network) (bool, error) {
 	}
 	owner, err := db.VnetOwner(c.Ctx, q, n.PhysicalNetworkID, v)
 	if errors.Is(err, db.ErrNotFound) {
-		return false, nil
+		// A VLAN outside the physical network's dynamic range was specified by the admin:
+		// it is the network's without an allocation row.
+		pn, err := c.physicalNetworkByID(q, n.PhysicalNetworkID)
+		if err != nil {
+			return false, err
+		}
+		rs, _ := parseVnetRanges("vlan", pn.Vlan, isolationOf(pn))
+		return !vnetContains(rs, v), nil
 	}
 	if err != nil {
 		return false, err

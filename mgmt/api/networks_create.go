@@ -234,7 +234,7 @@ func createNetwork(c *Call) (any, error) {
 		}
 		n.PhysicalNetworkID = pn.ID
 		if o.GuestIPType == db.GuestIsolated {
-			if err := c.isolatedNetworkParams(tx, z, o, n); err != nil {
+			if err := c.isolatedNetworkParams(tx, z, pn, o, n); err != nil {
 				return err
 			}
 		} else {
@@ -278,7 +278,7 @@ func containsFold(list []string, v string) bool {
 
 // isolatedNetworkParams applies an Isolated network's rules and its gateway/netmask (the zone's
 // guest CIDR, or CloudStack's 10.1.1.0/24, by default).
-func (c *Call) isolatedNetworkParams(tx db.Tx, z *db.Zone, o *db.NetworkOffering, n *db.Network) error {
+func (c *Call) isolatedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) error {
 	if z.NetworkType != zoneAdvanced {
 		return ErrParam("Isolated networks can't be created in Basic zone %s: its guests use the zone's shared network", z.Name)
 	}
@@ -290,11 +290,8 @@ func (c *Call) isolatedNetworkParams(tx db.Tx, z *db.Zone, o *db.NetworkOffering
 			return ErrParam("%s can't be specified for an Isolated network: its VMs take addresses from its CIDR (gateway and netmask)", p)
 		}
 	}
-	if strings.TrimSpace(c.P.String("vlan")) != "" {
-		if !o.SpecifyVlan {
-			return ErrParam("Can't specify vlan; corresponding network offering %s says specifyvlan=false", o.Name)
-		}
-		return ErrParam("vlan for Isolated networks is not supported yet: the network takes a VNI from the physical network's range")
+	if err := c.specifiedVlan(tx, z, pn, o, n); err != nil {
+		return err
 	}
 	gw, mask := strings.TrimSpace(c.P.String("gateway")), strings.TrimSpace(c.P.String("netmask"))
 	if (gw == "") != (mask == "") {
@@ -361,32 +358,13 @@ func (c *Call) sharedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork,
 	} else if o.HasService("SecurityGroup") && !z.SecurityGroupsEnabled {
 		return nil, ipRange{}, ErrParam("Network offering %s has the SecurityGroup service: zone %s does not have security groups enabled", o.Name, z.Name)
 	}
-	iso := isolationOf(pn)
-	vlan := strings.TrimSpace(c.P.String("vlan"))
-	switch {
-	case z.NetworkType == zoneBasic:
-		if vlan != "" {
+	if z.NetworkType == zoneBasic {
+		if strings.TrimSpace(c.P.String("vlan")) != "" {
 			return nil, ipRange{}, ErrParam("vlan can't be specified for the guest network of Basic zone %s", z.Name)
 		}
 		n.BroadcastDomainType = "Native"
-	case vlan == "" && o.SpecifyVlan:
-		return nil, ipRange{}, ErrParam("vlan is required: network offering %s says specifyvlan=true", o.Name)
-	case vlan != "" && !o.SpecifyVlan:
-		return nil, ipRange{}, ErrParam("Can't specify vlan; corresponding network offering %s says specifyvlan=false", o.Name)
-	default:
-		tag, id, err := normalizeVlanTag(vlan, iso)
-		if err != nil {
-			return nil, ipRange{}, err
-		}
-		if rs, err := parseVnetRanges("vlan", pn.Vlan, iso); err == nil && id > 0 && vnetContains(rs, id) {
-			return nil, ipRange{}, ErrParam("The VLAN tag %s is already being used for dynamic vlan allocation for the guest network in zone %s (physical network %s, range %s)",
-				vlan, z.Name, pn.Name, pn.Vlan)
-		}
-		n.BroadcastURI = tag
-		n.BroadcastDomainType = "Vlan"
-		if iso == isoVXLAN && id > 0 {
-			n.BroadcastDomainType = "Vxlan"
-		}
+	} else if err := c.specifiedVlan(tx, z, pn, o, n); err != nil {
+		return nil, ipRange{}, err
 	}
 	n.State = db.NetworkSetup
 	gw, mask := strings.TrimSpace(c.P.String("gateway")), strings.TrimSpace(c.P.String("netmask"))
@@ -424,20 +402,50 @@ func (c *Call) sharedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork,
 	if err := c.checkIPRangeFits(tx, z, pn, v, r); err != nil {
 		return nil, ipRange{}, err
 	}
-	// Another live network on the same tagged VLAN of this physical network would share its
-	// broadcast domain.
-	if v.VlanTag != untaggedTag {
+	return v, r, nil
+}
+
+// specifiedVlan applies the vlan parameter of an Advanced zone's network: required, and for
+// the root admin only, when the offering says specifyvlan; refused otherwise. A given VLAN is
+// never one of the physical network's dynamic VNIs (CloudStack's check) nor, when tagged,
+// another live network's on the same physical network (one broadcast domain each).
+func (c *Call) specifiedVlan(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) error {
+	vlan := strings.TrimSpace(c.P.String("vlan"))
+	switch {
+	case vlan == "" && o.SpecifyVlan:
+		return ErrParam("vlan is required: network offering %s says specifyvlan=true", o.Name)
+	case vlan != "" && !o.SpecifyVlan:
+		return ErrParam("Can't specify vlan; corresponding network offering %s says specifyvlan=false", o.Name)
+	case vlan == "":
+		return nil
+	case !c.Caller.IsRootAdmin():
+		return ErrDenied("Only the ROOT admin can create networks with a specified vlan (offering %s says specifyvlan=true)", o.Name)
+	}
+	iso := isolationOf(pn)
+	tag, id, err := normalizeVlanTag(vlan, iso)
+	if err != nil {
+		return err
+	}
+	if rs, err := parseVnetRanges("vlan", pn.Vlan, iso); err == nil && id > 0 && vnetContains(rs, id) {
+		return ErrParam("The VLAN tag %s is already being used for dynamic vlan allocation for the guest network in zone %s (physical network %s, range %s)",
+			vlan, z.Name, pn.Name, pn.Vlan)
+	}
+	if id > 0 {
 		others, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{ZoneID: z.ID, PhysicalNetworkID: pn.ID})
 		if err != nil {
-			return nil, ipRange{}, err
+			return err
 		}
-		for _, o := range others {
-			if strings.EqualFold(o.BroadcastURI, v.VlanTag) {
-				return nil, ipRange{}, ErrParam("Network %s already uses vlan %s in zone %s", o.Name, vlan, z.Name)
+		for _, other := range others {
+			if strings.EqualFold(other.BroadcastURI, tag) {
+				return ErrParam("Network %s already uses vlan %s in zone %s", other.Name, vlan, z.Name)
 			}
 		}
 	}
-	return v, r, nil
+	n.BroadcastURI, n.BroadcastDomainType = tag, "Vlan"
+	if iso == isoVXLAN && id > 0 {
+		n.BroadcastDomainType = "Vxlan"
+	}
+	return nil
 }
 
 // basicNetworkSubnet gives a Basic zone's network the gateway and netmask of the zone's first

@@ -236,6 +236,19 @@ func TestSharedNetworks(t *testing.T) {
 			t.Errorf("createNetwork %v: %q does not mention %q", tc.p, text, tc.text)
 		}
 	}
+	// An Isolated offering with specifyvlan takes the admin's VLAN instead of a dynamic VNI.
+	iso := map[string]string{"name": "iso-vlan", "zoneid": z.zone, "networkofferingid": netOffering(t, e, "DefaultIsolatedNetworkOffering")}
+	if text := netRefuse(t, e, a, "createNetwork", iso, 431); !strings.Contains(text, "vlan is required") {
+		t.Errorf("specifyvlan offering without vlan: %s", text)
+	}
+	iso["vlan"] = "5001"
+	netRefuse(t, e, a, "createNetwork", iso, 431)
+	iso["vlan"] = "777"
+	netRefuse(t, e, alice, "createNetwork", iso, 531)
+	in := topoObj(t, mgmttest.Do(t, a, "createNetwork", iso), "network")
+	topoWant(t, "isolated network on a given vlan", in, "state", "Allocated", "broadcasturi", "vxlan://777", "vlan", "777", "type", "Isolated")
+	netRefuse(t, e, a, "createNetwork", iso, 431) // the same VLAN twice
+
 	n := topoObj(t, mgmttest.Do(t, a, "createNetwork", shared()), "network")
 	id := n["id"].(string)
 	topoWant(t, "shared network", n, "type", "Shared", "state", "Setup", "acltype", "Domain", "domain", "ROOT", "vlan", "300",
@@ -257,6 +270,9 @@ func TestSharedNetworks(t *testing.T) {
 	got := topoItems(t, mgmttest.Do(t, alice, "listNetworks", map[string]string{"zoneid": z.zone}), "network")
 	if len(got) != 1 || got[0]["id"] != id {
 		t.Fatalf("alice's view: %v", got)
+	}
+	if all := topoItems(t, mgmttest.Do(t, a, "listNetworks", map[string]string{"zoneid": z.zone}), "network"); len(all) != 2 {
+		t.Fatalf("admin's own networks: %v", all)
 	}
 	if _, ok := got[0]["broadcasturi"]; ok {
 		t.Errorf("a user sees the broadcast URI: %v", got[0])
