@@ -78,5 +78,5 @@ func registerIsos(s *Server) {
 			{Name: "zoneid", Type: TUUID, Description: "the ID of the zone where the ISO is originally located"},
 		},
 		Handler: func(c *Call) (any, error) { return c.extractImage(isoKind) }, Job: extractImageJob})
-
+	registerIsoAttach(s)
 }

@@ -74,11 +74,15 @@ func tplWait(t *testing.T, c *api.Client, id, zoneID string) (map[string]any, []
 
 const tplSHA = "{SHA-256}e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-func TestTemplateLifecycle(t *testing.T) {
+func TestTemplateLifecycle(t *testing.T) { templateLifecycle(t, mgmttest.Options{}) }
+
+func TestTemplateLifecycleMariaDB(t *testing.T) { templateLifecycle(t, mgmttest.Options{MySQL: true}) }
+
+func templateLifecycle(t *testing.T, o mgmttest.Options) {
 	old := api.SimulatorDownloadTime
 	api.SimulatorDownloadTime = 600 * time.Millisecond
 	t.Cleanup(func() { api.SimulatorDownloadTime = old })
-	e := mgmttest.Start(t, mgmttest.Options{})
+	e := mgmttest.Start(t, o)
 	sim := tplZone(t, e, "simz", "Simulator")
 	kvm := tplZone(t, e, "kvmz", "KVM")
 	alice, aliceIDs := tenant(t, e, "alice", "0", "")
