@@ -87,7 +87,6 @@ func (c *Call) advanceDownloads(templateID string) (bool, error) {
 			return err
 		}
 		now := db.Now()
-		var stored int64
 		for _, cp := range copies {
 			switch {
 			case cp.DownloadState == db.DownloadNotStarted && !cp.Simulated:
@@ -111,9 +110,22 @@ func (c *Call) advanceDownloads(templateID string) (bool, error) {
 				if size == 0 {
 					size, phys = SimulatedTemplateSize, SimulatedTemplatePhysical
 				}
+				// Secondary storage is counted as each copy lands, as CloudStack does; a copy
+				// that would pass the owner's limit fails instead, so the count stays what
+				// updateResourceCount finds.
+				if t.AccountID != "" {
+					err := c.chargeResources(tx, t.AccountID, map[string]int64{db.ResSecondaryStorage: phys})
+					var e *Error
+					if errors.As(err, &e) && e.Code == CodeResourceLimit {
+						cp.DownloadState, cp.ErrorStr = db.DownloadError, e.Text
+						break
+					}
+					if err != nil {
+						return err
+					}
+				}
 				cp.DownloadState, cp.DownloadPct, cp.Size, cp.PhysicalSize = db.DownloadDone, 100, size, phys
 				cp.InstallPath = fmt.Sprintf("template/tmpl/%s/%s/%s.%s", t.AccountID, t.ID, t.ID, lowerFormat(t.Format))
-				stored += phys
 				if t.Size == 0 {
 					t.Size, t.PhysicalSize = size, phys
 					if err := db.UpdateTemplate(c.Ctx, tx, t); err != nil {
@@ -124,16 +136,6 @@ func (c *Call) advanceDownloads(templateID string) (bool, error) {
 			}
 			if err := db.UpdateTemplateCopy(c.Ctx, tx, cp); err != nil {
 				return err
-			}
-		}
-		if stored > 0 && t.AccountID != "" {
-			// Secondary storage is counted as each copy lands, as CloudStack does; over the
-			// limit, the download still completes (the limit was checked at registration).
-			if err := c.chargeResources(tx, t.AccountID, map[string]int64{db.ResSecondaryStorage: stored}); err != nil {
-				var e *Error
-				if !errors.As(err, &e) || e.Code != CodeResourceLimit {
-					return err
-				}
 			}
 		}
 		return nil

@@ -351,3 +351,39 @@ func TestIsoLifecycle(t *testing.T) {
 		t.Fatalf("deleted ISO still listed: %v", l)
 	}
 }
+
+// A download that would take the owner past its secondary storage limit fails, and the
+// counts stay what updateResourceCount recomputes.
+func TestTemplateSecondaryStorageLimit(t *testing.T) {
+	old := api.SimulatorDownloadTime
+	api.SimulatorDownloadTime = 100 * time.Millisecond
+	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	e := mgmttest.Start(t, mgmttest.Options{})
+	sim := tplZone(t, e, "limz", "Simulator")
+	carol, ids := tenant(t, e, "carol", "0", "")
+	rootID := items(mgmttest.Do(t, e.Admin, "listDomains", map[string]string{"name": "ROOT"}), "domain")[0]["id"].(string)
+	mgmttest.Do(t, e.Admin, "updateResourceLimit", map[string]string{"account": "carol", "domainid": rootID, "resourcetype": "11", "max": "0"})
+	tpl := items(mgmttest.Do(t, carol, "registerTemplate", map[string]string{"name": "big", "displaytext": "big", "format": "QCOW2",
+		"hypervisor": "KVM", "zoneid": sim, "url": "http://images.example.org/big.qcow2"}), "template")[0]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l := tplList(t, carol, map[string]string{"templatefilter": "self", "id": tpl["id"].(string)})
+		if st := fmt.Sprint(l[0]["status"]); !strings.HasSuffix(st, "% Downloaded") {
+			if l[0]["isready"] != false || !strings.Contains(st, "secondary_storage") {
+				t.Fatalf("a download past the limit: %v", l[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("download never ended: %v", l)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var n int64
+	if err := e.Server.DB.SQL.QueryRow("SELECT COALESCE(SUM(count_value),0) FROM resource_counts WHERE owner_id = ? AND resource_type = ?",
+		ids[0], db.ResSecondaryStorage).Scan(&n); err != nil {
+		t.Fatal(err)
+	} else if n != 0 {
+		t.Fatalf("secondary storage count %d after a refused download, want 0", n)
+	}
+}
