@@ -45,10 +45,18 @@ type Config struct {
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	Log  *slog.Logger
 
-	DialTimeout            time.Duration // default 5 s
+	DialTimeout time.Duration // the TCP connection; default 5 s
+	// HandshakeTimeout bounds the TLS handshake once connected (default 30 s): a server busy
+	// with a crowd of agents queues handshakes rather than refusing them.
+	HandshakeTimeout       time.Duration
 	MinBackoff, MaxBackoff time.Duration // default 100 ms and 10 s
 	// ReportEvery sends the full VM power-state report with every Nth ping (default 1).
 	ReportEvery int
+	// ConnectSlots, when set, is shared by the agents of one process (RunFleet): an agent holds
+	// a slot while it connects (dial, enrollment, registration), so that N simulated hosts
+	// sharing a few cores set up a bounded number of connections at a time, as N real hosts,
+	// each with its own CPU, would not need to.
+	ConnectSlots chan struct{}
 }
 
 // Agent is one host's agent.
@@ -86,6 +94,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 30 * time.Second
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 100 * time.Millisecond
@@ -208,12 +219,23 @@ func (a *Agent) dial(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dialTLS(ctx, addr, cfg, a.cfg.DialTimeout)
+	return dialTLS(ctx, addr, cfg, a.cfg.DialTimeout, a.cfg.HandshakeTimeout)
 }
 
 // session runs one connection: enrollment if needed, registration, then pings until the
 // connection fails. registered reports whether registration succeeded.
 func (a *Agent) session(ctx context.Context, addr string) (registered bool, err error) {
+	release := func() {}
+	if slots := a.cfg.ConnectSlots; slots != nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		var once sync.Once
+		release = func() { once.Do(func() { <-slots }) }
+	}
+	defer release()
 	if a.cfg.Dial == nil && a.id.cert == nil {
 		if err := a.enroll(ctx, addr); err != nil {
 			return false, err
@@ -230,6 +252,7 @@ func (a *Agent) session(ctx context.Context, addr string) (registered bool, err 
 	defer stop()
 
 	reg, err := a.register(ctx, conn, nc)
+	release()
 	if err != nil {
 		return false, err
 	}
@@ -273,10 +296,9 @@ func (a *Agent) enroll(ctx context.Context, addr string) error {
 	conn := protocol.NewConn(nc, nil)
 	go conn.Serve()
 	defer conn.Close()
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
 	var res protocol.Enrolled
-	if err := conn.Call(cctx, protocol.TypeEnroll, protocol.Enroll{Token: a.cfg.Token, GUID: a.id.guid, CSR: csr}, &res); err != nil {
+	err = a.callPatiently(ctx, conn, 15*time.Second, protocol.TypeEnroll, protocol.Enroll{Token: a.cfg.Token, GUID: a.id.guid, CSR: csr}, &res)
+	if err != nil {
 		return fmt.Errorf("enroll at %s: %w", addr, err)
 	}
 	if err := a.id.saveEnrollment(res.CertPEM, res.CAPEM, placement{Zone: res.Zone, Pod: res.Pod, Cluster: res.Cluster}); err != nil {
@@ -311,13 +333,47 @@ func (a *Agent) register(ctx context.Context, conn *protocol.Conn, nc net.Conn) 
 		CPUCores: info.CPUCores, CPUSpeedMHz: info.CPUSpeedMHz, MemoryBytes: info.MemoryBytes,
 		LocalStorageBytes: info.LocalStorageBytes, Capabilities: info.Capabilities, AgentVersion: Version,
 		Zone: first(a.cfg.Zone, p.Zone), Pod: first(a.cfg.Pod, p.Pod), Cluster: first(a.cfg.Cluster, p.Cluster), VMs: vms}
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
 	var reg protocol.Registered
-	if err := conn.Call(cctx, protocol.TypeRegister, r, &reg); err != nil {
+	if err := a.callPatiently(ctx, conn, 20*time.Second, protocol.TypeRegister, r, &reg); err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	return &reg, nil
+}
+
+// MaxBusyWait bounds the wait before sending again a request a busy server declined.
+const MaxBusyWait = 30 * time.Second
+
+// callPatiently makes a call, each attempt bounded by timeout. A server too busy to take the
+// request answers when to try again (protocol.BusyError); the call is then sent again on the
+// same connection after that time, spread by jitter so that a crowd of agents turned away
+// together does not come back together, and doubled on each further busy answer (at most
+// MaxBusyWait). Any other answer, or the connection's end, ends the call.
+func (a *Agent) callPatiently(ctx context.Context, conn *protocol.Conn, timeout time.Duration, typ string, body, out any) error {
+	for busy := 0; ; busy++ {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		err := conn.Call(cctx, typ, body, out)
+		cancel()
+		after := protocol.RetryAfter(err)
+		if after <= 0 {
+			return err
+		}
+		wait := min(after<<min(busy, 5), MaxBusyWait)
+		wait = wait/2 + time.Duration(a.randInt64N(int64(wait)))
+		a.log.Debug("management server busy; trying again", "request", typ, "after", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-conn.Done():
+			return fmt.Errorf("%w (the server was busy)", err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (a *Agent) randInt64N(n int64) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rnd.Int64N(max(n, 1))
 }
 
 func first(a, b string) string {

@@ -54,6 +54,7 @@ type identity struct {
 	caFP string
 	// placement hints received at enrollment
 	placement placement
+	csr       string // the enrollment request, made once (enrollment may be tried many times)
 }
 
 type placement struct {
@@ -167,6 +168,9 @@ func (id *identity) setCert(certPEM, caPEM []byte) error {
 
 // enrollRequest makes (and keeps) the key and returns a CSR for the guid.
 func (id *identity) enrollRequest() (string, error) {
+	if id.csr != "" {
+		return id.csr, nil
+	}
 	if id.key == nil {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -187,7 +191,8 @@ func (id *identity) enrollRequest() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("agent: create csr: %w", err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), nil
+	id.csr = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	return id.csr, nil
 }
 
 // saveEnrollment keeps the signed certificate, the CA and the placement.
@@ -265,10 +270,20 @@ func (id *identity) tlsConfig(pinnedFP string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// dialTLS connects with cfg, bounded by ctx.
-func dialTLS(ctx context.Context, addr string, cfg *tls.Config, timeout time.Duration) (net.Conn, error) {
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}, Config: cfg}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
+// dialTLS connects with cfg, bounded by ctx: the TCP connection within timeout, the TLS
+// handshake then within handshake.
+func dialTLS(ctx context.Context, addr string, cfg *tls.Config, timeout, handshake time.Duration) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(nc, cfg)
+	hctx, cancel := context.WithTimeout(ctx, handshake)
 	defer cancel()
-	return d.DialContext(dctx, "tcp", addr)
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return tc, nil
 }

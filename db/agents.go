@@ -40,12 +40,14 @@ func InsertAgentCA(ctx context.Context, q Querier, ca *AgentCA) error {
 	return nil
 }
 
-// HostToken is a one-time registration token (stored by hash).
+// HostToken is a one-time registration token (stored by hash). UsedGUID and UsedKey name the
+// agent that used it: its guid and the SHA-256 (hex) of its public key.
 type HostToken struct {
 	Hash                     string
 	ZoneID, PodID, ClusterID string
 	HostID                   string
 	Expires, Used, Created   int64
+	UsedGUID, UsedKey        string
 }
 
 // InsertHostToken stores a token.
@@ -61,30 +63,45 @@ func InsertHostToken(ctx context.Context, q Querier, t *HostToken) error {
 // ErrTokenInvalid is returned for a token that is unknown, expired or already used.
 var ErrTokenInvalid = errors.New("db: host token is unknown, expired or already used")
 
-// UseHostToken marks an unused, unexpired token used and returns it.
-func UseHostToken(ctx context.Context, q Querier, hash string, now int64) (*HostToken, error) {
+// UseHostToken marks an unused, unexpired token used by the agent guid whose public key has
+// the digest key, and returns it. A token that the same guid with the same key already used is
+// returned again while it is valid: the agent is retrying an enrollment whose answer it never
+// received (it holds the private key, so nobody else can use what the retry yields). Any other
+// use of a used token, and an unknown or expired one, is ErrTokenInvalid.
+func UseHostToken(ctx context.Context, q Querier, hash, guid, key string, now int64) (*HostToken, error) {
+	if guid == "" || key == "" {
+		return nil, errors.New("db: use host token: no agent guid or key")
+	}
 	var t HostToken
 	var used sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT token_hash, COALESCE(zone_id,''), COALESCE(pod_id,''), COALESCE(cluster_id,''), COALESCE(host_id,''),
-		expires, used, created FROM host_tokens WHERE token_hash = ?`, hash).
-		Scan(&t.Hash, &t.ZoneID, &t.PodID, &t.ClusterID, &t.HostID, &t.Expires, &used, &t.Created)
+		expires, used, created, COALESCE(used_guid,''), COALESCE(used_key,'') FROM host_tokens WHERE token_hash = ?`, hash).
+		Scan(&t.Hash, &t.ZoneID, &t.PodID, &t.ClusterID, &t.HostID, &t.Expires, &used, &t.Created, &t.UsedGUID, &t.UsedKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrTokenInvalid
 	}
 	if err != nil {
 		return nil, fmt.Errorf("db: read host token: %w", err)
 	}
-	if used.Valid || t.Expires <= now {
+	if t.Expires <= now {
 		return nil, ErrTokenInvalid
 	}
-	res, err := q.ExecContext(ctx, "UPDATE host_tokens SET used = ? WHERE token_hash = ? AND used IS NULL", now, hash)
+	if used.Valid {
+		if t.UsedGUID != guid || t.UsedKey != key {
+			return nil, ErrTokenInvalid
+		}
+		t.Used = used.Int64
+		return &t, nil
+	}
+	res, err := q.ExecContext(ctx, "UPDATE host_tokens SET used = ?, used_guid = ?, used_key = ? WHERE token_hash = ? AND used IS NULL",
+		now, guid, key, hash)
 	if err != nil {
 		return nil, fmt.Errorf("db: use host token: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil, ErrTokenInvalid
 	}
-	t.Used = now
+	t.Used, t.UsedGUID, t.UsedKey = now, guid, key
 	return &t, nil
 }
 
@@ -150,10 +167,13 @@ func GetAgentCommand(ctx context.Context, q Querier, id string) (*AgentCommand, 
 // CommandsForOwner returns unexpired commands for hosts whose connection owner holds that
 // owner has not claimed: pending ones, and running ones claimed by a server that no longer
 // holds the host (the agent moved; running them again is harmless, agents answer replays).
+// The scan starts from the few pending and running commands (index agent_commands_pending),
+// not from the hosts: a server holding 10,000 hosts runs it every 50 ms.
 func CommandsForOwner(ctx context.Context, q Querier, owner string, now int64, limit int) ([]*AgentCommand, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+agentCmdCols+` FROM agent_commands c JOIN hosts h ON h.id = c.host_id
-		WHERE h.owner = ? AND c.deadline > ? AND (c.status = 0 OR (c.status = 1 AND c.owner <> ?)) ORDER BY c.seq`+page(limit, 0),
-		owner, now, owner)
+	rows, err := q.QueryContext(ctx, "SELECT "+agentCmdCols+` FROM agent_commands c
+		WHERE c.status IN (0, 1) AND c.deadline > ? AND (c.status = 0 OR c.owner <> ?)
+		AND EXISTS (SELECT 1 FROM hosts h WHERE h.id = c.host_id AND h.owner = ?) ORDER BY c.seq`+page(limit, 0),
+		now, owner, owner)
 	if err != nil {
 		return nil, fmt.Errorf("db: commands for owner: %w", err)
 	}

@@ -247,22 +247,62 @@ func SetHostStatus(ctx context.Context, q Querier, id string, version int64, sta
 	return expectOne(res)
 }
 
+// pingSet is the SET clause of a heartbeat: a bound host that was not Up comes back Up.
+// version is assigned first: MySQL evaluates assignments left to right with new values.
+const pingSet = `UPDATE hosts SET
+		version = version + (CASE WHEN zone_id <> '' AND status <> 'Up' THEN 1 ELSE 0 END),
+		disconnected = (CASE WHEN zone_id <> '' AND status <> 'Up' THEN NULL ELSE disconnected END),
+		status = (CASE WHEN zone_id <> '' THEN 'Up' ELSE status END),
+		last_ping = ?`
+
 // HostPing records a heartbeat from a host whose connection owner holds; a bound host that
 // was not Up comes back Up. It reports false when owner no longer holds the host (another
 // server took it over, or it was removed).
 func HostPing(ctx context.Context, q Querier, id, owner string, now int64) (bool, error) {
-	// version is assigned first: MySQL evaluates assignments left to right with new values.
-	res, err := q.ExecContext(ctx, `UPDATE hosts SET
-		version = version + (CASE WHEN zone_id <> '' AND status <> 'Up' THEN 1 ELSE 0 END),
-		disconnected = (CASE WHEN zone_id <> '' AND status <> 'Up' THEN NULL ELSE disconnected END),
-		status = (CASE WHEN zone_id <> '' THEN 'Up' ELSE status END),
-		last_ping = ?
-		WHERE id = ? AND owner = ? AND removed IS NULL`, now, id, owner)
+	res, err := q.ExecContext(ctx, pingSet+" WHERE id = ? AND owner = ? AND removed IS NULL", now, id, owner)
 	if err != nil {
 		return false, fmt.Errorf("db: host ping: %w", err)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// HostPings records the heartbeats of many hosts whose connections owner holds in one
+// statement (as HostPing does for one), and returns the ids owner no longer holds. The
+// common case, every host still held, costs that one statement.
+func HostPings(ctx context.Context, q Querier, ids []string, owner string, now int64) (lost []string, err error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in := " AND id IN (?" + strings.Repeat(",?", len(ids)-1) + ")"
+	res, err := q.ExecContext(ctx, pingSet+" WHERE owner = ? AND removed IS NULL"+in, append([]any{now, owner}, anySlice(ids)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("db: host pings: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == int64(len(ids)) {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, "SELECT id FROM hosts WHERE owner = ? AND removed IS NULL"+in, append([]any{owner}, anySlice(ids)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("db: host pings: %w", err)
+	}
+	held, err := scanAll(rows, "host pings", func(s interface{ Scan(...any) error }) (*string, error) {
+		var id string
+		return &id, s.Scan(&id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	keep := make(map[string]bool, len(held))
+	for _, id := range held {
+		keep[*id] = true
+	}
+	for _, id := range ids {
+		if !keep[id] {
+			lost = append(lost, id)
+		}
+	}
+	return lost, nil
 }
 
 // MarkHostDisconnected records that owner's connection to a host closed.
@@ -316,14 +356,38 @@ func SilentHosts(ctx context.Context, q Querier, before int64, statuses ...strin
 // OrphanedHosts returns live, bound hosts whose guid starts with guidPrefix that no live
 // management server holds: no owner, or an owner whose heartbeat is older than aliveAfter or
 // that said Down.
+// Every server runs it twice a second: the guid range on live_key (a live host's guid; the
+// unique index hosts_live) keeps it from reading hosts of other guids, such as thousands of
+// agents' uuids.
 func OrphanedHosts(ctx context.Context, q Querier, guidPrefix string, aliveAfter int64) ([]*Host, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+hostCols+hostJoins+` WHERE h.removed IS NULL AND h.zone_id <> '' AND h.guid LIKE ?`+LikeEscape+`
-		AND (h.owner IS NULL OR NOT EXISTS (SELECT 1 FROM mgmt_servers m WHERE m.id = h.owner AND m.state = 'Up' AND m.last_seen >= ?))`,
-		LikePrefix(guidPrefix), aliveAfter)
+	query := "SELECT " + hostCols + hostJoins + ` WHERE h.removed IS NULL AND h.zone_id <> '' AND h.guid LIKE ?` + LikeEscape + `
+		AND (h.owner IS NULL OR NOT EXISTS (SELECT 1 FROM mgmt_servers m WHERE m.id = h.owner AND m.state = 'Up' AND m.last_seen >= ?))`
+	args := []any{LikePrefix(guidPrefix), aliveAfter}
+	if guidPrefix != "" {
+		query += " AND h.live_key >= ?"
+		args = append(args, guidPrefix)
+		if upper, ok := prefixEnd(guidPrefix); ok {
+			query += " AND h.live_key < ?"
+			args = append(args, upper)
+		}
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: orphaned hosts: %w", err)
 	}
 	return scanAll(rows, "orphaned hosts", scanHost)
+}
+
+// prefixEnd is the least string greater than every string that starts with p (byte order).
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 // RemoveHost soft-deletes a host if its version still matches.
@@ -361,6 +425,25 @@ func HostCapacityRows(ctx context.Context, q Querier, hostIDs []string) (map[str
 		out[c.ObjectID][c.Type] = &c
 	}
 	return out, rows.Err()
+}
+
+// InsertCapacityRows creates ledger rows known not to exist yet (a new host's) in one
+// statement; used and reserved start at 0.
+func InsertCapacityRows(ctx context.Context, q Querier, rows []Capacity) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	now := Now()
+	args := make([]any, 0, 7*len(rows))
+	for _, c := range rows {
+		args = append(args, c.Type, c.ObjectID, c.ZoneID, nullable(c.PodID), nullable(c.ClusterID), c.Total, now)
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO capacity (capacity_type, object_id, zone_id, pod_id, cluster_id, used, reserved, total, enabled, updated)
+		VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, 0, 0, ?, 1, ?), ", len(rows)), ", "), args...)
+	if err != nil {
+		return fmt.Errorf("db: insert capacity: %w", err)
+	}
+	return nil
 }
 
 // Placement is a zone, pod and cluster, with what hosts need to know of them.

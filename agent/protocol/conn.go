@@ -24,10 +24,34 @@ var WriteTimeout = 15 * time.Second
 // ErrClosed is returned by calls on a closed connection.
 var ErrClosed = errors.New("protocol: connection closed")
 
-// RemoteError is an error the peer answered a request with.
-type RemoteError struct{ Msg string }
+// RemoteError is an error the peer answered a request with. RetryAfter > 0 means the peer
+// was busy and did not process the request: it may be sent again after that long.
+type RemoteError struct {
+	Msg        string
+	RetryAfter time.Duration
+}
 
 func (e *RemoteError) Error() string { return e.Msg }
+
+// BusyError is what a handler returns to refuse a request it has not processed because it is
+// overloaded: the reply carries After (RetryAfterMs) and the caller's RemoteError has it as
+// RetryAfter.
+type BusyError struct {
+	Msg   string
+	After time.Duration
+}
+
+func (e *BusyError) Error() string { return e.Msg }
+
+// RetryAfter reports how long to wait before sending again a request that err (from Call)
+// says the peer was too busy to process; 0 when err is not such an answer.
+func RetryAfter(err error) time.Duration {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re.RetryAfter
+	}
+	return 0
+}
 
 // WriteFrame writes one envelope as a 4-byte big-endian length and its JSON.
 func WriteFrame(w io.Writer, e *Envelope) error {
@@ -196,6 +220,10 @@ func (c *Conn) answer(e *Envelope) {
 		if reply.Error == "" {
 			reply.Error = "error"
 		}
+		var busy *BusyError
+		if errors.As(err, &busy) && busy.After > 0 {
+			reply.RetryAfterMs = max(1, busy.After.Milliseconds())
+		}
 	} else if res != nil {
 		if reply.Body, err = json.Marshal(res); err != nil {
 			reply.Body, reply.Error = nil, "encode reply: "+err.Error()
@@ -226,7 +254,7 @@ func (c *Conn) Call(ctx context.Context, typ string, body, out any) error {
 	select {
 	case e := <-ch:
 		if e.Error != "" {
-			return &RemoteError{Msg: e.Error}
+			return &RemoteError{Msg: e.Error, RetryAfter: time.Duration(max(0, e.RetryAfterMs)) * time.Millisecond}
 		}
 		if out != nil && len(e.Body) > 0 {
 			if err := json.Unmarshal(e.Body, out); err != nil {

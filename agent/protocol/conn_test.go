@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -53,6 +54,8 @@ func TestCallBothWays(t *testing.T) {
 			return Answer{ID: c.ID, OK: true, Body: c.Body}, nil
 		case TypePing:
 			return Pong{PingIntervalMs: 1234}, nil
+		case TypeRegister:
+			return nil, fmt.Errorf("wrapped: %w", &BusyError{Msg: "busy", After: 1500 * time.Millisecond})
 		}
 		return nil, errors.New("no " + typ)
 	}
@@ -70,8 +73,12 @@ func TestCallBothWays(t *testing.T) {
 		t.Fatalf("ping: %v %+v", err, pong)
 	}
 	var re *RemoteError
-	if err := agent.Call(ctx, "bogus", nil, nil); !errors.As(err, &re) || re.Msg != "no bogus" {
+	if err := agent.Call(ctx, "bogus", nil, nil); !errors.As(err, &re) || re.Msg != "no bogus" || RetryAfter(err) != 0 {
 		t.Fatalf("remote error: %v", err)
+	}
+	// A busy answer carries when to try again; an ordinary error does not.
+	if err := agent.Call(ctx, TypeRegister, Register{}, nil); RetryAfter(err) != 1500*time.Millisecond || err.Error() != "wrapped: busy" {
+		t.Fatalf("busy answer: %v (retry after %v)", err, RetryAfter(err))
 	}
 }
 

@@ -114,14 +114,10 @@ type Command struct {
 
 // Answer is a command's result.
 type Answer struct {
-	ID    string `json:"id"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-	// RetryAfterMs, on an error reply, says the request was not processed because the peer
-	// is busy and may be sent again after that many milliseconds (a Busy error). Optional
-	// within version 1: a peer that does not know it sees an ordinary error.
-	RetryAfterMs int64           `json:"retryafterms,omitempty"`
-	Body         json.RawMessage `json:"body,omitempty"`
+	ID    string          `json:"id"`
+	OK    bool            `json:"ok"`
+	Error string          `json:"error,omitempty"`
+	Body  json.RawMessage `json:"body,omitempty"`
 }
 
 // Command names the agent answers. Drivers see the same names for fault injection.

@@ -2,7 +2,11 @@ package agents
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -73,10 +77,18 @@ func (m *Manager) accept(ln net.Listener, cfg *tls.Config) {
 }
 
 func (m *Manager) serveTLS(c net.Conn, cfg *tls.Config) {
+	// A bounded number of handshakes at a time (admission.go): a connection that cannot start
+	// its handshake soon is closed before the expensive part, and its agent dials again later.
+	if !m.hsGate.enter(m.ctx, handshakeQueue) {
+		m.load.shed.Add(1)
+		c.Close()
+		return
+	}
 	tc := tls.Server(c, cfg)
 	ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
 	err := tc.HandshakeContext(ctx)
 	cancel()
+	m.hsGate.leave()
 	if err != nil {
 		m.log.Debug("agent TLS handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 		c.Close()
@@ -126,19 +138,27 @@ func (m *Manager) enroll(ctx context.Context, s *session, e *protocol.Enroll) (a
 	if !validGUID(e.GUID) {
 		return nil, fmt.Errorf("invalid agent guid %q", e.GUID)
 	}
+	key, err := csrKeyDigest(e.CSR)
+	if err != nil {
+		return nil, err
+	}
+	return m.admitReg(ctx, "enrollments", func() (any, error) { return m.enrollNow(ctx, s, e, key) })
+}
+
+func (m *Manager) enrollNow(ctx context.Context, s *session, e *protocol.Enroll, key string) (any, error) {
 	certPEM, serial, err := m.ca.SignAgent(e.CSR, e.GUID)
 	if err != nil {
 		return nil, err
 	}
-	// The token is used up only if the answer can still reach the agent, which gives up after
-	// 15 s: under a crowd of enrolling agents a late start fails instead, leaving the token for
-	// the agent's next try (a token used after the agent left would lock that host out).
+	// Should the answer not reach the agent (it gives up after 15 s), its retry with the same
+	// token, guid and key is answered again (db.UseHostToken); the budget keeps a late start
+	// from using the token while the agent is no longer waiting anyway.
 	ctx, cancel := context.WithTimeout(ctx, enrollBudget)
 	defer cancel()
 	var tok *db.HostToken
 	err = m.db.Transaction(ctx, func(tx db.Tx) error {
 		var err error
-		if tok, err = db.UseHostToken(ctx, tx, iam.HashToken(e.Token), db.Now()); err != nil {
+		if tok, err = db.UseHostToken(ctx, tx, iam.HashToken(e.Token), e.GUID, key, db.Now()); err != nil {
 			return err
 		}
 		h, err := db.GetHostByGUID(ctx, tx, e.GUID)
@@ -162,4 +182,23 @@ func (m *Manager) enroll(ctx context.Context, s *session, e *protocol.Enroll) (a
 	}
 	m.log.Info("agent enrolled", "guid", e.GUID, "remote", s.remoteIP, "serial", serial)
 	return protocol.Enrolled{CertPEM: certPEM, CAPEM: m.ca.CertPEM, Zone: tok.ZoneID, Pod: tok.PodID, Cluster: tok.ClusterID}, nil
+}
+
+// csrKeyDigest is the SHA-256 (hex) of a PEM CSR's public key: what a host token remembers of
+// the agent that used it.
+func csrKeyDigest(csrPEM string) (string, error) {
+	b, _ := pem.Decode([]byte(csrPEM))
+	if b == nil || b.Type != "CERTIFICATE REQUEST" {
+		return "", errors.New("the CSR is not a PEM certificate request")
+	}
+	csr, err := x509.ParseCertificateRequest(b.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("parse CSR: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(csr.PublicKey)
+	if err != nil {
+		return "", fmt.Errorf("CSR public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
 }

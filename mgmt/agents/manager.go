@@ -60,6 +60,12 @@ type Manager struct {
 	// guidLocks orders a host's registrations and connection ends on this server.
 	guidLocks keyLocks
 
+	// Admission control and batched heartbeats (admission.go).
+	hsGate, regGate *gate
+	load            overload
+	pings           pinger
+	pingCache       atomic.Pointer[pingCache]
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -88,8 +94,14 @@ func New(o Options) *Manager {
 	if o.Config == nil {
 		o.Config = config.NewStore(o.DB)
 	}
+	dialect := db.SQLite
+	if o.DB != nil {
+		dialect = o.DB.Dialect
+	}
 	return &Manager{o: o, db: o.DB, cfg: o.Config, id: o.ServerID, log: o.Log.With("component", "agents"),
-		sessions: map[string]*session{}, sims: map[string]*simHost{}, open: map[*session]struct{}{}}
+		sessions: map[string]*session{}, sims: map[string]*simHost{}, open: map[*session]struct{}{},
+		hsGate: newGate(handshakeSlots()), regGate: newGate(regSlots(dialect)),
+		pings: pinger{pending: map[string][]chan error{}, kick: make(chan struct{}, 1)}}
 }
 
 // Start loads (or creates) the agent CA, starts the host monitor and the command queue, and
@@ -101,8 +113,10 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.ca = ca
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	m.wg.Add(4)
+	go func() { defer m.wg.Done(); m.pingWriter(m.ctx) }()
+	go func() { defer m.wg.Done(); m.reportOverload(m.ctx, 10*time.Second) }()
 	m.adoptSimulators(m.ctx)
-	m.wg.Add(2)
 	go func() { defer m.wg.Done(); m.monitor(m.ctx) }()
 	go func() { defer m.wg.Done(); m.queue(m.ctx) }()
 	return nil

@@ -75,7 +75,11 @@ func (m *Manager) registerHost(ctx context.Context, s *session, r *protocol.Regi
 			return err
 		}
 		if !h.Unbound() {
-			if err := SetHostCapacity(ctx, tx, h); err != nil {
+			write := SetHostCapacity
+			if isNew {
+				write = insertHostCapacity // a new host has no ledger rows: one statement
+			}
+			if err := write(ctx, tx, h); err != nil {
 				return err
 			}
 		}
@@ -85,18 +89,29 @@ func (m *Manager) registerHost(ctx context.Context, s *session, r *protocol.Regi
 	return out, err
 }
 
-// SetHostCapacity writes a host's totals to the capacity ledger: CPU (cores x MHz), memory
-// and CPU cores.
-func SetHostCapacity(ctx context.Context, q db.Querier, h *db.Host) error {
+// hostCapacity is a host's rows of the capacity ledger: CPU (cores x MHz), memory and CPU cores.
+func hostCapacity(h *db.Host) []db.Capacity {
+	var out []db.Capacity
 	for _, c := range []struct {
 		typ   int
 		total int64
 	}{{db.CapCPU, int64(h.CPUs) * h.CPUSpeed}, {db.CapMemory, h.Memory}, {db.CapCPUCore, int64(h.CPUs)}} {
-		err := db.SetCapacityTotal(ctx, q, db.Capacity{Type: c.typ, ObjectID: h.ID, ZoneID: h.ZoneID, PodID: h.PodID,
-			ClusterID: h.ClusterID, Total: c.total})
-		if err != nil {
+		out = append(out, db.Capacity{Type: c.typ, ObjectID: h.ID, ZoneID: h.ZoneID, PodID: h.PodID, ClusterID: h.ClusterID, Total: c.total})
+	}
+	return out
+}
+
+// SetHostCapacity writes a host's totals to the capacity ledger: CPU (cores x MHz), memory
+// and CPU cores.
+func SetHostCapacity(ctx context.Context, q db.Querier, h *db.Host) error {
+	for _, c := range hostCapacity(h) {
+		if err := db.SetCapacityTotal(ctx, q, c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func insertHostCapacity(ctx context.Context, q db.Querier, h *db.Host) error {
+	return db.InsertCapacityRows(ctx, q, hostCapacity(h))
 }

@@ -94,7 +94,6 @@ func (s *session) handle(ctx context.Context, typ string, body json.RawMessage) 
 }
 
 func (s *session) register(ctx context.Context, r *protocol.Register) (any, error) {
-	m := s.m
 	if r.ProtocolVersion != protocol.Version {
 		return nil, fmt.Errorf("agent protocol version %d is not supported (the server speaks %d)", r.ProtocolVersion, protocol.Version)
 	}
@@ -108,6 +107,11 @@ func (s *session) register(ctx context.Context, r *protocol.Register) (any, erro
 	case r.GUID != s.certGUID:
 		return nil, fmt.Errorf("the certificate is for %s, not %s", s.certGUID, r.GUID)
 	}
+	return s.m.admitReg(ctx, "registrations", func() (any, error) { return s.registerNow(ctx, r) })
+}
+
+func (s *session) registerNow(ctx context.Context, r *protocol.Register) (any, error) {
+	m := s.m
 	if m.isStopping() {
 		return nil, errors.New("the management server is shutting down")
 	}
@@ -203,20 +207,17 @@ func (s *session) ping(ctx context.Context, p *protocol.Ping) (any, error) {
 	if hostID == "" {
 		return nil, errors.New("ping before registration")
 	}
-	ok, err := db.HostPing(ctx, m.db.SQL, hostID, m.id, db.Now())
-	if err != nil {
+	if err := m.recordPing(ctx, hostID); err != nil {
+		if errors.Is(err, errNotHeld) {
+			// Another server holds the host now, or it was deleted: this connection is stale.
+			time.AfterFunc(10*time.Millisecond, func() { s.conn.Close() })
+		}
 		return nil, err
-	}
-	if !ok {
-		// Another server holds the host now, or it was deleted: this connection is stale.
-		time.AfterFunc(10*time.Millisecond, func() { s.conn.Close() })
-		return nil, errors.New("this management server no longer holds the host; connect again")
 	}
 	if p.Full {
 		m.powerReport(ctx, hostID, true, p.VMs)
 	}
-	interval, _ := m.pingSettings(ctx)
-	return protocol.Pong{PingIntervalMs: interval.Milliseconds()}, nil
+	return protocol.Pong{PingIntervalMs: m.cachedPingSettings(ctx).Milliseconds()}, nil
 }
 
 // command runs a command over this connection.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/atollcloud/atoll/agent"
 )
 
 // TargetHosts is how many hosts one management server must hold connected and heartbeating
@@ -47,6 +49,14 @@ type HostsResult struct {
 	FirstUp, AllUp time.Duration
 	Up             int
 	Refused        int // enrollments the server refused (its log), e.g. a token used twice
+	// The registration phase's CPU time per host Up, in ms: the server's and the agent
+	// process's (figures that other load on the machine moves little), and the machine's
+	// CPU over the phase (ours = server + agents (+ MariaDB)).
+	RegServerMs, RegAgentMs float64
+	RegMachine              CPU
+	// Work the server shed while the agents rushed in (its log): connections closed before
+	// their TLS handshake, and enrollments or registrations answered "busy, try again".
+	Shed, Busy int64
 	// The steady window, once all hosts were Up.
 	Window              time.Duration
 	IdleCPU             float64 // the server's CPU, percent of a core, before the agents started
@@ -161,6 +171,12 @@ func RunHosts(ctx context.Context, o HostsOptions) (*HostsResult, error) {
 		n, _ := r["count"].(float64)
 		return int(n), nil
 	}
+	regPids := []int{pid, agents.Pid()}
+	if o.Engine == MariaDB && o.MySQLPid != 0 {
+		regPids = append(regPids, o.MySQLPid)
+	}
+	reg0 := markCPU(append([]int{pid}, regPids[2:]...)) // the agent process has just started
+	srv0 := procTicks(pid)
 	deadline := began.Add(o.RegisterTimeout)
 	for {
 		if err := sleep(ctx, 500*time.Millisecond); err != nil {
@@ -185,6 +201,11 @@ func RunHosts(ctx context.Context, o HostsOptions) (*HostsResult, error) {
 			res.Error = fmt.Sprintf("%d of %d hosts Up after %v", n, o.Hosts, o.RegisterTimeout)
 			break
 		}
+	}
+	res.RegMachine = cpuBetween(reg0, markCPU(regPids), runtime.NumCPU())
+	if res.Up > 0 {
+		res.RegServerMs = float64(procTicks(pid)-srv0) * 1000 / clockTicks / float64(res.Up)
+		res.RegAgentMs = float64(procTicks(agents.Pid())) * 1000 / clockTicks / float64(res.Up)
 	}
 	fmt.Fprintf(o.Log, "   %d/%d hosts Up after %v; steady window %v ...\n", res.Up, o.Hosts, res.AllUp.Round(time.Millisecond), o.Steady)
 
@@ -227,6 +248,8 @@ func RunHosts(ctx context.Context, o HostsOptions) (*HostsResult, error) {
 		}
 	}
 	res.Refused = countLines(ao.ServerLog, "enrollment refused")
+	res.Shed = sumField(ao.ServerLog, "connections_closed_before_handshake=")
+	res.Busy = sumField(ao.ServerLog, "busy_answers=")
 	if res.Error == "" && res.Pinged < o.Hosts && res.Window < o.PingInterval {
 		res.Error = fmt.Sprintf("the window (%v) is shorter than ping.interval", res.Window.Round(time.Second))
 	}
@@ -283,6 +306,32 @@ func countLines(file, substr string) int {
 	return strings.Count(string(data), substr)
 }
 
+// sumField adds up the integers after every occurrence of key (a slog text field "name=") in
+// a file.
+func sumField(file, key string) int64 {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for rest := string(data); ; {
+		i := strings.Index(rest, key)
+		if i < 0 {
+			return sum
+		}
+		rest = rest[i+len(key):]
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		n, _ := strconv.ParseInt(rest[:j], 10, 64)
+		sum += n
+	}
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat CPU times (100 on Linux).
+const clockTicks = 100
+
 // mib renders KiB as MiB.
 func mib(kib int64) string { return strconv.FormatFloat(float64(kib)/1024, 'f', 0, 64) }
 
@@ -295,7 +344,9 @@ func (o Options) reportHosts(runs []*HostsResult) {
 	fmt.Fprintf(w, "\n3. Simulated hosts held by one management server (agent endpoint on loopback, TLS 1.3)\n")
 	fmt.Fprintf(w, "   One `atoll agent --hypervisor simulator --hosts N` process: every host enrolls with its own one-time\n")
 	fmt.Fprintf(w, "   token (createHostToken clusterid=... hosts=N: a token with a cluster, so no addHost call is needed),\n")
-	fmt.Fprintf(w, "   reconnects with its signed certificate and is added to the cluster as it registers. ping.interval set\n")
+	fmt.Fprintf(w, "   reconnects with its signed certificate and is added to the cluster as it registers; the process sets up\n")
+	fmt.Fprintf(w, "   at most %d connections at a time (its hosts share this machine's cores with the server). ping.interval set\n",
+		agent.FleetConnectSlots)
 	fmt.Fprintf(w, "   to %v (updateConfiguration) before the agents start. reg s: agent process start to every host Up\n", r0.PingInterval)
 	fmt.Fprintf(w, "   (listHosts state=Up, polled every 500 ms); hosts/s: hosts Up / that time. Then a steady window of\n")
 	fmt.Fprintf(w, "   %v: server CPU (percent of one core, /proc/PID/stat), VmRSS (end / max), the agent process's CPU,\n", r0.Window.Round(time.Second))
@@ -329,6 +380,11 @@ func (o Options) reportHosts(runs []*HostsResult) {
 		}
 		fmt.Fprintf(w, "   %s, %d hosts: first Up after %.1f s; at the end of the window: %s; idle server RSS %s MiB\n", r.Engine, r.Hosts,
 			r.FirstUp.Seconds(), strings.Join(states, ", "), mib(r.IdleRSS))
+		fmt.Fprintf(w, "   %s, %d hosts: registration phase: server CPU %.2f ms per host, agent process %.2f ms per host;\n", r.Engine, r.Hosts,
+			r.RegServerMs, r.RegAgentMs)
+		fmt.Fprintf(w, "   machine CPU over it (percent of one core) ours/others %s\n", r.RegMachine)
+		fmt.Fprintf(w, "   %s, %d hosts: shed under the rush (agents retried): %d connections closed before their TLS handshake,\n", r.Engine, r.Hosts, r.Shed)
+		fmt.Fprintf(w, "   %d enrollments/registrations answered busy\n", r.Busy)
 		if r.Error != "" {
 			fmt.Fprintf(w, "   %s, %d hosts: %s\n", r.Engine, r.Hosts, r.Error)
 		}
