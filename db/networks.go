@@ -56,9 +56,26 @@ type Network struct {
 	DomainName, DomainPath    string
 }
 
+// A guest network counts against its owner's network limit, until it is removed, when it is
+// account-wide and its offering does not make the admin specify its VLAN (CloudStack's
+// resourceCountNeedsUpdate: !specifyVlan && aclType == Account).
+const networkCountedWhere = `n.account_id = ? AND n.removed IS NULL AND n.is_system = 0 AND n.acl_type = 'Account'
+	AND EXISTS (SELECT 1 FROM network_offerings o WHERE o.id = n.network_offering_id AND o.specify_vlan = 0)`
+
 func init() {
-	// A guest network counts against its owner's network limit until it is removed.
-	RegisterResourceCounter(ResNetwork, "networks", "SELECT COUNT(*) FROM networks WHERE account_id = ? AND removed IS NULL AND is_system = 0")
+	RegisterResourceCounter(ResNetwork, "networks", "SELECT COUNT(*) FROM networks n WHERE "+networkCountedWhere)
+}
+
+// NetworkCounted reports whether a live network counts against its owner's network limit.
+func NetworkCounted(ctx context.Context, q Querier, n *Network) (bool, error) {
+	if n.AccountID == "" {
+		return false, nil
+	}
+	var k int
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM networks n WHERE n.id = ? AND "+networkCountedWhere, n.ID, n.AccountID).Scan(&k); err != nil {
+		return false, fmt.Errorf("db: network counted: %w", err)
+	}
+	return k == 1, nil
 }
 
 // HasService reports whether the network's offering provides a service (SourceNat, Dhcp,
@@ -283,10 +300,10 @@ func RemoveNetwork(ctx context.Context, q Querier, n *Network) error {
 	return expectOne(res)
 }
 
-// CountNetworks counts live guest networks owned by an account (resource count ResNetwork).
+// CountNetworks counts the networks of an account that count against its network limit.
 func CountNetworks(ctx context.Context, q Querier, accountID string) (int64, error) {
 	var n int64
-	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM networks WHERE account_id = ? AND removed IS NULL AND is_system = 0", accountID).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM networks n WHERE "+networkCountedWhere, accountID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("db: count networks: %w", err)
 	}
 	return n, nil

@@ -16,8 +16,21 @@ func TestNetworkRowRoundTrip(t *testing.T) {
 	engines(t, func(t *testing.T, url string) {
 		d := open(t, url, true)
 		ctx := t.Context()
+		off := &db.NetworkOffering{ID: uuid.NewString(), Name: "iso", GuestIPType: db.GuestIsolated, Created: db.Now()}
+		vlanOff := &db.NetworkOffering{ID: uuid.NewString(), Name: "iso-vlan", GuestIPType: db.GuestIsolated, SpecifyVlan: true, Created: db.Now()}
+		for _, o := range []*db.NetworkOffering{off, vlanOff} {
+			if err := db.InsertNetworkOffering(ctx, d.SQL, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A network on a specifyvlan offering does not count against the limit.
+		if err := db.InsertNetwork(ctx, d.SQL, &db.Network{ID: uuid.NewString(), Name: "v", ZoneID: "z1", AccountID: "a1", DomainID: "d1",
+			NetworkOfferingID: vlanOff.ID, GuestType: db.GuestIsolated, TrafficType: "Guest", State: db.NetworkAllocated, ACLType: db.ACLAccount,
+			Created: db.Now()}); err != nil {
+			t.Fatal(err)
+		}
 		n := &db.Network{ID: uuid.NewString(), Name: "net1", DisplayText: "first", ZoneID: "z1", AccountID: "a1", DomainID: "d1",
-			NetworkOfferingID: "o1", GuestType: db.GuestIsolated, TrafficType: "Guest", CIDR: "10.1.1.0/24", Gateway: "10.1.1.1",
+			NetworkOfferingID: off.ID, GuestType: db.GuestIsolated, TrafficType: "Guest", CIDR: "10.1.1.0/24", Gateway: "10.1.1.1",
 			Netmask: "255.255.255.0", State: db.NetworkAllocated, ACLType: db.ACLAccount, Services: "Dhcp,Dns,SourceNat", Created: db.Now()}
 		if err := db.InsertNetwork(ctx, d.SQL, n); err != nil {
 			t.Fatal(err)
@@ -28,6 +41,9 @@ func TestNetworkRowRoundTrip(t *testing.T) {
 		}
 		if got.Name != "net1" || got.CIDR != "10.1.1.0/24" || got.Services != "Dhcp,Dns,SourceNat" || !got.HasService("sourcenat") || got.HasService("Lb") {
 			t.Fatalf("round trip: %+v", got)
+		}
+		if ok, err := db.NetworkCounted(ctx, d.SQL, got); !ok || err != nil {
+			t.Fatalf("counted: %v %v", ok, err)
 		}
 		list, total, err := db.ListNetworks(ctx, d.SQL, db.NetworkFilter{Services: []string{"SourceNat"}})
 		if err != nil || total != 1 || len(list) != 1 {
@@ -45,11 +61,19 @@ func TestNetworkRowRoundTrip(t *testing.T) {
 		if err := db.UpdateNetwork(ctx, d.SQL, &stale); !errors.Is(err, db.ErrConflict) {
 			t.Fatalf("stale update: %v", err)
 		}
+		// updateResourceCount counts a live network against its owner; a Domain network (no
+		// account) and a removed one count nothing.
+		if c, counted, err := db.CountAccountResources(ctx, d.SQL, "a1"); err != nil || !counted[db.ResNetwork] || c[db.ResNetwork] != 1 {
+			t.Fatalf("network count %v %v %v", c, counted, err)
+		}
 		if err := db.RemoveNetwork(ctx, d.SQL, got); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.GetNetwork(ctx, d.SQL, n.ID); !errors.Is(err, db.ErrNotFound) {
 			t.Fatalf("removed network still found: %v", err)
+		}
+		if c, _, _ := db.CountAccountResources(ctx, d.SQL, "a1"); c[db.ResNetwork] != 0 {
+			t.Fatalf("a removed network still counts: %v", c)
 		}
 	})
 }

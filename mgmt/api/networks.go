@@ -502,7 +502,9 @@ func deleteNetworkJob(c *Call, j *db.Job) (any, error) {
 				}
 			}
 		}
-		if n.AccountID != "" {
+		if counted, err := db.NetworkCounted(c.Ctx, tx, n); err != nil {
+			return err
+		} else if counted {
 			if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: -1}); err != nil {
 				return err
 			}

@@ -246,7 +246,7 @@ func createNetwork(c *Call) (any, error) {
 				return err
 			}
 		}
-		if n.AccountID != "" {
+		if n.AccountID != "" && n.ACLType == db.ACLAccount && !o.SpecifyVlan {
 			if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: 1}); err != nil {
 				return err
 			}
