@@ -36,13 +36,14 @@ type Snapshot struct {
 	// Joined for rendering by Get and List.
 	AccountName, DomainName, DomainPath, ZoneName string
 	VolumeName, VolumeState                       string
+	VolumeRemoved                                 bool   // the volume was deleted (its snapshots stay)
 	StoreID                                       string // the image store holding its copy, if any
 }
 
 const snapshotCols = `s.id, s.name, s.account_id, s.domain_id, s.zone_id, s.volume_id, s.volume_type, COALESCE(s.disk_offering_id,''),
 	COALESCE(s.policy_id,''), s.snapshot_type, COALESCE(s.interval_type,''), COALESCE(s.hypervisor_type,''), s.size, s.physical_size,
 	s.state, s.version, s.created, COALESCE(a.name,''), COALESCE(d.name,''), COALESCE(d.path,''), COALESCE(z.name,''),
-	COALESCE(v.name,''), COALESCE(v.state,''),
+	COALESCE(v.name,''), COALESCE(v.state,''), CASE WHEN v.id IS NULL OR v.removed IS NOT NULL THEN 1 ELSE 0 END,
 	COALESCE((SELECT MIN(r.store_id) FROM snapshot_store_refs r WHERE r.snapshot_id = s.id AND r.removed IS NULL), '')`
 
 const snapshotFrom = ` FROM snapshots s LEFT JOIN accounts a ON a.id = s.account_id LEFT JOIN domains d ON d.id = s.domain_id
@@ -50,11 +51,13 @@ const snapshotFrom = ` FROM snapshots s LEFT JOIN accounts a ON a.id = s.account
 
 func scanSnapshot(sc interface{ Scan(...any) error }) (*Snapshot, error) {
 	var s Snapshot
+	var volGone int
 	if err := sc.Scan(&s.ID, &s.Name, &s.AccountID, &s.DomainID, &s.ZoneID, &s.VolumeID, &s.VolumeType, &s.DiskOfferingID, &s.PolicyID,
 		&s.SnapshotType, &s.IntervalType, &s.HypervisorType, &s.Size, &s.PhysicalSize, &s.State, &s.Version, &s.Created,
-		&s.AccountName, &s.DomainName, &s.DomainPath, &s.ZoneName, &s.VolumeName, &s.VolumeState, &s.StoreID); err != nil {
+		&s.AccountName, &s.DomainName, &s.DomainPath, &s.ZoneName, &s.VolumeName, &s.VolumeState, &volGone, &s.StoreID); err != nil {
 		return nil, err
 	}
+	s.VolumeRemoved = volGone == 1
 	return &s, nil
 }
 

@@ -104,7 +104,7 @@ func renderSnapshot(s *db.Snapshot) map[string]any {
 		"id": s.ID, "name": s.Name, "account": s.AccountName, "domainid": s.DomainID, "domain": s.DomainName, "domainpath": s.DomainPath,
 		"volumeid": s.VolumeID, "volumename": s.VolumeName, "volumetype": s.VolumeType, "snapshottype": s.SnapshotType,
 		"state": s.State, "created": FormatTime(s.Created), "zoneid": s.ZoneID, "zonename": s.ZoneName, "virtualsize": s.Size,
-		"physicalsize": s.PhysicalSize, "revertable": s.State == db.SnapshotBackedUp && s.VolumeName != "", "locationtype": "SECONDARY",
+		"physicalsize": s.PhysicalSize, "revertable": s.State == db.SnapshotBackedUp && !s.VolumeRemoved, "locationtype": "SECONDARY",
 		"hasannotations": false, "tags": []any{},
 	}
 	set(m, "volumestate", s.VolumeState)

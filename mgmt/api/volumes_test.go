@@ -13,6 +13,7 @@ import (
 	"github.com/atollcloud/atoll/mgmt/agents/agentstest"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
+	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/google/uuid"
 )
 
@@ -89,10 +90,36 @@ func (v *volEnv) vm(t *testing.T, state string) *db.VM {
 	if err := db.InsertVolume(ctx, v.e.Server.DB.SQL, root); err != nil {
 		t.Fatal(err)
 	}
+	// What a deploy would have reserved: the ROOT disk's bytes and a running VM's compute.
+	l := planner.New(v.e.Server.API.Config)
+	if err := v.e.Server.DB.Transaction(ctx, func(tx db.Tx) error {
+		if err := l.ReserveStorage(ctx, tx, v.pool, root.Size, planner.Options{}); err != nil {
+			return err
+		}
+		if state != db.VMRunning {
+			return nil
+		}
+		return l.ReserveCompute(ctx, tx, v.host, planner.Compute{CPUMHz: int64(vm.CPUNumber) * vm.CPUSpeed, Cores: int64(vm.CPUNumber),
+			Memory: vm.Memory << 20}, planner.Options{})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if state == db.VMRunning {
 		v.sim(t).StartVM(ctx, hypervisor.VMSpec{Name: vm.InstanceName()})
 	}
 	return vm
+}
+
+// ledgerMatches recomputes the capacity ledger from the rows and fails on any difference.
+func (v *volEnv) ledgerMatches(t *testing.T) {
+	t.Helper()
+	r, err := planner.New(v.e.Server.API.Config).Recompute(context.Background(), v.e.Server.DB.SQL, planner.VMUsage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() {
+		t.Fatalf("the capacity ledger differs from its recomputation: %v", r.Mismatches)
+	}
 }
 
 func (v *volEnv) sim(t *testing.T) *simulator.Driver {
@@ -179,6 +206,7 @@ func TestVolumeLifecycleMariaDB(t *testing.T) {
 
 func testVolumeLifecycle(t *testing.T, e *mgmttest.Env) {
 	v := newVolEnv(t, e)
+	vm := v.vm(t, db.VMRunning)
 	alloc0 := v.poolAllocated(t)
 
 	// Bad input and impossible requests change nothing.
@@ -224,7 +252,6 @@ func testVolumeLifecycle(t *testing.T, e *mgmttest.Env) {
 	v.refuse(t, v.bob, "createSnapshot", map[string]string{"volumeid": id}, 531)
 
 	// Attach to a running VM: it gets a pool of the VM's cluster and device 1; the host has it.
-	vm := v.vm(t, db.VMRunning)
 	v.refuse(t, v.alice, "attachVolume", map[string]string{"id": id, "virtualmachineid": vm.ID, "deviceid": "0"}, 431)
 	v.refuse(t, v.alice, "attachVolume", map[string]string{"id": id, "virtualmachineid": vm.ID, "deviceid": "3"}, 431)
 	v.refuse(t, v.alice, "attachVolume", map[string]string{"id": id, "virtualmachineid": vm.ID, "deviceid": "99"}, 431)
@@ -335,6 +362,7 @@ func testVolumeLifecycle(t *testing.T, e *mgmttest.Env) {
 	if c := v.count(t, db.ResSecondaryStorage); c != 0 {
 		t.Fatalf("secondary storage count after deleting the snapshot: %d", c)
 	}
+	v.ledgerMatches(t)
 }
 
 // Attach to a stopped VM needs no host; a volume on a pool the VM's cluster can't reach is
@@ -382,6 +410,7 @@ func TestVolumeStoppedVMAndMigrate(t *testing.T) {
 	if len(list) != 6 || seen[3] || seen[0] {
 		t.Fatalf("device ids: %v", seen)
 	}
+	v.ledgerMatches(t)
 }
 
 // Volumes attached to one VM at the same time get distinct device ids; volumes created at the
@@ -450,4 +479,5 @@ func testVolumeConcurrency(t *testing.T, e *mgmttest.Env) {
 	if okN != 3 {
 		t.Fatalf("%d of 10 concurrent createVolume calls passed a limit leaving room for 3", okN)
 	}
+	v.ledgerMatches(t)
 }
