@@ -136,8 +136,12 @@ func rootDomainID(t *testing.T, e *mgmttest.Env) string {
 // A creator that charges (registerTemplate) is refused with CloudStack's 532 past the
 // account's limit and changes nothing; updateResourceCount recomputes counts from the real
 // rows (repairing a corrupted count) for an account, a domain and ROOT.
-func TestResourceLimitReachedAndRecount(t *testing.T) {
-	e := mgmttest.Start(t, mgmttest.Options{})
+func TestResourceLimitReachedAndRecount(t *testing.T) { resourceLimitReached(t, mgmttest.Options{}) }
+
+func TestResourceLimitReachedAndRecountMariaDB(t *testing.T) { resourceLimitReached(t, mgmttest.Options{MySQL: true}) }
+
+func resourceLimitReached(t *testing.T, o mgmttest.Options) {
+	e := mgmttest.Start(t, o)
 	zoneID := tplZone(t, e, "z1", "Simulator")
 	sub := mgmttest.Do(t, e.Admin, "createDomain", map[string]string{"name": "sub"})["domain"].(map[string]any)["id"].(string)
 	alice, aliceIDs := tenant(t, e, "alice", "0", sub)

@@ -19,8 +19,12 @@ func byName(t *testing.T, res map[string]any, key string) map[string]map[string]
 }
 
 // A fresh cloud lists CloudStack's defaults under CloudStack's names, to tenants too.
-func TestDefaultCatalogue(t *testing.T) {
-	e := mgmttest.Start(t, mgmttest.Options{})
+func TestDefaultCatalogue(t *testing.T) { defaultCatalogue(t, mgmttest.Options{}) }
+
+func TestDefaultCatalogueMariaDB(t *testing.T) { defaultCatalogue(t, mgmttest.Options{MySQL: true}) }
+
+func defaultCatalogue(t *testing.T, o mgmttest.Options) {
+	e := mgmttest.Start(t, o)
 	bob, _ := tenant(t, e, "bob", "0", "")
 	for _, c := range []*struct{ name string }{{"admin"}, {"bob"}} {
 		client := e.Admin
@@ -116,8 +120,12 @@ func TestDefaultCatalogue(t *testing.T) {
 
 // createServiceOffering, fixed and custom, with CloudStack's validation; domain-restricted
 // offerings are seen only in their domain tree; update and delete.
-func TestServiceOfferings(t *testing.T) {
-	e := mgmttest.Start(t, mgmttest.Options{})
+func TestServiceOfferings(t *testing.T) { serviceOfferings(t, mgmttest.Options{}) }
+
+func TestServiceOfferingsMariaDB(t *testing.T) { serviceOfferings(t, mgmttest.Options{MySQL: true}) }
+
+func serviceOfferings(t *testing.T, o mgmttest.Options) {
+	e := mgmttest.Start(t, o)
 	sub := mgmttest.Do(t, e.Admin, "createDomain", map[string]string{"name": "sub"})["domain"].(map[string]any)["id"].(string)
 	alice, _ := tenant(t, e, "alice", "0", sub)
 	bob, _ := tenant(t, e, "bob", "0", "")
