@@ -138,7 +138,9 @@ func rootDomainID(t *testing.T, e *mgmttest.Env) string {
 // rows (repairing a corrupted count) for an account, a domain and ROOT.
 func TestResourceLimitReachedAndRecount(t *testing.T) { resourceLimitReached(t, mgmttest.Options{}) }
 
-func TestResourceLimitReachedAndRecountMariaDB(t *testing.T) { resourceLimitReached(t, mgmttest.Options{MySQL: true}) }
+func TestResourceLimitReachedAndRecountMariaDB(t *testing.T) {
+	resourceLimitReached(t, mgmttest.Options{MySQL: true})
+}
 
 func resourceLimitReached(t *testing.T, o mgmttest.Options) {
 	e := mgmttest.Start(t, o)
