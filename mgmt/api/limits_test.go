@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
@@ -190,4 +192,61 @@ func resourceLimitReached(t *testing.T, o mgmttest.Options) {
 	// Tenants recount only themselves.
 	mgmttest.Fail(t, alice, "updateResourceCount", map[string]string{"domainid": rootDomainID(t, e)}, 531)
 	mgmttest.Fail(t, alice, "updateResourceCount", map[string]string{"domainid": sub, "resourcetype": "99"}, 431)
+}
+
+// storedCounts reads an account's stored counts.
+func storedCounts(t *testing.T, e *mgmttest.Env, accountID string) map[string]int64 {
+	t.Helper()
+	m, err := db.ResourceCounts(context.Background(), e.Server.DB.Read(), db.OwnerAccount, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// recountAgrees runs updateResourceCount for an account and checks every type it reports
+// equals what the creators had charged: the counting queries and the charges agree.
+func recountAgrees(t *testing.T, e *mgmttest.Env, accountID, account, domainID string) map[string]int64 {
+	t.Helper()
+	before := storedCounts(t, e, accountID)
+	got := countsByType(t, mgmttest.Do(t, e.Admin, "updateResourceCount", map[string]string{"domainid": domainID, "account": account}))
+	for typ, n := range got {
+		if int64(n) != before[typ] {
+			t.Errorf("%s: charged %d, recounted %v", typ, before[typ], n)
+		}
+	}
+	return before
+}
+
+// VMs deployed by H4's deployVirtualMachine are charged and limited: past the account's
+// instance limit the deploy job fails with 532 and leaves nothing; updateResourceCount from
+// the real rows agrees with the charges before and after a destroy.
+func TestLimitsWithVMs(t *testing.T) {
+	v := newVMEnv(t, false)
+	root := rootDomainID(t, v.Env)
+	mgmttest.Do(t, v.Admin, "updateResourceLimit", map[string]string{"account": "vmuser", "domainid": root, "resourcetype": "0", "max": "2"})
+	var ids []string
+	for i := 0; i < 2; i++ {
+		ids = append(ids, v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string))
+	}
+	c := recountAgrees(t, v.Env, v.accountID, "vmuser", root)
+	if c[db.ResUserVM] != 2 || c[db.ResCPU] != 2 || c[db.ResMemory] != 2048 || c[db.ResVolume] != 2 || c[db.ResPrimaryStorage] <= 0 || c[db.ResPublicIP] != 1 {
+		t.Errorf("counts after 2 deploys: %v", c)
+	}
+	before := v.vmFingerprint(t)
+	text := mgmttest.Fail(t, v.tenant, "deployVirtualMachine", map[string]string{"serviceofferingid": v.offering,
+		"templateid": db.SimulatorTemplateID, "zoneid": v.zoneID, "networkids": v.network}, 532)
+	if !strings.Contains(text, "Type = 'user_vm'") || !strings.Contains(text, "Account Resource Limit = 2") {
+		t.Errorf("third deploy: %s", text)
+	}
+	if v.vmFingerprint(t) != before {
+		t.Error("a deploy refused for its limit changed the database")
+	}
+	mgmttest.DoAsync(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": ids[0], "expunge": "true"})
+	c = recountAgrees(t, v.Env, v.accountID, "vmuser", root)
+	if c[db.ResUserVM] != 1 || c[db.ResCPU] != 1 || c[db.ResVolume] != 1 {
+		t.Errorf("counts after a destroy: %v", c)
+	}
+	v.deploy(t, v.tenant, map[string]string{"networkids": v.network})
+	recountAgrees(t, v.Env, v.accountID, "vmuser", root)
 }
