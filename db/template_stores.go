@@ -125,7 +125,7 @@ func TemplateZones(ctx context.Context, q Querier, templateID string) ([]string,
 }
 
 // StoresMissingTemplate returns the live image stores of the given zones that hold no live
-// copy of a template (with everHeld, that never held one, even a removed one).
+// copy of a template (with everHeld, that never held one and are in no zone it was deleted from).
 func StoresMissingTemplate(ctx context.Context, q Querier, templateID string, zoneIDs []string, everHeld bool) ([]*ImageStore, error) {
 	if len(zoneIDs) == 0 {
 		return nil, nil
@@ -139,12 +139,13 @@ func StoresMissingTemplate(ctx context.Context, q Querier, templateID string, zo
 		args = append(args, z)
 	}
 	args = append(args, templateID)
-	live := " AND s.removed IS NULL"
+	cond := " AND NOT EXISTS (SELECT 1 FROM template_stores s WHERE s.store_id = i.id AND s.template_id = ? AND s.removed IS NULL)"
 	if everHeld {
-		live = ""
+		// Nor any store of a zone the template was deleted from.
+		cond = " AND NOT EXISTS (SELECT 1 FROM template_stores s WHERE s.template_id = ? AND (s.store_id = i.id OR s.zone_id = i.zone_id AND s.removed IS NOT NULL))"
 	}
 	rows, err := q.QueryContext(ctx, "SELECT "+imageStoreCols+imageStoreFrom+" WHERE i.removed IS NULL AND i.role = 'Image' AND i.zone_id IN ("+in+
-		") AND NOT EXISTS (SELECT 1 FROM template_stores s WHERE s.store_id = i.id AND s.template_id = ?"+live+") ORDER BY i.zone_id, i.name", args...)
+		")"+cond+" ORDER BY i.zone_id, i.name", args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: stores missing template: %w", err)
 	}
@@ -168,4 +169,14 @@ func SimulatorZones(ctx context.Context, q Querier) ([]string, error) {
 		out = append(out, z)
 	}
 	return out, rows.Err()
+}
+
+// CountTemplateCopiesInStore counts the live template and ISO copies an image store holds
+// (CloudStack refuses to delete an image store that holds any).
+func CountTemplateCopiesInStore(ctx context.Context, q Querier, storeID string) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM template_stores WHERE store_id = ? AND removed IS NULL", storeID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("db: count template copies in store: %w", err)
+	}
+	return n, nil
 }

@@ -150,12 +150,13 @@ func RemoveTemplate(ctx context.Context, q Querier, id string) error {
 }
 
 // TemplateReadyInZone reports whether a live template is downloaded into an image store of the
-// zone or, for a cross-zone template, into any image store.
+// zone or, for a cross-zone template not deleted from the zone, into any image store.
 func TemplateReadyInZone(ctx context.Context, q Querier, templateID, zoneID string) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM template_stores s JOIN templates t ON t.id = s.template_id
-		WHERE s.template_id = ? AND s.removed IS NULL AND t.removed IS NULL AND s.download_state = ? AND (s.zone_id = ? OR t.cross_zones = 1)`,
-		templateID, DownloadDone, zoneID).Scan(&n)
+		WHERE s.template_id = ? AND s.removed IS NULL AND t.removed IS NULL AND s.download_state = ? AND (s.zone_id = ? OR t.cross_zones = 1
+		AND NOT EXISTS (SELECT 1 FROM template_stores r WHERE r.template_id = t.id AND r.zone_id = ? AND r.removed IS NOT NULL))`,
+		templateID, DownloadDone, zoneID, zoneID).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("db: template ready in zone: %w", err)
 	}
@@ -178,15 +179,15 @@ func TemplateReadyInZone(ctx context.Context, q Querier, templateID, zoneID stri
 // listTemplates and listIsos. Each result is one (template, zone) pair, as CloudStack's
 // template_view lists them.
 type TemplateFilter struct {
-	ISO                         bool
-	ID                          string
-	IDs                         []string
-	Name, Keyword, ZoneID       string
-	Hypervisor                  string
-	Bootable, Ready, Public     *bool
-	Featured                    *bool
-	ShowRemoved                 bool
-	TemplateTypes               []string // when set, only these types
+	ISO                     bool
+	ID                      string
+	IDs                     []string
+	Name, Keyword, ZoneID   string
+	Hypervisor              string
+	Bootable, Ready, Public *bool
+	Featured                *bool
+	ShowRemoved             bool
+	TemplateTypes           []string // when set, only these types
 	// Visible is an SQL condition on t (the templates row) built by the caller for the
 	// templatefilter and the caller's scope; Args are its arguments.
 	Visible string

@@ -298,6 +298,19 @@ func templateLifecycle(t *testing.T, o mgmttest.Options) {
 	// The built-in template belongs to the system: only the root admin may delete it.
 	tplRefuse(t, e, alice, "deleteTemplate", map[string]string{"id": db.SimulatorTemplateID}, 531, "permission")
 	tplRefuse(t, e, alice, "updateTemplate", map[string]string{"id": db.SimulatorTemplateID, "name": "mine"}, 531, "permission")
+	// Deleted from a zone by the root admin, it stays gone there, even when a store is added.
+	mgmttest.DoAsync(t, e.Admin, "deleteTemplate", map[string]string{"id": db.SimulatorTemplateID, "zoneid": sim2})
+	mgmttest.Do(t, e.Admin, "addImageStore", map[string]string{"name": "simz2-sec2", "url": "nfs://203.0.113.31/export/s2",
+		"provider": "NFS", "zoneid": sim2})
+	if l := tplList(t, alice, map[string]string{"templatefilter": "featured", "zoneid": sim2}); len(l) != 0 {
+		t.Fatalf("the built-in template came back in a zone it was deleted from: %v", l)
+	}
+	if ok, _ := db.TemplateReadyInZone(context.Background(), e.Server.DB.SQL, db.SimulatorTemplateID, sim2); ok {
+		t.Fatal("the built-in template is ready in a zone it was deleted from")
+	}
+	if l := tplList(t, alice, map[string]string{"templatefilter": "featured", "zoneid": sim}); len(l) != 1 {
+		t.Fatalf("the built-in template went from another zone too: %v", l)
+	}
 }
 
 func TestIsoLifecycle(t *testing.T) {
