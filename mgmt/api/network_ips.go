@@ -8,6 +8,7 @@ import (
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/planner"
+	"github.com/google/uuid"
 )
 
 // What the guest network layer gives VM deployment (H4): a network to deploy into, the
@@ -355,8 +356,10 @@ func (c *Call) releaseNetworkResources(tx db.Tx, n *db.Network) error {
 
 // defaultNetworkFor is CloudStack's choice of network when deployVirtualMachine names none:
 // in a Basic zone (or an Advanced zone with security groups) the zone's shared guest network
-// the account may use; in an Advanced zone the account's only Isolated network. None, or more
-// than one, answers 431 asking for networkids.
+// the account may use; in an Advanced zone the account's only Isolated network, or, when it
+// has none, a new one "<account>-network" on the offering with availability Required
+// (CloudStack's createDefaultNetworkForAccount). More than one, or no Required offering,
+// answers 431 asking for networkids.
 func (c *Call) defaultNetworkFor(tx db.Tx, zone *db.Zone, accountID string) (*db.Network, error) {
 	acct, err := db.GetAccount(c.Ctx, tx, accountID)
 	if errors.Is(err, db.ErrNotFound) {
@@ -387,7 +390,7 @@ func (c *Call) defaultNetworkFor(tx db.Tx, zone *db.Zone, accountID string) (*db
 	case 1:
 		return list[0], nil
 	case 0:
-		return nil, ErrParam("Unable to find a default network for account %s in zone %s; please specify networkids (create one with createNetwork)", acct.Name, zone.Name)
+		return c.createDefaultNetwork(tx, zone, acct)
 	}
 	return nil, ErrParam("More than 1 default Isolated networks are found for account %s in zone %s; please specify networkids", acct.Name, zone.Name)
 }
@@ -439,4 +442,59 @@ func (c *Call) networkUsableBy(n *db.Network, acct *db.Account) error {
 		return ErrDenied("Account %s does not have permission to use network %s", acct.Name, n.Name)
 	}
 	return nil
+}
+
+// createDefaultNetwork creates an account's default Isolated network in the caller's
+// transaction, as CloudStack does on a deploy without networkids: named "<account>-network",
+// on the enabled Isolated offering with availability Required, over the zone's guest CIDR.
+func (c *Call) createDefaultNetwork(tx db.Tx, zone *db.Zone, acct *db.Account) (*db.Network, error) {
+	offs, err := db.ListNetworkOfferings(c.Ctx, tx, db.NetworkOfferingFilter{Availability: "Required", GuestIPType: db.GuestIsolated})
+	if err != nil {
+		return nil, err
+	}
+	var o *db.NetworkOffering
+	for _, x := range offs {
+		if !x.IsSystem && !x.ForVPC && strings.EqualFold(x.TrafficType, "Guest") {
+			o = x
+			break
+		}
+	}
+	switch {
+	case o == nil:
+		return nil, ErrParam("Unable to find network offering with availability=Required to automatically create the network as a part of vm creation; please specify networkids")
+	case !strings.EqualFold(o.State, "Enabled"):
+		return nil, ErrParam("Required network offering %s is not in Enabled state; please specify networkids", o.Name)
+	case o.SpecifyVlan:
+		return nil, ErrParam("Required network offering %s needs a vlan; please specify networkids", o.Name)
+	case len(o.ZoneIDs) > 0 && !containsFold(o.ZoneIDs, zone.ID):
+		return nil, ErrParam("Required network offering %s is not available in zone %s; please specify networkids", o.Name, zone.Name)
+	}
+	pn, err := c.guestPhysicalNetwork(tx, zone, o, "")
+	if err != nil {
+		return nil, err
+	}
+	cidr := zone.GuestCIDR
+	if cidr == "" {
+		cidr = defaultGuestCIDR
+	}
+	sn, err := subnetOfCIDR(cidr)
+	if err != nil {
+		return nil, err
+	}
+	sn = subnet{gw: u32ToIP(sn.network() + 1), bits: sn.bits}
+	n := &db.Network{ID: uuid.NewString(), Name: acct.Name + "-network", DisplayText: acct.Name + "-network", ZoneID: zone.ID,
+		PhysicalNetworkID: pn.ID, AccountID: acct.ID, DomainID: acct.DomainID, NetworkOfferingID: o.ID, GuestType: db.GuestIsolated,
+		TrafficType: "Guest", CIDR: sn.cidr(), Gateway: sn.gw.String(), Netmask: sn.mask(), State: db.NetworkAllocated,
+		ACLType: db.ACLAccount, Services: offeringServices(o), SpecifyIPRanges: o.SpecifyIPRanges, Created: db.Now()}
+	n.NetworkDomain = defaultNetworkDomain(zone, acct, n.ID)
+	if err := c.chargeResources(tx, acct.ID, map[string]int64{db.ResNetwork: 1}); err != nil {
+		return nil, err
+	}
+	if err := db.InsertNetwork(c.Ctx, tx, n); err != nil {
+		return nil, err
+	}
+	if err := c.Event(tx, "NETWORK.CREATE", "Creating network "+n.Name+" as the default network of account "+acct.Name, "Network", n.ID); err != nil {
+		return nil, err
+	}
+	return db.GetNetwork(c.Ctx, tx, n.ID)
 }

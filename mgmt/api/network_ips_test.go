@@ -451,10 +451,27 @@ func TestDefaultNetworkFor(t *testing.T) {
 			})
 			return n, err
 		}
+		// Without a Required offering: 431 asking for networkids.
 		if _, err := pick(e.zone); apiCode(err) != CodeParam || !strings.Contains(err.Error(), "networkids") {
 			t.Fatalf("no network: %v", err)
 		}
-		n1 := e.isolated(t, "only", "10.1.1.0/24")
+		// With CloudStack's default offerings and a Guest physical network, the account's first
+		// deploy gets a new "<account>-network", counted against its limit.
+		if err := db.SeedCatalogue(ctx, e.s.DB); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InsertTrafficType(ctx, e.s.DB.SQL, &db.TrafficType{ID: uuid.NewString(), PhysicalNetworkID: e.pn.ID, TrafficType: "Guest",
+			Created: db.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		n1, err := pick(e.zone)
+		if err != nil || n1.Name != "netuser-network" || n1.State != db.NetworkAllocated || n1.CIDR != "10.1.1.0/24" || n1.Gateway != "10.1.1.1" ||
+			!n1.HasService("SourceNat") || n1.AccountID != e.acct.ID {
+			t.Fatalf("default network: %+v %v", n1, err)
+		}
+		if c, _ := db.ResourceCounts(ctx, e.s.DB.Read(), "account", e.acct.ID); c[db.ResNetwork] != 1 {
+			t.Fatalf("network count %d", c[db.ResNetwork])
+		}
 		// Another account's network and a Shared network don't count.
 		other := &db.Network{ID: uuid.NewString(), Name: "other", ZoneID: e.zone.ID, AccountID: uuid.NewString(), DomainID: e.root.ID,
 			NetworkOfferingID: "o", GuestType: db.GuestIsolated, TrafficType: "Guest", State: db.NetworkAllocated, ACLType: db.ACLAccount, Created: db.Now()}

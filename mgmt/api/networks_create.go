@@ -61,8 +61,8 @@ func offeringServices(o *db.NetworkOffering) string {
 
 // guestPhysicalNetwork picks the physical network of a new guest network: the one given, or
 // the zone's physical network carrying Guest traffic whose tag matches the offering's.
-func (c *Call) guestPhysicalNetwork(q db.Querier, z *db.Zone, o *db.NetworkOffering) (*db.PhysicalNetwork, error) {
-	if id := c.lowerID("physicalnetworkid"); id != "" {
+func (c *Call) guestPhysicalNetwork(q db.Querier, z *db.Zone, o *db.NetworkOffering, id string) (*db.PhysicalNetwork, error) {
+	if id != "" {
 		pn, err := c.physicalNetworkByID(q, id)
 		if err != nil {
 			return nil, err
@@ -217,18 +217,12 @@ func createNetwork(c *Call) (any, error) {
 		return nil, ErrParam("subdomainaccess can be given only with acltype domain")
 	}
 	if n.NetworkDomain == "" {
-		n.NetworkDomain = z.NetworkDomain
-	}
-	if n.NetworkDomain == "" && acct != nil {
-		n.NetworkDomain = acct.NetworkDomain
-	}
-	if n.NetworkDomain == "" {
-		n.NetworkDomain = "cs" + strings.ReplaceAll(n.ID, "-", "")[:6] + ".cloud.internal"
+		n.NetworkDomain = defaultNetworkDomain(z, acct, n.ID)
 	}
 	var rangeRow *db.VlanRange
 	var rng ipRange
 	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		pn, err := c.guestPhysicalNetwork(tx, z, o)
+		pn, err := c.guestPhysicalNetwork(tx, z, o, c.lowerID("physicalnetworkid"))
 		if err != nil {
 			return err
 		}
@@ -265,6 +259,18 @@ func createNetwork(c *Call) (any, error) {
 		return nil, err
 	}
 	return c.networkObject(n.ID)
+}
+
+// defaultNetworkDomain is a new network's DNS domain when none is given: the zone's, else the
+// owner's, else one made from the network's id under CloudStack's guest.domain.suffix.
+func defaultNetworkDomain(z *db.Zone, acct *db.Account, id string) string {
+	switch {
+	case z.NetworkDomain != "":
+		return z.NetworkDomain
+	case acct != nil && acct.NetworkDomain != "":
+		return acct.NetworkDomain
+	}
+	return "cs" + strings.ReplaceAll(id, "-", "")[:6] + ".cloud.internal"
 }
 
 func containsFold(list []string, v string) bool {
