@@ -175,3 +175,29 @@ func NicIPInUse(ctx context.Context, q Querier, networkID, ip string) (bool, err
 	n, err := count(ctx, q, "nics", "ip_key = ?", []any{networkID + "/" + ip})
 	return n > 0, err
 }
+
+// ListNicsOfVMs returns the live NICs of every VM a VMFilter matches (paging ignored), in one
+// query: cheaper than IN lists when a list returns tens of thousands of VMs.
+func ListNicsOfVMs(ctx context.Context, q Querier, f VMFilter) ([]*Nic, error) {
+	where, args := f.where()
+	rows, err := q.QueryContext(ctx, "SELECT "+nicCols+" FROM nics WHERE removed IS NULL AND vm_id IN (SELECT v.id FROM vm_instances v WHERE "+
+		where+") ORDER BY vm_id, device_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: list nics of vms: %w", err)
+	}
+	return scanAll(rows, "list nics of vms", scanNic)
+}
+
+// AnyRows reports whether a table has any row matching cond (a cheap existence probe that
+// lets a list skip loading what nothing has: tags, affinity groups).
+func AnyRows(ctx context.Context, q Querier, table, cond string, args ...any) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM "+table+" WHERE "+cond+" LIMIT 1", args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("db: probe %s: %w", table, err)
+	}
+	return true, nil
+}

@@ -252,9 +252,8 @@ func (c *Call) vmResult(id string, password bool) (any, error) {
 		return o, err
 	}
 	obj := o.(Object)
-	m := obj.Value.(map[string]any)
 	if v, err := db.GetVM(c.Ctx, c.S.DB.SQL, id); err == nil && v.Password != "" {
-		m["password"] = v.Password
+		obj.Value.(*vmResponse).Password = v.Password
 	}
 	return obj, nil
 }
@@ -438,7 +437,7 @@ func destroyVMJob(c *Call, j *db.Job) (any, error) {
 			return nil, err
 		}
 		if o, ok := result.(Object); ok {
-			o.Value.(map[string]any)["state"] = db.VMExpunged
+			o.Value.(*vmResponse).State = db.VMExpunged
 		}
 		return result, nil
 	}

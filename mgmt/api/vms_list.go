@@ -110,13 +110,17 @@ func listVMs(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := c.renderVMs(q, list, c.P.String("details") == "" || strings.Contains(strings.ToLower(c.P.String("details")), "all"))
+	var all *db.VMFilter
+	if f.Limit == 0 {
+		all = &f
+	}
+	items, err := c.renderVMsOf(q, list, c.P.String("details") == "" || strings.Contains(strings.ToLower(c.P.String("details")), "all"), all)
 	if err != nil {
 		return nil, err
 	}
 	if b, _ := c.P.Bool("userdata"); b {
 		for i, v := range list {
-			set(items[i].(map[string]any), "userdata", v.UserData)
+			items[i].(*vmResponse).UserData = v.UserData
 		}
 	}
 	return ListResult{Key: "virtualmachine", Items: items, Count: total}, nil
@@ -135,133 +139,220 @@ func chunks(ids []string, n int) [][]string {
 	return out
 }
 
+// vmResponse is CloudStack's UserVmResponse (the fields Atoll has). A struct rather than a map:
+// a list of tens of thousands of VMs encodes several times faster.
+type vmResponse struct {
+	ID                    string            `json:"id"`
+	Name                  string            `json:"name"`
+	DisplayName           string            `json:"displayname"`
+	Account               string            `json:"account,omitempty"`
+	DomainID              string            `json:"domainid"`
+	Domain                string            `json:"domain,omitempty"`
+	DomainPath            string            `json:"domainpath,omitempty"`
+	Created               string            `json:"created"`
+	State                 string            `json:"state"`
+	HAEnable              bool              `json:"haenable"`
+	ZoneID                string            `json:"zoneid"`
+	ZoneName              string            `json:"zonename,omitempty"`
+	HostID                string            `json:"hostid,omitempty"`
+	HostName              string            `json:"hostname,omitempty"`
+	InstanceName          string            `json:"instancename,omitempty"`
+	CPUNumber             int               `json:"cpunumber"`
+	CPUSpeed              int64             `json:"cpuspeed"`
+	Memory                int64             `json:"memory"`
+	ServiceOfferingID     string            `json:"serviceofferingid"`
+	ServiceOfferingName   string            `json:"serviceofferingname,omitempty"`
+	DiskOfferingID        string            `json:"diskofferingid,omitempty"`
+	DiskOfferingName      string            `json:"diskofferingname,omitempty"`
+	TemplateID            string            `json:"templateid,omitempty"`
+	TemplateName          string            `json:"templatename,omitempty"`
+	TemplateDisplayText   string            `json:"templatedisplaytext,omitempty"`
+	TemplateType          string            `json:"templatetype,omitempty"`
+	TemplateFormat        string            `json:"templateformat,omitempty"`
+	ISOID                 string            `json:"isoid,omitempty"`
+	ISOName               string            `json:"isoname,omitempty"`
+	ISODisplayText        string            `json:"isodisplaytext,omitempty"`
+	PasswordEnabled       bool              `json:"passwordenabled"`
+	Password              string            `json:"password,omitempty"`
+	IsDynamicallyScalable bool              `json:"isdynamicallyscalable"`
+	DisplayVM             bool              `json:"displayvm"`
+	RootDeviceID          int               `json:"rootdeviceid"`
+	RootDeviceType        string            `json:"rootdevicetype"`
+	Hypervisor            string            `json:"hypervisor,omitempty"`
+	GuestOSID             string            `json:"guestosid,omitempty"`
+	OSTypeID              string            `json:"ostypeid,omitempty"`
+	OSDisplayName         string            `json:"osdisplayname,omitempty"`
+	VMType                string            `json:"vmtype"`
+	LastUpdated           string            `json:"lastupdated,omitempty"`
+	Group                 string            `json:"group,omitempty"`
+	KeyPair               string            `json:"keypair,omitempty"`
+	KeyPairs              string            `json:"keypairs,omitempty"`
+	IPAddress             string            `json:"ipaddress,omitempty"`
+	UserData              string            `json:"userdata,omitempty"`
+	Details               map[string]string `json:"details,omitempty"`
+	SecurityGroup         []map[string]any  `json:"securitygroup"`
+	AffinityGroup         []map[string]any  `json:"affinitygroup"`
+	Nic                   []*nicResponse    `json:"nic"`
+	Tags                  []any             `json:"tags"`
+}
+
+// nicResponse is CloudStack's NicResponse.
+type nicResponse struct {
+	ID               string `json:"id"`
+	NetworkID        string `json:"networkid"`
+	NetworkName      string `json:"networkname,omitempty"`
+	Type             string `json:"type,omitempty"`
+	IsDefault        bool   `json:"isdefault"`
+	MACAddress       string `json:"macaddress"`
+	DeviceID         string `json:"deviceid"`
+	VirtualMachineID string `json:"virtualmachineid"`
+	TrafficType      string `json:"traffictype"`
+	IPAddress        string `json:"ipaddress,omitempty"`
+	Netmask          string `json:"netmask,omitempty"`
+	Gateway          string `json:"gateway,omitempty"`
+	IP6Address       string `json:"ip6address,omitempty"`
+	BroadcastURI     string `json:"broadcasturi,omitempty"`
+	IsolationURI     string `json:"isolationuri,omitempty"`
+	SecondaryIP      []any  `json:"secondaryip"`
+	ExtraDHCPOption  []any  `json:"extradhcpoption"`
+}
+
+var noItems = []any{}
+
+func renderNic(n *db.Nic, net *db.Network) *nicResponse {
+	r := &nicResponse{ID: n.ID, NetworkID: n.NetworkID, IsDefault: n.IsDefault, MACAddress: n.MACAddress, DeviceID: strconv.Itoa(n.DeviceID),
+		VirtualMachineID: n.VMID, TrafficType: n.TrafficType, IPAddress: n.IPAddress, Netmask: n.Netmask, Gateway: n.Gateway,
+		IP6Address: n.IP6Address, BroadcastURI: n.BroadcastURI, IsolationURI: n.IsolationURI, SecondaryIP: noItems, ExtraDHCPOption: noItems}
+	if net != nil {
+		r.NetworkName, r.Type = net.Name, net.GuestType
+	}
+	return r
+}
+
 // renderVMs renders VMs with their NICs, tags, affinity groups and the names of their
 // template, offerings and networks, loading each of those for the whole list at once.
 func (c *Call) renderVMs(q db.Querier, vms []*db.VM, full bool) ([]any, error) {
+	return c.renderVMsOf(q, vms, full, nil)
+}
+
+// renderVMsOf is renderVMs; when all is set (vms is every VM the filter matches, unpaged) NICs
+// come from one query over the same filter instead of id lists.
+func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, all *db.VMFilter) ([]any, error) {
 	ids := make([]string, len(vms))
 	for i, v := range vms {
 		ids[i] = v.ID
 	}
 	nics := map[string][]*db.Nic{}
-	members := map[string][]*db.AffinityMember{}
-	for _, ch := range chunks(ids, 1000) {
-		ns, err := db.ListNics(c.Ctx, q, db.NicFilter{VMIDs: ch})
+	if all != nil && len(vms) > 500 {
+		ns, err := db.ListNicsOfVMs(c.Ctx, q, *all)
 		if err != nil {
 			return nil, err
 		}
 		for _, n := range ns {
 			nics[n.VMID] = append(nics[n.VMID], n)
 		}
-		ms, err := db.ListAffinityMembers(c.Ctx, q, ch)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			members[m.VMID] = append(members[m.VMID], m)
+	} else {
+		for _, ch := range chunks(ids, 1000) {
+			ns, err := db.ListNics(c.Ctx, q, db.NicFilter{VMIDs: ch})
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range ns {
+				nics[n.VMID] = append(nics[n.VMID], n)
+			}
 		}
 	}
-	tags, err := db.TagsFor(c.Ctx, q, "UserVm", ids)
-	if err != nil {
+	members := map[string][]*db.AffinityMember{}
+	if some, err := db.AnyRows(c.Ctx, q, "affinity_group_vm_map", "1 = 1"); err != nil {
 		return nil, err
+	} else if some {
+		for _, ch := range chunks(ids, 1000) {
+			ms, err := db.ListAffinityMembers(c.Ctx, q, ch)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range ms {
+				members[m.VMID] = append(members[m.VMID], m)
+			}
+		}
+	}
+	tags := map[string][]db.Tag{}
+	if some, err := db.AnyRows(c.Ctx, q, "resource_tags", "resource_type = ?", "UserVm"); err != nil {
+		return nil, err
+	} else if some {
+		if tags, err = db.TagsFor(c.Ctx, q, "UserVm", ids); err != nil {
+			return nil, err
+		}
 	}
 	names := newNameCache(c, q)
 	admin := c.Caller != nil && c.Caller.IsAdmin()
 	root := c.Caller != nil && c.Caller.IsRootAdmin()
 	out := make([]any, 0, len(vms))
 	for _, v := range vms {
-		m := map[string]any{
-			"id": v.ID, "name": v.Name, "displayname": v.DisplayName, "account": v.AccountName, "domainid": v.DomainID,
-			"domain": v.DomainName, "domainpath": v.DomainPath, "created": FormatTime(v.Created), "state": v.State,
-			"haenable": v.HAEnabled, "zoneid": v.ZoneID, "zonename": v.ZoneName, "cpunumber": v.CPUNumber, "cpuspeed": v.CPUSpeed,
-			"memory": v.Memory, "serviceofferingid": v.ServiceOfferingID, "passwordenabled": false,
-			"isdynamicallyscalable": v.DynamicallyScalable, "displayvm": v.DisplayVM, "rootdeviceid": 0, "rootdevicetype": "ROOT",
-			"hypervisor": v.HypervisorType, "guestosid": v.OSTypeID, "ostypeid": v.OSTypeID, "vmtype": "User",
-			"tags": renderTags(tags[v.ID]),
-		}
+		r := &vmResponse{ID: v.ID, Name: v.Name, DisplayName: v.DisplayName, Account: v.AccountName, DomainID: v.DomainID,
+			Domain: v.DomainName, DomainPath: v.DomainPath, Created: FormatTime(v.Created), State: v.State, HAEnable: v.HAEnabled,
+			ZoneID: v.ZoneID, ZoneName: v.ZoneName, CPUNumber: v.CPUNumber, CPUSpeed: v.CPUSpeed, Memory: v.Memory,
+			ServiceOfferingID: v.ServiceOfferingID, IsDynamicallyScalable: v.DynamicallyScalable, DisplayVM: v.DisplayVM,
+			RootDeviceType: "ROOT", Hypervisor: v.HypervisorType, GuestOSID: v.OSTypeID, OSTypeID: v.OSTypeID, VMType: "User",
+			Group: v.Group, KeyPair: v.KeyPairs, KeyPairs: v.KeyPairs, Tags: renderTags(tags[v.ID]),
+			SecurityGroup: []map[string]any{}, AffinityGroup: []map[string]any{}, Nic: []*nicResponse{}}
 		if v.PowerStateUpdated > 0 {
-			m["lastupdated"] = FormatTime(v.PowerStateUpdated)
-		}
-		set(m, "group", v.Group)
-		if v.KeyPairs != "" {
-			m["keypair"], m["keypairs"] = v.KeyPairs, v.KeyPairs
+			r.LastUpdated = FormatTime(v.PowerStateUpdated)
 		}
 		if so := names.offering(v.ServiceOfferingID); so != nil {
-			m["serviceofferingname"] = so.Name
+			r.ServiceOfferingName = so.Name
 		}
 		if v.DiskOfferingID != "" {
 			if do := names.diskOffering(v.DiskOfferingID); do != nil {
-				m["diskofferingid"], m["diskofferingname"] = do.ID, do.Name
+				r.DiskOfferingID, r.DiskOfferingName = do.ID, do.Name
 			}
 		}
 		if v.TemplateID != "" {
-			m["templateid"] = v.TemplateID
+			r.TemplateID = v.TemplateID
 			if t := names.template(v.TemplateID); t != nil {
-				m["templatename"], m["templatedisplaytext"], m["passwordenabled"] = t.Name, t.DisplayText, t.PasswordEnabled
-				m["templatetype"], m["templateformat"] = t.TemplateType, t.Format
+				r.TemplateName, r.TemplateDisplayText, r.PasswordEnabled = t.Name, t.DisplayText, t.PasswordEnabled
+				r.TemplateType, r.TemplateFormat = t.TemplateType, t.Format
 			}
 		}
 		if v.ISOID != "" {
-			m["isoid"] = v.ISOID
+			r.ISOID = v.ISOID
 			if t := names.template(v.ISOID); t != nil {
-				m["isoname"], m["isodisplaytext"] = t.Name, t.DisplayText
+				r.ISOName, r.ISODisplayText = t.Name, t.DisplayText
 			}
 		}
 		if os := names.osType(v.OSTypeID); os != nil {
-			m["osdisplayname"] = os.Description
+			r.OSDisplayName = os.Description
 		}
 		if admin {
-			m["instancename"] = v.InstanceName()
+			r.InstanceName = v.InstanceName()
 		}
 		if root && v.HostID != "" {
-			m["hostid"], m["hostname"] = v.HostID, v.HostName
+			r.HostID, r.HostName = v.HostID, v.HostName
 		}
-		if len(v.Details) > 0 && full {
-			m["details"] = v.Details
+		if full && len(v.Details) > 0 {
+			r.Details = v.Details
 		}
-		sgs := []any{}
 		for _, g := range strings.Split(v.SecurityGroups, ",") {
 			if g = strings.TrimSpace(g); g != "" {
-				sg := map[string]any{"name": g}
 				if IsUUID(g) {
-					sg = map[string]any{"id": g}
+					r.SecurityGroup = append(r.SecurityGroup, map[string]any{"id": g})
+				} else {
+					r.SecurityGroup = append(r.SecurityGroup, map[string]any{"name": g})
 				}
-				sgs = append(sgs, sg)
 			}
 		}
-		m["securitygroup"] = sgs
-		ags := []any{}
 		for _, a := range members[v.ID] {
-			ags = append(ags, map[string]any{"id": a.GroupID, "name": a.Name, "type": a.Type, "description": a.Description})
+			r.AffinityGroup = append(r.AffinityGroup, map[string]any{"id": a.GroupID, "name": a.Name, "type": a.Type, "description": a.Description})
 		}
-		m["affinitygroup"] = ags
-		ns := []any{}
 		for _, n := range nics[v.ID] {
-			nm := renderNic(n, names.network(n.NetworkID))
 			if n.IsDefault {
-				m["ipaddress"] = n.IPAddress
+				r.IPAddress = n.IPAddress
 			}
-			ns = append(ns, nm)
+			r.Nic = append(r.Nic, renderNic(n, names.network(n.NetworkID)))
 		}
-		m["nic"] = ns
-		out = append(out, m)
+		out = append(out, r)
 	}
 	return out, nil
-}
-
-func renderNic(n *db.Nic, net *db.Network) map[string]any {
-	m := map[string]any{"id": n.ID, "networkid": n.NetworkID, "isdefault": n.IsDefault, "macaddress": n.MACAddress,
-		"deviceid": strconv.Itoa(n.DeviceID), "virtualmachineid": n.VMID, "traffictype": n.TrafficType, "secondaryip": []any{},
-		"extradhcpoption": []any{}}
-	set(m, "ipaddress", n.IPAddress)
-	set(m, "netmask", n.Netmask)
-	set(m, "gateway", n.Gateway)
-	set(m, "ip6address", n.IP6Address)
-	set(m, "broadcasturi", n.BroadcastURI)
-	set(m, "isolationuri", n.IsolationURI)
-	if net != nil {
-		m["networkname"], m["type"] = net.Name, net.GuestType
-	}
-	return m
 }
 
 // nameCache loads each referenced offering, template, OS type and network once per list.
