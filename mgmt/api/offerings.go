@@ -388,6 +388,7 @@ func registerOfferings(s *Server) {
 		Handler: listServiceOfferings})
 	registerDiskOfferings(s)
 	registerNetworkOfferings(s)
+	registerVPCOfferings(s)
 	registerOSTypes(s)
 	registerLimits(s)
 }

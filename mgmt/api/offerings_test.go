@@ -397,3 +397,50 @@ func offeringsJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// createVPCOffering, updateVPCOffering and deleteVPCOffering are async as in CloudStack; bad
+// services are refused at once and change nothing.
+func TestVPCOfferings(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	bob, _ := tenant(t, e, "bob", "0", "")
+	o := mgmttest.DoAsync(t, e.Admin, "createVPCOffering", map[string]string{"name": "my-vpc", "displaytext": "My VPC",
+		"supportedservices": "Dhcp,Dns,SourceNat,NetworkACL,Lb,UserData",
+		"serviceproviderlist[0].service": "Lb", "serviceproviderlist[0].provider": "InternalLbVm"})["vpcoffering"].(map[string]any)
+	if o["state"] != "Disabled" || o["isdefault"] != false || !strings.Contains(offeringsJSON(o["service"]), `"InternalLbVm"`) {
+		t.Errorf("created %v", o)
+	}
+	before := fingerprint(t, e)
+	for _, b := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{"supportedservices": "Dhcp,SecurityGroup"}, "not supported in VPC"},
+		{map[string]string{"supportedservices": "Dhcp", "serviceproviderlist[0].service": "Dhcp", "serviceproviderlist[0].provider": "Nobody"}, "Invalid service provider"},
+		{map[string]string{"name": "my-vpc", "supportedservices": "Dhcp"}, "already exists"},
+	} {
+		p := map[string]string{"name": "bad", "displaytext": "bad"}
+		for k, v := range b.params {
+			p[k] = v
+		}
+		if text := mgmttest.Fail(t, e.Admin, "createVPCOffering", p, 431); !strings.Contains(text, b.want) {
+			t.Errorf("createVPCOffering %v: %q, want %q", b.params, text, b.want)
+		}
+	}
+	def := items(mgmttest.Do(t, e.Admin, "listVPCOfferings", map[string]string{"isdefault": "true"}), "vpcoffering")[0]
+	mgmttest.Fail(t, e.Admin, "deleteVPCOffering", map[string]string{"id": def["id"].(string)}, 431)
+	mgmttest.Fail(t, bob, "createVPCOffering", map[string]string{"name": "x", "displaytext": "x"}, 432)
+	if fingerprint(t, e) != before {
+		t.Error("a refused VPC offering call changed the database")
+	}
+	up := mgmttest.DoAsync(t, e.Admin, "updateVPCOffering", map[string]string{"id": o["id"].(string), "state": "Enabled", "displaytext": "VPC 2"})["vpcoffering"].(map[string]any)
+	if up["state"] != "Enabled" || up["displaytext"] != "VPC 2" {
+		t.Errorf("updated %v", up)
+	}
+	if l := byName(t, mgmttest.Do(t, bob, "listVPCOfferings", map[string]string{"state": "Enabled", "supportedservices": "NetworkACL"}), "vpcoffering"); l["my-vpc"] == nil || l["Default VPC offering"] == nil {
+		t.Errorf("listed %v", keys(l))
+	}
+	mgmttest.DoAsync(t, e.Admin, "deleteVPCOffering", map[string]string{"id": o["id"].(string)})
+	if l := items(mgmttest.Do(t, e.Admin, "listVPCOfferings", map[string]string{"id": o["id"].(string)}), "vpcoffering"); len(l) != 0 {
+		t.Errorf("deleted VPC offering listed %v", l)
+	}
+}
