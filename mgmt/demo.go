@@ -16,6 +16,39 @@ const DemoZone = "demo"
 // cluster primary storage, an NFS image store and a public IP range; then enables the zone.
 // It does nothing when the zone exists already.
 func Demo(ctx context.Context, c *api.Client) error {
+	return DemoWith(ctx, c, DemoOptions{})
+}
+
+// DemoOptions shape the zone DemoWith builds; zero values give Demo's zone.
+type DemoOptions struct {
+	Zone            string // zone name (DemoZone)
+	Clusters        int    // Simulator clusters (2)
+	HostsPerCluster int    // hosts per cluster (2)
+	// HostQuery is the Simulator URL query giving each host's hardware, e.g.
+	// "cpunumber=64&cpuspeed=4000&memory=1048576" (MiB); "" gives the Simulator's defaults.
+	HostQuery string
+	PoolBytes int64  // each cluster pool's capacity (0: the Simulator pool default)
+	VNIs      string // the guest physical network's VNI range ("5000-5999")
+	GuestCIDR string // the zone's guest CIDR ("10.1.0.0/16")
+}
+
+// DemoWith builds, once, a zone as Demo does, shaped by o.
+func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
+	if o.Zone == "" {
+		o.Zone = DemoZone
+	}
+	if o.Clusters <= 0 {
+		o.Clusters = 2
+	}
+	if o.HostsPerCluster <= 0 {
+		o.HostsPerCluster = 2
+	}
+	if o.VNIs == "" {
+		o.VNIs = "5000-5999"
+	}
+	if o.GuestCIDR == "" {
+		o.GuestCIDR = "10.1.0.0/16"
+	}
 	do := func(cmd string, p map[string]string) (map[string]any, error) {
 		r, err := c.Do(ctx, cmd, p)
 		if err != nil {
@@ -47,21 +80,21 @@ func Demo(ctx context.Context, c *api.Client) error {
 	}
 	id := func(r map[string]any, key string) string { s, _ := obj(r, key)["id"].(string); return s }
 
-	zones, err := do("listZones", map[string]string{"name": DemoZone})
+	zones, err := do("listZones", map[string]string{"name": o.Zone})
 	if err != nil {
 		return err
 	}
 	if _, ok := zones["zone"]; ok {
 		return nil
 	}
-	z, err := do("createZone", map[string]string{"name": DemoZone, "networktype": "Advanced", "dns1": "192.0.2.53",
-		"internaldns1": "192.0.2.53", "guestcidraddress": "10.1.0.0/16", "domain": "demo.atoll"})
+	z, err := do("createZone", map[string]string{"name": o.Zone, "networktype": "Advanced", "dns1": "192.0.2.53",
+		"internaldns1": "192.0.2.53", "guestcidraddress": o.GuestCIDR, "domain": o.Zone + ".atoll"})
 	if err != nil {
 		return err
 	}
 	zoneID := id(z, "zone")
 	guest, err := do("createPhysicalNetwork", map[string]string{"zoneid": zoneID, "name": "guest", "isolationmethods": "VXLAN",
-		"vlan": "5000-5999", "state": "Enabled"})
+		"vlan": o.VNIs, "state": "Enabled"})
 	if err != nil {
 		return err
 	}
@@ -105,26 +138,35 @@ func Demo(ctx context.Context, c *api.Client) error {
 		return err
 	}
 	podID := id(pod, "pod")
-	for _, cl := range []string{"cluster-1", "cluster-2"} {
+	for ci := 1; ci <= o.Clusters; ci++ {
+		cl := fmt.Sprintf("cluster-%d", ci)
 		r, err := do("addCluster", map[string]string{"zoneid": zoneID, "podid": podID, "clustername": cl, "hypervisor": "Simulator",
 			"clustertype": "CloudManaged"})
 		if err != nil {
 			return err
 		}
 		clusterID := id(r, "cluster")
-		for _, h := range []string{"host-1", "host-2"} {
+		for hi := 1; hi <= o.HostsPerCluster; hi++ {
+			u := fmt.Sprintf("http://sim/%s/%s-host-%d", cl, cl, hi)
+			if o.HostQuery != "" {
+				u += "?" + o.HostQuery
+			}
 			if _, err := do("addHost", map[string]string{"zoneid": zoneID, "podid": podID, "clusterid": clusterID, "hypervisor": "Simulator",
-				"url": "http://sim/" + cl + "/" + cl + "-" + h, "username": "root", "password": "password"}); err != nil {
+				"url": u, "username": "root", "password": "password"}); err != nil {
 				return err
 			}
 		}
-		if _, err := do("createStoragePool", map[string]string{"zoneid": zoneID, "podid": podID, "clusterid": clusterID,
-			"name": "primary-" + cl, "url": "nfs://192.0.2.10/export/primary-" + cl, "scope": "cluster"}); err != nil {
+		pool := map[string]string{"zoneid": zoneID, "podid": podID, "clusterid": clusterID,
+			"name": "primary-" + cl, "url": "nfs://192.0.2.10/export/" + o.Zone + "-primary-" + cl, "scope": "cluster"}
+		if o.PoolBytes > 0 {
+			pool["capacitybytes"] = fmt.Sprint(o.PoolBytes)
+		}
+		if _, err := do("createStoragePool", pool); err != nil {
 			return err
 		}
 	}
 	if _, err := do("addImageStore", map[string]string{"zoneid": zoneID, "name": "secondary", "provider": "NFS",
-		"url": "nfs://192.0.2.10/export/secondary"}); err != nil {
+		"url": "nfs://192.0.2.10/export/" + o.Zone + "-secondary"}); err != nil {
 		return err
 	}
 	if _, err := do("createVlanIpRange", map[string]string{"zoneid": zoneID, "physicalnetworkid": publicID, "vlan": "100",

@@ -26,7 +26,7 @@ type Options struct {
 	MySQL   MySQLServer
 	// MySQLPid is the MariaDB server's pid (0: unknown), to tell its CPU from other processes'.
 	MySQLPid int
-	Only     string // "api", "jobs", "hosts" or "" for all
+	Only     string // "api", "jobs", "hosts", "vms" or "" for all
 
 	Clients   int
 	Warmup    time.Duration
@@ -51,6 +51,14 @@ type Options struct {
 	HostsSteady       time.Duration
 	HostsTimeout      time.Duration
 
+	// The VM benchmark: one run per engine of VMsEngines (none when empty).
+	VMsEngines []string
+	VMClients  int
+	VMMarks    []int
+	VMMeasure  int
+	VMListAt   int
+	VMPageSize int
+
 	Out io.Writer // the report
 	Log io.Writer // progress
 }
@@ -60,13 +68,13 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.Only != "" && o.Only != "api" && o.Only != "jobs" && o.Only != "hosts" {
-		return fmt.Errorf("bench: -only %q: want api, jobs or hosts", o.Only)
+	if o.Only != "" && o.Only != "api" && o.Only != "jobs" && o.Only != "hosts" && o.Only != "vms" {
+		return fmt.Errorf("bench: -only %q: want api, jobs, hosts or vms", o.Only)
 	}
 	if len(o.Engines) == 0 {
 		return fmt.Errorf("bench: no engine")
 	}
-	for _, e := range append(append([]string(nil), o.Engines...), o.HostsEngines...) {
+	for _, e := range append(append(append([]string(nil), o.Engines...), o.HostsEngines...), o.VMsEngines...) {
 		if e != SQLite && e != MariaDB {
 			return fmt.Errorf("bench: unknown engine %q: want %s or %s", e, SQLite, MariaDB)
 		}
@@ -77,8 +85,9 @@ func Run(ctx context.Context, o Options) error {
 	var apis []*APIResult
 	var jobRuns []*JobsResult
 	var hostRuns []*HostsResult
+	var vmRuns []*VMsResult
 	var mysqlSettings string
-	for _, e := range append(append([]string(nil), o.Engines...), o.HostsEngines...) {
+	for _, e := range append(append(append([]string(nil), o.Engines...), o.HostsEngines...), o.VMsEngines...) {
 		if e == MariaDB {
 			s, err := o.MySQL.Settings(ctx)
 			if err != nil {
@@ -132,8 +141,20 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
+	if o.Only == "" || o.Only == "vms" {
+		fmt.Fprintln(o.Log, "== VM benchmark")
+		for _, e := range o.VMsEngines {
+			r, err := RunVMs(ctx, VMsOptions{Engine: e, MySQL: o.MySQL, MySQLPid: o.MySQLPid, Bin: o.Bin, Dir: o.Dir, Clients: o.VMClients,
+				Marks: o.VMMarks, Measure: o.VMMeasure, ListAt: o.VMListAt, PageSize: o.VMPageSize, Log: o.Log})
+			if err != nil {
+				return fmt.Errorf("VM benchmark on %s: %w", e, err)
+			}
+			vmRuns = append(vmRuns, r)
+		}
+	}
 	o.report(apis, jobRuns, mysqlSettings)
 	o.reportHosts(hostRuns)
+	o.reportVMs(vmRuns)
 	return nil
 }
 

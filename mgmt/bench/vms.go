@@ -1,0 +1,371 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/atollcloud/atoll/mgmt"
+	"github.com/atollcloud/atoll/mgmt/api"
+)
+
+// Targets of the VM benchmark (issue 4), on MariaDB.
+const (
+	TargetDeploysPerSecond = 300
+	TargetDeployP99        = 2 * time.Second
+	TargetListAll          = time.Second
+	TargetListPage         = 50 * time.Millisecond
+)
+
+// VMsOptions configure the VM benchmark on one engine.
+type VMsOptions struct {
+	Engine   string
+	MySQL    MySQLServer
+	MySQLPid int
+	Bin, Dir string
+	Clients  int   // concurrent deployers, each deploying and waiting for its job, closed loop
+	Marks    []int // VM counts present when a deploy rate is measured (e.g. 1000, 10000)
+	Measure  int   // deploys measured at each mark
+	ListAt   int   // VMs present for the listVirtualMachines figures (e.g. 25000)
+	PageSize int   // page size of the paged list figure
+	Log      io.Writer
+}
+
+// DeployRun is one measured batch of deployments.
+type DeployRun struct {
+	Present    int // VMs present before the batch
+	Deploys    int // deployments that reached Running
+	Failed     int
+	Window     time.Duration
+	Latency    Summary // deployVirtualMachine sent to its job's success read (VM Running)
+	CPU        CPU
+	FirstError string
+}
+
+// PerSecond is deployments reaching Running per second of the batch.
+func (r DeployRun) PerSecond() float64 { return float64(r.Deploys) / r.Window.Seconds() }
+
+// VMsResult is one engine's VM figures.
+type VMsResult struct {
+	Engine   string
+	Server   string
+	Clients  int
+	Runs     []DeployRun
+	Filled   int           // VMs deployed outside the measured batches
+	FillTime time.Duration // time they took
+	Listed   int           // VMs present for the list figures
+	ListAll  Summary       // listVirtualMachines listall=true, no paging
+	ListPage Summary       // every page of pagesize PageSize
+	PageSize int
+}
+
+// benchZone is the zone the VM benchmark deploys into: 16 large Simulator hosts in 2
+// clusters, so that capacity never limits 25,000 small VMs.
+var benchZone = mgmt.DemoOptions{Zone: "bench", Clusters: 2, HostsPerCluster: 8,
+	HostQuery: "cpunumber=1024&cpuspeed=4000&memory=4194304", PoolBytes: 1 << 50, VNIs: "10000-19999", GuestCIDR: "10.0.0.0/8"}
+
+// RunVMs starts a management server on the engine, builds a Simulator zone, and measures
+// deployments end to end (API call to Running) at each mark, then listVirtualMachines at ListAt.
+func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 500
+	}
+	var ar APIResult
+	t, pid, stop, err := APIOptions{Engine: o.Engine, MySQL: o.MySQL, Bin: o.Bin, Dir: o.Dir, MySQLPid: o.MySQLPid,
+		ServerLog: ""}.start(ctx, &ar)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	res := &VMsResult{Engine: o.Engine, Server: ar.Server, Clients: o.Clients, PageSize: o.PageSize}
+	c := t.client()
+	fmt.Fprintf(o.Log, "   %s: building the bench zone ...\n", o.Engine)
+	if err := mgmt.DemoWith(ctx, c, benchZone); err != nil {
+		return nil, err
+	}
+	d, err := prepareDeploy(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	pids := []int{}
+	if pid != 0 {
+		pids = append(pids, pid)
+	}
+	if o.Engine == MariaDB && o.MySQLPid != 0 {
+		pids = append(pids, o.MySQLPid)
+	}
+	present := 0
+	fill := func(to int) error {
+		if to <= present {
+			return nil
+		}
+		fmt.Fprintf(o.Log, "   %s: deploying %d VMs (to %d) ...\n", o.Engine, to-present, to)
+		start := time.Now()
+		r := d.batch(ctx, c, present, to-present, o.Clients, nil)
+		res.FillTime += time.Since(start)
+		res.Filled += r.Deploys
+		present += r.Deploys
+		if r.Failed > 0 {
+			return fmt.Errorf("bench: %d of %d deployments failed while filling; first: %s", r.Failed, r.Failed+r.Deploys, r.FirstError)
+		}
+		return nil
+	}
+	for _, mark := range o.Marks {
+		if err := fill(mark); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "   %s: measuring %d deployments with %d present ...\n", o.Engine, o.Measure, present)
+		r := d.batch(ctx, c, present, o.Measure, o.Clients, pids)
+		present += r.Deploys
+		res.Runs = append(res.Runs, r)
+	}
+	if o.ListAt > 0 {
+		if err := fill(o.ListAt); err != nil {
+			return nil, err
+		}
+		res.Listed = present
+		fmt.Fprintf(o.Log, "   %s: listing %d VMs ...\n", o.Engine, present)
+		if res.ListAll, err = timeList(ctx, c, 5, present, func(int) map[string]string {
+			return map[string]string{"listall": "true"}
+		}); err != nil {
+			return nil, err
+		}
+		pages := (present + o.PageSize - 1) / o.PageSize
+		if res.ListPage, err = timeList(ctx, c, pages, o.PageSize, func(i int) map[string]string {
+			return map[string]string{"listall": "true", "page": fmt.Sprint(i + 1), "pagesize": fmt.Sprint(o.PageSize)}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return res, ctx.Err()
+}
+
+// deployer holds what every deployVirtualMachine call names.
+type deployer struct{ zoneID, offeringID, templateID, networkID string }
+
+// prepareDeploy creates the benchmark's offering and network and finds the zone's ready
+// built-in template.
+func prepareDeploy(ctx context.Context, c *api.Client) (*deployer, error) {
+	do := func(cmd string, p map[string]string) (map[string]any, error) {
+		r, err := c.Do(ctx, cmd, p)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", cmd, err)
+		}
+		if id, ok := r["jobid"].(string); ok {
+			j, err := c.Wait(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("bench: %s: %w", cmd, err)
+			}
+			if st, _ := j["jobstatus"].(float64); st != 1 {
+				return nil, fmt.Errorf("bench: %s failed: %v", cmd, j["jobresult"])
+			}
+			r, _ = j["jobresult"].(map[string]any)
+		}
+		return r, nil
+	}
+	d := &deployer{}
+	z, err := do("listZones", map[string]string{"name": benchZone.Zone})
+	if err != nil {
+		return nil, err
+	}
+	d.zoneID = objID(z, "zone")
+	so, err := do("createServiceOffering", map[string]string{"name": "bench-tiny", "displaytext": "bench-tiny",
+		"cpunumber": "1", "cpuspeed": "100", "memory": "64"})
+	if err != nil {
+		return nil, err
+	}
+	d.offeringID = objID(so, "serviceoffering")
+	deadline := time.Now().Add(2 * time.Minute)
+	for d.templateID == "" {
+		r, err := do("listTemplates", map[string]string{"templatefilter": "featured", "zoneid": d.zoneID})
+		if err != nil {
+			return nil, err
+		}
+		list, _ := r["template"].([]any)
+		for _, x := range list {
+			if m, _ := x.(map[string]any); m != nil && m["isready"] == true {
+				d.templateID, _ = m["id"].(string)
+				break
+			}
+		}
+		if d.templateID == "" {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("bench: no ready featured template in the bench zone after 2 minutes")
+			}
+			if err := sleep(ctx, 500*time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+	}
+	no, err := do("listNetworkOfferings", map[string]string{"name": "DefaultIsolatedNetworkOfferingWithSourceNatService"})
+	if err != nil {
+		return nil, err
+	}
+	n, err := do("createNetwork", map[string]string{"name": "bench-net", "displaytext": "bench-net", "zoneid": d.zoneID,
+		"networkofferingid": objID(no, "networkoffering"), "gateway": "10.16.0.1", "netmask": "255.255.0.0"})
+	if err != nil {
+		return nil, err
+	}
+	d.networkID = objID(n, "network")
+	return d, nil
+}
+
+// batch deploys n VMs named from index first with the given concurrency and, when pids is not
+// nil, measures the batch (CPU of pids and this process).
+func (d *deployer) batch(ctx context.Context, c *api.Client, first, n, clients int, pids []int) DeployRun {
+	var (
+		next    atomic.Int64
+		mu      sync.Mutex
+		samples []time.Duration
+		r       DeployRun
+	)
+	r.Present = first
+	var mark cpuMark
+	if pids != nil {
+		mark = markCPU(pids)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				err := d.deploy(ctx, c, fmt.Sprintf("bench-%05d", first+i))
+				lat := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					r.Failed++
+					if r.FirstError == "" {
+						r.FirstError = err.Error()
+					}
+				} else {
+					r.Deploys++
+					samples = append(samples, lat)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	r.Window = time.Since(start)
+	if pids != nil {
+		r.CPU = cpuBetween(mark, markCPU(pids), runtime.NumCPU())
+	}
+	r.Latency = Summarize(samples)
+	return r
+}
+
+// deploy deploys one VM and waits until its job reports it Running.
+func (d *deployer) deploy(ctx context.Context, c *api.Client, name string) error {
+	r, err := c.Do(ctx, "deployVirtualMachine", map[string]string{"zoneid": d.zoneID, "serviceofferingid": d.offeringID,
+		"templateid": d.templateID, "networkids": d.networkID, "name": name})
+	if err != nil {
+		return err
+	}
+	jobID, _ := r["jobid"].(string)
+	j, err := c.Wait(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if st, _ := j["jobstatus"].(float64); st != 1 {
+		return fmt.Errorf("deploy %s: job failed: %v", name, j["jobresult"])
+	}
+	res, _ := j["jobresult"].(map[string]any)
+	vm, _ := res["virtualmachine"].(map[string]any)
+	if vm["state"] != "Running" {
+		return fmt.Errorf("deploy %s: state %v, want Running", name, vm["state"])
+	}
+	return nil
+}
+
+// timeList calls listVirtualMachines n times (params(i) for call i) and checks each answer
+// holds want VMs (a short last page excepted).
+func timeList(ctx context.Context, c *api.Client, n, want int, params func(int) map[string]string) (Summary, error) {
+	samples := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		r, err := c.Do(ctx, "listVirtualMachines", params(i))
+		lat := time.Since(t0)
+		if err != nil {
+			return Summary{}, fmt.Errorf("bench: listVirtualMachines: %w", err)
+		}
+		got, _ := r["virtualmachine"].([]any)
+		if len(got) != want && i != n-1 {
+			return Summary{}, fmt.Errorf("bench: listVirtualMachines answered %d VMs, want %d", len(got), want)
+		}
+		samples = append(samples, lat)
+	}
+	return Summarize(samples), nil
+}
+
+// reportVMs prints the VM figures.
+func (o Options) reportVMs(runs []*VMsResult) {
+	if len(runs) == 0 {
+		return
+	}
+	w := o.Out
+	fmt.Fprintf(w, "\n4. VM deployments end to end on the Simulator (issue 4)\n")
+	fmt.Fprintf(w, "   Zone %q: %d clusters x %d Simulator hosts (%s), one isolated network; offering 1 CPU, 100 MHz,\n",
+		benchZone.Zone, benchZone.Clusters, benchZone.HostsPerCluster, strings.ReplaceAll(benchZone.HostQuery, "&", " "))
+	fmt.Fprintf(w, "   64 MiB; the zone's built-in template. %d clients, closed loop: each signs deployVirtualMachine, then\n", runs[0].Clients)
+	fmt.Fprintf(w, "   waits on queryAsyncJobResult until its job reports the VM Running (planner, capacity ledger, NIC,\n")
+	fmt.Fprintf(w, "   volumes, the agent's StartVM over the protocol). latency = API call sent to success read.\n")
+	fmt.Fprintf(w, "   Target on MariaDB: >= %d deploys/s with p99 <= %s.\n\n", TargetDeploysPerSecond, TargetDeployP99)
+	fmt.Fprintf(w, "   %-8s %8s %8s %6s %9s %8s %8s %8s %8s  %-15s  %s\n", "engine", "present", "deploys", "failed", "deploys/s",
+		"p50 ms", "p90 ms", "p99 ms", "max ms", "cpu ours/others", "target")
+	for _, r := range runs {
+		for _, d := range r.Runs {
+			verdict := "-"
+			if r.Engine == MariaDB {
+				verdict = "met"
+				if d.PerSecond() < TargetDeploysPerSecond || d.Latency.P99 > TargetDeployP99 || d.Failed > 0 {
+					verdict = "SHORT"
+				}
+			}
+			fmt.Fprintf(w, "   %-8s %8d %8d %6d %9.0f %8s %8s %8s %8s  %-15s  %s\n", r.Engine, d.Present, d.Deploys, d.Failed, d.PerSecond(),
+				ms(d.Latency.P50), ms(d.Latency.P90), ms(d.Latency.P99), ms(d.Latency.Max), d.CPU, verdict)
+			if d.FirstError != "" {
+				fmt.Fprintf(w, "            first error: %s\n", d.FirstError)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\n   listVirtualMachines listall=true by the admin (5 calls all at once; every page of %d once).\n", runs[0].PageSize)
+	fmt.Fprintf(w, "   Targets: all at once <= %s, paged <= %s.\n\n", TargetListAll, TargetListPage)
+	fmt.Fprintf(w, "   %-8s %7s %-9s %6s %8s %8s %8s  %s\n", "engine", "VMs", "how", "calls", "p50 ms", "p99 ms", "max ms", "target")
+	for _, r := range runs {
+		if r.Listed == 0 {
+			continue
+		}
+		for _, l := range []struct {
+			how    string
+			s      Summary
+			target time.Duration
+		}{{"all", r.ListAll, TargetListAll}, {fmt.Sprintf("pages/%d", r.PageSize), r.ListPage, TargetListPage}} {
+			verdict := "met"
+			if l.s.Max > l.target {
+				verdict = "SHORT"
+			}
+			fmt.Fprintf(w, "   %-8s %7d %-9s %6d %8s %8s %8s  %s\n", r.Engine, r.Listed, l.how, l.s.N, ms(l.s.P50), ms(l.s.P99), ms(l.s.Max), verdict)
+		}
+	}
+	for _, r := range runs {
+		if r.Filled > 0 {
+			fmt.Fprintf(w, "   %s: %d further VMs deployed between the measured batches in %s (%.0f/s, not a headline figure)\n",
+				r.Engine, r.Filled, r.FillTime.Round(time.Second), float64(r.Filled)/r.FillTime.Seconds())
+		}
+	}
+}
