@@ -140,6 +140,14 @@ func resizeVolumeJob(c *Call, j *db.Job) (any, error) {
 		if err != nil {
 			return err
 		}
+		if v.State == db.VolumeResizing {
+			// A replay (the server running this job died after recording the new size):
+			// the host still has to resize the disk; the old size is no longer known, so
+			// a failure now leaves the new size recorded.
+			before, after, changed = *v, *v, true
+			pool, err = db.GetStoragePool(c.Ctx, tx, v.PoolID)
+			return err
+		}
 		p, err := c.planResize(tx, v)
 		if err != nil {
 			return err
@@ -169,6 +177,9 @@ func resizeVolumeJob(c *Call, j *db.Job) (any, error) {
 			}
 		}
 		v.Size, v.DiskOfferingID, v.MinIOPS, v.MaxIOPS = p.size, p.offeringID, p.minIOPS, p.maxIOPS
+		if pool != nil {
+			v.State = db.VolumeResizing // until the host has resized the disk
+		}
 		if err := db.UpdateVolume(c.Ctx, tx, v); err != nil {
 			return err
 		}
@@ -178,7 +189,7 @@ func resizeVolumeJob(c *Call, j *db.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if changed && pool != nil && after.Size != before.Size {
+	if changed && pool != nil && after.State == db.VolumeResizing {
 		hostID, vmName := "", ""
 		if after.VMID != "" {
 			if vm, err := db.GetVM(c.Ctx, c.S.DB.SQL, after.VMID); err == nil && vm.State == db.VMRunning {
@@ -191,6 +202,16 @@ func resizeVolumeJob(c *Call, j *db.Job) (any, error) {
 			cmd.VM = vmName
 		}); err != nil {
 			c.undoResize(&before, &after)
+			return nil, err
+		}
+		if err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+			v, err := db.GetVolume(c.Ctx, tx, after.ID)
+			if err != nil || v.State != db.VolumeResizing {
+				return err
+			}
+			v.State = db.VolumeReady
+			return db.UpdateVolume(c.Ctx, tx, v)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -221,6 +242,9 @@ func (c *Call) undoResize(before, after *db.Volume) {
 			}
 		}
 		v.Size, v.DiskOfferingID, v.MinIOPS, v.MaxIOPS = before.Size, before.DiskOfferingID, before.MinIOPS, before.MaxIOPS
+		if v.State == db.VolumeResizing {
+			v.State = db.VolumeReady
+		}
 		return db.UpdateVolume(c.Ctx, tx, v)
 	})
 	if err != nil {
@@ -298,6 +322,21 @@ func migrateVolumeJob(c *Call, j *db.Job) (any, error) {
 	var vm *db.VM
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		var err error
+		if cur, err := db.GetVolume(c.Ctx, tx, j.InstanceID); err == nil && cur.State == db.VolumeMigrating {
+			// A replay (the server running this job died after reserving the target):
+			// carry on with the copy.
+			v = cur
+			if target, err = db.GetStoragePool(c.Ctx, tx, strings.ToLower(c.P.String("storageid"))); err != nil {
+				return err
+			}
+			if v.VMID != "" {
+				if vm, err = db.GetVM(c.Ctx, tx, v.VMID); err != nil {
+					return err
+				}
+			}
+			source, err = db.GetStoragePool(c.Ctx, tx, v.PoolID)
+			return err
+		}
 		if v, target, vm, err = c.migrateTarget(tx); err != nil {
 			return err
 		}
