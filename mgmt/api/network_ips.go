@@ -487,8 +487,23 @@ func (c *Call) createDefaultNetwork(tx db.Tx, zone *db.Zone, acct *db.Account) (
 		TrafficType: "Guest", CIDR: sn.cidr(), Gateway: sn.gw.String(), Netmask: sn.mask(), State: db.NetworkAllocated,
 		ACLType: db.ACLAccount, Services: offeringServices(o), SpecifyIPRanges: o.SpecifyIPRanges, Created: db.Now()}
 	n.NetworkDomain = defaultNetworkDomain(zone, acct, n.ID)
+	// The charge locks the account's network count row: a concurrent first deploy of the
+	// account waits here, then finds the network the other one made and uses it.
 	if err := c.chargeResources(tx, acct.ID, map[string]int64{db.ResNetwork: 1}); err != nil {
 		return nil, err
+	}
+	list, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{ZoneID: zone.ID, GuestType: db.GuestIsolated, Scope: db.Scope{AccountID: acct.ID}})
+	if err != nil {
+		return nil, err
+	}
+	if len(list) > 0 {
+		if err := c.chargeResources(tx, acct.ID, map[string]int64{db.ResNetwork: -1}); err != nil {
+			return nil, err
+		}
+		if len(list) > 1 {
+			return nil, ErrParam("More than 1 default Isolated networks are found for account %s in zone %s; please specify networkids", acct.Name, zone.Name)
+		}
+		return list[0], nil
 	}
 	if err := db.InsertNetwork(c.Ctx, tx, n); err != nil {
 		return nil, err

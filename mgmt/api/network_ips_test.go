@@ -558,3 +558,56 @@ func BenchmarkAllocateNicIP(b *testing.B) {
 		}
 	})
 }
+
+// Concurrent first deploys of one account without networkids make one default network.
+func TestDefaultNetworkConcurrent(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		e := newNetEnv(t, url)
+		ctx := t.Context()
+		if err := db.SeedCatalogue(ctx, e.s.DB); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InsertTrafficType(ctx, e.s.DB.SQL, &db.TrafficType{ID: uuid.NewString(), PhysicalNetworkID: e.pn.ID, TrafficType: "Guest",
+			Created: db.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		ids := make(chan string, 6)
+		errs := make(chan error, 6)
+		for i := 0; i < 6; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := e.tx(t, func(c *Call, tx db.Tx) error {
+					n, err := c.defaultNetworkFor(tx, e.zone, e.acct.ID)
+					if err == nil {
+						ids <- n.ID
+					}
+					return err
+				})
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for id := range ids {
+			seen[id] = true
+		}
+		// A retried transaction may report an id from its rolled-back attempt; what counts is
+		// what was committed.
+		list, _, err := db.ListNetworks(ctx, e.s.DB.Read(), db.NetworkFilter{Scope: db.Scope{AccountID: e.acct.ID}})
+		if err != nil || len(list) != 1 || !seen[list[0].ID] {
+			t.Fatalf("networks %d (%v), ids seen %v", len(list), err, seen)
+		}
+		if c, _ := db.ResourceCounts(ctx, e.s.DB.Read(), "account", e.acct.ID); c[db.ResNetwork] != 1 {
+			t.Fatalf("network count %d", c[db.ResNetwork])
+		}
+	})
+}
