@@ -249,4 +249,19 @@ func TestLimitsWithVMs(t *testing.T) {
 	}
 	v.deploy(t, v.tenant, map[string]string{"networkids": v.network})
 	recountAgrees(t, v.Env, v.accountID, "vmuser", root)
+
+	// listServiceOfferings virtualmachineid: the offerings the VM could change to (not its own).
+	offers := byName(t, mgmttest.Do(t, v.tenant, "listServiceOfferings", map[string]string{"virtualmachineid": ids[1]}), "serviceoffering")
+	if offers["vm-test"] != nil || offers["Small Instance"] == nil {
+		t.Errorf("offerings for the VM: %v", keys(offers))
+	}
+	other, _ := tenant(t, v.Env, "other", "0", "")
+	mgmttest.Fail(t, other, "listServiceOfferings", map[string]string{"virtualmachineid": ids[1]}, 431)
+	// listDiskOfferings volumeid: not the volume's own offering.
+	vols := items(mgmttest.Do(t, v.tenant, "listVolumes", map[string]string{"virtualmachineid": ids[1]}), "volume")
+	if len(vols) == 0 {
+		t.Fatal("the VM has no volume")
+	}
+	mgmttest.Do(t, v.tenant, "listDiskOfferings", map[string]string{"volumeid": vols[0]["id"].(string)})
+	mgmttest.Fail(t, other, "listDiskOfferings", map[string]string{"volumeid": vols[0]["id"].(string)}, 431)
 }
