@@ -611,3 +611,51 @@ func TestDefaultNetworkConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// removeAccountNetworks (deleteAccount's cleanup) destroys the account's networks and returns
+// what they held; a network with a NIC refuses and changes nothing.
+func TestRemoveAccountNetworks(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		e := newNetEnv(t, url)
+		ctx := t.Context()
+		a := e.isolated(t, "a", "10.1.1.0/24")
+		e.isolated(t, "b", "10.1.2.0/24")
+		var ip string
+		err := e.tx(t, func(c *Call, tx db.Tx) error {
+			if err := c.implementNetwork(tx, a); err != nil {
+				return err
+			}
+			var err error
+			ip, err = c.allocateNicIP(tx, a, "")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = e.tx(t, func(c *Call, tx db.Tx) error { return c.removeAccountNetworks(tx, e.acct.ID) })
+		if apiCode(err) != CodeResourceInUse {
+			t.Fatalf("with a NIC: %v", err)
+		}
+		if list, _, _ := db.ListNetworks(ctx, e.s.DB.Read(), db.NetworkFilter{Scope: db.Scope{AccountID: e.acct.ID}}); len(list) != 2 {
+			t.Fatalf("refused cleanup removed networks: %d left", len(list))
+		}
+		err = e.tx(t, func(c *Call, tx db.Tx) error {
+			if err := c.releaseNicIP(tx, e.get(t, a.ID), ip); err != nil {
+				return err
+			}
+			return c.removeAccountNetworks(tx, e.acct.ID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if list, _, _ := db.ListNetworks(ctx, e.s.DB.Read(), db.NetworkFilter{Scope: db.Scope{AccountID: e.acct.ID}}); len(list) != 0 {
+			t.Fatalf("%d networks left", len(list))
+		}
+		if e.used(t, db.CapVLAN, e.pn.ID) != 0 || e.used(t, db.CapPublicIP, e.zone.ID) != 0 {
+			t.Fatal("capacity not returned")
+		}
+		if c, _ := db.ResourceCounts(ctx, e.s.DB.Read(), "account", e.acct.ID); c[db.ResPublicIP] != 0 {
+			t.Fatalf("public_ip count %d", c[db.ResPublicIP])
+		}
+	})
+}

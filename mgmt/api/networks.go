@@ -482,45 +482,66 @@ func deleteNetworkJob(c *Call, j *db.Job) (any, error) {
 		if !c.canUseNetwork(n, true) {
 			return ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.Name)
 		}
-		if err := c.checkNetworkUnused(tx, n); err != nil {
-			return err
-		}
-		if err := c.releaseNetworkResources(tx, n); err != nil {
-			return err
-		}
-		ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{NetworkID: n.ID})
-		if err != nil {
-			return err
-		}
-		if len(ranges) > 0 {
-			if _, err := c.zoneForChange(tx, n.ZoneID); err != nil {
-				return err
-			}
-			for _, v := range ranges {
-				if err := c.removeVlanRange(tx, v); err != nil {
-					return err
-				}
-			}
-		}
-		if counted, err := db.NetworkCounted(c.Ctx, tx, n); err != nil {
-			return err
-		} else if counted {
-			if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: -1}); err != nil {
-				return err
-			}
-		}
-		if err := db.DeleteTagsOf(c.Ctx, tx, "Network", n.ID); err != nil {
-			return err
-		}
-		if err := db.RemoveNetwork(c.Ctx, tx, n); err != nil {
-			return err
-		}
-		return c.Event(tx, "NETWORK.DELETE", "Deleting network "+n.Name, "Network", n.ID)
+		return c.destroyNetwork(tx, n)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return Success(), nil
+}
+
+// destroyNetwork removes a network no NIC uses, in the caller's transaction: its VNI and
+// source NAT address, its IP ranges (Shared), its tags and its count against the owner's limit.
+func (c *Call) destroyNetwork(tx db.Tx, n *db.Network) error {
+	if err := c.checkNetworkUnused(tx, n); err != nil {
+		return err
+	}
+	if err := c.releaseNetworkResources(tx, n); err != nil {
+		return err
+	}
+	ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{NetworkID: n.ID})
+	if err != nil {
+		return err
+	}
+	if len(ranges) > 0 {
+		if _, err := c.zoneForChange(tx, n.ZoneID); err != nil {
+			return err
+		}
+		for _, v := range ranges {
+			if err := c.removeVlanRange(tx, v); err != nil {
+				return err
+			}
+		}
+	}
+	if counted, err := db.NetworkCounted(c.Ctx, tx, n); err != nil {
+		return err
+	} else if counted {
+		if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: -1}); err != nil {
+			return err
+		}
+	}
+	if err := db.DeleteTagsOf(c.Ctx, tx, "Network", n.ID); err != nil {
+		return err
+	}
+	if err := db.RemoveNetwork(c.Ctx, tx, n); err != nil {
+		return err
+	}
+	return c.Event(tx, "NETWORK.DELETE", "Deleting network "+n.Name, "Network", n.ID)
+}
+
+// removeAccountNetworks destroys every network an account owns (deleteAccount's cleanup, once
+// its VMs are expunged); a network still holding NICs refuses, and with it the caller.
+func (c *Call) removeAccountNetworks(tx db.Tx, accountID string) error {
+	list, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{Scope: db.Scope{AccountID: accountID}})
+	if err != nil {
+		return err
+	}
+	for _, n := range list {
+		if err := c.destroyNetwork(tx, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // restartNetwork: Atoll has no network elements on hosts yet, so a restart re-implements the
