@@ -404,7 +404,7 @@ func TestVPCOfferings(t *testing.T) {
 	e := mgmttest.Start(t, mgmttest.Options{})
 	bob, _ := tenant(t, e, "bob", "0", "")
 	o := mgmttest.DoAsync(t, e.Admin, "createVPCOffering", map[string]string{"name": "my-vpc", "displaytext": "My VPC",
-		"supportedservices": "Dhcp,Dns,SourceNat,NetworkACL,Lb,UserData",
+		"supportedservices":              "Dhcp,Dns,SourceNat,NetworkACL,Lb,UserData",
 		"serviceproviderlist[0].service": "Lb", "serviceproviderlist[0].provider": "InternalLbVm"})["vpcoffering"].(map[string]any)
 	if o["state"] != "Disabled" || o["isdefault"] != false || !strings.Contains(offeringsJSON(o["service"]), `"InternalLbVm"`) {
 		t.Errorf("created %v", o)
