@@ -227,7 +227,19 @@ func describeRanges(ranges [][2]int64, skip map[int64]bool) string {
 // Implemented.
 func (c *Call) implementNetwork(tx db.Tx, n *db.Network) error {
 	switch n.State {
-	case db.NetworkImplemented, db.NetworkSetup:
+	case db.NetworkSetup:
+		if n.Gateway == "" && n.GuestType == db.GuestShared && n.ZoneNetworkType == zoneBasic {
+			// A Basic zone's network made before its pods' guest ranges takes their subnet now.
+			zone := &db.Zone{ID: n.ZoneID}
+			if err := c.basicNetworkSubnet(tx, zone, n); err != nil {
+				return err
+			}
+			if n.Gateway != "" {
+				return db.UpdateNetwork(c.Ctx, tx, n)
+			}
+		}
+		return nil
+	case db.NetworkImplemented:
 		return nil
 	case db.NetworkDestroy:
 		return ErrParam("Network %s is being destroyed", n.Name)

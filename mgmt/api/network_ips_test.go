@@ -659,3 +659,35 @@ func TestRemoveAccountNetworks(t *testing.T) {
 		}
 	})
 }
+
+// A Basic zone's network created before any pod guest range takes the range's subnet on its
+// first deploy.
+func TestBasicNetworkLateSubnet(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		e := newNetEnv(t, url)
+		ctx := t.Context()
+		basic := &db.Zone{ID: uuid.NewString(), Name: "basic", NetworkType: zoneBasic, AllocationState: "Enabled", ZoneToken: "b",
+			SecurityGroupsEnabled: true, Created: db.Now()}
+		if err := db.InsertZone(ctx, e.s.DB.SQL, basic); err != nil {
+			t.Fatal(err)
+		}
+		n := e.shared(t, basic, "guest", false, db.ACLDomain, "", e.root.ID, true)
+		if _, err := e.s.DB.SQL.ExecContext(ctx, "UPDATE networks SET gateway = NULL, netmask = NULL, cidr = NULL WHERE id = ?", n.ID); err != nil {
+			t.Fatal(err)
+		}
+		n = e.get(t, n.ID)
+		err := e.tx(t, func(c *Call, tx db.Tx) error {
+			if err := c.implementNetwork(tx, n); err != nil {
+				return err
+			}
+			_, err := c.allocateNicIP(tx, n, "")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.get(t, n.ID); got.Gateway != "172.20.0.1" || got.Netmask != "255.255.255.0" || got.CIDR != "172.20.0.0/24" || n.Gateway != "172.20.0.1" {
+			t.Fatalf("subnet not taken: %+v", got)
+		}
+	})
+}
