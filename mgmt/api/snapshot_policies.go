@@ -269,6 +269,9 @@ func (s *Server) FireSnapshotPolicy(ctx context.Context, p *db.SnapshotPolicy, r
 			return err
 		}
 		v, err := db.GetVolume(ctx, tx, p.VolumeID)
+		if errors.Is(err, db.ErrNotFound) {
+			return errVolumeGone
+		}
 		if err != nil {
 			return err
 		}
@@ -285,7 +288,11 @@ func (s *Server) FireSnapshotPolicy(ctx context.Context, p *db.SnapshotPolicy, r
 		return nil
 	case errors.Is(err, errPolicyFired):
 		return db.ErrConflict
-	case errors.As(err, &apiErr), errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, errVolumeGone):
+		// The volume is gone (expunged with its VM): so is its policy.
+		s.Log.Info("snapshot policy of a removed volume dropped", "policy", p.ID, "volume", p.VolumeID)
+		return s.DB.Transaction(ctx, func(tx db.Tx) error { return db.RemoveSnapshotPolicy(ctx, tx, p.ID) })
+	case errors.As(err, &apiErr):
 		return s.markPolicyOnly(ctx, p, ran, next, err.Error())
 	}
 	return err
@@ -305,6 +312,9 @@ func (s *Server) markPolicyOnly(ctx context.Context, p *db.SnapshotPolicy, ran t
 	}
 	return err
 }
+
+// errVolumeGone: the policy's volume was removed.
+var errVolumeGone = errors.New("the policy's volume is gone")
 
 // errPolicyFired: the policy changed since the scheduler read it (another server fired this
 // run, or its owner changed it); not retried.

@@ -156,3 +156,42 @@ func TestSnapshotSchedulerTakeover(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A policy whose volume was removed is dropped when it comes due; tags given to createSnapshot
+// land on the snapshot.
+func TestSnapshotPolicyOfRemovedVolume(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	v := newVolEnv(t, e)
+	// An admin creates a volume for alice right on a pool (storageid): Ready at once.
+	v.refuse(t, v.alice, "createVolume", map[string]string{"name": "d", "zoneid": v.zone, "diskofferingid": v.fixed, "storageid": v.pool}, 531)
+	d := volOf(mgmttest.DoAsync(t, e.Admin, "createVolume", map[string]string{"name": "d", "zoneid": v.zone, "diskofferingid": v.fixed,
+		"storageid": v.pool, "account": "valice", "domainid": v.aliceDom}))
+	if d["state"] != "Ready" || d["storageid"] != v.pool || d["account"] != "valice" {
+		t.Fatalf("createVolume on a pool for alice: %v", d)
+	}
+	vm := v.vm(t, db.VMStopped)
+	root := items(mgmttest.Do(t, v.alice, "listVolumes", map[string]string{"virtualmachineid": vm.ID}), "volume")[0]["id"].(string)
+	s := mgmttest.DoAsync(t, v.alice, "createSnapshot", map[string]string{"volumeid": root, "tags[0].key": "env", "tags[0].value": "prod"})["snapshot"].(map[string]any)
+	if tags, _ := s["tags"].([]any); len(tags) != 1 || tags[0].(map[string]any)["key"] != "env" {
+		t.Fatalf("createSnapshot with tags: %v", s)
+	}
+	if l := items(mgmttest.Do(t, v.alice, "listSnapshots", map[string]string{"tags[0].key": "env", "tags[0].value": "prod"}), "snapshot"); len(l) != 1 {
+		t.Fatalf("listSnapshots by tag: %v", l)
+	}
+	pol := mgmttest.Do(t, v.alice, "createSnapshotPolicy", map[string]string{"volumeid": root, "intervaltype": "hourly", "schedule": "5",
+		"timezone": "UTC", "maxsnaps": "1"})["snapshotpolicy"].(map[string]any)
+	// The VM is expunged with its ROOT volume (as the VM code does it: the row is removed).
+	if _, err := e.Server.DB.SQL.Exec("UPDATE volumes SET removed = ?, state = 'Expunged' WHERE id = ?", db.Now(), root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Server.DB.SQL.Exec("UPDATE snapshot_policies SET next_run = 1 WHERE id = ?", pol["id"]); err != nil {
+		t.Fatal(err)
+	}
+	e.Server.Snapshots.Step(context.Background())
+	if _, err := db.GetSnapshotPolicy(context.Background(), e.Server.DB.Read(), pol["id"].(string)); err != db.ErrNotFound {
+		t.Fatalf("the policy of a removed volume is still there: %v", err)
+	}
+	if l := items(mgmttest.Do(t, v.alice, "listSnapshots", map[string]string{"id": s["id"].(string)}), "snapshot"); len(l) != 1 || l[0]["revertable"] != false {
+		t.Fatalf("a removed volume's snapshot: %v", l)
+	}
+}

@@ -262,8 +262,19 @@ func createSnapshotStart(c *Call) (any, error) {
 			}
 			policy = p
 		}
-		s, jobID, err = c.newSnapshot(tx, v, policy, strings.TrimSpace(c.P.String("name")))
-		return err
+		if s, jobID, err = c.newSnapshot(tx, v, policy, strings.TrimSpace(c.P.String("name"))); err != nil {
+			return err
+		}
+		for k, val := range c.tagsParam() {
+			if val == "" {
+				return ErrParam("Value for the key %s is either null or empty", k)
+			}
+			if err := db.InsertTag(c.Ctx, tx, &db.Tag{ID: uuid.NewString(), Key: k, Value: val, ResourceType: "Snapshot", ResourceID: s.ID,
+				AccountID: s.AccountID, DomainID: s.DomainID, Created: s.Created}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
