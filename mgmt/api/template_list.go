@@ -53,9 +53,9 @@ func (c *Call) imageVisibility(filter string) (string, []any, *bool, error) {
 	case "executable":
 		return "(" + own + " OR t.is_public = 1 OR " + shared + ")", append(ownArgs, sharedArgs...), &ready, nil
 	case "featured":
-		return "t.featured = 1", nil, nil, nil
+		return "t.featured = 1", nil, &ready, nil
 	case "community":
-		return "t.is_public = 1 AND t.featured = 0", nil, nil, nil
+		return "t.is_public = 1 AND t.featured = 0", nil, &ready, nil
 	case "all":
 		if !c.Caller.IsAdmin() {
 			return "", nil, nil, ErrParam("Filter all can be specified by admin only")
@@ -132,7 +132,8 @@ func (c *Call) listImages(k imageKind, filter string) (any, error) {
 	for _, id := range c.P.List("ids") {
 		f.IDs = append(f.IDs, strings.ToLower(id))
 	}
-	if v, ok := c.P.Bool("isready"); ok && (v || ready == nil) {
+	// isready=true keeps ready ones only; false filters nothing (CloudStack's isReady()).
+	if v, _ := c.P.Bool("isready"); v {
 		f.Ready = &v
 	}
 	if v, ok := c.P.Bool("showremoved"); ok {

@@ -343,6 +343,10 @@ func TestIsoLifecycle(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// isready=false filters nothing, as cs_iso's lookups rely on.
+	if l := items(mgmttest.Do(t, alice, "listIsos", map[string]string{"isofilter": "self", "isready": "false", "name": "rescue"}), "iso"); len(l) != 1 {
+		t.Fatalf("listIsos isready=false: %v", l)
+	}
 	// ISOs and templates stay apart.
 	if l := tplList(t, alice, map[string]string{"templatefilter": "self", "id": id}); len(l) != 0 {
 		t.Fatalf("an ISO is listed as a template: %v", l)
