@@ -168,11 +168,13 @@ func GetAgentCommand(ctx context.Context, q Querier, id string) (*AgentCommand, 
 // owner has not claimed: pending ones, and running ones claimed by a server that no longer
 // holds the host (the agent moved; running them again is harmless, agents answer replays).
 // The scan starts from the few pending and running commands (index agent_commands_pending),
-// not from the hosts: a server holding 10,000 hosts runs it every 50 ms.
+// not from the hosts: a server holding 10,000 hosts runs it every 50 ms. (A scalar subquery
+// rather than a join or EXISTS, which MariaDB may turn into a join driven by the owner's
+// hosts.)
 func CommandsForOwner(ctx context.Context, q Querier, owner string, now int64, limit int) ([]*AgentCommand, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+agentCmdCols+` FROM agent_commands c
 		WHERE c.status IN (0, 1) AND c.deadline > ? AND (c.status = 0 OR c.owner <> ?)
-		AND EXISTS (SELECT 1 FROM hosts h WHERE h.id = c.host_id AND h.owner = ?) ORDER BY c.seq`+page(limit, 0),
+		AND (SELECT h.owner FROM hosts h WHERE h.id = c.host_id AND h.removed IS NULL) = ? ORDER BY c.seq`+page(limit, 0),
 		now, owner, owner)
 	if err != nil {
 		return nil, fmt.Errorf("db: commands for owner: %w", err)

@@ -114,6 +114,20 @@ func GetHostByGUID(ctx context.Context, q Querier, guid string) (*Host, error) {
 	return getHost(ctx, q, "h.live_key = ?", guid)
 }
 
+// HostIDByGUID returns the id of the live host with an agent guid (ErrNotFound if none): the
+// cheap check of the enrollment and registration paths, where the guid is usually new.
+func HostIDByGUID(ctx context.Context, q Querier, guid string) (string, error) {
+	var id string
+	err := q.QueryRowContext(ctx, "SELECT id FROM hosts WHERE live_key = ?", guid).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("db: get host id: %w", err)
+	}
+	return id, nil
+}
+
 func getHost(ctx context.Context, q Querier, where string, arg any) (*Host, error) {
 	h, err := scanHost(q.QueryRowContext(ctx, "SELECT "+hostCols+hostJoins+" WHERE "+where+" AND h.removed IS NULL", arg))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -161,14 +161,14 @@ func (m *Manager) enrollNow(ctx context.Context, s *session, e *protocol.Enroll,
 		if tok, err = db.UseHostToken(ctx, tx, iam.HashToken(e.Token), e.GUID, key, db.Now()); err != nil {
 			return err
 		}
-		h, err := db.GetHostByGUID(ctx, tx, e.GUID)
+		hostID, err := db.HostIDByGUID(ctx, tx, e.GUID)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if tok.HostID != h.ID {
+		if tok.HostID != hostID {
 			return fmt.Errorf("a host with guid %s exists and the token was not issued for it", e.GUID)
 		}
 		return nil

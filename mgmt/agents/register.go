@@ -20,7 +20,13 @@ func (m *Manager) registerHost(ctx context.Context, s *session, r *protocol.Regi
 	var out *db.Host
 	err := m.db.Transaction(ctx, func(tx db.Tx) error {
 		now := db.Now()
-		h, err := db.GetHostByGUID(ctx, tx, r.GUID)
+		// Most registrations are of known hosts (reconnects), but in a crowd of new ones the
+		// full host read (with its zone, pod and cluster names) is a cost: look first.
+		_, err := db.HostIDByGUID(ctx, tx, r.GUID)
+		var h *db.Host
+		if err == nil {
+			h, err = db.GetHostByGUID(ctx, tx, r.GUID)
+		}
 		isNew := errors.Is(err, db.ErrNotFound)
 		switch {
 		case isNew && s.sim:
