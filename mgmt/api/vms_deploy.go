@@ -467,7 +467,7 @@ func deployVM(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := c.ledger()
+	l := c.ledger().Snapshot()
 	var jobID, vmID string
 	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		now := db.Now()
@@ -497,29 +497,29 @@ func deployVM(c *Call) (any, error) {
 		if p.tmpl.PasswordEnabled {
 			v.Password = randomPassword()
 		}
-		vols := 1
-		storage := p.rootSize
-		if p.dataDO != nil {
-			vols++
-			storage += p.dataSize
-		}
-		if err := c.chargeResources(tx, p.owner.ID, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,
-			db.ResVolume: int64(vols), db.ResPrimaryStorage: storage}); err != nil {
-			return err
-		}
+		// Hot rows last: the account's resource counts and the pool's ledger row are updated at
+		// the end of the transaction, so that concurrent deploys hold their locks briefly.
 		disks := []planner.DiskRequest{{Size: p.rootSize, Tags: p.rootTags, Local: strings.EqualFold(p.so.StorageType, "local")}}
 		if p.dataDO != nil {
 			disks = append(disks, planner.DiskRequest{Size: p.dataSize, Tags: p.dataDO.Tags, Local: strings.EqualFold(p.dataDO.StorageType, "local")})
 		}
-		pools := make([]string, len(disks))
+		local := false
+		for _, d := range disks {
+			local = local || d.Local
+		}
+		var pools []string
 		if p.start {
 			avoid, require, err := affinityRule(c, tx, p.groups, v.ID)
 			if err != nil {
 				return err
 			}
+			var hostDisks []planner.DiskRequest
+			if local {
+				hostDisks = disks // local pools decide the host
+			}
 			pl, err := l.Deploy(c.Ctx, tx, planner.Request{ZoneID: p.zone.ID, PodID: p.podID, ClusterID: p.clusterID, HostID: p.hostID,
 				Need: planner.Compute{CPUMHz: int64(p.cpu) * p.speed, Cores: int64(p.cpu), Memory: p.mem << 20}, HostTag: p.so.HostTag,
-				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID}, disks)
+				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID}, hostDisks)
 			if err != nil {
 				return vmDeployErr(v, err)
 			}
@@ -531,22 +531,6 @@ func deployVM(c *Call) (any, error) {
 				return ErrParam("The vm with hostName %s already exists in zone %s for account %s", v.Name, p.zone.Name, p.owner.Name)
 			}
 			return err
-		}
-		root := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("ROOT-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
-			ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[0], VMID: v.ID, Type: db.VolumeRoot, DeviceID: 0, Size: p.rootSize,
-			TemplateID: v.TemplateID, DiskOfferingID: p.rootDO, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
-			DisplayVolume: true, Attached: now, Created: now}
-		if err := db.InsertVolume(c.Ctx, tx, root); err != nil {
-			return err
-		}
-		if p.dataDO != nil {
-			data := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("DATA-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
-				ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[1], VMID: v.ID, Type: db.VolumeDataDisk, DeviceID: 1, Size: p.dataSize,
-				DiskOfferingID: p.dataDO.ID, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
-				DisplayVolume: true, Attached: now, Created: now}
-			if err := db.InsertVolume(c.Ctx, tx, data); err != nil {
-				return err
-			}
 		}
 		if err := c.createNics(tx, p, v); err != nil {
 			return err
@@ -565,7 +549,37 @@ func deployVM(c *Call) (any, error) {
 		if jobID, err = c.EnqueueJob(tx, vmJobType, v.ID); err != nil {
 			return err
 		}
-		return c.Event(tx, "VM.CREATE", "Deploying VM "+v.Name, "VirtualMachine", v.ID)
+		if err := c.Event(tx, "VM.CREATE", "Deploying VM "+v.Name, "VirtualMachine", v.ID); err != nil {
+			return err
+		}
+		if p.start && pools == nil {
+			if pools, err = l.PlaceDisks(c.Ctx, tx, v.ZoneID, v.HostID, v.ClusterID, disks); err != nil {
+				return vmDeployErr(v, err)
+			}
+		}
+		if pools == nil {
+			pools = make([]string, len(disks))
+		}
+		root := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("ROOT-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
+			ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[0], VMID: v.ID, Type: db.VolumeRoot, DeviceID: 0, Size: p.rootSize,
+			TemplateID: v.TemplateID, DiskOfferingID: p.rootDO, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
+			DisplayVolume: true, Attached: now, Created: now}
+		if err := db.InsertVolume(c.Ctx, tx, root); err != nil {
+			return err
+		}
+		storage := p.rootSize
+		if p.dataDO != nil {
+			storage += p.dataSize
+			data := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("DATA-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
+				ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[1], VMID: v.ID, Type: db.VolumeDataDisk, DeviceID: 1, Size: p.dataSize,
+				DiskOfferingID: p.dataDO.ID, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
+				DisplayVolume: true, Attached: now, Created: now}
+			if err := db.InsertVolume(c.Ctx, tx, data); err != nil {
+				return err
+			}
+		}
+		return c.chargeResources(tx, p.owner.ID, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,
+			db.ResVolume: int64(len(disks)), db.ResPrimaryStorage: storage})
 	})
 	if err != nil {
 		return nil, err

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/config"
@@ -84,28 +86,78 @@ func TypeName(t int) string {
 // caller's transaction q, so a reservation commits or rolls back with what uses it.
 type Ledger struct {
 	Config *config.Store
+
+	// With cache set (Snapshot), each scope's stored values are read once.
+	cache  bool
+	mu     sync.Mutex
+	values map[string]map[string]db.ConfigValue // scope/id -> stored values
 }
+
+// Snapshot returns a ledger that reads each scope's settings once, for work that consults
+// many of them in one transaction (a deploy): a query per scope, not per setting.
+func (l *Ledger) Snapshot() *Ledger { return &Ledger{Config: l.Config, cache: true} }
 
 // New returns a ledger reading its factors and thresholds from cfg.
 func New(cfg *config.Store) *Ledger { return &Ledger{Config: cfg} }
 
-// setting reads a float setting at a scope (an empty id means global) inside q.
+// setting reads a float setting at a scope (an empty id means global) inside q: the value
+// stored at the scope, else the global one, else the default. A ledger reads each scope's
+// stored values once when it is a Snapshot.
 func (l *Ledger) setting(ctx context.Context, q db.Querier, scope, id, name string) (float64, error) {
 	if id == "" {
 		scope = config.Global
 	}
-	vs, err := l.Config.Values(ctx, q, scope, id, name)
+	st, ok := l.Config.Lookup(name)
+	if !ok || !slices.Contains(st.Scopes, scope) {
+		return 0, fmt.Errorf("planner: setting %s has no value at scope %s", name, scope)
+	}
+	v := st.Default
+	global, err := l.stored(ctx, q, config.Global, "")
 	if err != nil {
 		return 0, err
 	}
-	if len(vs) == 0 {
-		return 0, fmt.Errorf("planner: setting %s has no value at scope %s", name, scope)
+	if g, ok := global[name]; ok && g.Value.Valid {
+		v = g.Value.String
 	}
-	f, err := strconv.ParseFloat(vs[0].Value, 64)
+	if scope != config.Global {
+		scoped, err := l.stored(ctx, q, scope, id)
+		if err != nil {
+			return 0, err
+		}
+		if sv, ok := scoped[name]; ok && sv.Value.Valid {
+			v = sv.Value.String
+		}
+	}
+	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
 		return 0, fmt.Errorf("planner: setting %s: %w", name, err)
 	}
 	return f, nil
+}
+
+// stored returns the values stored at one scope, read once per ledger.
+func (l *Ledger) stored(ctx context.Context, q db.Querier, scope, id string) (map[string]db.ConfigValue, error) {
+	if !l.cache {
+		return db.ConfigValues(ctx, q, scope, id)
+	}
+	key := scope + "/" + id
+	l.mu.Lock()
+	m, ok := l.values[key]
+	l.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := db.ConfigValues(ctx, q, scope, id)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.values == nil {
+		l.values = map[string]map[string]db.ConfigValue{}
+	}
+	l.values[key] = m
+	l.mu.Unlock()
+	return m, nil
 }
 
 // CPUFactor is cpu.overprovisioning.factor as seen by a cluster.

@@ -141,11 +141,17 @@ func (l *Ledger) algorithm(ctx context.Context, q db.Querier, planner string) st
 	if strings.EqualFold(planner, UserDispersingPlanner) {
 		return "userdispersing"
 	}
-	vs, err := l.Config.Values(ctx, q, config.Global, "", AlgorithmSetting)
-	if err != nil || len(vs) == 0 {
+	global, err := l.stored(ctx, q, config.Global, "")
+	if err != nil {
 		return "random"
 	}
-	return strings.ToLower(vs[0].Value)
+	if v, ok := global[AlgorithmSetting]; ok && v.Value.Valid {
+		return strings.ToLower(v.Value.String)
+	}
+	if st, ok := l.Config.Lookup(AlgorithmSetting); ok {
+		return strings.ToLower(st.Default)
+	}
+	return "random"
 }
 
 // Deploy chooses a host for a VM and pools for its volumes and reserves them in the caller's
@@ -155,6 +161,9 @@ func (l *Ledger) algorithm(ctx context.Context, q db.Querier, planner string) st
 // loses a race for its capacity is skipped. Nothing is reserved when it fails with a
 // *DeployError.
 func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []DiskRequest) (*Placement, error) {
+	if !l.cache {
+		l = l.Snapshot()
+	}
 	cands, err := Candidates(ctx, q, req.ZoneID)
 	if err != nil {
 		return nil, err
@@ -229,15 +238,15 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 			break
 		}
 		// The thresholds were checked above on the candidate list; the ledger's conditional
-		// update is the hard limit.
-		err := l.ReserveCompute(ctx, q, c.HostID, req.Need, Options{IgnoreThreshold: true})
-		var ce *CapacityError
-		if errors.As(err, &ce) {
-			lastErr = err
-			continue
-		}
+		// updates are the hard limit.
+		r := rules[c.ClusterID]
+		won, err := l.takeHost(ctx, q, c, req.Need, scaled(c.CPUTotal, r.cpuFactor), scaled(c.MemTotal, r.memFactor))
 		if err != nil {
 			return nil, err
+		}
+		if !won {
+			lastErr = &CapacityError{Type: db.CapCPU, ObjectID: c.HostID, Requested: req.Need.CPUMHz, Reason: ErrInsufficient}
+			continue
 		}
 		pools, err := l.placeDisks(ctx, q, req.ZoneID, c, disks)
 		if err != nil {
@@ -417,4 +426,46 @@ func (l *Ledger) PlaceVolume(ctx context.Context, q db.Querier, pools []*PoolCan
 		return "", &DeployError{Reason: reason}
 	}
 	return "", &DeployError{Reason: fmt.Sprintf("no %s primary storage pool has %d bytes free: %v", kind, d.Size, lastErr)}
+}
+
+// takeHost reserves a VM's CPU, memory and cores on a candidate host within the given limits,
+// by conditional updates only (the candidate query read the rows already); false when
+// another transaction took the room first, with nothing taken.
+func (l *Ledger) takeHost(ctx context.Context, q db.Querier, c *Candidate, need Compute, cpuLimit, memLimit int64) (bool, error) {
+	if need.CPUMHz > 0 {
+		ok, err := db.AdjustCapacityUsed(ctx, q, db.CapCPU, c.HostID, need.CPUMHz, max(cpuLimit, 1))
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if need.Memory > 0 {
+		ok, err := db.AdjustCapacityUsed(ctx, q, db.CapMemory, c.HostID, need.Memory, max(memLimit, 1))
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			if need.CPUMHz > 0 {
+				if _, err := db.AdjustCapacityUsed(ctx, q, db.CapCPU, c.HostID, -need.CPUMHz, 0); err != nil {
+					return false, err
+				}
+			}
+			return false, nil
+		}
+	}
+	if need.Cores > 0 {
+		// Counted, not limited; a host without a cores row (an old registration) has none.
+		if _, err := db.AdjustCapacityUsed(ctx, q, db.CapCPUCore, c.HostID, need.Cores, 0); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// PlaceDisks picks pools for volumes of a VM placed on a host (in its cluster) and reserves
+// their bytes, all or none.
+func (l *Ledger) PlaceDisks(ctx context.Context, q db.Querier, zoneID, hostID, clusterID string, disks []DiskRequest) ([]string, error) {
+	if !l.cache {
+		l = l.Snapshot()
+	}
+	return l.placeDisks(ctx, q, zoneID, &Candidate{HostID: hostID, ClusterID: clusterID}, disks)
 }
