@@ -45,39 +45,34 @@ func settingLimit(resourceType, v string) int64 {
 // limitDefaults reads the default limits for an account (its account-scoped max.account.*
 // values, else global, else the catalogue's) and for domains (max.domain.*), in stored units.
 func (c *Call) limitDefaults(q db.Querier, accountID string) (acct, dom map[string]int64, err error) {
-	scope, id := "global", ""
-	if accountID != "" {
-		scope, id = "account", accountID
-	}
-	av, err := c.S.Config.Values(c.Ctx, q, scope, id, "")
+	global, err := db.ConfigValues(c.Ctx, q, "global", "")
 	if err != nil {
 		return nil, nil, err
 	}
-	gv := av
-	if scope != "global" {
-		if gv, err = c.S.Config.Values(c.Ctx, q, "global", "", ""); err != nil {
+	var scoped map[string]db.ConfigValue
+	if accountID != "" {
+		if scoped, err = db.ConfigValues(c.Ctx, q, "account", accountID); err != nil {
 			return nil, nil, err
 		}
 	}
-	values := map[string]string{}
-	for _, v := range gv {
-		values[v.Name] = v.Value
-	}
-	for _, v := range av {
-		values[v.Name] = v.Value
+	value := func(name string, accountScope bool) string {
+		if v, ok := scoped[name]; ok && accountScope && v.Value.Valid {
+			return v.Value.String
+		}
+		if v, ok := global[name]; ok && v.Value.Valid {
+			return v.Value.String
+		}
+		if st, ok := c.S.Config.Lookup(name); ok {
+			return st.Default
+		}
+		return "-1"
 	}
 	acct, dom = map[string]int64{}, map[string]int64{}
 	for t, name := range accountLimitSettings {
-		acct[t] = db.Unlimited
-		if v, ok := values[name]; ok {
-			acct[t] = settingLimit(t, v)
-		}
+		acct[t] = settingLimit(t, value(name, true))
 	}
 	for t, name := range domainLimitSettings {
-		dom[t] = db.Unlimited
-		if v, ok := values[name]; ok {
-			dom[t] = settingLimit(t, v)
-		}
+		dom[t] = settingLimit(t, value(name, false))
 	}
 	return acct, dom, nil
 }
@@ -119,6 +114,11 @@ func (c *Call) accountLimits(q db.Querier, accountID string) (*effectiveLimits, 
 	if err != nil {
 		return nil, err
 	}
+	return c.limitsOf(q, a)
+}
+
+// limitsOf is accountLimits for a loaded account.
+func (c *Call) limitsOf(q db.Querier, a *db.Account) (*effectiveLimits, error) {
 	chain, err := domainChain(c, q, a.DomainID)
 	if err != nil {
 		return nil, err
@@ -217,20 +217,21 @@ func (c *Call) chargeResources(tx db.Tx, accountID string, deltas map[string]int
 			positive = true
 		}
 	}
+	a, err := db.GetAccount(c.Ctx, tx, accountID)
+	if errors.Is(err, db.ErrNotFound) {
+		return ErrParam("Unable to find account by id %s", accountID)
+	}
+	if err != nil {
+		return err
+	}
 	var el *effectiveLimits
-	var err error
-	if positive {
-		if el, err = c.accountLimits(tx, accountID); err != nil {
+	// As CloudStack's checkResourceLimit, no limit (of the account or of its domains) applies
+	// to a root admin's account; its counts still change.
+	if positive && a.Type != db.AccountRootAdmin {
+		if el, err = c.limitsOf(tx, a); err != nil {
 			return err
 		}
 	} else {
-		a, err := db.GetAccount(c.Ctx, tx, accountID)
-		if errors.Is(err, db.ErrNotFound) {
-			return ErrParam("Unable to find account by id %s", accountID)
-		}
-		if err != nil {
-			return err
-		}
 		chain, err := domainChain(c, tx, a.DomainID)
 		if err != nil {
 			return err

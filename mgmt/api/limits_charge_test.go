@@ -150,6 +150,17 @@ func TestChargeResources(t *testing.T) {
 		if err := e.charge(t, e.adminAcct.ID, map[string]int64{db.ResUserVM: 1000, db.ResPrimaryStorage: 1 << 50}); err != nil {
 			t.Fatalf("root admin: %v", err)
 		}
+		// Nor do its domains' limits bind a root admin account placed below ROOT.
+		ra := &db.Account{ID: uuid.NewString(), Name: "ra", Type: db.AccountRootAdmin, DomainID: e.d2.ID, State: "enabled", Created: db.Now()}
+		if err := db.InsertAccount(t.Context(), e.s.DB.SQL, ra); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.charge(t, ra.ID, map[string]int64{db.ResCPU: 100}); err != nil {
+			t.Fatalf("root admin below a limited domain: %v", err)
+		}
+		if c := e.counts(t, db.OwnerDomain, e.d1.ID); c[db.ResCPU] != 124 {
+			t.Errorf("d1 counts the root admin's charge: %v", c)
+		}
 		if err := e.charge(t, uuid.NewString(), map[string]int64{db.ResUserVM: 1}); err == nil {
 			t.Error("charging an unknown account succeeded")
 		}
