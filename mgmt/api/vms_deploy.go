@@ -448,8 +448,8 @@ func (c *Call) deployNetworks(q db.Querier, p *deployment) error {
 		if n.ZoneID != p.zone.ID {
 			return ErrParam("Network %s does not belong to zone %s", n.Name, p.zone.Name)
 		}
-		if n.GuestType != db.GuestShared && n.AccountID != p.owner.ID {
-			return ErrDenied("Account %s does not have permission to use network %s", p.owner.Name, n.Name)
+		if err := c.networkUsableBy(n, p.owner); err != nil {
+			return err
 		}
 		p.networks = append(p.networks, n)
 	}

@@ -81,10 +81,8 @@ func listVMs(c *Call) (any, error) {
 	case st != "":
 		f.States = []string{st}
 	}
-	if !c.Caller.IsAdmin() {
-		// Users do not see destroyed VMs (CloudStack's allow.user.view.destroyed.vm, false).
-		f.ExcludeStates = append(f.ExcludeStates, db.VMDestroyed, db.VMExpunging)
-	}
+	// Users see their Destroyed VMs (CloudStack's allow.user.view.destroyed.vm and
+	// allow.user.expunge.recover.vm, both true here), so that they can recover or expunge them.
 	if tags := c.tagsParam(); len(tags) > 0 {
 		f.Extra, f.ExtraArgs = db.TagFilterClause("UserVm", "v.id", tags)
 	}
@@ -334,11 +332,12 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, all *db.VMFilt
 		}
 		for _, g := range strings.Split(v.SecurityGroups, ",") {
 			if g = strings.TrimSpace(g); g != "" {
+				// Recorded as given (ids or names); modules read the name.
+				sg := map[string]any{"name": g}
 				if IsUUID(g) {
-					r.SecurityGroup = append(r.SecurityGroup, map[string]any{"id": g})
-				} else {
-					r.SecurityGroup = append(r.SecurityGroup, map[string]any{"name": g})
+					sg["id"] = g
 				}
+				r.SecurityGroup = append(r.SecurityGroup, sg)
 			}
 		}
 		for _, a := range members[v.ID] {
