@@ -41,7 +41,13 @@ func (c *Call) imageVisibility(filter string) (string, []any, *bool, error) {
 	}
 	ready := true
 	own, ownArgs := templateScopeCond(scope)
-	shared, sharedArgs := templateSharedCond(db.Scope{AccountID: c.Caller.User.AccountID})
+	// executable's shared templates are those shared with the account listed for (the
+	// caller's own unless account/domainid name another).
+	sharedWith := db.Scope{AccountID: c.Caller.User.AccountID}
+	if scope.AccountID != "" {
+		sharedWith.AccountID = scope.AccountID
+	}
+	shared, sharedArgs := templateSharedCond(sharedWith)
 	switch strings.ToLower(filter) {
 	case "self":
 		return own, ownArgs, nil, nil

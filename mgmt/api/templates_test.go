@@ -196,6 +196,10 @@ func templateLifecycle(t *testing.T, o mgmttest.Options) {
 			t.Fatalf("bob does not see the shared template with %s: %v", f, l)
 		}
 	}
+	// An admin listing for bob (as cs_instance does with account and domainid) sees what bob sees.
+	if l := tplList(t, e.Admin, map[string]string{"templatefilter": "executable", "account": "bob", "domainid": rootID, "name": "tiny"}); len(l) != 1 {
+		t.Fatalf("admin listing bob's executable templates: %v", l)
+	}
 	tplRefuse(t, e, alice, "updateTemplatePermissions", map[string]string{"id": tid, "op": "add", "accounts": "nobody"}, 431, "account not found")
 	tplRefuse(t, e, alice, "updateTemplatePermissions", map[string]string{"id": tid, "op": "grant", "accounts": "bob"}, 431, "Invalid operation")
 	tplRefuse(t, e, alice, "updateTemplatePermissions", map[string]string{"id": tid, "isfeatured": "true"}, 531, "featured")
