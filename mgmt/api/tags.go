@@ -1,5 +1,14 @@
 package api
 
+// Tags on every list CloudStack filters by tags, in three steps:
+//
+//	Params: withScope(..., tagsListParam)                       // declares tags[i].key / tags[i].value
+//	clause, args := db.TagFilterClause("UserVm", "v.id", c.tagsParam()) // "" when no tags: add to WHERE
+//	err := c.attachTags("UserVm", ids, items)                   // every item gets "tags": [...]
+//
+// and each family registers the types it owns with RegisterTaggable, so that createTags
+// checks the resource exists and the caller may act on its owner.
+
 import (
 	"errors"
 	"sort"
