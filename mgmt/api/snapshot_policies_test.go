@@ -145,13 +145,30 @@ func TestSnapshotSchedulerTakeover(t *testing.T) {
 	if b.Server.Snapshots.Leader() {
 		leader, other = b, a
 	}
+	// A policy, made due once the leader is gone: the other server fires it.
+	v := newVolEnv(t, b) // b started last: its admin keys are the current ones
+	vm := v.vm(t, db.VMStopped)
+	root := items(mgmttest.Do(t, v.alice, "listVolumes", map[string]string{"virtualmachineid": vm.ID}), "volume")[0]["id"].(string)
+	pol := mgmttest.Do(t, v.alice, "createSnapshotPolicy", map[string]string{"volumeid": root, "intervaltype": "daily", "schedule": "0:3",
+		"timezone": "UTC", "maxsnaps": "2"})["snapshotpolicy"].(map[string]any)["id"].(string)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	leader.Server.Shutdown(ctx)
+	if _, err := other.Server.DB.SQL.Exec("UPDATE snapshot_policies SET next_run = 1 WHERE id = ?", pol); err != nil {
+		t.Fatal(err)
+	}
 	deadline = time.Now().Add(8 * time.Second)
-	for !other.Server.Snapshots.Leader() {
+	for {
+		p, err := db.GetSnapshotPolicy(context.Background(), other.Server.DB.Read(), pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other.Server.Snapshots.Leader() && p.LastJobID != "" && p.NextRun > db.Now() {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("the other server did not take the scheduler over")
+			t.Fatalf("the other server did not take the scheduler over and fire the due policy: leader %v, policy %+v",
+				other.Server.Snapshots.Leader(), p)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
