@@ -444,3 +444,37 @@ func VnetOwner(ctx context.Context, q Querier, physicalNetworkID string, vnet in
 func CountLiveNics(ctx context.Context, q Querier, networkID string) (int, error) {
 	return count(ctx, q, "nics", "network_id = ? AND removed IS NULL", []any{networkID})
 }
+
+// ShareLockNetwork reads a live network's state for a NIC being added, holding (on MySQL) a
+// shared lock on its row until the transaction ends: NICs added at once don't wait for each
+// other, but a deletion (LockNetwork) waits for them, and they for it. SQLite transactions
+// already run one at a time. ErrNotFound when the network is gone.
+func ShareLockNetwork(ctx context.Context, q Querier, id string, mysql bool) (string, error) {
+	query := "SELECT state FROM networks WHERE id = ? AND removed IS NULL"
+	if mysql {
+		query += " LOCK IN SHARE MODE"
+	}
+	var state string
+	err := q.QueryRowContext(ctx, query, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("db: lock network: %w", err)
+	}
+	return state, nil
+}
+
+// LockNetwork takes a network's row for a change that must not overlap NICs being added (its
+// deletion), if its version still matches, and bumps the version.
+func LockNetwork(ctx context.Context, q Querier, n *Network) error {
+	res, err := q.ExecContext(ctx, "UPDATE networks SET version = version + 1 WHERE id = ? AND version = ? AND removed IS NULL", n.ID, n.Version)
+	if err != nil {
+		return fmt.Errorf("db: lock network: %w", err)
+	}
+	if err := expectOne(res); err != nil {
+		return err
+	}
+	n.Version++
+	return nil
+}

@@ -89,8 +89,12 @@ func (c *Call) networkIPRanges(q db.Querier, n *db.Network) ([]*db.VlanRange, er
 // their IP range (so the range cannot be deleted under them) and counted in the zone's direct
 // IP capacity. The NIC's owner frees it with releaseNicIP.
 func (c *Call) allocateNicIP(tx db.Tx, n *db.Network, requestedIP string) (string, error) {
-	if n.State == db.NetworkDestroy {
-		return "", ErrParam("Network %s is being destroyed: it takes no new NICs", n.Name)
+	state, err := db.ShareLockNetwork(c.Ctx, tx, n.ID, c.S.DB.Dialect == db.MySQL)
+	if errors.Is(err, db.ErrNotFound) || err == nil && state == db.NetworkDestroy {
+		return "", ErrParam("Network %s has been deleted: it takes no new NICs", n.Name)
+	}
+	if err != nil {
+		return "", err
 	}
 	ranges, skip, err := c.guestRanges(tx, n)
 	if err != nil {

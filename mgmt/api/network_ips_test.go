@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/db/dbtest"
@@ -688,6 +689,55 @@ func TestBasicNetworkLateSubnet(t *testing.T) {
 		}
 		if got := e.get(t, n.ID); got.Gateway != "172.20.0.1" || got.Netmask != "255.255.255.0" || got.CIDR != "172.20.0.0/24" || n.Gateway != "172.20.0.1" {
 			t.Fatalf("subnet not taken: %+v", got)
+		}
+	})
+}
+
+// A deletion racing a deploy never leaves a NIC's address on a deleted network: either the
+// deploy's address stops the deletion, or the deploy finds the network gone.
+func TestDeleteNetworkRacesDeploy(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		e := newNetEnv(t, url)
+		ctx := t.Context()
+		for i := 0; i < 10; i++ {
+			n := e.isolated(t, fmt.Sprint("race", i), "10.1.1.0/24")
+			if _, err := e.s.DB.SQL.ExecContext(ctx, "UPDATE networks SET state = 'Implemented', services = ',Dhcp,' WHERE id = ?", n.ID); err != nil {
+				t.Fatal(err)
+			}
+			n = e.get(t, n.ID)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_ = e.tx(t, func(c *Call, tx db.Tx) error {
+					cur := *n
+					if _, err := c.allocateNicIP(tx, &cur, ""); err != nil {
+						return err
+					}
+					time.Sleep(30 * time.Millisecond) // the rest of a deploy
+					return nil
+				})
+			}()
+			go func() {
+				defer wg.Done()
+				time.Sleep(10 * time.Millisecond)
+				_ = e.tx(t, func(c *Call, tx db.Tx) error {
+					cur, err := db.GetNetwork(c.Ctx, tx, n.ID)
+					if err != nil {
+						return err
+					}
+					return c.destroyNetwork(tx, cur)
+				})
+			}()
+			wg.Wait()
+			_, gone := db.GetNetwork(ctx, e.s.DB.Read(), n.ID)
+			held, err := db.CountNetworkIPs(ctx, e.s.DB.Read(), n.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errors.Is(gone, db.ErrNotFound) && held > 0 {
+				t.Fatalf("round %d: the network was deleted under a NIC's address", i)
+			}
 		}
 	})
 }

@@ -493,6 +493,10 @@ func deleteNetworkJob(c *Call, j *db.Job) (any, error) {
 // destroyNetwork removes a network no NIC uses, in the caller's transaction: its VNI and
 // source NAT address, its IP ranges (Shared), its tags and its count against the owner's limit.
 func (c *Call) destroyNetwork(tx db.Tx, n *db.Network) error {
+	// Wait for deploys adding NICs (they hold the row shared), then count what they left.
+	if err := db.LockNetwork(c.Ctx, tx, n); err != nil {
+		return err
+	}
 	if err := c.checkNetworkUnused(tx, n); err != nil {
 		return err
 	}
