@@ -66,6 +66,9 @@ func renderSnapshotPolicy(p *db.SnapshotPolicy) map[string]any {
 }
 
 func createSnapshotPolicy(c *Call) (any, error) {
+	if err := c.unsupportedCopies(); err != nil {
+		return nil, err
+	}
 	interval, ok := snapshots.ParseInterval(c.P.String("intervaltype"))
 	if !ok {
 		return nil, ErrParam("Unsupported interval type %s: valid values are HOURLY, DAILY, WEEKLY and MONTHLY", c.P.String("intervaltype"))

@@ -243,7 +243,25 @@ func (c *Call) newSnapshot(tx db.Tx, v *db.Volume, policy *db.SnapshotPolicy, na
 	return s, jobID, err
 }
 
+// unsupportedCopies refuses the parameters that copy snapshots to other zones or pools, which
+// Atoll does not do (yet), instead of silently ignoring them.
+func (c *Call) unsupportedCopies() error {
+	if len(c.P.List("zoneids")) > 0 || len(c.P.List("storageids")) > 0 {
+		return Errorf(CodeUnsupported, CSServerAPI, "Copying snapshots to other zones or storage pools (zoneids, storageids) is not supported")
+	}
+	if r, _ := c.P.Bool("usestoragereplication"); r {
+		return Errorf(CodeUnsupported, CSServerAPI, "usestoragereplication is not supported")
+	}
+	return nil
+}
+
 func createSnapshotStart(c *Call) (any, error) {
+	if err := c.unsupportedCopies(); err != nil {
+		return nil, err
+	}
+	if lt := c.P.String("locationtype"); lt != "" && !strings.EqualFold(lt, "secondary") {
+		return nil, Errorf(CodeUnsupported, CSServerAPI, "locationtype %s is not supported: snapshots are backed up to secondary storage", lt)
+	}
 	var s *db.Snapshot
 	var jobID string
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {

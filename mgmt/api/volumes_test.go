@@ -288,6 +288,7 @@ func testVolumeLifecycle(t *testing.T, e *mgmttest.Env) {
 	v.sim(t).SetFault("ResizeVolume", simulator.Fault{})
 
 	// Snapshot: backed up to the zone's image store, counted on secondary storage.
+	v.refuse(t, v.alice, "createSnapshot", map[string]string{"volumeid": id, "zoneids": v.zone}, 432)
 	s := mgmttest.DoAsync(t, v.alice, "createSnapshot", map[string]string{"volumeid": id})["snapshot"].(map[string]any)
 	if s["state"] != "BackedUp" || s["volumeid"] != id || s["physicalsize"] != float64(3*gib) || s["snapshottype"] != "MANUAL" ||
 		s["datastoreid"] != v.store {
