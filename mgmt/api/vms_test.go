@@ -347,4 +347,5 @@ func TestVMsOnMariaDB(t *testing.T) {
 	t.Run("lifecycle", func(t *testing.T) { testVMLifecycle(t, true) })
 	t.Run("nocapacity", func(t *testing.T) { testDeployNoCapacity(t, true) })
 	t.Run("agentfailure", func(t *testing.T) { testVMAgentFailure(t, true) })
+	t.Run("randomworkload", func(t *testing.T) { testVMRandomWorkload(t, true) })
 }
