@@ -385,9 +385,9 @@ func createSnapshotJob(c *Call, j *db.Job) (any, error) {
 			phys = cur.Size
 		}
 		if delta := phys - cur.SecondaryBytes(); delta != 0 {
-			// The backup's real size replaces the estimate charged at creation; it can only
-			// be refused if it grew past the limit, which CloudStack also lets through.
-			if err := c.chargeResourcesUnchecked(tx, cur.AccountID, db.ResSecondaryStorage, delta); err != nil {
+			// The backup's real size replaces the estimate charged at creation; a backup
+			// larger than the estimate that takes the owner past the limit fails the snapshot.
+			if err := c.chargeResources(tx, cur.AccountID, map[string]int64{db.ResSecondaryStorage: delta}); err != nil {
 				return err
 			}
 		}
@@ -416,6 +416,15 @@ func createSnapshotJob(c *Call, j *db.Job) (any, error) {
 		}
 		return err
 	})
+	var limitErr *Error
+	if errors.As(err, &limitErr) && limitErr.Code == CodeResourceLimit {
+		if derr := c.sendStorage(host, protocol.CmdDeleteSnapshot, protocol.SnapshotCommand{SnapshotID: s.ID, Path: ans.Path,
+			Store: protocol.ImageStoreRef{ID: store.ID, URL: store.URL}}, nil); derr != nil {
+			c.S.Log.Warn("delete the backup of a snapshot over the limit", "snapshot", s.ID, "err", derr)
+		}
+		c.failSnapshot(s.ID, true)
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -423,20 +432,6 @@ func createSnapshotJob(c *Call, j *db.Job) (any, error) {
 		c.pruneSnapshots(policy)
 	}
 	return c.snapshotObject(s.ID)
-}
-
-// chargeResourcesUnchecked adjusts one count without the limit check (a correction of an
-// estimate already charged).
-func (c *Call) chargeResourcesUnchecked(tx db.Tx, accountID, resourceType string, delta int64) error {
-	if delta < 0 {
-		return c.chargeResources(tx, accountID, map[string]int64{resourceType: delta})
-	}
-	err := c.chargeResources(tx, accountID, map[string]int64{resourceType: delta})
-	var e *Error
-	if errors.As(err, &e) && e.Code == CodeResourceLimit {
-		return nil
-	}
-	return err
 }
 
 // failSnapshot removes a snapshot that could not be taken, gives back its counts and, if the
