@@ -349,3 +349,74 @@ func TestVMsOnMariaDB(t *testing.T) {
 	t.Run("agentfailure", func(t *testing.T) { testVMAgentFailure(t, true) })
 	t.Run("randomworkload", func(t *testing.T) { testVMRandomWorkload(t, true) })
 }
+
+// Key pairs, passwords, restore, scaling and host affinity.
+func TestVMChanges(t *testing.T) {
+	v := newVMEnv(t, false)
+	mgmttest.Do(t, v.tenant, "createSSHKeyPair", map[string]string{"name": "k1"})
+	mgmttest.Do(t, v.tenant, "createSSHKeyPair", map[string]string{"name": "k2"})
+	mgmttest.Fail(t, v.tenant, "deployVirtualMachine", map[string]string{"serviceofferingid": v.offering, "templateid": db.SimulatorTemplateID,
+		"zoneid": v.zoneID, "networkids": v.network, "keypair": "nope"}, 431)
+	mgmttest.Fail(t, v.tenant, "deployVirtualMachine", map[string]string{"serviceofferingid": v.offering, "templateid": db.SimulatorTemplateID,
+		"zoneid": v.zoneID, "networkids": v.network, "userdata": "not base64!"}, 431)
+	mgmttest.Fail(t, v.tenant, "deployVirtualMachine", map[string]string{"serviceofferingid": v.offering, "templateid": db.SimulatorTemplateID,
+		"zoneid": v.zoneID, "networkids": v.network, "name": "9bad"}, 431)
+	mgmttest.Fail(t, v.tenant, "deployVirtualMachine", map[string]string{"serviceofferingid": v.offering, "templateid": db.SimulatorTemplateID,
+		"zoneid": v.zoneID, "networkids": v.network, "hostid": v.hosts[0]}, 531)
+
+	mgmttest.DoAsync(t, v.tenant, "createAffinityGroup", map[string]string{"name": "together", "type": "host affinity"})
+	a := v.deploy(t, v.tenant, map[string]string{"networkids": v.network, "keypair": "k1", "affinitygroupnames": "together", "name": "a"})
+	b := v.deploy(t, v.tenant, map[string]string{"networkids": v.network, "affinitygroupnames": "together", "name": "b"})
+	if hostOf(t, v, a["id"].(string)) != hostOf(t, v, b["id"].(string)) {
+		t.Fatal("host affinity: the vms are on different hosts")
+	}
+	if a["keypair"] != "k1" {
+		t.Fatalf("keypair: %v", a["keypair"])
+	}
+	groups := mgmttest.Do(t, v.tenant, "listAffinityGroups", map[string]string{"virtualmachineid": a["id"].(string)})["affinitygroup"].([]any)
+	if len(groups) != 1 || len(groups[0].(map[string]any)["virtualmachineIds"].([]any)) != 2 {
+		t.Fatalf("groups of a: %v", groups)
+	}
+	id := a["id"].(string)
+
+	// Running: these need a stopped VM.
+	if code, _ := jobFails(t, v.tenant, "resetSSHKeyForVirtualMachine", map[string]string{"id": id, "keypair": "k2"}); code != 431 {
+		t.Fatalf("reset key of a running vm: %d", code)
+	}
+	if code, _ := jobFails(t, v.tenant, "updateVMAffinityGroup", map[string]string{"id": id, "affinitygroupnames": ""}); code != 431 {
+		t.Fatalf("affinity of a running vm: %d", code)
+	}
+	if code, _ := jobFails(t, v.tenant, "resetPasswordForVirtualMachine", map[string]string{"id": id}); code != 431 {
+		t.Fatalf("password of a vm whose template has none: %d", code)
+	}
+	bigger := mgmttest.Do(t, v.Admin, "createServiceOffering", map[string]string{"name": "vc-2", "displaytext": "2",
+		"cpunumber": "2", "cpuspeed": "1000", "memory": "2048"})["serviceoffering"].(map[string]any)["id"].(string)
+	if code, _ := jobFails(t, v.tenant, "scaleVirtualMachine", map[string]string{"id": id, "serviceofferingid": bigger}); code != 431 {
+		t.Fatalf("scaling a vm that is not dynamically scalable: %d", code)
+	}
+
+	// Restore gives a new ROOT volume and keeps the VM running.
+	oldRoot := mgmttest.Do(t, v.tenant, "listVolumes", map[string]string{"virtualmachineid": id, "type": "ROOT"})["volume"].([]any)[0].(map[string]any)["id"]
+	restored := mgmttest.DoAsync(t, v.tenant, "restoreVirtualMachine", map[string]string{"virtualmachineid": id})["virtualmachine"].(map[string]any)
+	roots := mgmttest.Do(t, v.tenant, "listVolumes", map[string]string{"virtualmachineid": id, "type": "ROOT"})["volume"].([]any)
+	if restored["state"] != "Running" || len(roots) != 1 || roots[0].(map[string]any)["id"] == oldRoot {
+		t.Fatalf("restored: %v, roots %v", restored["state"], roots)
+	}
+	v.checkLedger(t)
+
+	mgmttest.DoAsync(t, v.tenant, "stopVirtualMachine", map[string]string{"id": id})
+	reset := mgmttest.DoAsync(t, v.tenant, "resetSSHKeyForVirtualMachine", map[string]string{"id": id, "keypair": "k2"})["virtualmachine"].(map[string]any)
+	if reset["keypair"] != "k2" {
+		t.Fatalf("reset key: %v", reset["keypair"])
+	}
+	mgmttest.DoAsync(t, v.tenant, "updateVMAffinityGroup", map[string]string{"id": id, "affinitygroupnames": ""})
+	scaled := mgmttest.DoAsync(t, v.tenant, "scaleVirtualMachine", map[string]string{"id": id, "serviceofferingid": bigger})["virtualmachine"].(map[string]any)
+	if scaled["cpunumber"].(float64) != 2 {
+		t.Fatalf("scaled while stopped: %v", scaled)
+	}
+	mgmttest.DoAsync(t, v.tenant, "deleteAffinityGroup", map[string]string{"name": "together"})
+	if n := mgmttest.Do(t, v.tenant, "listAffinityGroups", nil)["count"]; n != nil {
+		t.Fatalf("groups left: %v", n)
+	}
+	v.checkLedger(t)
+}
