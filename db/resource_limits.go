@@ -3,9 +3,10 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // Resource types whose use is counted and limited, with CloudStack's names (resourcetypename).
@@ -157,59 +158,6 @@ func scanTypeValues(rows *sql.Rows, what string) (map[string]int64, error) {
 	return out, nil
 }
 
-// ErrLimitExceeded is returned by AddResourceCount when the new count would pass the limit;
-// Count is what the owner held then.
-type ErrLimitExceeded struct{ Count int64 }
-
-func (e *ErrLimitExceeded) Error() string {
-	return fmt.Sprintf("db: resource limit exceeded (count %d)", e.Count)
-}
-
-// AddResourceCount adds delta to an owner's count of a type in one conditional statement: with
-// limit >= 0 and delta > 0 it refuses (ErrLimitExceeded, nothing changed) a result above limit.
-// A missing row is created. Counts never go below zero.
-func AddResourceCount(ctx context.Context, q Querier, ownerType, ownerID, resourceType string, delta, limit int64) error {
-	if delta == 0 {
-		return nil
-	}
-	check := delta > 0 && limit >= 0
-	query := "UPDATE resource_counts SET count_value = CASE WHEN count_value + ? < 0 THEN 0 ELSE count_value + ? END " +
-		"WHERE owner_type = ? AND owner_id = ? AND resource_type = ?"
-	args := []any{delta, delta, ownerType, ownerID, resourceType}
-	if check {
-		query += " AND count_value + ? <= ?"
-		args = append(args, delta, limit)
-	}
-	res, err := q.ExecContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("db: add resource count: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return nil
-	}
-	var cur int64
-	err = q.QueryRowContext(ctx, "SELECT count_value FROM resource_counts WHERE owner_type = ? AND owner_id = ? AND resource_type = ?",
-		ownerType, ownerID, resourceType).Scan(&cur)
-	switch {
-	case err == nil:
-		return &ErrLimitExceeded{Count: cur}
-	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("db: read resource count: %w", err)
-	}
-	if check && delta > limit {
-		return &ErrLimitExceeded{Count: 0}
-	}
-	_, err = q.ExecContext(ctx, "INSERT INTO resource_counts (owner_type, owner_id, resource_type, count_value) VALUES (?, ?, ?, ?)",
-		ownerType, ownerID, resourceType, max(delta, 0))
-	if err != nil {
-		if IsDuplicate(err) {
-			return ErrConflict // created concurrently; the transaction runs again
-		}
-		return fmt.Errorf("db: insert resource count: %w", err)
-	}
-	return nil
-}
-
 // SetResourceCount stores an owner's count of a type (what updateResourceCount computed).
 func SetResourceCount(ctx context.Context, q Querier, ownerType, ownerID, resourceType string, value int64) error {
 	res, err := q.ExecContext(ctx, "UPDATE resource_counts SET count_value = ? WHERE owner_type = ? AND owner_id = ? AND resource_type = ?",
@@ -312,4 +260,165 @@ func CountAccountResources(ctx context.Context, q Querier, accountID string) (ma
 		counted[c.resourceType] = true
 	}
 	return out, counted, nil
+}
+
+// ExceededLimit says which type AddResourceCounts refused and what the owner held then.
+type ExceededLimit struct {
+	ResourceType string
+	Count, Limit int64
+}
+
+func (e *ExceededLimit) Error() string {
+	return fmt.Sprintf("db: resource limit of %s exceeded (count %d, limit %d)", e.ResourceType, e.Count, e.Limit)
+}
+
+// AddResourceCounts adds several deltas to one owner's counts, all or nothing: a positive
+// delta that would take a type past its limit (limits[type] >= 0; a type missing from limits
+// is unlimited) refuses the whole set with *ExceededLimit and changes nothing. When the
+// owner's rows exist it takes two statements: an UPDATE (which locks the rows, so concurrent
+// chargers of the owner queue behind it) and a SELECT to check the new values. Each UPDATE
+// stamps the rows it changed with a token of this call, so a row another transaction created
+// after the UPDATE looked for it is seen and charged too. Counts never stay below zero.
+func AddResourceCounts(ctx context.Context, q Querier, ownerType, ownerID string, deltas, limits map[string]int64) error {
+	var types []string
+	for _, t := range ResourceTypes {
+		if deltas[t] != 0 {
+			types = append(types, t)
+		}
+	}
+	if len(types) == 0 {
+		return nil
+	}
+	token := uuid.NewString()
+	inList := func(ts []string) (string, []any) {
+		args := make([]any, len(ts))
+		for i, t := range ts {
+			args[i] = t
+		}
+		return strings.TrimSuffix(strings.Repeat("?,", len(ts)), ","), args
+	}
+	apply := func(sign int64, ts []string) error {
+		var sb strings.Builder
+		var args []any
+		sb.WriteString("UPDATE resource_counts SET last_charge = ?, count_value = CASE resource_type")
+		args = append(args, token)
+		for _, t := range ts {
+			sb.WriteString(" WHEN ? THEN count_value + ?")
+			args = append(args, t, sign*deltas[t])
+		}
+		in, inArgs := inList(ts)
+		sb.WriteString(" ELSE count_value END WHERE owner_type = ? AND owner_id = ? AND resource_type IN (" + in + ")")
+		args = append(append(args, ownerType, ownerID), inArgs...)
+		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("db: add resource counts: %w", err)
+		}
+		return nil
+	}
+	now := map[string]int64{}
+	read := func(ts []string) (stale []string, err error) {
+		in, inArgs := inList(ts)
+		rows, err := q.QueryContext(ctx, "SELECT resource_type, count_value, COALESCE(last_charge,'') FROM resource_counts WHERE owner_type = ? AND owner_id = ? AND resource_type IN ("+in+")",
+			append([]any{ownerType, ownerID}, inArgs...)...)
+		if err != nil {
+			return nil, fmt.Errorf("db: read resource counts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t, tok string
+			var v int64
+			if err := rows.Scan(&t, &v, &tok); err != nil {
+				return nil, fmt.Errorf("db: read resource counts: %w", err)
+			}
+			now[t] = v
+			if tok != token {
+				stale = append(stale, t)
+			}
+		}
+		return stale, rows.Err()
+	}
+	if err := apply(1, types); err != nil {
+		return err
+	}
+	stale, err := read(types)
+	for round := 0; err == nil && len(stale) > 0; round++ {
+		if round == 3 {
+			return ErrConflict
+		}
+		if err = apply(1, stale); err == nil {
+			stale, err = read(stale)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, t := range types {
+		if _, ok := now[t]; !ok {
+			missing = append(missing, t)
+			now[t] = deltas[t]
+		}
+	}
+	for _, t := range types {
+		lim, limited := limits[t]
+		if d := deltas[t]; d > 0 && limited && lim >= 0 && now[t] > lim {
+			if err := apply(-1, types); err != nil { // exact: nothing was clamped yet
+				return err
+			}
+			return &ExceededLimit{ResourceType: t, Count: now[t] - d, Limit: lim}
+		}
+	}
+	for _, t := range types {
+		if _, isMissing := slicesIndex(missing, t); !isMissing && now[t] < 0 {
+			if _, err := q.ExecContext(ctx, "UPDATE resource_counts SET count_value = 0 WHERE owner_type = ? AND owner_id = ? AND count_value < 0",
+				ownerType, ownerID); err != nil {
+				return fmt.Errorf("db: clamp resource counts: %w", err)
+			}
+			break
+		}
+	}
+	for _, t := range missing {
+		_, err := q.ExecContext(ctx, "INSERT INTO resource_counts (owner_type, owner_id, resource_type, count_value, last_charge) VALUES (?, ?, ?, ?, ?)",
+			ownerType, ownerID, t, max(deltas[t], 0), token)
+		if err != nil {
+			if IsDuplicate(err) {
+				return ErrConflict // created concurrently; the transaction runs again
+			}
+			return fmt.Errorf("db: insert resource count: %w", err)
+		}
+	}
+	return nil
+}
+
+func slicesIndex(list []string, v string) (int, bool) {
+	for i, x := range list {
+		if x == v {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// DomainsByPath returns the live domains with the given paths, keyed by id.
+func DomainsByPath(ctx context.Context, q Querier, paths []string) (map[string]*Domain, error) {
+	out := map[string]*Domain{}
+	if len(paths) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(paths))
+	for i, p := range paths {
+		args[i] = p
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+domainCols+" FROM domains WHERE removed IS NULL AND path IN ("+
+		strings.TrimSuffix(strings.Repeat("?,", len(paths)), ",")+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: domains by path: %w", err)
+	}
+	list, err := scanAll(rows, "domains by path", scanDomain)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range list {
+		out[d.ID] = d
+	}
+	return out, nil
 }

@@ -177,11 +177,13 @@ CREATE TABLE IF NOT EXISTS resource_limits (
 -- What an account or a non-ROOT domain holds (bytes for storage, MiB for memory). Rows are
 -- created on first charge; a missing row counts 0. The ROOT domain's count is the sum over
 -- every account, computed when read (ROOT is unlimited, so nothing has to check it).
+-- last_charge is a token of the charge that last changed the row (see db.AddResourceCounts).
 CREATE TABLE IF NOT EXISTS resource_counts (
   owner_type VARCHAR(16) NOT NULL,
   owner_id VARCHAR(40) NOT NULL,
   resource_type VARCHAR(32) NOT NULL,
   count_value BIGINT NOT NULL DEFAULT 0,
+  last_charge VARCHAR(40) NULL,
   PRIMARY KEY (owner_type, owner_id, resource_type)
 ){{TABLE}};
 

@@ -77,16 +77,33 @@ func (c *Call) limitDefaults(q db.Querier, accountID string) (acct, dom map[stri
 	return acct, dom, nil
 }
 
-// domainChain returns a domain and its ancestors, the domain first and ROOT last.
+// domainChain returns a domain and its ancestors, the domain first and ROOT last, in one query
+// (ancestors are the prefixes of the domain's path).
 func domainChain(c *Call, q db.Querier, domainID string) ([]*db.Domain, error) {
-	var out []*db.Domain
-	for id := domainID; id != ""; {
-		d, err := db.GetDomain(c.Ctx, q, id)
-		if err != nil {
-			return nil, fmt.Errorf("api: domain %s of the chain: %w", id, err)
+	d, err := db.GetDomain(c.Ctx, q, domainID)
+	if err != nil {
+		return nil, fmt.Errorf("api: domain %s of the chain: %w", domainID, err)
+	}
+	if d.ParentID == "" {
+		return []*db.Domain{d}, nil
+	}
+	parts := strings.Split(d.Path, "/")
+	var paths []string
+	for i := len(parts) - 1; i >= 1; i-- {
+		paths = append(paths, strings.Join(parts[:i], "/"))
+	}
+	ancestors, err := db.DomainsByPath(c.Ctx, q, paths)
+	if err != nil {
+		return nil, err
+	}
+	out := []*db.Domain{d}
+	for id := d.ParentID; id != ""; {
+		a, ok := ancestors[id]
+		if !ok {
+			return nil, fmt.Errorf("api: domain %s of the chain: %w", id, db.ErrNotFound)
 		}
-		out = append(out, d)
-		id = d.ParentID
+		out = append(out, a)
+		id = a.ParentID
 		if len(out) > 64 {
 			return nil, errors.New("api: domain chain too deep")
 		}
@@ -238,71 +255,58 @@ func (c *Call) chargeResources(tx db.Tx, accountID string, deltas map[string]int
 		}
 		el = &effectiveLimits{account: a, chain: chain}
 	}
-	type applied struct {
-		ownerType, ownerID, t string
-		delta                 int64
+	type owner struct {
+		typ, id string
+		limits  map[string]int64 // nil: unlimited
+		domain  *db.Domain
 	}
-	var done []applied
-	undo := func() error {
-		for i := len(done) - 1; i >= 0; i-- {
-			a := done[i]
-			if err := db.AddResourceCount(c.Ctx, tx, a.ownerType, a.ownerID, a.t, -a.delta, db.Unlimited); err != nil {
-				return err
+	owners := []owner{{typ: db.OwnerAccount, id: el.account.ID, limits: el.acct}}
+	for i, d := range el.chain {
+		if d.ParentID == "" {
+			continue // ROOT: unlimited, its count is summed when read
+		}
+		var m map[string]int64
+		if el.dom != nil {
+			m = el.dom[i]
+		}
+		owners = append(owners, owner{typ: db.OwnerDomain, id: d.ID, limits: m, domain: d})
+	}
+	negated := map[string]int64{}
+	for t, d := range deltas {
+		negated[t] = -d
+	}
+	// A fixed order (the account, then its domains upwards; rows in key order within each)
+	// keeps concurrent charges from locking rows in opposite orders.
+	for i, o := range owners {
+		lim := o.limits
+		if lim == nil {
+			lim = map[string]int64{}
+			for _, t := range db.ResourceTypes {
+				lim[t] = db.Unlimited
 			}
 		}
-		return nil
-	}
-	limitOf := func(m map[string]int64, t string) int64 {
-		if m == nil {
-			return db.Unlimited
-		}
-		return m[t]
-	}
-	// A fixed order (types in CloudStack's order; the account, then its domains upwards) keeps
-	// concurrent charges from locking rows in opposite orders.
-	for _, t := range db.ResourceTypes {
-		delta := deltas[t]
-		if delta == 0 {
+		err := db.AddResourceCounts(c.Ctx, tx, o.typ, o.id, deltas, lim)
+		var ex *db.ExceededLimit
+		if !errors.As(err, &ex) {
+			if err != nil {
+				return err
+			}
 			continue
 		}
-		a := el.account
-		lim := limitOf(el.acct, t)
-		if err := db.AddResourceCount(c.Ctx, tx, db.OwnerAccount, a.ID, t, delta, lim); err != nil {
-			var ex *db.ErrLimitExceeded
-			if errors.As(err, &ex) {
-				if uerr := undo(); uerr != nil {
-					return uerr
-				}
-				return ErrLimit("Maximum amount of resources of Type = '%s', tag = 'null' for Account Name = %s in Domain Id = %s is exceeded: "+
-					"Account Resource Limit = %s, Current Account Resource Amount = %s, Current Account Resource Reservation = %s, Requested Resource Amount = %s.",
-					t, a.Name, a.DomainID, amount(t, lim), amount(t, ex.Count), amount(t, 0), amount(t, delta))
-			}
-			return err
-		}
-		done = append(done, applied{db.OwnerAccount, a.ID, t, delta})
-		for i, d := range el.chain {
-			if d.ParentID == "" {
-				continue // ROOT: unlimited, its count is summed when read
-			}
-			var dl map[string]int64
-			if el.dom != nil {
-				dl = el.dom[i]
-			}
-			lim := limitOf(dl, t)
-			if err := db.AddResourceCount(c.Ctx, tx, db.OwnerDomain, d.ID, t, delta, lim); err != nil {
-				var ex *db.ErrLimitExceeded
-				if errors.As(err, &ex) {
-					if uerr := undo(); uerr != nil {
-						return uerr
-					}
-					return ErrLimit("Maximum domain resource limits of Type '%s' for Domain Id = %s is exceeded: Domain Resource Limit = %s, "+
-						"Current Domain Resource Amount = %s, Current Resource Reservation = %s, Requested Resource Amount = %s.",
-						t, d.ID, amount(t, lim), amount(t, ex.Count), amount(t, 0), amount(t, delta))
-				}
+		for j := i - 1; j >= 0; j-- {
+			if err := db.AddResourceCounts(c.Ctx, tx, owners[j].typ, owners[j].id, negated, nil); err != nil {
 				return err
 			}
-			done = append(done, applied{db.OwnerDomain, d.ID, t, delta})
 		}
+		t, a := ex.ResourceType, el.account
+		if o.domain == nil {
+			return ErrLimit("Maximum amount of resources of Type = '%s', tag = 'null' for Account Name = %s in Domain Id = %s is exceeded: "+
+				"Account Resource Limit = %s, Current Account Resource Amount = %s, Current Account Resource Reservation = %s, Requested Resource Amount = %s.",
+				t, a.Name, a.DomainID, amount(t, ex.Limit), amount(t, ex.Count), amount(t, 0), amount(t, deltas[t]))
+		}
+		return ErrLimit("Maximum domain resource limits of Type '%s' for Domain Id = %s is exceeded: Domain Resource Limit = %s, "+
+			"Current Domain Resource Amount = %s, Current Resource Reservation = %s, Requested Resource Amount = %s.",
+			t, o.domain.ID, amount(t, ex.Limit), amount(t, ex.Count), amount(t, 0), amount(t, deltas[t]))
 	}
 	return nil
 }

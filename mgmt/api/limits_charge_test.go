@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ type chargeEnv struct {
 	user, adminAcct *db.Account
 }
 
-func newChargeEnv(t *testing.T, url string) *chargeEnv {
+func newChargeEnv(t testing.TB, url string) *chargeEnv {
 	t.Helper()
 	d := dbtest.Open(t, url, true)
 	if _, err := iam.Bootstrap(t.Context(), d, "password"); err != nil {
@@ -168,3 +169,84 @@ func TestChargeResources(t *testing.T) {
 }
 
 func limitsPtr(s string) *string { return &s }
+
+// BenchmarkChargeResources measures one deploy-like charge (instance, CPU, memory, volume,
+// storage) and its release for a tenant two domains below ROOT, each in its own transaction.
+// ATOLL_TEST_MYSQL selects MariaDB.
+func BenchmarkChargeResources(b *testing.B) {
+	url := "sqlite://" + filepath.Join(b.TempDir(), "atoll.db")
+	if os.Getenv("ATOLL_TEST_MYSQL") != "" {
+		url = dbtest.NewMySQLDatabase(b)
+	}
+	e := newChargeEnv(b, url)
+	if err := db.SetResourceLimit(context.Background(), e.s.DB.SQL, db.OwnerAccount, e.user.ID, db.ResUserVM, -1); err != nil {
+		b.Fatal(err)
+	}
+	charge := map[string]int64{db.ResUserVM: 1, db.ResCPU: 1, db.ResMemory: 512, db.ResVolume: 1, db.ResPrimaryStorage: 1 << 30}
+	release := map[string]int64{}
+	for k, v := range charge {
+		release[k] = -v
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := charge
+		if i%2 == 1 {
+			d = release
+		}
+		if err := e.s.DB.Transaction(ctx, func(tx db.Tx) error { return e.call(ctx).chargeResources(tx, e.user.ID, d) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Concurrent charges of one account never pass its limit (nor its domain's): of 24 racing
+// one-instance charges under a limit of 10, exactly 10 succeed and the counts say 10.
+func TestChargeResourcesConcurrent(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		e := newChargeEnv(t, url)
+		if err := db.SetResourceLimit(t.Context(), e.s.DB.SQL, db.OwnerAccount, e.user.ID, db.ResUserVM, 10); err != nil {
+			t.Fatal(err)
+		}
+		// A second account in the same domain races on the domain's rows (d2's default 40 is
+		// out of reach; d1 gets a limit of 14 that the two accounts together would pass).
+		other := &db.Account{ID: uuid.NewString(), Name: "u2", Type: db.AccountUser, DomainID: e.d2.ID, State: "enabled", Created: db.Now()}
+		if err := db.InsertAccount(t.Context(), e.s.DB.SQL, other); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetResourceLimit(t.Context(), e.s.DB.SQL, db.OwnerDomain, e.d1.ID, db.ResUserVM, 14); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			acct string
+			err  error
+		}
+		results := make(chan result, 48)
+		for i := 0; i < 24; i++ {
+			for _, a := range []string{e.user.ID, other.ID} {
+				go func() { results <- result{a, e.charge(t, a, map[string]int64{db.ResUserVM: 1, db.ResCPU: 1})} }()
+			}
+		}
+		ok := map[string]int{}
+		for i := 0; i < 48; i++ {
+			r := <-results
+			var ae *Error
+			switch {
+			case r.err == nil:
+				ok[r.acct]++
+			case errors.As(r.err, &ae) && ae.Code == 532:
+			default:
+				t.Errorf("charge: %v", r.err)
+			}
+		}
+		if ok[e.user.ID] > 10 || ok[e.user.ID]+ok[other.ID] != 14 {
+			t.Errorf("successes: user %d, other %d; want user <= 10 and 14 in all", ok[e.user.ID], ok[other.ID])
+		}
+		if c := e.counts(t, db.OwnerAccount, e.user.ID); c[db.ResUserVM] != int64(ok[e.user.ID]) || c[db.ResCPU] != int64(ok[e.user.ID]) {
+			t.Errorf("user counts %v after %d successes", c, ok[e.user.ID])
+		}
+		if c := e.counts(t, db.OwnerDomain, e.d1.ID); c[db.ResUserVM] != 14 {
+			t.Errorf("d1 counts %v", c)
+		}
+	})
+}
