@@ -66,3 +66,43 @@ func TestSimulatorVMsAndFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSimulatorMigrateAndScale(t *testing.T) {
+	ctx := context.Background()
+	src, dst := New(hypervisor.HostInfo{}), New(hypervisor.HostInfo{})
+	spec := hypervisor.VMSpec{Name: "i-1-1-VM", CPUs: 1, SpeedMHz: 1000, MemoryBytes: 1 << 30,
+		Disks: []hypervisor.DiskSpec{{VolumeID: "v", Type: "ROOT"}}, Nics: []hypervisor.NicSpec{{MAC: "02:00:00:00:00:01", IsDefault: true}}}
+	if err := src.StartVM(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := src.Spec("i-1-1-VM"); !ok || len(got.Disks) != 1 || len(got.Nics) != 1 {
+		t.Fatalf("spec kept: %+v %v", got, ok)
+	}
+	if err := src.ScaleVM(ctx, "i-1-1-VM", 2, 1000, 2<<30); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := src.Spec("i-1-1-VM"); got.CPUs != 2 || got.MemoryBytes != 2<<30 {
+		t.Fatalf("scaled: %+v", got)
+	}
+	if err := dst.PrepareMigration(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.MigrateVM(ctx, "i-1-1-VM", "dst"); err != nil {
+		t.Fatal(err)
+	}
+	if vms, _ := src.ListVMs(ctx); len(vms) != 0 {
+		t.Fatalf("the source still has %v", vms)
+	}
+	if vms, _ := dst.ListVMs(ctx); len(vms) != 1 || vms[0].State != hypervisor.PowerOn {
+		t.Fatalf("the target has %v", vms)
+	}
+	if err := src.MigrateVM(ctx, "i-1-1-VM", "dst"); err != nil {
+		t.Fatalf("a replayed migration: %v", err)
+	}
+	if !dst.PowerOffVM("i-1-1-VM") {
+		t.Fatal("power off")
+	}
+	if err := dst.ScaleVM(ctx, "i-1-1-VM", 4, 1000, 1<<30); err == nil {
+		t.Fatal("scaled a powered-off vm")
+	}
+}
