@@ -723,8 +723,18 @@ func deleteImageStore(c *Call) (any, error) {
 		if err != nil {
 			return err
 		}
-		// CloudStack refuses while the store holds templates, volumes or snapshots; none of
-		// those exist in Atoll yet, so there is nothing to check.
+		// As CloudStack, refuse while the store holds template copies or snapshot backups
+		// (volumes are never kept on image stores in Atoll).
+		if n, err := db.CountTemplateCopiesInStore(c.Ctx, tx, i.ID); err != nil {
+			return err
+		} else if n > 0 {
+			return ErrParam("Cannot delete image store with active templates backup!")
+		}
+		if n, err := db.CountStoreSnapshots(c.Ctx, tx, i.ID); err != nil {
+			return err
+		} else if n > 0 {
+			return ErrParam("Cannot delete image store with active snapshots backup!")
+		}
 		if err := db.RemoveImageStore(c.Ctx, tx, i.ID); err != nil {
 			return err
 		}
