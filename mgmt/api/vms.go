@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
@@ -236,3 +237,21 @@ func vmDeployErr(v *db.VM, err error) error {
 
 // CSInsufficientServerCapacity is InsufficientServerCapacityException's cserrorcode.
 const CSInsufficientServerCapacity = 4310
+
+// userMay reads a per-account boolean permission setting (allow.user.view.destroyed.vm,
+// allow.user.expunge.recover.vm) for the caller; admins always may.
+func (c *Call) userMay(setting string) bool {
+	if c.Caller == nil || c.Caller.IsAdmin() {
+		return true
+	}
+	v, err := c.S.Config.Get(c.Ctx, config.Account, c.Caller.User.AccountID, setting)
+	return err == nil && strings.EqualFold(v, "true")
+}
+
+// checkExpungeRecover refuses a user's expunge or recover unless allow.user.expunge.recover.vm.
+func (c *Call) checkExpungeRecover(what string) error {
+	if c.userMay("allow.user.expunge.recover.vm") {
+		return nil
+	}
+	return ErrDenied("%s can be done by Admin only. Or when the allow.user.expunge.recover.vm key is set.", what)
+}

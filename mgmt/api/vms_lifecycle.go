@@ -344,6 +344,11 @@ func rebootVMJob(c *Call, j *db.Job) (any, error) {
 }
 
 func destroyVM(c *Call) (any, error) {
+	if expunge, _ := c.P.Bool("expunge"); expunge {
+		if err := c.checkExpungeRecover("Parameter expunge"); err != nil {
+			return nil, err
+		}
+	}
 	var jobID, id string
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		v, err := c.vmOf(tx, c.P.String("id"))
@@ -446,6 +451,9 @@ func destroyVMJob(c *Call, j *db.Job) (any, error) {
 
 // recoverVM brings a Destroyed VM back to Stopped, counted again (limits apply).
 func recoverVM(c *Call) (any, error) {
+	if err := c.checkExpungeRecover("Recovering a vm"); err != nil {
+		return nil, err
+	}
 	var id string
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		v, err := c.vmOf(tx, c.P.String("id"))
@@ -487,7 +495,12 @@ func recoverVM(c *Call) (any, error) {
 	return c.vmObject(id)
 }
 
-func expungeVM(c *Call) (any, error) { return c.vmJob("id") }
+func expungeVM(c *Call) (any, error) {
+	if err := c.checkExpungeRecover("Expunging a vm"); err != nil {
+		return nil, err
+	}
+	return c.vmJob("id")
+}
 
 func expungeVMJob(c *Call, j *db.Job) (any, error) {
 	v, err := db.GetVM(c.Ctx, c.S.DB.SQL, j.InstanceID)

@@ -81,8 +81,9 @@ func listVMs(c *Call) (any, error) {
 	case st != "":
 		f.States = []string{st}
 	}
-	// Users see their Destroyed VMs (CloudStack's allow.user.view.destroyed.vm and
-	// allow.user.expunge.recover.vm, both true here), so that they can recover or expunge them.
+	if !c.userMay("allow.user.view.destroyed.vm") {
+		f.ExcludeStates = append(f.ExcludeStates, db.VMDestroyed, db.VMExpunging)
+	}
 	if tags := c.tagsParam(); len(tags) > 0 {
 		f.Extra, f.ExtraArgs = db.TagFilterClause("UserVm", "v.id", tags)
 	}

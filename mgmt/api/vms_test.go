@@ -29,6 +29,9 @@ func newVMEnv(t *testing.T, mysql bool) *vmEnv {
 	t.Helper()
 	e := mgmttest.Start(t, mgmttest.Options{MySQL: mysql})
 	mgmttest.Do(t, e.Admin, "updateConfiguration", map[string]string{"name": "ping.interval", "value": "1"})
+	for _, k := range []string{"allow.user.view.destroyed.vm", "allow.user.expunge.recover.vm"} {
+		mgmttest.Do(t, e.Admin, "updateConfiguration", map[string]string{"name": k, "value": "true"})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := mgmt.DemoWith(ctx, e.Admin, mgmt.DemoOptions{Zone: "vmz", Clusters: 1, HostsPerCluster: 2,
@@ -413,6 +416,17 @@ func TestVMChanges(t *testing.T) {
 	scaled := mgmttest.DoAsync(t, v.tenant, "scaleVirtualMachine", map[string]string{"id": id, "serviceofferingid": bigger})["virtualmachine"].(map[string]any)
 	if scaled["cpunumber"].(float64) != 2 {
 		t.Fatalf("scaled while stopped: %v", scaled)
+	}
+	// Without allow.user.expunge.recover.vm a user may not expunge, nor see destroyed VMs
+	// without allow.user.view.destroyed.vm.
+	mgmttest.Do(t, v.Admin, "updateConfiguration", map[string]string{"name": "allow.user.expunge.recover.vm", "value": "false"})
+	mgmttest.Fail(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": b["id"].(string), "expunge": "true"}, 531)
+	mgmttest.Fail(t, v.tenant, "expungeVirtualMachine", map[string]string{"id": b["id"].(string)}, 531)
+	mgmttest.DoAsync(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": b["id"].(string)})
+	mgmttest.Fail(t, v.tenant, "recoverVirtualMachine", map[string]string{"id": b["id"].(string)}, 531)
+	mgmttest.Do(t, v.Admin, "updateConfiguration", map[string]string{"name": "allow.user.view.destroyed.vm", "value": "false"})
+	if n := mgmttest.Do(t, v.tenant, "listVirtualMachines", map[string]string{"id": b["id"].(string)})["count"]; n != nil {
+		t.Fatalf("a destroyed vm is listed to its user: %v", n)
 	}
 	mgmttest.DoAsync(t, v.tenant, "deleteAffinityGroup", map[string]string{"name": "together"})
 	if n := mgmttest.Do(t, v.tenant, "listAffinityGroups", nil)["count"]; n != nil {
