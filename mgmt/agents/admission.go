@@ -141,7 +141,7 @@ type pinger struct {
 
 var errNotHeld = errors.New("this management server no longer holds the host; connect again")
 
-// ping records a host's heartbeat with the next batch and waits for it to be written. It
+// recordPing records a host's heartbeat with the next batch and waits for it to be written. It
 // returns errNotHeld when this server no longer holds the host.
 func (m *Manager) recordPing(ctx context.Context, hostID string) error {
 	ch := make(chan error, 1)
