@@ -32,7 +32,7 @@ func run() error {
 	flag.IntVar(&o.MySQLPid, "mysql-pid", 0, "the MariaDB server's pid, to tell its CPU use from other processes'")
 	flag.StringVar(&o.Bin, "bin", "bin/atoll", "the atoll binary to run as the API server")
 	flag.StringVar(&o.Dir, "dir", "", "scratch directory (default: a new temporary directory)")
-	flag.StringVar(&o.Only, "only", "", "run only the api, the jobs or the hosts benchmark")
+	flag.StringVar(&o.Only, "only", "", "run only the api, jobs, hosts or vms benchmark")
 	flag.IntVar(&o.Clients, "clients", 16, "concurrent API clients, one keep-alive connection each")
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "API warm-up, not measured")
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "API measured window")
@@ -50,6 +50,13 @@ func run() error {
 	flag.DurationVar(&o.HostsPingInterval, "hosts-ping-interval", 60*time.Second, "ping.interval during the host scale benchmark (whole seconds)")
 	flag.DurationVar(&o.HostsSteady, "hosts-steady", 65*time.Second, "the measured steady window once every host is Up (longer than -hosts-ping-interval)")
 	flag.DurationVar(&o.HostsTimeout, "hosts-timeout", 600*time.Second, "how long to wait for every host to be Up (a bound, not the target: the rate is reported)")
+	vmsEngines := flag.String("vms-engines", "sqlite,mariadb", "comma-separated engines for the VM benchmark (empty: none)")
+	flag.IntVar(&o.VMClients, "vms-clients", 32, "concurrent deployers in the VM benchmark")
+	flag.IntVar(&o.VMAccounts, "vms-accounts", 8, "tenant accounts the deployers share")
+	vmMarks := flag.String("vms-marks", "1000,10000", "comma-separated VM counts present when the deploy rate is measured")
+	flag.IntVar(&o.VMMeasure, "vms-measure", 1000, "deployments measured at each mark")
+	flag.IntVar(&o.VMListAt, "vms-list", 25000, "VMs present for the listVirtualMachines figures (0: none)")
+	flag.IntVar(&o.VMPageSize, "vms-pagesize", 500, "page size of the paged listVirtualMachines figure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
 	flag.Parse()
 
@@ -79,6 +86,24 @@ func run() error {
 			return fmt.Errorf("bad -hosts %q: counts from 1 to 10000", *hostSizes)
 		}
 		o.HostSizes = append(o.HostSizes, n)
+	}
+	for _, e := range strings.Split(*vmsEngines, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			o.VMsEngines = append(o.VMsEngines, e)
+		}
+	}
+	for _, s := range strings.Split(*vmMarks, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad -vms-marks %q", *vmMarks)
+		}
+		o.VMMarks = append(o.VMMarks, n)
+	}
+	if o.VMClients < 1 || o.VMAccounts < 1 || o.VMMeasure < 1 {
+		return fmt.Errorf("-vms-clients, -vms-accounts and -vms-measure must be at least 1")
 	}
 	if o.HostsPingInterval < time.Second || o.HostsPingInterval%time.Second != 0 {
 		return fmt.Errorf("bad -hosts-ping-interval %v: whole seconds, at least 1 s", o.HostsPingInterval)

@@ -54,6 +54,7 @@ type Options struct {
 	// The VM benchmark: one run per engine of VMsEngines (none when empty).
 	VMsEngines []string
 	VMClients  int
+	VMAccounts int
 	VMMarks    []int
 	VMMeasure  int
 	VMListAt   int
@@ -144,7 +145,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Only == "" || o.Only == "vms" {
 		fmt.Fprintln(o.Log, "== VM benchmark")
 		for _, e := range o.VMsEngines {
-			r, err := RunVMs(ctx, VMsOptions{Engine: e, MySQL: o.MySQL, MySQLPid: o.MySQLPid, Bin: o.Bin, Dir: o.Dir, Clients: o.VMClients,
+			r, err := RunVMs(ctx, VMsOptions{Engine: e, MySQL: o.MySQL, MySQLPid: o.MySQLPid, Bin: o.Bin, Dir: o.Dir, Clients: o.VMClients, Accounts: o.VMAccounts,
 				Marks: o.VMMarks, Measure: o.VMMeasure, ListAt: o.VMListAt, PageSize: o.VMPageSize, Log: o.Log})
 			if err != nil {
 				return fmt.Errorf("VM benchmark on %s: %w", e, err)

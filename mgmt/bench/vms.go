@@ -29,6 +29,7 @@ type VMsOptions struct {
 	MySQLPid int
 	Bin, Dir string
 	Clients  int   // concurrent deployers, each deploying and waiting for its job, closed loop
+	Accounts int   // tenant accounts the deployers share (each its own isolated network)
 	Marks    []int // VM counts present when a deploy rate is measured (e.g. 1000, 10000)
 	Measure  int   // deploys measured at each mark
 	ListAt   int   // VMs present for the listVirtualMachines figures (e.g. 25000)
@@ -55,6 +56,7 @@ type VMsResult struct {
 	Engine   string
 	Server   string
 	Clients  int
+	Accounts int
 	Runs     []DeployRun
 	Filled   int           // VMs deployed outside the measured batches
 	FillTime time.Duration // time they took
@@ -85,13 +87,16 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 		return nil, err
 	}
 	defer stop()
-	res := &VMsResult{Engine: o.Engine, Server: ar.Server, Clients: o.Clients, PageSize: o.PageSize}
+	if o.Accounts <= 0 {
+		o.Accounts = 1
+	}
+	res := &VMsResult{Engine: o.Engine, Server: ar.Server, Clients: o.Clients, Accounts: o.Accounts, PageSize: o.PageSize}
 	c := t.client()
 	fmt.Fprintf(o.Log, "   %s: building the bench zone ...\n", o.Engine)
 	if err := mgmt.DemoWith(ctx, c, benchZone); err != nil {
 		return nil, err
 	}
-	d, err := prepareDeploy(ctx, c)
+	d, err := prepareDeploy(ctx, t, o.Accounts)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +114,7 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 		}
 		fmt.Fprintf(o.Log, "   %s: deploying %d VMs (to %d) ...\n", o.Engine, to-present, to)
 		start := time.Now()
-		r := d.batch(ctx, c, present, to-present, o.Clients, nil)
+		r := d.batch(ctx, present, to-present, o.Clients, nil)
 		res.FillTime += time.Since(start)
 		res.Filled += r.Deploys
 		present += r.Deploys
@@ -123,7 +128,7 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 			return nil, err
 		}
 		fmt.Fprintf(o.Log, "   %s: measuring %d deployments with %d present ...\n", o.Engine, o.Measure, present)
-		r := d.batch(ctx, c, present, o.Measure, o.Clients, pids)
+		r := d.batch(ctx, present, o.Measure, o.Clients, pids)
 		present += r.Deploys
 		res.Runs = append(res.Runs, r)
 	}
@@ -148,13 +153,24 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 	return res, ctx.Err()
 }
 
-// deployer holds what every deployVirtualMachine call names.
-type deployer struct{ zoneID, offeringID, templateID, networkID string }
+// deployer holds what every deployVirtualMachine call names, and the tenants who deploy.
+type deployer struct {
+	zoneID, offeringID, templateID string
+	tenants                        []benchTenant
+}
 
-// prepareDeploy creates the benchmark's offering and network and finds the zone's ready
-// built-in template.
-func prepareDeploy(ctx context.Context, c *api.Client) (*deployer, error) {
-	do := func(cmd string, p map[string]string) (map[string]any, error) {
+// benchTenant is one account deploying, with its own keys and isolated network.
+type benchTenant struct {
+	c         *api.Client
+	networkID string
+}
+
+// prepareDeploy lifts the per-account limits (the benchmark's accounts are many tenants' worth),
+// creates the offering, the tenant accounts with keys and one isolated /16 network each, and
+// finds the zone's ready built-in template.
+func prepareDeploy(ctx context.Context, t Target, accounts int) (*deployer, error) {
+	admin := t.client()
+	do := func(c *api.Client, cmd string, p map[string]string) (map[string]any, error) {
 		r, err := c.Do(ctx, cmd, p)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", cmd, err)
@@ -171,13 +187,19 @@ func prepareDeploy(ctx context.Context, c *api.Client) (*deployer, error) {
 		}
 		return r, nil
 	}
+	for _, name := range []string{"max.account.user.vms", "max.account.cpus", "max.account.memory", "max.account.volumes",
+		"max.account.primary.storage", "max.account.public.ips", "max.account.networks"} {
+		if _, err := do(admin, "updateConfiguration", map[string]string{"name": name, "value": "-1"}); err != nil {
+			return nil, err
+		}
+	}
 	d := &deployer{}
-	z, err := do("listZones", map[string]string{"name": benchZone.Zone})
+	z, err := do(admin, "listZones", map[string]string{"name": benchZone.Zone})
 	if err != nil {
 		return nil, err
 	}
 	d.zoneID = objID(z, "zone")
-	so, err := do("createServiceOffering", map[string]string{"name": "bench-tiny", "displaytext": "bench-tiny",
+	so, err := do(admin, "createServiceOffering", map[string]string{"name": "bench-tiny", "displaytext": "bench-tiny",
 		"cpunumber": "1", "cpuspeed": "100", "memory": "64"})
 	if err != nil {
 		return nil, err
@@ -185,7 +207,7 @@ func prepareDeploy(ctx context.Context, c *api.Client) (*deployer, error) {
 	d.offeringID = objID(so, "serviceoffering")
 	deadline := time.Now().Add(2 * time.Minute)
 	for d.templateID == "" {
-		r, err := do("listTemplates", map[string]string{"templatefilter": "featured", "zoneid": d.zoneID})
+		r, err := do(admin, "listTemplates", map[string]string{"templatefilter": "featured", "zoneid": d.zoneID})
 		if err != nil {
 			return nil, err
 		}
@@ -205,22 +227,58 @@ func prepareDeploy(ctx context.Context, c *api.Client) (*deployer, error) {
 			}
 		}
 	}
-	no, err := do("listNetworkOfferings", map[string]string{"name": "DefaultIsolatedNetworkOfferingWithSourceNatService"})
+	no, err := do(admin, "listNetworkOfferings", map[string]string{"name": "DefaultIsolatedNetworkOfferingWithSourceNatService"})
 	if err != nil {
 		return nil, err
 	}
-	n, err := do("createNetwork", map[string]string{"name": "bench-net", "displaytext": "bench-net", "zoneid": d.zoneID,
-		"networkofferingid": objID(no, "networkoffering"), "gateway": "10.16.0.1", "netmask": "255.255.0.0"})
-	if err != nil {
-		return nil, err
+	for k := 0; k < accounts; k++ {
+		name := fmt.Sprintf("bench-%02d", k)
+		a, err := do(admin, "createAccount", map[string]string{"account": name, "username": name, "password": "bench-password",
+			"firstname": "Bench", "lastname": name, "email": name + "@bench.example", "accounttype": "0"})
+		if err != nil {
+			return nil, err
+		}
+		users, _ := objOf(a, "account")["user"].([]any)
+		if len(users) == 0 {
+			return nil, fmt.Errorf("bench: createAccount answered no user")
+		}
+		u, _ := users[0].(map[string]any)
+		uid, _ := u["id"].(string)
+		keys, err := do(admin, "registerUserKeys", map[string]string{"id": uid})
+		if err != nil {
+			return nil, err
+		}
+		kk := objOf(keys, "userkeys")
+		key, _ := kk["apikey"].(string)
+		secret, _ := kk["secretkey"].(string)
+		tc := &api.Client{Endpoint: t.Endpoint, Key: key, Secret: secret}
+		n, err := do(tc, "createNetwork", map[string]string{"name": name + "-net", "displaytext": name + "-net", "zoneid": d.zoneID,
+			"networkofferingid": objID(no, "networkoffering"), "gateway": fmt.Sprintf("10.%d.0.1", 16+k), "netmask": "255.255.0.0"})
+		if err != nil {
+			return nil, err
+		}
+		d.tenants = append(d.tenants, benchTenant{c: tc, networkID: objID(n, "network")})
 	}
-	d.networkID = objID(n, "network")
 	return d, nil
+}
+
+// objOf returns the object under key (or the first of a list).
+func objOf(r map[string]any, key string) map[string]any {
+	switch v := r[key].(type) {
+	case map[string]any:
+		return v
+	case []any:
+		if len(v) > 0 {
+			m, _ := v[0].(map[string]any)
+			return m
+		}
+	}
+	return map[string]any{}
 }
 
 // batch deploys n VMs named from index first with the given concurrency and, when pids is not
 // nil, measures the batch (CPU of pids and this process).
-func (d *deployer) batch(ctx context.Context, c *api.Client, first, n, clients int, pids []int) DeployRun {
+func (d *deployer) batch(ctx context.Context, first, n, clients int, pids []int) DeployRun {
 	var (
 		next    atomic.Int64
 		mu      sync.Mutex
@@ -236,6 +294,7 @@ func (d *deployer) batch(ctx context.Context, c *api.Client, first, n, clients i
 	var wg sync.WaitGroup
 	for w := 0; w < clients; w++ {
 		wg.Add(1)
+		tn := d.tenants[w%len(d.tenants)]
 		go func() {
 			defer wg.Done()
 			for {
@@ -244,7 +303,7 @@ func (d *deployer) batch(ctx context.Context, c *api.Client, first, n, clients i
 					return
 				}
 				t0 := time.Now()
-				err := d.deploy(ctx, c, fmt.Sprintf("bench-%05d", first+i))
+				err := d.deploy(ctx, tn, fmt.Sprintf("bench-%05d", first+i))
 				lat := time.Since(t0)
 				mu.Lock()
 				if err != nil {
@@ -270,9 +329,10 @@ func (d *deployer) batch(ctx context.Context, c *api.Client, first, n, clients i
 }
 
 // deploy deploys one VM and waits until its job reports it Running.
-func (d *deployer) deploy(ctx context.Context, c *api.Client, name string) error {
+func (d *deployer) deploy(ctx context.Context, tn benchTenant, name string) error {
+	c := tn.c
 	r, err := c.Do(ctx, "deployVirtualMachine", map[string]string{"zoneid": d.zoneID, "serviceofferingid": d.offeringID,
-		"templateid": d.templateID, "networkids": d.networkID, "name": name})
+		"templateid": d.templateID, "networkids": tn.networkID, "name": name})
 	if err != nil {
 		return err
 	}
@@ -319,9 +379,10 @@ func (o Options) reportVMs(runs []*VMsResult) {
 	}
 	w := o.Out
 	fmt.Fprintf(w, "\n4. VM deployments end to end on the Simulator (issue 4)\n")
-	fmt.Fprintf(w, "   Zone %q: %d clusters x %d Simulator hosts (%s), one isolated network; offering 1 CPU, 100 MHz,\n",
-		benchZone.Zone, benchZone.Clusters, benchZone.HostsPerCluster, strings.ReplaceAll(benchZone.HostQuery, "&", " "))
-	fmt.Fprintf(w, "   64 MiB; the zone's built-in template. %d clients, closed loop: each signs deployVirtualMachine, then\n", runs[0].Clients)
+	fmt.Fprintf(w, "   Zone %q: %d clusters x %d Simulator hosts (%s); %d tenant accounts with\n",
+		benchZone.Zone, benchZone.Clusters, benchZone.HostsPerCluster, strings.ReplaceAll(benchZone.HostQuery, "&", " "), runs[0].Accounts)
+	fmt.Fprintf(w, "   their own keys and isolated network; offering 1 CPU, 100 MHz, 64 MiB; the zone's built-in template.\n")
+	fmt.Fprintf(w, "   %d clients (spread over the accounts), closed loop: each signs deployVirtualMachine, then\n", runs[0].Clients)
 	fmt.Fprintf(w, "   waits on queryAsyncJobResult until its job reports the VM Running (planner, capacity ledger, NIC,\n")
 	fmt.Fprintf(w, "   volumes, the agent's StartVM over the protocol). latency = API call sent to success read.\n")
 	fmt.Fprintf(w, "   Target on MariaDB: >= %d deploys/s with p99 <= %s.\n\n", TargetDeploysPerSecond, TargetDeployP99)
@@ -369,3 +430,4 @@ func (o Options) reportVMs(runs []*VMsResult) {
 		}
 	}
 }
+
