@@ -430,4 +430,3 @@ func (o Options) reportVMs(runs []*VMsResult) {
 		}
 	}
 }
-
