@@ -1,6 +1,6 @@
 // Command atoll-bench measures Atoll and prints figures (make bench): signed API requests per
 // second against a real atoll server process, async jobs per second through the real job
-// runner, and how many simulated hosts one server holds. This file only wires flags to mgmt/bench.
+// runner, how many simulated hosts one server holds, and VM deploys and lists. This file only wires flags to mgmt/bench.
 package main
 
 import (
