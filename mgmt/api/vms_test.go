@@ -9,6 +9,7 @@ import (
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/db/dbtest"
+	"github.com/atollcloud/atoll/hypervisor"
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
@@ -334,12 +335,25 @@ func testVMPowerSync(t *testing.T, mysql bool) {
 	if !v.Server.Agents.Simulator(h).PowerOffVM(inst) {
 		t.Fatal("the simulator does not have the vm")
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for hostState(t, v, vm["id"].(string)) != "Stopped" {
-		if time.Now().After(deadline) {
-			t.Fatal("a vm powered off on its host is still not Stopped")
+	waitState := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for hostState(t, v, vm["id"].(string)) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("the vm did not become %s from its host's reports", want)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		time.Sleep(200 * time.Millisecond)
+	}
+	waitState("Stopped")
+	v.checkLedger(t)
+	// Started behind Atoll's back: the reports bring it back to Running on that host.
+	if err := v.Server.Agents.Simulator(h).StartVM(context.Background(), hypervisor.VMSpec{Name: inst}); err != nil {
+		t.Fatal(err)
+	}
+	waitState("Running")
+	if hostOf(t, v, vm["id"].(string)) != h {
+		t.Fatal("the vm runs on another host than the one reporting it")
 	}
 	v.checkLedger(t)
 }
