@@ -55,12 +55,34 @@ func TestAnsibleInfrastructure(t *testing.T) {
 		t.Fatal("first run changed nothing: the playbook did not build anything")
 	}
 	if _, changed, _, out := runPlaybook(t, env, "ansible/infra.yml"); changed != "0" {
-		var lines []string
-		for _, l := range strings.Split(out, "\n") {
-			if strings.HasPrefix(l, "TASK") || strings.HasPrefix(l, "changed") {
-				lines = append(lines, l)
-			}
-		}
-		t.Fatalf("second run changed %s task(s); not idempotent:\n%s", changed, strings.Join(lines, "\n"))
+		t.Fatalf("second run changed %s task(s); not idempotent:\n%s", changed, changedTasks(out))
 	}
+}
+
+// TestAnsibleCompute runs test/ansible/compute.yml against `atoll up --demo`: an admin builds a
+// tenant, offerings and limits, and the tenant (own keys) registers a template and SSH keys,
+// runs instances, volumes and a snapshot policy, and walks an instance through its lifecycle.
+// The second run must change nothing.
+func TestAnsibleCompute(t *testing.T) {
+	requireTool(t, "/usr/bin/ansible-playbook", "ansible")
+	requireTool(t, "/usr/lib/python3/dist-packages/cs/client.py", "python3-cs")
+	endpoint, dataDir := startUp(t, "--demo")
+	env := append(adminEnv(t, endpoint, dataDir), "ATOLL_TEST_DIR="+t.TempDir())
+	if _, changed, _, _ := runPlaybook(t, env, "ansible/compute.yml"); changed == "0" {
+		t.Fatal("first run changed nothing: the playbook did not build anything")
+	}
+	if _, changed, _, out := runPlaybook(t, env, "ansible/compute.yml"); changed != "0" {
+		t.Fatalf("second run changed %s task(s); not idempotent:\n%s", changed, changedTasks(out))
+	}
+}
+
+// changedTasks returns the TASK and changed lines of a playbook's output.
+func changedTasks(out string) string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "TASK") || strings.HasPrefix(l, "changed") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
