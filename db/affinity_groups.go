@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -190,10 +191,19 @@ func ListAffinityMembers(ctx context.Context, q Querier, vmIDs []string) ([]*Aff
 // AffinityGroupHosts returns, for each of the groups, the hosts on which its member VMs other
 // than exceptVM are placed (host_id of VMs not Destroyed/Expunged; last_host_id of stopped ones
 // counts too, as CloudStack's processors check both), as group id -> host ids.
+//
+// It is the planner's read of the groups, so it first locks their rows (LockAffinityGroups):
+// q must be the transaction that places the VM and records its host, and two placements into
+// one group then run one after the other, the second seeing the first's host. Without the
+// lock, two concurrent deploys into a host anti-affinity group could both read "no member yet"
+// and land on the same host (on MariaDB; SQLite runs writing transactions one at a time).
 func AffinityGroupHosts(ctx context.Context, q Querier, groupIDs []string, exceptVM string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if len(groupIDs) == 0 {
 		return out, nil
+	}
+	if err := LockAffinityGroups(ctx, q, groupIDs); err != nil {
+		return nil, err
 	}
 	c, args := inList("m.group_id", groupIDs)
 	args = append(args, exceptVM)
@@ -222,4 +232,21 @@ func AffinityGroupHosts(ctx context.Context, q Querier, groupIDs []string, excep
 // CountAffinityGroupVMs counts a group's member VMs.
 func CountAffinityGroupVMs(ctx context.Context, q Querier, groupID string) (int, error) {
 	return count(ctx, q, "affinity_group_vm_map", "group_id = ?", []any{groupID})
+}
+
+// LockAffinityGroups locks the rows of the live groups among ids until the transaction q ends
+// (a version bump: an exclusive row lock on MariaDB, the write lock on SQLite), in id order so
+// that placements locking overlapping sets cannot deadlock.
+func LockAffinityGroups(ctx context.Context, q Querier, ids []string) error {
+	sorted := append([]string(nil), ids...)
+	sort.Strings(sorted)
+	for i, id := range sorted {
+		if i > 0 && id == sorted[i-1] {
+			continue
+		}
+		if _, err := q.ExecContext(ctx, "UPDATE affinity_groups SET version = version + 1 WHERE id = ? AND removed IS NULL", id); err != nil {
+			return fmt.Errorf("db: lock affinity group: %w", err)
+		}
+	}
+	return nil
 }

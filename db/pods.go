@@ -129,6 +129,7 @@ func RemovePod(ctx context.Context, q Querier, id string) error {
 // PodUsage counts the live things a pod holds that keep it from being deleted.
 type PodUsage struct {
 	Clusters, Hosts, StoragePools int
+	VMs                           int // not expunged, placed in the pod
 }
 
 // CountPodUsage counts a pod's clusters, hosts and pod-scoped storage pools in one query.
@@ -137,7 +138,8 @@ func CountPodUsage(ctx context.Context, q Querier, podID string) (PodUsage, erro
 	err := q.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM clusters WHERE pod_id = ? AND removed IS NULL),
 		(SELECT COUNT(*) FROM hosts WHERE pod_id = ? AND removed IS NULL),
-		(SELECT COUNT(*) FROM storage_pools WHERE pod_id = ? AND removed IS NULL)`, podID, podID, podID).Scan(&u.Clusters, &u.Hosts, &u.StoragePools)
+		(SELECT COUNT(*) FROM storage_pools WHERE pod_id = ? AND removed IS NULL),
+		(SELECT COUNT(*) FROM vm_instances WHERE pod_id = ? AND removed IS NULL)`, podID, podID, podID, podID).Scan(&u.Clusters, &u.Hosts, &u.StoragePools, &u.VMs)
 	if err != nil {
 		return u, fmt.Errorf("db: count pod usage: %w", err)
 	}

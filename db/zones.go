@@ -205,6 +205,7 @@ func RemoveZone(ctx context.Context, q Querier, id string) error {
 // ZoneUsage counts the live things a zone holds, which keep it from being deleted.
 type ZoneUsage struct {
 	Pods, PhysicalNetworks, IPRanges, Hosts, StoragePools, ImageStores int
+	VMs, Volumes                                                       int // not expunged
 }
 
 // CountZoneUsage counts what a zone holds in one query.
@@ -216,8 +217,11 @@ func CountZoneUsage(ctx context.Context, q Querier, zoneID string) (ZoneUsage, e
 		(SELECT COUNT(*) FROM vlan_ranges WHERE zone_id = ? AND removed IS NULL),
 		(SELECT COUNT(*) FROM hosts WHERE zone_id = ? AND removed IS NULL),
 		(SELECT COUNT(*) FROM storage_pools WHERE zone_id = ? AND removed IS NULL),
-		(SELECT COUNT(*) FROM image_stores WHERE zone_id = ? AND removed IS NULL)`,
-		zoneID, zoneID, zoneID, zoneID, zoneID, zoneID).Scan(&u.Pods, &u.PhysicalNetworks, &u.IPRanges, &u.Hosts, &u.StoragePools, &u.ImageStores)
+		(SELECT COUNT(*) FROM image_stores WHERE zone_id = ? AND removed IS NULL),
+		(SELECT COUNT(*) FROM vm_instances WHERE zone_id = ? AND removed IS NULL),
+		(SELECT COUNT(*) FROM volumes WHERE zone_id = ? AND removed IS NULL)`,
+		zoneID, zoneID, zoneID, zoneID, zoneID, zoneID, zoneID, zoneID).Scan(&u.Pods, &u.PhysicalNetworks, &u.IPRanges, &u.Hosts, &u.StoragePools, &u.ImageStores,
+		&u.VMs, &u.Volumes)
 	if err != nil {
 		return u, fmt.Errorf("db: count zone usage: %w", err)
 	}

@@ -563,28 +563,57 @@ func deleteAccountStart(c *Call) (any, error) {
 }
 
 func deleteAccountJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		a, err := db.GetAccount(c.Ctx, tx, j.InstanceID)
-		if errors.Is(err, db.ErrNotFound) {
-			return nil // an earlier run of this job removed it
-		}
-		if err != nil {
-			return err
-		}
-		if err := c.checkAccountDeletable(a); err != nil {
-			return err
-		}
-		return removeAccountTx(c, tx, a)
-	})
+	a, err := db.GetAccount(c.Ctx, c.S.DB.SQL, j.InstanceID)
+	if errors.Is(err, db.ErrNotFound) {
+		return Success(), nil // an earlier run of this job removed it
+	}
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkAccountDeletable(a); err != nil {
+		return nil, err
+	}
+	if err := c.deleteAccountWithResources(a); err != nil {
 		return nil, err
 	}
 	c.S.Invalidate()
 	return Success(), nil
 }
 
-// removeAccountTx deletes an account and its users inside tx, ending their sessions (what the
-// account owns in later resource families is released here too as those families arrive).
+// deleteAccountWithResources disables an account (its users' sessions end, so nothing new is
+// created while it is cleaned up), releases everything it owns (cleanupAccount) and removes
+// it. Run again after a failure it picks up where the last run stopped.
+func (c *Call) deleteAccountWithResources(a *db.Account) error {
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		cur, err := db.GetAccount(c.Ctx, tx, a.ID)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return setAccountStateTx(c, tx, cur, stateDisabled, "", "")
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.cleanupAccount(a.ID); err != nil {
+		return err
+	}
+	return c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		cur, err := db.GetAccount(c.Ctx, tx, a.ID)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return removeAccountTx(c, tx, cur)
+	})
+}
+
+// removeAccountTx deletes an account and its users inside tx, ending their sessions; what the
+// account owns is released before, by cleanupAccount.
 func removeAccountTx(c *Call, tx db.Tx, a *db.Account) error {
 	if err := endAccountSessions(c, tx, a.ID); err != nil {
 		return err

@@ -286,39 +286,73 @@ func deleteDomainStart(c *Call) (any, error) {
 
 func deleteDomainJob(c *Call, _ *db.Job) (any, error) {
 	cleanup, _ := c.P.Bool("cleanup")
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+	// Check first: a refusal changes nothing.
+	d, err := db.GetDomain(c.Ctx, c.S.DB.SQL, c.P.String("id"))
+	if errors.Is(err, db.ErrNotFound) {
+		// The handler saw it before enqueueing: an earlier run of this job (on a server
+		// that died before recording the outcome) removed it.
+		return Success(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.domainAccountsDeletable(c.S.DB.SQL, d, cleanup); err != nil {
+		return nil, err
+	}
+	if cleanup {
+		// As CloudStack's cleanupDomain: every account beneath is cleaned up as deleteAccount
+		// does, then the domains' own networks go.
+		accounts, _, err := db.ListAccounts(c.Ctx, c.S.DB.SQL, db.AccountFilter{Scope: db.Scope{DomainPath: d.Path, Recursive: true}})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range accounts {
+			if err := c.deleteAccountWithResources(a); err != nil {
+				return nil, err
+			}
+		}
+		err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+			nets, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{Scope: db.Scope{DomainPath: d.Path, Recursive: true}})
+			if err != nil {
+				return err
+			}
+			for _, n := range nets {
+				if err := c.destroyNetwork(tx, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		d, err := db.GetDomain(c.Ctx, tx, c.P.String("id"))
 		if errors.Is(err, db.ErrNotFound) {
-			// The handler saw it before enqueueing: an earlier run of this job (on a server
-			// that died before recording the outcome) removed it.
 			return nil
 		}
 		if err != nil {
 			return err
 		}
+		accounts, err := c.domainAccountsDeletable(tx, d, cleanup)
+		if err != nil {
+			return err
+		}
+		if len(accounts) > 0 {
+			// Created beneath the domain while the cleanup ran.
+			return ErrInternal("Failed to clean up domain %s: account %s was created in it meanwhile; try again", d.Path, accounts[0].Name)
+		}
 		subtree, _, err := db.ListDomains(c.Ctx, tx, db.DomainFilter{Under: d.Path, Recursive: true})
 		if err != nil {
 			return err
 		}
-		accounts, _, err := db.ListAccounts(c.Ctx, tx, db.AccountFilter{Scope: db.Scope{DomainPath: d.Path, Recursive: true}})
-		if err != nil {
-			return err
-		}
-		if !cleanup && (len(subtree) > 1 || len(accounts) > 0) {
-			return Errorf(CodeParam, CSInvalidParameter, "Failed to delete domain %s, because it has %d child domain(s) and %d account(s); use cleanup=true to delete them too",
-				d.Path, len(subtree)-1, len(accounts))
-		}
-		for _, a := range accounts {
-			if a.ID == c.Caller.User.AccountID {
-				return ErrParam("Can't delete domain %s: it holds the caller's own account", d.Path)
-			}
-			if err := removeAccountTx(c, tx, a); err != nil {
-				return err
-			}
-		}
 		// Deepest first, so no domain is removed before its children.
 		for i := len(subtree) - 1; i >= 0; i-- {
 			if err := db.RemoveDomain(c.Ctx, tx, subtree[i].ID); err != nil {
+				return err
+			}
+			if err := db.DeleteOwnerLimits(c.Ctx, tx, db.OwnerDomain, subtree[i].ID); err != nil {
 				return err
 			}
 		}
@@ -329,4 +363,27 @@ func deleteDomainJob(c *Call, _ *db.Job) (any, error) {
 	}
 	c.S.Invalidate()
 	return Success(), nil
+}
+
+// domainAccountsDeletable returns the accounts beneath a domain, refusing when the domain
+// has child domains or accounts and cleanup is false, or holds the caller's own account.
+func (c *Call) domainAccountsDeletable(q db.Querier, d *db.Domain, cleanup bool) ([]*db.Account, error) {
+	subtree, _, err := db.ListDomains(c.Ctx, q, db.DomainFilter{Under: d.Path, Recursive: true})
+	if err != nil {
+		return nil, err
+	}
+	accounts, _, err := db.ListAccounts(c.Ctx, q, db.AccountFilter{Scope: db.Scope{DomainPath: d.Path, Recursive: true}})
+	if err != nil {
+		return nil, err
+	}
+	if !cleanup && (len(subtree) > 1 || len(accounts) > 0) {
+		return nil, Errorf(CodeParam, CSInvalidParameter, "Failed to delete domain %s, because it has %d child domain(s) and %d account(s); use cleanup=true to delete them too",
+			d.Path, len(subtree)-1, len(accounts))
+	}
+	for _, a := range accounts {
+		if a.ID == c.Caller.User.AccountID {
+			return nil, ErrParam("Can't delete domain %s: it holds the caller's own account", d.Path)
+		}
+	}
+	return accounts, nil
 }

@@ -415,6 +415,14 @@ func deleteHost(c *Call) (any, error) {
 			return Errorf(CodeInternal, CSCloudRuntime, "Host %s cannot be deleted as it is not in maintenance mode (resource state %s, state %s). Either put the host into maintenance or perform a forced deletion.",
 				h.ID, h.ResourceState, h.Status)
 		}
+		// CloudStack refuses while VMs use the host (with forced, it stops them first; Atoll
+		// does not yet, so it refuses then too rather than leave VMs on a removed host).
+		if states, err := db.HostVMStates(c.Ctx, tx, h.ID); err != nil {
+			return err
+		} else if len(states) > 0 {
+			return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host as there are vms in %s state using this host (%d VM(s)); stop or migrate them first",
+				states[0], len(states))
+		}
 		if err := db.RemoveHost(c.Ctx, tx, h.ID, h.Version); err != nil {
 			return err
 		}

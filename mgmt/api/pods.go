@@ -252,7 +252,7 @@ func deletePod(c *Call) (any, error) {
 		for _, h := range []struct {
 			n    int
 			what string
-		}{{u.Hosts, "hosts"}, {u.Clusters, "clusters"}, {u.StoragePools, "primary storage pools"}} {
+		}{{u.Hosts, "hosts"}, {u.Clusters, "clusters"}, {u.StoragePools, "primary storage pools"}, {u.VMs, "virtual machines"}} {
 			if h.n > 0 {
 				held = append(held, fmt.Sprintf("%d %s", h.n, h.what))
 			}

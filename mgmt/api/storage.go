@@ -478,9 +478,21 @@ func deleteStoragePool(c *Call) (any, error) {
 		if p.Status != db.PoolMaintenance {
 			return ErrParam("Unable to delete storage due to it is not in Maintenance state, id: %s", p.ID)
 		}
-		// CloudStack also refuses while the pool holds volumes (with forced, while it holds
-		// volumes not yet destroyed). Atoll has no volumes table yet, so a pool in maintenance
-		// holds none; the check belongs here when volumes land.
+		// As CloudStack: refused while the pool holds volumes; with forced, while it holds
+		// volumes not destroyed, the destroyed ones being expunged with the pool.
+		forced, _ := c.P.Bool("forced")
+		if n, err := db.CountPoolVolumes(c.Ctx, tx, p.ID, !forced); err != nil {
+			return err
+		} else if n > 0 && forced {
+			return ErrInUse("Cannot delete pool %s as there are associated non-destroyed vols for this pool", p.Name)
+		} else if n > 0 {
+			return ErrInUse("Cannot delete pool %s as there are associated volumes for this pool", p.Name)
+		}
+		if forced {
+			if _, err := db.ExpungeDestroyedPoolVolumes(c.Ctx, tx, p.ID); err != nil {
+				return err
+			}
+		}
 		if err := db.RemoveStoragePool(c.Ctx, tx, p.ID, p.Version); err != nil {
 			return err
 		}

@@ -402,7 +402,8 @@ func deleteZone(c *Call) (any, error) {
 			n    int
 			what string
 		}{{u.Hosts, "hosts"}, {u.Pods, "pods"}, {u.PhysicalNetworks, "physical networks"}, {u.IPRanges, "IP ranges"},
-			{u.StoragePools, "primary storage pools"}, {u.ImageStores, "secondary storage (image stores)"}} {
+			{u.StoragePools, "primary storage pools"}, {u.ImageStores, "secondary storage (image stores)"},
+			{u.VMs, "virtual machines"}, {u.Volumes, "storage volumes"}} {
 			if h.n > 0 {
 				held = append(held, fmt.Sprintf("%d %s", h.n, h.what))
 			}
