@@ -422,12 +422,7 @@ func updatePhysicalNetworkJob(c *Call, j *db.Job) (any, error) {
 			if err := c.checkVnetOverlap(tx, pn, rs); err != nil {
 				return err
 			}
-			if n, err := db.CountPhysicalNetworkNetworks(c.Ctx, tx, pn.ID); err != nil {
-			return err
-		} else if n > 0 {
-			return ErrInUse("The Physical Network %s is not deletable because there are %d networks using it", pn.Name, n)
-		}
-		used, err := db.ListAllocatedVnets(c.Ctx, tx, pn.ID)
+			used, err := db.ListAllocatedVnets(c.Ctx, tx, pn.ID)
 			if err != nil {
 				return err
 			}
@@ -490,6 +485,11 @@ func deletePhysicalNetworkJob(c *Call, j *db.Job) (any, error) {
 		}
 		if _, err := c.zoneForChange(tx, pn.ZoneID); err != nil {
 			return err
+		}
+		if n, err := db.CountPhysicalNetworkNetworks(c.Ctx, tx, pn.ID); err != nil {
+			return err
+		} else if n > 0 {
+			return ErrInUse("The Physical Network %s is not deletable because there are %d networks using it", pn.Name, n)
 		}
 		used, err := db.ListAllocatedVnets(c.Ctx, tx, pn.ID)
 		if err != nil {
