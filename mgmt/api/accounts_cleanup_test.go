@@ -79,8 +79,11 @@ func (v *vmEnv) domainOf(t *testing.T) string {
 	return a["domainid"].(string)
 }
 
-func TestDeleteAccountCleansUp(t *testing.T)        { testDeleteAccountCleansUp(t, false) }
-func TestDeleteAccountCleansUpMariaDB(t *testing.T) { mgmttest.MySQLBase(t); testDeleteAccountCleansUp(t, true) }
+func TestDeleteAccountCleansUp(t *testing.T) { testDeleteAccountCleansUp(t, false) }
+func TestDeleteAccountCleansUpMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	testDeleteAccountCleansUp(t, true)
+}
 
 func testDeleteAccountCleansUp(t *testing.T, mysql bool) {
 	v := newVMEnv(t, mysql)
@@ -202,8 +205,11 @@ func TestInfrastructureInUseRefusesDeletion(t *testing.T) {
 // Concurrent deploys into one host anti-affinity group never share a host: with two hosts, at
 // most two succeed, on different hosts (on MariaDB the planner's read and the VM's insert raced
 // before the group's row was locked).
-func TestAntiAffinityConcurrentDeploys(t *testing.T)        { testAntiAffinityConcurrent(t, false) }
-func TestAntiAffinityConcurrentDeploysMariaDB(t *testing.T) { mgmttest.MySQLBase(t); testAntiAffinityConcurrent(t, true) }
+func TestAntiAffinityConcurrentDeploys(t *testing.T) { testAntiAffinityConcurrent(t, false) }
+func TestAntiAffinityConcurrentDeploysMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	testAntiAffinityConcurrent(t, true)
+}
 
 func testAntiAffinityConcurrent(t *testing.T, mysql bool) {
 	v := newVMEnv(t, mysql)
