@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
@@ -71,6 +72,21 @@ func (v *vmEnv) populate(t *testing.T) {
 	mgmttest.DoAsync(t, v.tenant, "createSnapshot", map[string]string{"volumeid": root})
 	mgmttest.Do(t, v.tenant, "createSnapshotPolicy", map[string]string{"volumeid": root, "intervaltype": "daily", "schedule": "30:02",
 		"timezone": "UTC", "maxsnaps": "2"})
+	for _, cmd := range []string{"registerTemplate", "registerIso"} {
+		p := map[string]string{"name": cmd, "displaytext": cmd, "format": "QCOW2", "hypervisor": "Simulator", "zoneid": v.zoneID,
+			"url": "http://example.org/" + cmd + ".qcow2"}
+		key := "template"
+		if cmd == "registerIso" {
+			p = map[string]string{"name": "tools", "displaytext": "tools", "url": "http://example.org/x.iso", "zoneid": v.zoneID, "bootable": "false"}
+			key = "iso"
+		}
+		tpl := items(mgmttest.Do(t, v.tenant, cmd, p), key)[0]
+		if key == "template" {
+			tplWait(t, v.tenant, tpl["id"].(string), v.zoneID)
+			mgmttest.DoAsync(t, v.tenant, "createTags", map[string]string{"resourcetype": "Template", "resourceids": tpl["id"].(string),
+				"tags[0].key": "env", "tags[0].value": "prod"})
+		}
+	}
 	mgmttest.Do(t, v.Admin, "updateResourceLimit", map[string]string{"account": "vmuser", "domainid": v.domainOf(t), "resourcetype": "0", "max": "20"})
 }
 
@@ -89,6 +105,9 @@ func testDeleteAccountCleansUp(t *testing.T, mysql bool) {
 	v := newVMEnv(t, mysql)
 	v.populate(t)
 	before := v.liveOf(t, v.accountID)
+	if before["templates"] != 2 {
+		t.Fatalf("the tenant holds %d templates and ISOs, want 2", before["templates"])
+	}
 	for _, what := range []string{"vms", "volumes", "snapshots", "snapshot policies", "ssh key pairs", "affinity groups", "networks", "tags", "limits", "counts"} {
 		if before[what] == 0 {
 			t.Fatalf("the tenant holds no %s before the deletion: %v", what, before)
@@ -108,6 +127,20 @@ func testDeleteAccountCleansUp(t *testing.T, mysql bool) {
 		t.Fatalf("after the failed run: %v", mid)
 	}
 	v.checkLedger(t)
+	// What was released so far was given back to the counts: they equal what the rows hold.
+	counted, _, err := db.CountAccountResources(context.Background(), v.Server.DB.SQL, v.accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := db.ResourceCounts(context.Background(), v.Server.DB.SQL, db.OwnerAccount, v.accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{db.ResUserVM, db.ResCPU, db.ResMemory, db.ResVolume, db.ResPrimaryStorage, db.ResSnapshot, db.ResSecondaryStorage} {
+		if counted[typ] != stored[typ] {
+			t.Errorf("after the failed run, resource count %s: stored %d, rows hold %d", typ, stored[typ], counted[typ])
+		}
+	}
 	mgmttest.Do(t, v.Admin, "configureSimulatorFault", map[string]string{"zoneid": v.zoneID, "name": "DeleteSnapshot", "remove": "true"})
 	mgmttest.DoAsync(t, v.Admin, "deleteAccount", map[string]string{"id": v.accountID})
 	after := v.liveOf(t, v.accountID)
