@@ -89,3 +89,27 @@ func HostVMStates(ctx context.Context, q Querier, hostID string) ([]string, erro
 func CountPhysicalNetworkNetworks(ctx context.Context, q Querier, physicalNetworkID string) (int, error) {
 	return count(ctx, q, "networks", "physical_network_id = ? AND removed IS NULL", []any{physicalNetworkID})
 }
+
+// AccountLiveObject names a kind of object an account still holds ("" when none): the last
+// check before the account row goes, so nothing created during its cleanup is left ownerless.
+func AccountLiveObject(ctx context.Context, q Querier, accountID string) (string, error) {
+	for _, c := range []struct{ what, table, where string }{
+		{"virtual machine", "vm_instances", "account_id = ? AND removed IS NULL"},
+		{"volume", "volumes", "account_id = ? AND removed IS NULL"},
+		{"snapshot", "snapshots", "account_id = ? AND removed IS NULL"},
+		{"template or ISO", "templates", "account_id = ? AND removed IS NULL"},
+		{"network", "networks", "account_id = ? AND removed IS NULL"},
+		{"affinity group", "affinity_groups", "account_id = ? AND removed IS NULL"},
+		{"snapshot policy", "snapshot_policies", "account_id = ? AND removed IS NULL"},
+		{"SSH key pair", "ssh_keypairs", "account_id = ?"},
+	} {
+		n, err := count(ctx, q, c.table, c.where, []any{accountID})
+		if err != nil {
+			return "", err
+		}
+		if n > 0 {
+			return c.what, nil
+		}
+	}
+	return "", nil
+}

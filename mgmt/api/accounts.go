@@ -597,6 +597,7 @@ func (c *Call) deleteAccountWithResources(a *db.Account) error {
 	if err != nil {
 		return err
 	}
+	c.S.Invalidate() // cached credentials of its users stop working now
 	if err := c.cleanupAccount(a.ID); err != nil {
 		return err
 	}
@@ -607,6 +608,13 @@ func (c *Call) deleteAccountWithResources(a *db.Account) error {
 		}
 		if err != nil {
 			return err
+		}
+		// Something created for it while the cleanup ran (a request already past
+		// authentication): fail rather than leave it without an owner; a re-run releases it.
+		if what, err := db.AccountLiveObject(c.Ctx, tx, a.ID); err != nil {
+			return err
+		} else if what != "" {
+			return ErrInternal("Failed to clean up account %s: a %s was created for it during the cleanup; try again", a.Name, what)
 		}
 		return removeAccountTx(c, tx, cur)
 	})
