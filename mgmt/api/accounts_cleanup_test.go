@@ -167,8 +167,14 @@ func testDeleteAccountCleansUp(t *testing.T, mysql bool) {
 	}
 }
 
-func TestDeleteDomainCleanup(t *testing.T) {
-	v := newVMEnv(t, false)
+func TestDeleteDomainCleanup(t *testing.T) { testDeleteDomainCleanup(t, false) }
+func TestDeleteDomainCleanupMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	testDeleteDomainCleanup(t, true)
+}
+
+func testDeleteDomainCleanup(t *testing.T, mysql bool) {
+	v := newVMEnv(t, mysql)
 	dom := mgmttest.Do(t, v.Admin, "createDomain", map[string]string{"name": "sub"})["domain"].(map[string]any)["id"].(string)
 	c, ids := tenant(t, v.Env, "subuser", "0", dom)
 	sub := &vmEnv{Env: v.Env, tenant: c, zoneID: v.zoneID, offering: v.offering, hosts: v.hosts, accountID: ids[0]}
@@ -193,8 +199,14 @@ func TestDeleteDomainCleanup(t *testing.T) {
 }
 
 // Infrastructure in use by compute objects refuses deletion and stays as it was.
-func TestInfrastructureInUseRefusesDeletion(t *testing.T) {
-	v := newVMEnv(t, false)
+func TestInfrastructureInUseRefusesDeletion(t *testing.T) { testInfrastructureInUse(t, false) }
+func TestInfrastructureInUseRefusesDeletionMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	testInfrastructureInUse(t, true)
+}
+
+func testInfrastructureInUse(t *testing.T, mysql bool) {
+	v := newVMEnv(t, mysql)
 	vm := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})
 	fp := func() string {
 		return dbtest.Fingerprint(t, v.Server.DB.SQL, "zones", "pods", "clusters", "hosts", "storage_pools", "physical_networks", "vm_instances", "volumes", "networks")
@@ -294,4 +306,50 @@ func testAntiAffinityConcurrent(t *testing.T, mysql bool) {
 		}
 	}
 	v.checkLedger(t)
+}
+
+// Deleting a tagged VM (on expunge, with its destroyed data disk), volume or snapshot drops
+// its tags (networks and templates are covered by their own tests).
+func TestDeletedResourcesLoseTheirTags(t *testing.T) {
+	v := newVMEnv(t, false)
+	tagsOf := func(id string) int {
+		t.Helper()
+		var n int
+		if err := v.Server.DB.SQL.QueryRow("SELECT COUNT(*) FROM resource_tags WHERE resource_id = ?", id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tag := func(typ, id string) {
+		t.Helper()
+		mgmttest.DoAsync(t, v.tenant, "createTags", map[string]string{"resourcetype": typ, "resourceids": id, "tags[0].key": "k", "tags[0].value": "v"})
+		if tagsOf(id) != 1 {
+			t.Fatalf("%s %s not tagged", typ, id)
+		}
+	}
+	var diskOffering string
+	for _, o := range mgmttest.Do(t, v.Admin, "listDiskOfferings", nil)["diskoffering"].([]any) {
+		if m := o.(map[string]any); m["name"] == "Small" {
+			diskOffering = m["id"].(string)
+		}
+	}
+	vm := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string)
+	data := mgmttest.DoAsync(t, v.tenant, "createVolume", map[string]string{"name": "d", "diskofferingid": diskOffering, "zoneid": v.zoneID})["volume"].(map[string]any)["id"].(string)
+	mgmttest.DoAsync(t, v.tenant, "attachVolume", map[string]string{"id": data, "virtualmachineid": vm})
+	loose := mgmttest.DoAsync(t, v.tenant, "createVolume", map[string]string{"name": "l", "diskofferingid": diskOffering, "zoneid": v.zoneID})["volume"].(map[string]any)["id"].(string)
+	root := mgmttest.Do(t, v.tenant, "listVolumes", map[string]string{"virtualmachineid": vm, "type": "ROOT"})["volume"].([]any)[0].(map[string]any)["id"].(string)
+	snap := mgmttest.DoAsync(t, v.tenant, "createSnapshot", map[string]string{"volumeid": root})["snapshot"].(map[string]any)["id"].(string)
+	for typ, id := range map[string]string{"UserVm": vm, "Volume": data, "Snapshot": snap} {
+		tag(typ, id)
+	}
+	tag("Volume", loose)
+	tag("Volume", root)
+	mgmttest.Do(t, v.tenant, "deleteVolume", map[string]string{"id": loose})
+	mgmttest.DoAsync(t, v.tenant, "deleteSnapshot", map[string]string{"id": snap})
+	mgmttest.DoAsync(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": vm, "volumeids": data, "expunge": "true"})
+	for _, id := range []string{vm, data, loose, root, snap} {
+		if n := tagsOf(id); n != 0 {
+			t.Errorf("%s keeps %d tags after its deletion", id, n)
+		}
+	}
 }
