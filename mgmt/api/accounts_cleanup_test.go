@@ -240,11 +240,24 @@ func testInfrastructureInUse(t *testing.T, mysql bool) {
 	refuse("deleteHost", map[string]string{"id": hostID, "forced": "true"}, "vms in Running state")
 	pn := mgmttest.Do(t, v.Admin, "listPhysicalNetworks", map[string]string{"zoneid": v.zoneID})["physicalnetwork"].([]any)[0].(map[string]any)["id"].(string)
 	refuse("deletePhysicalNetwork", map[string]string{"id": pn}, "networks using it")
-	pool := mgmttest.Do(t, v.Admin, "listStoragePools", map[string]string{"zoneid": v.zoneID})["storagepool"].([]any)[0].(map[string]any)["id"].(string)
+	root := mgmttest.Do(t, v.Admin, "listVolumes", map[string]string{"virtualmachineid": vm["id"].(string), "type": "ROOT", "listall": "true"})["volume"].([]any)[0].(map[string]any)
+	pool := root["storageid"].(string)
 	mgmttest.DoAsync(t, v.Admin, "enableStorageMaintenance", map[string]string{"id": pool})
 	before = fp()
 	refuse("deleteStoragePool", map[string]string{"id": pool}, "associated volumes")
 	refuse("deleteStoragePool", map[string]string{"id": pool, "forced": "true"}, "non-destroyed vols")
+	// Once the VM is destroyed, its ROOT volume (Destroy) still holds the pool unless forced;
+	// forced, it is expunged with the pool, and the VM's expunge later finds nothing to release.
+	mgmttest.DoAsync(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": vm["id"].(string)})
+	before = fp()
+	refuse("deleteStoragePool", map[string]string{"id": pool}, "associated volumes")
+	mgmttest.Do(t, v.Admin, "deleteStoragePool", map[string]string{"id": pool, "forced": "true"})
+	var live int
+	if err := v.Server.DB.SQL.QueryRow("SELECT COUNT(*) FROM volumes WHERE pool_id = ? AND removed IS NULL", pool).Scan(&live); err != nil || live != 0 {
+		t.Fatalf("volumes left on the deleted pool: %d %v", live, err)
+	}
+	mgmttest.DoAsync(t, v.tenant, "expungeVirtualMachine", map[string]string{"id": vm["id"].(string)})
+	v.checkLedger(t)
 }
 
 // Concurrent deploys into one host anti-affinity group never share a host: with two hosts, at
