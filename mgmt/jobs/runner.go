@@ -38,7 +38,7 @@ type Runner struct {
 	handlers map[string]Func
 	delays   map[string]time.Duration
 	wake     chan struct{}
-	done     chan struct{} // closed and replaced whenever a local job completes
+	waiters  map[string][]chan struct{} // Wait calls per job id, closed when this server completes the job
 	busy     int
 	running  map[string]bool // jobs this server is running: the only ones whose leases it renews
 	idle     bool            // the last claim emptied the queue (only the claim loop uses it)
@@ -50,7 +50,7 @@ type Runner struct {
 func NewRunner(d *db.DB, owner string, log *slog.Logger) *Runner {
 	r := &Runner{DB: d, Owner: owner, Lease: 30 * time.Second, Poll: 50 * time.Millisecond, Workers: 16,
 		Log: log.With("component", "jobs"), handlers: map[string]Func{}, delays: map[string]time.Duration{},
-		wake: make(chan struct{}, 1), done: make(chan struct{}), running: map[string]bool{}}
+		wake: make(chan struct{}, 1), waiters: map[string][]chan struct{}{}, running: map[string]bool{}}
 	if v := os.Getenv("ATOLL_FAULT_JOB_DELAY"); v != "" {
 		for _, kv := range strings.Split(v, ",") {
 			k, d, ok := strings.Cut(kv, "=")
@@ -182,8 +182,10 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 				r.mu.Lock()
 				r.busy--
 				delete(r.running, j.ID)
-				close(r.done)
-				r.done = make(chan struct{})
+				for _, ch := range r.waiters[j.ID] {
+					close(ch)
+				}
+				delete(r.waiters, j.ID)
 				r.mu.Unlock()
 				r.Wake()
 			}(j)
@@ -269,22 +271,57 @@ func Failure(code int, text string) Outcome {
 	return Outcome{Status: db.JobFailed, Code: code, Result: fmt.Sprintf(`{"errorcode":%d,"errortext":%q}`, code, text)}
 }
 
-// Wait blocks until job id is no longer pending or max elapses, and returns it.
+// Wait blocks until job id is no longer pending or max elapses, and returns it. A job this
+// server runs wakes its waiters when it completes (only them: one job's end does not make
+// every waiter read its job again); a job pending elsewhere is read again every 25 ms.
 func (r *Runner) Wait(ctx context.Context, id string, max time.Duration) (*db.Job, error) {
 	deadline := time.Now().Add(max)
+	ch := make(chan struct{})
+	r.mu.Lock()
+	r.waiters[id] = append(r.waiters[id], ch)
+	r.mu.Unlock()
+	defer r.unwait(id, ch)
 	for {
-		r.mu.Lock()
-		done := r.done
-		r.mu.Unlock()
 		j, err := db.GetJob(ctx, r.DB.Read(), id)
 		if err != nil || j.Status != db.JobPending || time.Now().After(deadline) {
 			return j, err
 		}
+		r.mu.Lock()
+		local := r.running[id]
+		r.mu.Unlock()
+		poll := 25 * time.Millisecond
+		if local {
+			// Completing here closes ch; the poll is only a safety net (the job may be
+			// handed back, or recorded by another server after a takeover).
+			poll = 250 * time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 			return j, nil
-		case <-done:
-		case <-time.After(25 * time.Millisecond):
+		case <-ch:
+			ch = nil // closed: read the job once more, then poll
+		case <-time.After(min(poll, time.Until(deadline)+time.Millisecond)):
 		}
+	}
+}
+
+// unwait forgets a waiter's channel (if the job's completion did not already).
+func (r *Runner) unwait(id string, ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.waiters[id]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.waiters, id)
+	} else {
+		r.waiters[id] = list
 	}
 }
