@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
+	"time"
 )
 
 // ConfigValue is a setting's value at one scope ("global" with an empty ScopeID, or
@@ -50,4 +52,67 @@ func ConfigValues(ctx context.Context, q Querier, scope, scopeID string) (map[st
 		out[v.Name] = v
 	}
 	return out, rows.Err()
+}
+
+// ConfigCacheTTL bounds how stale a setting read through CachedConfigValues may be on a
+// server that did not write it (CloudStack's management servers also cache settings). A write
+// through this server (InvalidateConfig) takes effect here at once.
+const ConfigCacheTTL = time.Second
+
+type configEntry struct {
+	values map[string]ConfigValue
+	loaded time.Time
+}
+
+type configCache struct {
+	mu      sync.Mutex
+	entries map[string]configEntry
+	// written holds when a scope was last written here: for a TTL after that its values are
+	// read from the database each time, so that a read racing the writer's commit cannot
+	// keep the old values for a whole TTL.
+	written map[string]time.Time
+}
+
+// CachedConfigValues is ConfigValues of one scope read outside any transaction, kept for at
+// most ConfigCacheTTL. For hot paths (deploys read factors, thresholds and limit defaults);
+// the returned map must not be changed.
+func (d *DB) CachedConfigValues(ctx context.Context, scope, scopeID string) (map[string]ConfigValue, error) {
+	key := scope + "/" + scopeID
+	now := time.Now()
+	c := &d.config
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	fresh := now.Sub(c.written[key]) > ConfigCacheTTL
+	c.mu.Unlock()
+	if ok && fresh && now.Sub(e.loaded) < ConfigCacheTTL {
+		return e.values, nil
+	}
+	m, err := ConfigValues(ctx, d.Read(), scope, scopeID)
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		c.mu.Lock()
+		if c.entries == nil {
+			c.entries = map[string]configEntry{}
+		}
+		if now.Sub(c.written[key]) > ConfigCacheTTL {
+			c.entries[key] = configEntry{values: m, loaded: now}
+		}
+		c.mu.Unlock()
+	}
+	return m, nil
+}
+
+// InvalidateConfig forgets the cached values of a scope (this server wrote them).
+func (d *DB) InvalidateConfig(scope, scopeID string) {
+	key := scope + "/" + scopeID
+	c := &d.config
+	c.mu.Lock()
+	delete(c.entries, key)
+	if c.written == nil {
+		c.written = map[string]time.Time{}
+	}
+	c.written[key] = time.Now()
+	c.mu.Unlock()
 }

@@ -29,6 +29,8 @@ type DB struct {
 	Dialect Dialect
 	// reads is a separate pool for SQLite so that readers never queue behind the one writer.
 	reads *sql.DB
+	// config caches settings for hot paths (CachedConfigValues).
+	config configCache
 }
 
 // Querier is what both *sql.DB and *sql.Tx offer; table functions take one.

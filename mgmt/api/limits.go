@@ -45,13 +45,15 @@ func settingLimit(resourceType, v string) int64 {
 // limitDefaults reads the default limits for an account (its account-scoped max.account.*
 // values, else global, else the catalogue's) and for domains (max.domain.*), in stored units.
 func (c *Call) limitDefaults(q db.Querier, accountID string) (acct, dom map[string]int64, err error) {
-	global, err := db.ConfigValues(c.Ctx, q, "global", "")
+	// The max.account.* / max.domain.* defaults are settings: read through the server's
+	// short-lived settings cache (db.ConfigCacheTTL). Explicit limits are read each time.
+	global, err := c.S.DB.CachedConfigValues(c.Ctx, "global", "")
 	if err != nil {
 		return nil, nil, err
 	}
 	var scoped map[string]db.ConfigValue
 	if accountID != "" {
-		if scoped, err = db.ConfigValues(c.Ctx, q, "account", accountID); err != nil {
+		if scoped, err = c.S.DB.CachedConfigValues(c.Ctx, "account", accountID); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -234,27 +236,39 @@ func (c *Call) chargeResources(tx db.Tx, accountID string, deltas map[string]int
 			positive = true
 		}
 	}
-	a, err := db.GetAccount(c.Ctx, tx, accountID)
-	if errors.Is(err, db.ErrNotFound) {
-		return ErrParam("Unable to find account by id %s", accountID)
-	}
+	el, err := c.chargeLimits(tx, accountID, positive)
 	if err != nil {
 		return err
 	}
-	var el *effectiveLimits
+	return c.applyCharge(tx, el, deltas)
+}
+
+// chargeLimits reads what applyCharge needs to charge an account: the account, its domains
+// and (for a positive charge) their effective limits. A transaction that charges an account at
+// its end reads them first, so that the counts' rows stay locked only briefly.
+func (c *Call) chargeLimits(tx db.Tx, accountID string, positive bool) (*effectiveLimits, error) {
+	a, err := db.GetAccount(c.Ctx, tx, accountID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, ErrParam("Unable to find account by id %s", accountID)
+	}
+	if err != nil {
+		return nil, err
+	}
 	// As CloudStack's checkResourceLimit, no limit (of the account or of its domains) applies
 	// to a root admin's account; its counts still change.
 	if positive && a.Type != db.AccountRootAdmin {
-		if el, err = c.limitsOf(tx, a); err != nil {
-			return err
-		}
-	} else {
-		chain, err := domainChain(c, tx, a.DomainID)
-		if err != nil {
-			return err
-		}
-		el = &effectiveLimits{account: a, chain: chain}
+		return c.limitsOf(tx, a)
 	}
+	chain, err := domainChain(c, tx, a.DomainID)
+	if err != nil {
+		return nil, err
+	}
+	return &effectiveLimits{account: a, chain: chain}, nil
+}
+
+// applyCharge adds deltas to the counts of el's account and domains within their limits, all
+// or nothing (see chargeResources).
+func (c *Call) applyCharge(tx db.Tx, el *effectiveLimits, deltas map[string]int64) error {
 	type owner struct {
 		typ, id string
 		limits  map[string]int64 // nil: unlimited

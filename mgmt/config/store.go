@@ -116,5 +116,8 @@ func (s *Store) Set(ctx context.Context, q db.Querier, scope, scopeID, name stri
 	if value != nil {
 		v.Value = sql.NullString{String: *value, Valid: true}
 	}
+	if s.DB != nil {
+		s.DB.InvalidateConfig(scope, scopeID)
+	}
 	return db.SetConfigValue(ctx, q, v)
 }

@@ -137,6 +137,11 @@ func (l *Ledger) setting(ctx context.Context, q db.Querier, scope, id, name stri
 
 // stored returns the values stored at one scope, read once per ledger.
 func (l *Ledger) stored(ctx context.Context, q db.Querier, scope, id string) (map[string]db.ConfigValue, error) {
+	if l.Config != nil && l.Config.DB != nil {
+		// Settings are read through the server's short-lived cache (db.ConfigCacheTTL), as
+		// CloudStack's management servers cache them; they are not part of the reservation.
+		return l.Config.DB.CachedConfigValues(ctx, scope, id)
+	}
 	if !l.cache {
 		return db.ConfigValues(ctx, q, scope, id)
 	}
