@@ -497,40 +497,18 @@ func deployVM(c *Call) (any, error) {
 		if p.tmpl.PasswordEnabled {
 			v.Password = randomPassword()
 		}
-		// Hot rows last: the account's resource counts and the pool's ledger row are updated at
-		// the end of the transaction, so that concurrent deploys hold their locks briefly.
+		// Hot rows last: the host's and pool's ledger rows and the account's resource counts
+		// are updated at the end of the transaction, one after the other, so that concurrent
+		// deploys hold their locks briefly. Everything else (NICs, the job, the event, the
+		// limits read) comes first; the VM row and its volumes, which name the host and pools
+		// chosen, follow the ledger.
 		disks := []planner.DiskRequest{{Size: p.rootSize, Tags: p.rootTags, Local: strings.EqualFold(p.so.StorageType, "local")}}
 		if p.dataDO != nil {
 			disks = append(disks, planner.DiskRequest{Size: p.dataSize, Tags: p.dataDO.Tags, Local: strings.EqualFold(p.dataDO.StorageType, "local")})
 		}
-		local := false
-		for _, d := range disks {
-			local = local || d.Local
-		}
-		var pools []string
-		if p.start {
-			avoid, require, err := affinityRule(c, tx, p.groups, v.ID)
-			if err != nil {
-				return err
-			}
-			var hostDisks []planner.DiskRequest
-			if local {
-				hostDisks = disks // local pools decide the host
-			}
-			pl, err := l.Deploy(c.Ctx, tx, planner.Request{ZoneID: p.zone.ID, PodID: p.podID, ClusterID: p.clusterID, HostID: p.hostID,
-				Need: planner.Compute{CPUMHz: int64(p.cpu) * p.speed, Cores: int64(p.cpu), Memory: p.mem << 20}, HostTag: p.so.HostTag,
-				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID}, hostDisks)
-			if err != nil {
-				return vmDeployErr(v, err)
-			}
-			v.State, v.HostID, v.PodID, v.ClusterID = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID
-			pools = pl.Pools
-		}
-		if err := db.InsertVM(c.Ctx, tx, v); err != nil {
-			if db.IsDuplicate(err) {
-				return ErrParam("The vm with hostName %s already exists in zone %s for account %s", v.Name, p.zone.Name, p.owner.Name)
-			}
-			return err
+		storage := p.rootSize
+		if p.dataDO != nil {
+			storage += p.dataSize
 		}
 		if err := c.createNics(tx, p, v); err != nil {
 			return err
@@ -552,10 +530,53 @@ func deployVM(c *Call) (any, error) {
 		if err := c.Event(tx, "VM.CREATE", "Deploying VM "+v.Name, "VirtualMachine", v.ID); err != nil {
 			return err
 		}
-		if p.start && pools == nil {
-			if pools, err = l.PlaceDisks(c.Ctx, tx, v.ZoneID, v.HostID, v.ClusterID, disks); err != nil {
+		limits, err := c.chargeLimits(tx, p.owner.ID, true)
+		if err != nil {
+			return err
+		}
+		var avoid, require map[string]bool
+		if p.start {
+			if avoid, require, err = affinityRule(c, tx, p.groups, v.ID); err != nil {
+				return err
+			}
+		}
+		local := false
+		for _, d := range disks {
+			local = local || d.Local
+		}
+		var pools []string
+		var shared []planner.PoolChoice // chosen, reserved last (ReservePools)
+		if p.start {
+			// With local storage the pools decide the host, so the planner places the disks
+			// with it; shared pools are chosen for the host's cluster afterwards and reserved
+			// as the transaction's last ledger update (every deploy of a cluster updates them).
+			var hostDisks []planner.DiskRequest
+			if local {
+				hostDisks = disks
+			}
+			pl, err := l.Deploy(c.Ctx, tx, planner.Request{ZoneID: p.zone.ID, PodID: p.podID, ClusterID: p.clusterID, HostID: p.hostID,
+				Need: planner.Compute{CPUMHz: int64(p.cpu) * p.speed, Cores: int64(p.cpu), Memory: p.mem << 20}, HostTag: p.so.HostTag,
+				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID}, hostDisks)
+			if err != nil {
 				return vmDeployErr(v, err)
 			}
+			v.State, v.HostID, v.PodID, v.ClusterID = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID
+			pools = pl.Pools
+			if !local {
+				if shared, err = l.ChoosePools(c.Ctx, tx, v.ZoneID, v.HostID, v.ClusterID, disks); err != nil {
+					return vmDeployErr(v, err)
+				}
+				pools = make([]string, len(shared))
+				for i, ch := range shared {
+					pools[i] = ch.PoolID
+				}
+			}
+		}
+		if err := db.InsertVM(c.Ctx, tx, v); err != nil {
+			if db.IsDuplicate(err) {
+				return ErrParam("The vm with hostName %s already exists in zone %s for account %s", v.Name, p.zone.Name, p.owner.Name)
+			}
+			return err
 		}
 		if pools == nil {
 			pools = make([]string, len(disks))
@@ -567,9 +588,7 @@ func deployVM(c *Call) (any, error) {
 		if err := db.InsertVolume(c.Ctx, tx, root); err != nil {
 			return err
 		}
-		storage := p.rootSize
 		if p.dataDO != nil {
-			storage += p.dataSize
 			data := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("DATA-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
 				ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[1], VMID: v.ID, Type: db.VolumeDataDisk, DeviceID: 1, Size: p.dataSize,
 				DiskOfferingID: p.dataDO.ID, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
@@ -578,8 +597,11 @@ func deployVM(c *Call) (any, error) {
 				return err
 			}
 		}
-		return c.chargeResources(tx, p.owner.ID, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,
-			db.ResVolume: int64(len(disks)), db.ResPrimaryStorage: storage})
+		if err := c.applyCharge(tx, limits, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,
+			db.ResVolume: int64(len(disks)), db.ResPrimaryStorage: storage}); err != nil {
+			return err
+		}
+		return l.ReservePools(c.Ctx, tx, shared)
 	})
 	if err != nil {
 		return nil, err

@@ -146,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintln(o.Log, "== VM benchmark")
 		for _, e := range o.VMsEngines {
 			r, err := RunVMs(ctx, VMsOptions{Engine: e, MySQL: o.MySQL, MySQLPid: o.MySQLPid, Bin: o.Bin, Dir: o.Dir, Clients: o.VMClients, Accounts: o.VMAccounts,
-				Marks: o.VMMarks, Measure: o.VMMeasure, ListAt: o.VMListAt, PageSize: o.VMPageSize, Log: o.Log})
+				Marks: o.VMMarks, Measure: o.VMMeasure, ListAt: o.VMListAt, PageSize: o.VMPageSize, InProcess: o.InProcess, Log: o.Log})
 			if err != nil {
 				return fmt.Errorf("VM benchmark on %s: %w", e, err)
 			}

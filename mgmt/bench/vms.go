@@ -34,7 +34,9 @@ type VMsOptions struct {
 	Measure  int   // deploys measured at each mark
 	ListAt   int   // VMs present for the listVirtualMachines figures (e.g. 25000)
 	PageSize int   // page size of the paged list figure
-	Log      io.Writer
+	// InProcess runs the management server inside this process (for -cpuprofile), not as Bin.
+	InProcess bool
+	Log       io.Writer
 }
 
 // DeployRun is one measured batch of deployments.
@@ -82,7 +84,7 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 	}
 	var ar APIResult
 	t, pid, stop, err := APIOptions{Engine: o.Engine, MySQL: o.MySQL, Bin: o.Bin, Dir: o.Dir, MySQLPid: o.MySQLPid,
-		ServerLog: ""}.start(ctx, &ar)
+		InProcess: o.InProcess, ServerLog: ""}.start(ctx, &ar)
 	if err != nil {
 		return nil, err
 	}

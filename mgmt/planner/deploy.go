@@ -469,3 +469,116 @@ func (l *Ledger) PlaceDisks(ctx context.Context, q db.Querier, zoneID, hostID, c
 	}
 	return l.placeDisks(ctx, q, zoneID, &Candidate{HostID: hostID, ClusterID: clusterID}, disks)
 }
+
+// PoolChoice is a pool chosen for a volume by ChoosePools, reserved later by ReservePools.
+type PoolChoice struct {
+	PoolID string
+	Bytes  int64
+	Limit  int64 // the pool's over-provisioned total: the reservation's hard limit
+}
+
+// ChoosePools picks shared pools for volumes of a VM placed on a host (in its cluster) as
+// PlaceDisks does, by the same rules (tags, cluster before zone, most room first, the zone's
+// disable threshold and the pool's over-provisioned total, checked on the pools as read), but
+// reserves nothing: the caller reserves them with ReservePools as the last ledger update of its
+// transaction, so that the few pool rows every deploy updates stay locked briefly. Local disks
+// are not handled here (they decide the host: pass them to Deploy).
+func (l *Ledger) ChoosePools(ctx context.Context, q db.Querier, zoneID, hostID, clusterID string, disks []DiskRequest) ([]PoolChoice, error) {
+	if !l.cache {
+		l = l.Snapshot()
+	}
+	if len(disks) == 0 {
+		return nil, nil
+	}
+	pools, err := Pools(ctx, q, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	threshold, err := l.setting(ctx, q, config.Zone, zoneID, StorageThresholdSetting)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PoolChoice, 0, len(disks))
+	for _, d := range disks {
+		if d.Local {
+			return nil, fmt.Errorf("planner: ChoosePools does not place local disks")
+		}
+		var tiers [2][]*PoolCandidate
+		for _, p := range pools {
+			if !HasTags(p.Tags, d.Tags) {
+				continue
+			}
+			switch strings.ToUpper(p.Scope) {
+			case "CLUSTER":
+				if clusterID == "" || p.ClusterID == clusterID {
+					tiers[0] = append(tiers[0], p)
+				}
+			case "ZONE":
+				tiers[1] = append(tiers[1], p)
+			}
+		}
+		tried := 0
+		var lastErr error
+		var chosen *PoolChoice
+		for _, tier := range tiers {
+			sort.SliceStable(tier, func(i, j int) bool { return tier[i].Total-tier[i].Used > tier[j].Total-tier[j].Used })
+			for _, p := range tier {
+				tried++
+				factor, err := l.StorageFactor(ctx, q, p.ID)
+				if err != nil {
+					return nil, err
+				}
+				limit := scaled(p.Total, factor)
+				if d.Size > 0 && (limit <= 0 || p.Used+d.Size > limit) {
+					lastErr = &CapacityError{Type: db.CapStorageAlloc, ObjectID: p.ID, Requested: d.Size, InUse: p.Used, Limit: limit, Reason: ErrInsufficient}
+					continue
+				}
+				if limit > 0 && float64(p.Used+d.Size)/float64(limit) > threshold {
+					lastErr = &CapacityError{Type: db.CapStorageAlloc, ObjectID: p.ID, Requested: d.Size, InUse: p.Used, Limit: scaled(limit, threshold), Reason: ErrThreshold}
+					continue
+				}
+				p.Used += d.Size
+				chosen = &PoolChoice{PoolID: p.ID, Bytes: d.Size, Limit: limit}
+				break
+			}
+			if chosen != nil {
+				break
+			}
+		}
+		if chosen == nil {
+			if tried == 0 {
+				reason := "no shared primary storage pool is Up"
+				if d.Tags != "" {
+					reason += " with tags " + d.Tags
+				}
+				if clusterID != "" {
+					reason += " for cluster " + clusterID
+				}
+				return nil, &DeployError{Reason: reason}
+			}
+			return nil, &DeployError{Reason: fmt.Sprintf("no shared primary storage pool has %d bytes free: %v", d.Size, lastErr)}
+		}
+		out = append(out, *chosen)
+	}
+	return out, nil
+}
+
+// ReservePools takes the bytes of pools chosen by ChoosePools, by conditional updates within
+// each pool's limit. A pool that another transaction filled since it was read answers
+// db.ErrConflict, so that db.Transaction runs the caller's transaction again (which reads the
+// pools afresh and chooses again, or fails with a DeployError).
+func (l *Ledger) ReservePools(ctx context.Context, q db.Querier, chosen []PoolChoice) error {
+	for _, p := range chosen {
+		if p.Bytes == 0 {
+			continue
+		}
+		ok, err := db.AdjustCapacityUsed(ctx, q, db.CapStorageAlloc, p.PoolID, p.Bytes, max(p.Limit, 1))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return db.ErrConflict
+		}
+	}
+	return nil
+}
