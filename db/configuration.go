@@ -73,10 +73,11 @@ type configCache struct {
 	written map[string]time.Time
 }
 
-// CachedConfigValues is ConfigValues of one scope read outside any transaction, kept for at
-// most ConfigCacheTTL. For hot paths (deploys read factors, thresholds and limit defaults);
-// the returned map must not be changed.
-func (d *DB) CachedConfigValues(ctx context.Context, scope, scopeID string) (map[string]ConfigValue, error) {
+// CachedConfigValues is ConfigValues of one scope, kept for at most ConfigCacheTTL. For hot
+// paths (deploys read factors, thresholds and limit defaults); the returned map must not be
+// changed. A miss reads through q, the caller's transaction when it has one: taking a second
+// connection from the pool while holding row locks could exhaust the pool and deadlock.
+func (d *DB) CachedConfigValues(ctx context.Context, q Querier, scope, scopeID string) (map[string]ConfigValue, error) {
 	key := scope + "/" + scopeID
 	now := time.Now()
 	c := &d.config
@@ -87,7 +88,7 @@ func (d *DB) CachedConfigValues(ctx context.Context, scope, scopeID string) (map
 	if ok && fresh && now.Sub(e.loaded) < ConfigCacheTTL {
 		return e.values, nil
 	}
-	m, err := ConfigValues(ctx, d.Read(), scope, scopeID)
+	m, err := ConfigValues(ctx, q, scope, scopeID)
 	if err != nil {
 		return nil, err
 	}

@@ -47,13 +47,13 @@ func settingLimit(resourceType, v string) int64 {
 func (c *Call) limitDefaults(q db.Querier, accountID string) (acct, dom map[string]int64, err error) {
 	// The max.account.* / max.domain.* defaults are settings: read through the server's
 	// short-lived settings cache (db.ConfigCacheTTL). Explicit limits are read each time.
-	global, err := c.S.DB.CachedConfigValues(c.Ctx, "global", "")
+	global, err := c.S.DB.CachedConfigValues(c.Ctx, q, "global", "")
 	if err != nil {
 		return nil, nil, err
 	}
 	var scoped map[string]db.ConfigValue
 	if accountID != "" {
-		if scoped, err = c.S.DB.CachedConfigValues(c.Ctx, "account", accountID); err != nil {
+		if scoped, err = c.S.DB.CachedConfigValues(c.Ctx, q, "account", accountID); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -140,7 +140,7 @@ func (l *Ledger) stored(ctx context.Context, q db.Querier, scope, id string) (ma
 	if l.Config != nil && l.Config.DB != nil {
 		// Settings are read through the server's short-lived cache (db.ConfigCacheTTL), as
 		// CloudStack's management servers cache them; they are not part of the reservation.
-		return l.Config.DB.CachedConfigValues(ctx, scope, id)
+		return l.Config.DB.CachedConfigValues(ctx, q, scope, id)
 	}
 	if !l.cache {
 		return db.ConfigValues(ctx, q, scope, id)
