@@ -211,15 +211,21 @@ func (c *Call) deps() *orchestrate.Deps {
 
 // vmObject renders one VM for a command's answer.
 func (c *Call) vmObject(id string) (any, error) {
+	o, _, err := c.vmObjectOf(id)
+	return o, err
+}
+
+// vmObjectOf is vmObject that also returns the VM row it rendered.
+func (c *Call) vmObjectOf(id string) (any, *db.VM, error) {
 	v, err := db.GetVM(c.Ctx, c.S.DB.SQL, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	items, err := c.renderVMs(c.S.DB.SQL, []*db.VM{v}, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return Object{Key: "virtualmachine", Value: items[0]}, nil
+	return Object{Key: "virtualmachine", Value: items[0]}, v, nil
 }
 
 // vmDeployErr turns a planner refusal into CloudStack's 533.

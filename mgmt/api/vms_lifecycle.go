@@ -122,8 +122,16 @@ func (c *Call) planStart(tx db.Tx, v *db.VM) error {
 // reserved) -> Running; a VM deployed with startvm=false is just returned.
 func startVMJob(c *Call, j *db.Job) (any, error) {
 	deploying := j.Cmd == "deployVirtualMachine"
-	var v *db.VM
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+	// A deployed VM is usually Starting already (its deploy reserved the host): a plain read
+	// says so without a transaction; any other state is looked at again in one.
+	v, err := db.GetVM(c.Ctx, c.S.DB.SQL, j.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	if v.State == db.VMStarting {
+		goto started
+	}
+	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		var err error
 		if v, err = db.GetVM(c.Ctx, tx, j.InstanceID); err != nil {
 			return err
@@ -147,6 +155,7 @@ func startVMJob(c *Call, j *db.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+started:
 	if v.State != db.VMStarting {
 		return c.vmResult(v.ID, deploying)
 	}
@@ -247,12 +256,12 @@ func (c *Call) destroyVolumes(tx db.Tx, v *db.VM, dataIDs []string, all bool) er
 
 // vmResult renders a VM as a job's result; with password the generated password is included.
 func (c *Call) vmResult(id string, password bool) (any, error) {
-	o, err := c.vmObject(id)
+	o, v, err := c.vmObjectOf(id)
 	if err != nil || !password {
 		return o, err
 	}
 	obj := o.(Object)
-	if v, err := db.GetVM(c.Ctx, c.S.DB.SQL, id); err == nil && v.Password != "" {
+	if v.Password != "" {
 		obj.Value.(*vmResponse).Password = v.Password
 	}
 	return obj, nil

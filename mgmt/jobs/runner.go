@@ -273,7 +273,8 @@ func Failure(code int, text string) Outcome {
 
 // Wait blocks until job id is no longer pending or max elapses, and returns it. A job this
 // server runs wakes its waiters when it completes (only them: one job's end does not make
-// every waiter read its job again); a job pending elsewhere is read again every 25 ms.
+// every waiter read its job again); a job queued or pending elsewhere is read again after
+// 25 ms, then less often, up to every 100 ms.
 func (r *Runner) Wait(ctx context.Context, id string, max time.Duration) (*db.Job, error) {
 	deadline := time.Now().Add(max)
 	ch := make(chan struct{})
@@ -281,6 +282,7 @@ func (r *Runner) Wait(ctx context.Context, id string, max time.Duration) (*db.Jo
 	r.waiters[id] = append(r.waiters[id], ch)
 	r.mu.Unlock()
 	defer r.unwait(id, ch)
+	poll := 25 * time.Millisecond
 	for {
 		j, err := db.GetJob(ctx, r.DB.Read(), id)
 		if err != nil || j.Status != db.JobPending || time.Now().After(deadline) {
@@ -289,18 +291,22 @@ func (r *Runner) Wait(ctx context.Context, id string, max time.Duration) (*db.Jo
 		r.mu.Lock()
 		local := r.running[id]
 		r.mu.Unlock()
-		poll := 25 * time.Millisecond
+		wait := poll
 		if local {
 			// Completing here closes ch; the poll is only a safety net (the job may be
 			// handed back, or recorded by another server after a takeover).
-			poll = 250 * time.Millisecond
+			wait = 250 * time.Millisecond
+		} else {
+			// Queued, or run by another server: read again after 25 ms, then less often
+			// (up to every 100 ms) while it stays pending.
+			poll = min(poll*3/2, 100*time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return j, nil
 		case <-ch:
 			ch = nil // closed: read the job once more, then poll
-		case <-time.After(min(poll, time.Until(deadline)+time.Millisecond)):
+		case <-time.After(min(wait, time.Until(deadline)+time.Millisecond)):
 		}
 	}
 }
