@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -70,7 +73,63 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 }
 
 func writeResult(w http.ResponseWriter, cmd string, v any) {
+	if l, ok := v.(ListResult); ok && len(l.Items) >= streamListMin {
+		writeList(w, cmd, l)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{responseKey(cmd): inner(v)})
+}
+
+// streamListMin is the list length from which writeList streams the answer.
+const streamListMin = 256
+
+// writeList writes a long list answer item by item through a buffered writer, byte for byte
+// what writeJSON writes for it (keys in sorted order, as encoding/json orders a map's), without
+// building the whole answer (tens of MB for 25,000 VMs) in one growing buffer first.
+func writeList(w http.ResponseWriter, cmd string, l ListResult) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	put := func(v any) {
+		buf.Reset()
+		if err := enc.Encode(v); err != nil {
+			return
+		}
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	count := func() {
+		bw.WriteString(`"count":`)
+		bw.WriteString(strconv.Itoa(l.Count))
+	}
+	items := func() {
+		put(l.Key)
+		bw.WriteString(":[")
+		for i, it := range l.Items {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			put(it)
+		}
+		bw.WriteByte(']')
+	}
+	bw.WriteByte('{')
+	put(responseKey(cmd))
+	bw.WriteString(":{")
+	if l.Key < "count" {
+		items()
+		bw.WriteByte(',')
+		count()
+	} else {
+		count()
+		bw.WriteByte(',')
+		items()
+	}
+	bw.WriteString("}}\n")
+	_ = bw.Flush()
 }
 
 func errorBody(e *Error) map[string]any {
