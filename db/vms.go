@@ -277,12 +277,15 @@ func (f VMFilter) where() (string, []any) {
 // ListVMs returns matching VMs in creation order and the total count before paging.
 func ListVMs(ctx context.Context, q Querier, f VMFilter) ([]*VM, int, error) {
 	where, args := f.where()
-	var total int
-	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM vm_instances v WHERE "+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("db: count vms: %w", err)
-	}
-	if total == 0 || f.Limit > 0 && f.Offset >= total {
-		return nil, total, nil
+	// Unpaged, the total is the rows read: no separate count.
+	total := -1
+	if f.Limit > 0 {
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM vm_instances v WHERE "+where, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("db: count vms: %w", err)
+		}
+		if total == 0 || f.Offset >= total {
+			return nil, total, nil
+		}
 	}
 	rows, err := q.QueryContext(ctx, "SELECT "+vmCols+vmFrom+" WHERE "+where+" ORDER BY v.seq"+page(f.Limit, f.Offset), args...)
 	if err != nil {
@@ -291,6 +294,11 @@ func ListVMs(ctx context.Context, q Querier, f VMFilter) ([]*VM, int, error) {
 	out, err := scanAll(rows, "list vms", scanVM)
 	if err != nil {
 		return nil, 0, err
+	}
+	if total < 0 {
+		if total = len(out); total == 0 {
+			return nil, 0, nil
+		}
 	}
 	return out, total, nil
 }
