@@ -534,7 +534,7 @@ func createVolumeJob(c *Call, j *db.Job) (any, error) {
 		}
 	}
 	if vmID := strings.ToLower(c.P.String("virtualmachineid")); vmID != "" {
-		if _, err := c.attachVolume(v.ID, vmID, nil); err != nil {
+		if _, err := c.attachVolume(v.ID, vmID, nil, j.Attempts > 1); err != nil {
 			return nil, err
 		}
 	}

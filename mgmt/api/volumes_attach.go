@@ -156,7 +156,7 @@ func attachVolumeJob(c *Call, j *db.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.attachVolume(j.InstanceID, strings.ToLower(c.P.String("virtualmachineid")), want); err != nil {
+	if _, err := c.attachVolume(j.InstanceID, strings.ToLower(c.P.String("virtualmachineid")), want, j.Attempts > 1); err != nil {
 		return nil, err
 	}
 	return c.volumeObject(j.InstanceID)
@@ -164,9 +164,13 @@ func attachVolumeJob(c *Call, j *db.Job) (any, error) {
 
 // attachVolume attaches a volume to a VM: in one transaction the volume gets its device (and,
 // if it was only Allocated and the VM's cluster is known, a pool of that cluster with its
-// storage reserved); then a Running VM's host attaches the disk, and if that fails the
-// transaction's changes are undone. Running it again after it succeeded changes nothing.
-func (c *Call) attachVolume(volID, vmID string, want *int) (*db.Volume, error) {
+// storage reserved); then a Running VM's host attaches the disk, and if that fails the host
+// is told to let go of it (a lost answer may hide an attach it did) and the transaction's
+// changes are undone. replay says the job runs again after an earlier attempt of its own that
+// may have attached the volume: then a volume already attached to the VM is attached on the
+// host again. Otherwise a volume already attached (by another request) is refused, as
+// CloudStack does: taking it as this job's own would undo that attach if the host failed now.
+func (c *Call) attachVolume(volID, vmID string, want *int, replay bool) (*db.Volume, error) {
 	var v *db.Volume
 	var vm *db.VM
 	var pool *db.StoragePool
@@ -180,7 +184,7 @@ func (c *Call) attachVolume(volID, vmID string, want *int) (*db.Volume, error) {
 		if vm, err = c.vmForVolume(tx, vmID); err != nil {
 			return err
 		}
-		if v.VMID == vm.ID {
+		if v.VMID == vm.ID && replay {
 			if v.PoolID != "" {
 				pool, err = db.GetStoragePool(c.Ctx, tx, v.PoolID)
 			}
@@ -231,7 +235,14 @@ func (c *Call) attachVolume(volID, vmID string, want *int) (*db.Volume, error) {
 	if err == nil {
 		return v, nil
 	}
-	// Undo: the host did not attach it.
+	// Undo: the host may still have attached it (an answer lost or timed out after the host
+	// acted, or an earlier attempt of a replayed job), so it detaches it first; detaching a
+	// disk it does not have succeeds.
+	if derr := c.volumeCommand(pool, vm.HostID, protocol.CmdDetachVolume, v, func(cmd *protocol.VolumeCommand) {
+		cmd.VM = vm.InstanceName()
+	}); derr != nil {
+		c.S.Log.Warn("detach after a failed volume attach", "volume", v.ID, "vm", vm.ID, "err", derr)
+	}
 	uerr := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		u, err := db.GetVolume(c.Ctx, tx, v.ID)
 		if err != nil || u.VMID != vm.ID {

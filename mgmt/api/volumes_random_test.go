@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +40,12 @@ func testVolumeRandomWorkload(t *testing.T, e *mgmttest.Env) {
 	p2 := mgmttest.Do(t, e.Admin, "createStoragePool", map[string]string{"zoneid": v.zone, "podid": v.pod, "clusterid": v.cluster,
 		"name": "vp2", "url": "nfs://203.0.113.9/export/vp2", "provider": "DefaultPrimary", "scope": "cluster"})["storagepool"].(map[string]any)["id"].(string)
 	pools := []string{v.pool, p2}
+	// ATOLL_TEST_SEED replays a logged seed: the same operations per worker (their
+	// interleaving still varies from run to run).
 	seed := time.Now().UnixNano()
+	if s, err := strconv.ParseInt(os.Getenv("ATOLL_TEST_SEED"), 10, 64); err == nil {
+		seed = s
+	}
 	t.Logf("seed %d", seed)
 	ctx := context.Background()
 	list := func(cmd, key string, p map[string]string) []string {
@@ -179,5 +186,57 @@ func testVolumeRandomWorkload(t *testing.T, e *mgmttest.Env) {
 	}
 	if stuck != 0 {
 		t.Errorf("%d volumes or snapshots left in a transitional state", stuck)
+	}
+}
+
+// Two attachVolume requests for one volume and VM, both accepted while the volume was still
+// detached (attach jobs are held 300 ms before they run): the second job finds the volume
+// attached by the first. It must refuse, not take the attach for its own replay: a host
+// failure on its attach used to undo the first job's attach in the rows while the host kept
+// the disk.
+func TestVolumeAttachTwiceQueued(t *testing.T) {
+	t.Setenv("ATOLL_FAULT_JOB_DELAY", "attachVolume=300ms")
+	e := mgmttest.Start(t, mgmttest.Options{})
+	v := newVolEnv(t, e)
+	vm := v.vm(t, db.VMRunning)
+	id := volOf(mgmttest.DoAsync(t, v.alice, "createVolume", map[string]string{"name": "twice", "zoneid": v.zone,
+		"diskofferingid": v.custom, "size": "1"}))["id"].(string)
+	var mu sync.Mutex
+	attaches := 0
+	v.sim(t).SetFaultSource(func(ctx context.Context, command string) (simulator.Fault, bool) {
+		if command != "AttachVolume" {
+			return simulator.Fault{}, false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if attaches++; attaches > 1 {
+			return simulator.Fault{Fail: true, Message: "injected"}, true
+		}
+		return simulator.Fault{}, false
+	})
+	ctx := context.Background()
+	p := map[string]string{"id": id, "virtualmachineid": vm.ID}
+	jobs := []string{mgmttest.Do(t, v.alice, "attachVolume", p)["jobid"].(string), mgmttest.Do(t, v.alice, "attachVolume", p)["jobid"].(string)}
+	var res []map[string]any
+	for _, j := range jobs {
+		r, err := v.alice.Wait(ctx, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r)
+	}
+	if res[0]["jobstatus"] != float64(1) {
+		t.Fatalf("the first attach should work: %v", res[0])
+	}
+	if r, _ := res[1]["jobresult"].(map[string]any); res[1]["jobstatus"] != float64(2) || fmt.Sprint(r["errorcode"]) != "431" {
+		t.Fatalf("the second attach should be refused with 431: %v", res[1])
+	}
+	row, err := db.GetVolume(ctx, e.Server.DB.Read(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onHost := v.sim(t).AttachedVolumes(vm.InstanceName())
+	if row.VMID != vm.ID || len(onHost) != 1 || onHost[id] != row.DeviceID {
+		t.Fatalf("the row attaches the volume to %q at device %d, the host has %v", row.VMID, row.DeviceID, onHost)
 	}
 }
