@@ -96,25 +96,8 @@ func ListClusters(ctx context.Context, q Querier, f ClusterFilter) ([]*Cluster, 
 		w, args = append(w, "LOWER(c.name) LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Keyword)))
 	}
 	where := strings.Join(w, " AND ")
-	total := -1
-	if f.Limit > 0 {
-		var err error
-		if total, err = count(ctx, q, "clusters c", where, args); err != nil || total == 0 {
-			return nil, total, err
-		}
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+clusterCols+clusterFrom+" WHERE "+where+" ORDER BY c.name, c.id"+page(f.Limit, f.Offset), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("db: list clusters: %w", err)
-	}
-	out, err := scanAll(rows, "list clusters", scanCluster)
-	if err != nil {
-		return nil, 0, err
-	}
-	if total < 0 {
-		total = len(out)
-	}
-	return out, total, nil
+	return listPaged(ctx, q, "list clusters", "clusters c", where,
+		"SELECT "+clusterCols+clusterFrom+" WHERE "+where+" ORDER BY c.name, c.id", args, f.Limit, f.Offset, scanCluster)
 }
 
 // UpdateCluster writes name, hypervisor, type and states if the version still matches

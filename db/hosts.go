@@ -209,25 +209,8 @@ func anySlice(ss []string) []any {
 // ListHosts returns matching hosts ordered by creation, and the total before paging.
 func ListHosts(ctx context.Context, q Querier, f HostFilter) ([]*Host, int, error) {
 	where, args := f.where()
-	total := -1
-	if f.Limit > 0 {
-		var err error
-		if total, err = count(ctx, q, "hosts h", where, args); err != nil || total == 0 {
-			return nil, total, err
-		}
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+hostCols+hostJoins+" WHERE "+where+" ORDER BY h.created, h.id"+page(f.Limit, f.Offset), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("db: list hosts: %w", err)
-	}
-	out, err := scanAll(rows, "list hosts", scanHost)
-	if err != nil {
-		return nil, 0, err
-	}
-	if total < 0 {
-		total = len(out)
-	}
-	return out, total, nil
+	return listPaged(ctx, q, "list hosts", "hosts h", where,
+		"SELECT "+hostCols+hostJoins+" WHERE "+where+" ORDER BY h.created, h.id", args, f.Limit, f.Offset, scanHost)
 }
 
 // UpdateHost writes a host's mutable columns if its version still matches (ErrConflict if not).

@@ -91,25 +91,8 @@ func ListImageStores(ctx context.Context, q Querier, f ImageStoreFilter) ([]*Ima
 		w, args = append(w, "LOWER(i.name) LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Keyword)))
 	}
 	where := strings.Join(w, " AND ")
-	total := -1
-	if f.Limit > 0 {
-		var err error
-		if total, err = count(ctx, q, "image_stores i", where, args); err != nil || total == 0 {
-			return nil, total, err
-		}
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+imageStoreCols+imageStoreFrom+" WHERE "+where+" ORDER BY i.name, i.id"+page(f.Limit, f.Offset), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("db: list image stores: %w", err)
-	}
-	out, err := scanAll(rows, "list image stores", scanImageStore)
-	if err != nil {
-		return nil, 0, err
-	}
-	if total < 0 {
-		total = len(out)
-	}
-	return out, total, nil
+	return listPaged(ctx, q, "list image stores", "image_stores i", where,
+		"SELECT "+imageStoreCols+imageStoreFrom+" WHERE "+where+" ORDER BY i.name, i.id", args, f.Limit, f.Offset, scanImageStore)
 }
 
 // ImageStoreProviders returns the distinct providers of the live image stores.

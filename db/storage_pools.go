@@ -123,25 +123,8 @@ func ListStoragePools(ctx context.Context, q Querier, f StoragePoolFilter) ([]*S
 		w, args = append(w, "LOWER(s.name) LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Keyword)))
 	}
 	where := strings.Join(w, " AND ")
-	total := -1
-	if f.Limit > 0 {
-		var err error
-		if total, err = count(ctx, q, "storage_pools s", where, args); err != nil || total == 0 {
-			return nil, total, err
-		}
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+poolCols+poolFrom+" WHERE "+where+" ORDER BY s.name, s.id"+page(f.Limit, f.Offset), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("db: list storage pools: %w", err)
-	}
-	out, err := scanAll(rows, "list storage pools", scanPool)
-	if err != nil {
-		return nil, 0, err
-	}
-	if total < 0 {
-		total = len(out)
-	}
-	return out, total, nil
+	return listPaged(ctx, q, "list storage pools", "storage_pools s", where,
+		"SELECT "+poolCols+poolFrom+" WHERE "+where+" ORDER BY s.name, s.id", args, f.Limit, f.Offset, scanPool)
 }
 
 // UpdateStoragePool writes name, tags, capacity, used bytes and status if the version still

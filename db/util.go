@@ -57,6 +57,34 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// listPaged runs a list query (selectSQL: SELECT ... WHERE where ORDER BY ..., without paging)
+// and answers its rows and their total before paging. Paged (limit > 0), the total is a COUNT
+// over countFrom first, and no rows are read when the page lies past it; unpaged, the total is
+// the rows read.
+func listPaged[T any](ctx context.Context, q Querier, what, countFrom, where, selectSQL string, args []any, limit, offset int,
+	scan func(interface{ Scan(...any) error }) (*T, error)) ([]*T, int, error) {
+	total := -1
+	if limit > 0 {
+		n, err := count(ctx, q, countFrom, where, args)
+		if err != nil || n == 0 || offset >= n {
+			return nil, n, err
+		}
+		total = n
+	}
+	rows, err := q.QueryContext(ctx, selectSQL+page(limit, offset), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("db: %s: %w", what, err)
+	}
+	out, err := scanAll(rows, what, scan)
+	if err != nil {
+		return nil, 0, err
+	}
+	if total < 0 {
+		total = len(out)
+	}
+	return out, total, nil
+}
+
 // scanAll reads every row with scan, closes rows, and wraps any error as "db: <what>: ...".
 func scanAll[T any](rows *sql.Rows, what string, scan func(interface{ Scan(...any) error }) (*T, error)) ([]*T, error) {
 	defer rows.Close()

@@ -277,30 +277,8 @@ func (f VMFilter) where() (string, []any) {
 // ListVMs returns matching VMs in creation order and the total count before paging.
 func ListVMs(ctx context.Context, q Querier, f VMFilter) ([]*VM, int, error) {
 	where, args := f.where()
-	// Unpaged, the total is the rows read: no separate count.
-	total := -1
-	if f.Limit > 0 {
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM vm_instances v WHERE "+where, args...).Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("db: count vms: %w", err)
-		}
-		if total == 0 || f.Offset >= total {
-			return nil, total, nil
-		}
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+vmCols+vmFrom+" WHERE "+where+" ORDER BY v.seq"+page(f.Limit, f.Offset), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("db: list vms: %w", err)
-	}
-	out, err := scanAll(rows, "list vms", scanVM)
-	if err != nil {
-		return nil, 0, err
-	}
-	if total < 0 {
-		if total = len(out); total == 0 {
-			return nil, 0, nil
-		}
-	}
-	return out, total, nil
+	return listPaged(ctx, q, "list vms", "vm_instances v", where,
+		"SELECT "+vmCols+vmFrom+" WHERE "+where+" ORDER BY v.seq", args, f.Limit, f.Offset, scanVM)
 }
 
 // UpdateVM writes a VM's mutable fields if its version still matches, and bumps the version.

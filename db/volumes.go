@@ -180,31 +180,8 @@ func ListVolumes(ctx context.Context, q Querier, f VolumeFilter) ([]*Volume, int
 		add("("+f.Extra+")", f.ExtraArgs...)
 	}
 	where := strings.Join(w, " AND ")
-	// Unpaged, the total is the rows read: no separate count.
-	total := -1
-	if f.Limit > 0 {
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM volumes o WHERE "+where, args...).Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("db: count volumes: %w", err)
-		}
-		if total == 0 || f.Offset >= total {
-			return nil, total, nil
-		}
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+volumeCols+volumeFrom+" WHERE "+where+" ORDER BY o.created, o.volume_type DESC, o.id"+
-		page(f.Limit, f.Offset), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("db: list volumes: %w", err)
-	}
-	out, err := scanAll(rows, "list volumes", scanVolume)
-	if err != nil {
-		return nil, 0, err
-	}
-	if total < 0 {
-		if total = len(out); total == 0 {
-			return nil, 0, nil
-		}
-	}
-	return out, total, nil
+	return listPaged(ctx, q, "list volumes", "volumes o", where,
+		"SELECT "+volumeCols+volumeFrom+" WHERE "+where+" ORDER BY o.created, o.volume_type DESC, o.id", args, f.Limit, f.Offset, scanVolume)
 }
 
 // UpdateVolume writes a volume's mutable fields if its version still matches (ErrConflict
