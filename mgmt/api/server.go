@@ -80,6 +80,9 @@ type Call struct {
 	Caller *iam.Caller
 	Req    *http.Request
 	W      http.ResponseWriter
+	// Hint is what the API call that enqueued this job loaded already (set only in a job
+	// run by jobs.RunLocal on the enqueuing server; a job must work without it).
+	Hint any
 }
 
 // ServeHTTP answers /client/api.

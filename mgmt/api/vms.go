@@ -261,3 +261,48 @@ func (c *Call) checkExpungeRecover(what string) error {
 	}
 	return ErrDenied("%s can be done by Admin only. Or when the allow.user.expunge.recover.vm key is set.", what)
 }
+
+// renderSeed is what a deploy's job already holds for rendering its VM as the job's result:
+// its NICs, that it is in no affinity group, and the offering, template and networks it names.
+type renderSeed struct {
+	vmID       string
+	nics       []*db.Nic
+	noAffinity bool
+	offering   *db.ServiceOffering
+	template   *db.Template
+	networks   []*db.Network
+}
+
+// seedFor returns the call's render seed when vms is exactly the seeded VM.
+func (c *Call) seedFor(vms []*db.VM) *renderSeed {
+	h, ok := c.Hint.(*deployHint)
+	if !ok || h.seed == nil || len(vms) != 1 || vms[0].ID != h.seed.vmID {
+		return nil
+	}
+	return h.seed
+}
+
+// fill puts the seed's offering, template and networks in a render's name cache.
+func (s *renderSeed) fill(n *nameCache) {
+	if s == nil {
+		return
+	}
+	if s.offering != nil {
+		n.offers[s.offering.ID] = s.offering
+	}
+	if s.template != nil {
+		n.tmpls[s.template.ID] = s.template
+	}
+	for _, net := range s.networks {
+		n.networks[net.ID] = net
+	}
+}
+
+// deployHint is what deployVirtualMachine hands its job (jobs.RunLocal): the VM as committed,
+// its volumes and NICs (the agent's spec), and the render seed.
+type deployHint struct {
+	vm   *db.VM
+	vols []*db.Volume
+	nics []*db.Nic
+	seed *renderSeed
+}

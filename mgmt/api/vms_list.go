@@ -242,7 +242,10 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, all *db.VMFilt
 		ids[i] = v.ID
 	}
 	nics := map[string][]*db.Nic{}
-	if all != nil && len(vms) > 500 {
+	seed := c.seedFor(vms)
+	if seed != nil {
+		nics[seed.vmID] = seed.nics
+	} else if all != nil && len(vms) > 500 {
 		ns, err := db.ListNicsOfVMs(c.Ctx, q, *all)
 		if err != nil {
 			return nil, err
@@ -262,7 +265,9 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, all *db.VMFilt
 		}
 	}
 	members := map[string][]*db.AffinityMember{}
-	if some, err := db.AnyRows(c.Ctx, q, "affinity_group_vm_map", "1 = 1"); err != nil {
+	if seed != nil && seed.noAffinity {
+		// the seeded VM is in no affinity group
+	} else if some, err := db.AnyRows(c.Ctx, q, "affinity_group_vm_map", "1 = 1"); err != nil {
 		return nil, err
 	} else if some {
 		for _, ch := range chunks(ids, 1000) {
@@ -284,6 +289,7 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, all *db.VMFilt
 		}
 	}
 	names := newNameCache(c, q)
+	seed.fill(names)
 	admin := c.Caller != nil && c.Caller.IsAdmin()
 	root := c.Caller != nil && c.Caller.IsRootAdmin()
 	out := make([]any, 0, len(vms))
