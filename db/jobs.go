@@ -46,10 +46,18 @@ func scanJob(s interface{ Scan(...any) error }) (*Job, error) {
 }
 
 // InsertJob writes a pending job; call it in the transaction that starts the state change.
+// A job written with Owner set is claimed already (LeaseUntil, Attempts as ClaimJobs sets
+// them): the server that enqueues it runs it at once, and another takes it over only when the
+// lease lapses.
 func InsertJob(ctx context.Context, q Querier, j *Job) error {
+	j.ResultType = "object"
+	var owner any
+	if j.Owner != "" {
+		owner = j.Owner
+	}
 	_, err := q.ExecContext(ctx, `INSERT INTO async_jobs (id, cmd, params, user_id, account_id, domain_id, instance_type, instance_id,
-		status, proc_status, result_code, result_type, lease_until, attempts, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 'object', 0, 0, ?)`,
-		j.ID, j.Cmd, j.Params, j.UserID, j.AccountID, j.DomainID, j.InstanceType, j.InstanceID, j.Created)
+		status, proc_status, result_code, result_type, owner, lease_until, attempts, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 'object', ?, ?, ?, ?)`,
+		j.ID, j.Cmd, j.Params, j.UserID, j.AccountID, j.DomainID, j.InstanceType, j.InstanceID, owner, j.LeaseUntil, j.Attempts, j.Created)
 	if err != nil {
 		return fmt.Errorf("db: insert job: %w", err)
 	}

@@ -40,9 +40,25 @@ type Runner struct {
 	wake     chan struct{}
 	waiters  map[string][]chan struct{} // Wait calls per job id, closed when this server completes the job
 	busy     int
-	running  map[string]bool // jobs this server is running: the only ones whose leases it renews
-	idle     bool            // the last claim emptied the queue (only the claim loop uses it)
+	running  map[string]*db.Job // jobs this server is running: the only ones whose leases it renews
+	idle     bool               // the last claim emptied the queue (only the claim loop uses it)
+	// jobCtx and wg are Run's while it runs (nil otherwise): RunLocal starts jobs under them.
+	jobCtx context.Context
+	wg     *sync.WaitGroup
+	// done holds the jobs this server completed in the last doneTTL, as recorded, so that a
+	// Wait on one (queryAsyncJobResult right after the job ends) needs no read.
+	done      map[string]doneJob
+	doneOrder []string
 }
+
+// doneJob is a job as CompleteJob recorded it, and when.
+type doneJob struct {
+	job *db.Job
+	at  time.Time
+}
+
+// doneTTL is how long a completed job is answered from memory.
+const doneTTL = 10 * time.Second
 
 // NewRunner makes a runner with defaults: 30 s lease, 50 ms poll, 16 workers. The
 // environment variable ATOLL_FAULT_JOB_DELAY ("cmd=dur,cmd=dur", cmd "*" for all) delays jobs
@@ -50,7 +66,7 @@ type Runner struct {
 func NewRunner(d *db.DB, owner string, log *slog.Logger) *Runner {
 	r := &Runner{DB: d, Owner: owner, Lease: 30 * time.Second, Poll: 50 * time.Millisecond, Workers: 16,
 		Log: log.With("component", "jobs"), handlers: map[string]Func{}, delays: map[string]time.Duration{},
-		wake: make(chan struct{}, 1), waiters: map[string][]chan struct{}{}, running: map[string]bool{}}
+		wake: make(chan struct{}, 1), waiters: map[string][]chan struct{}{}, running: map[string]*db.Job{}, done: map[string]doneJob{}}
 	if v := os.Getenv("ATOLL_FAULT_JOB_DELAY"); v != "" {
 		for _, kv := range strings.Split(v, ",") {
 			k, d, ok := strings.Cut(kv, "=")
@@ -88,9 +104,15 @@ func (r *Runner) Run(ctx context.Context) {
 	// Renewals have their own loop: a claim that waits for a row lock must not delay them.
 	renewed := make(chan struct{})
 	go func() { defer close(renewed); r.renewals(ctx) }()
+	r.mu.Lock()
+	r.jobCtx, r.wg = jobCtx, &wg
+	r.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
+			r.mu.Lock()
+			r.jobCtx, r.wg = nil, nil // RunLocal starts nothing from here on
+			r.mu.Unlock()
 			cancelJobs()
 			wg.Wait()
 			<-renewed
@@ -171,7 +193,7 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		r.mu.Lock()
 		r.busy += len(claimed)
 		for _, j := range claimed {
-			r.running[j.ID] = true
+			r.running[j.ID] = j
 		}
 		r.mu.Unlock()
 		for _, j := range claimed {
@@ -179,19 +201,69 @@ func (r *Runner) claim(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			go func(j *db.Job) {
 				defer wg.Done()
 				r.execute(jobCtx, j)
-				r.mu.Lock()
-				r.busy--
-				delete(r.running, j.ID)
-				for _, ch := range r.waiters[j.ID] {
-					close(ch)
-				}
-				delete(r.waiters, j.ID)
-				r.mu.Unlock()
-				r.Wake()
+				r.finished(j, true)
 			}(j)
 		}
 	}
 }
+
+// finished forgets a job this server ran and wakes its waiters; with wake, the claim loop
+// looks for queued work at once (a claimed job freed a worker it counted on).
+func (r *Runner) finished(j *db.Job, wake bool) {
+	r.mu.Lock()
+	r.busy--
+	delete(r.running, j.ID)
+	for _, ch := range r.waiters[j.ID] {
+		close(ch)
+	}
+	delete(r.waiters, j.ID)
+	r.mu.Unlock()
+	if wake {
+		r.Wake()
+	}
+}
+
+// LocalClaim says how a job this server is about to enqueue may be written already claimed
+// by it (db.Job Owner, LeaseUntil, Attempts), to be run at once by RunLocal after its
+// transaction commits: no claim transaction, no wait for a poll. Only for a job that no
+// other job can be ahead of (a new object's first job). ok is false while the runner is not
+// running; the job is then enqueued unclaimed.
+func (r *Runner) LocalClaim() (owner string, leaseUntil int64, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jobCtx == nil || r.jobCtx.Err() != nil {
+		return "", 0, false
+	}
+	return r.Owner, db.Now() + r.Lease.Milliseconds(), true
+}
+
+// RunLocal runs a job written claimed by this server (LocalClaim) once its transaction has
+// committed, with hint (what the enqueuing call already loaded; the job's function reads it
+// with HintOf, and must work without it). If the runner has stopped meanwhile, the job is
+// left to lapse and be taken over, as if this server had died.
+func (r *Runner) RunLocal(j *db.Job, hint any) {
+	r.mu.Lock()
+	ctx, wg := r.jobCtx, r.wg
+	if ctx == nil || ctx.Err() != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.busy++
+	r.running[j.ID] = j
+	wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer wg.Done()
+		r.execute(context.WithValue(ctx, hintKey{}, hint), j)
+		r.finished(j, false) // queued jobs are found by the next poll
+	}()
+}
+
+type hintKey struct{}
+
+// HintOf returns the hint RunLocal gave the job running under ctx (nil when claimed from the
+// database).
+func HintOf(ctx context.Context) any { return ctx.Value(hintKey{}) }
 
 // execute runs a job this server claimed (ClaimJobs returns it whole).
 func (r *Runner) execute(ctx context.Context, j *db.Job) {
@@ -230,8 +302,10 @@ func (r *Runner) complete(j *db.Job, out Outcome) {
 	ctx, cancel := context.WithTimeout(context.Background(), max(r.Lease/2, time.Second))
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		err := db.CompleteJob(ctx, r.DB.SQL, j.ID, r.Owner, out.Status, out.Code, out.Result, db.Now())
+		now := db.Now()
+		err := db.CompleteJob(ctx, r.DB.SQL, j.ID, r.Owner, out.Status, out.Code, out.Result, now)
 		if err == nil {
+			r.remember(j, out, now)
 			return
 		}
 		if errors.Is(err, db.ErrConflict) {
@@ -245,6 +319,25 @@ func (r *Runner) complete(j *db.Job, out Outcome) {
 			return
 		case <-time.After(time.Duration(50<<min(attempt, 4)) * time.Millisecond):
 		}
+	}
+}
+
+// remember keeps a completed job as recorded for doneTTL (see Wait), and forgets older ones.
+func (r *Runner) remember(j *db.Job, out Outcome, now int64) {
+	d := *j
+	d.Status, d.ResultCode, d.Result, d.Completed, d.ProcStatus = out.Status, out.Code, out.Result, now, 0
+	at := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done[j.ID] = doneJob{job: &d, at: at}
+	r.doneOrder = append(r.doneOrder, j.ID)
+	k := 0
+	for k < len(r.doneOrder) && at.Sub(r.done[r.doneOrder[k]].at) > doneTTL {
+		delete(r.done, r.doneOrder[k])
+		k++
+	}
+	if k > 0 {
+		r.doneOrder = append(r.doneOrder[:0], r.doneOrder[k:]...)
 	}
 }
 
@@ -284,13 +377,28 @@ func (r *Runner) Wait(ctx context.Context, id string, max time.Duration) (*db.Jo
 	defer r.unwait(id, ch)
 	poll := 25 * time.Millisecond
 	for {
-		j, err := db.GetJob(ctx, r.DB.Read(), id)
+		// A job this server runs is pending, as the copy it holds says (nobody else may
+		// complete it while this server renews its lease); one it completed lately is as it
+		// recorded it. Only other jobs are read.
+		r.mu.Lock()
+		running, done := r.running[id], r.done[id]
+		r.mu.Unlock()
+		var j *db.Job
+		var err error
+		switch {
+		case done.job != nil:
+			d := *done.job
+			return &d, nil
+		case running != nil:
+			c := *running
+			j = &c
+		default:
+			j, err = db.GetJob(ctx, r.DB.Read(), id)
+		}
 		if err != nil || j.Status != db.JobPending || time.Now().After(deadline) {
 			return j, err
 		}
-		r.mu.Lock()
-		local := r.running[id]
-		r.mu.Unlock()
+		local := running != nil
 		wait := poll
 		if local {
 			// Completing here closes ch; the poll is only a safety net (the job may be
