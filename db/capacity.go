@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -75,6 +76,44 @@ func AdjustCapacityUsed(ctx context.Context, q Querier, typ int, objectID string
 		return false, fmt.Errorf("db: adjust capacity: %w", err)
 	}
 	return n == 1, nil
+}
+
+// TakeHostCompute adds a VM's CPU (MHz), memory (bytes) and cores to a host's ledger rows in
+// one statement: each of CPU and memory only if used+reserved+delta stays within its limit,
+// cores always (when the host has that row). Zero deltas leave their rows out. It returns how
+// many rows took their delta; the caller tells which from that and undoes a partial take.
+func TakeHostCompute(ctx context.Context, q Querier, hostID string, cpu, cpuLimit, mem, memLimit, cores int64) (int64, error) {
+	var set, in, cond []string
+	var setArgs, condArgs []any
+	add := func(typ int, delta, limit int64) {
+		if delta <= 0 {
+			return
+		}
+		set, setArgs = append(set, "WHEN ? THEN ?"), append(setArgs, typ, delta)
+		in = append(in, strconv.Itoa(typ))
+		if limit > 0 {
+			cond, condArgs = append(cond, "(capacity_type = ? AND used + reserved + ? <= ?)"), append(condArgs, typ, delta, limit)
+		} else {
+			cond, condArgs = append(cond, "capacity_type = ?"), append(condArgs, typ)
+		}
+	}
+	add(CapCPU, cpu, max(cpuLimit, 1))
+	add(CapMemory, mem, max(memLimit, 1))
+	add(CapCPUCore, cores, 0)
+	if len(set) == 0 {
+		return 0, nil
+	}
+	args := append(append(setArgs, Now(), hostID), condArgs...)
+	res, err := q.ExecContext(ctx, "UPDATE capacity SET used = used + CASE capacity_type "+strings.Join(set, " ")+" ELSE 0 END, updated = ? "+
+		"WHERE object_id = ? AND capacity_type IN ("+strings.Join(in, ", ")+") AND ("+strings.Join(cond, " OR ")+")", args...)
+	if err != nil {
+		return 0, fmt.Errorf("db: take host compute: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("db: take host compute: %w", err)
+	}
+	return n, nil
 }
 
 // DeleteCapacity removes every ledger row of an object (a host or pool removed).

@@ -465,6 +465,25 @@ func ShareLockNetwork(ctx context.Context, q Querier, id string, mysql bool) (st
 	return state, nil
 }
 
+// ShareLockNetworkVersion is ShareLockNetwork that also returns the row's version, so that a
+// copy of the network read before the transaction can be used when it is still current.
+func ShareLockNetworkVersion(ctx context.Context, q Querier, id string, mysql bool) (string, int64, error) {
+	query := "SELECT state, version FROM networks WHERE id = ? AND removed IS NULL"
+	if mysql {
+		query += " LOCK IN SHARE MODE"
+	}
+	var state string
+	var version int64
+	err := q.QueryRowContext(ctx, query, id).Scan(&state, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, ErrNotFound
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("db: lock network: %w", err)
+	}
+	return state, version, nil
+}
+
 // LockNetwork takes a network's row for a change that must not overlap NICs being added (its
 // deletion), if its version still matches, and bumps the version.
 func LockNetwork(ctx context.Context, q Querier, n *Network) error {

@@ -63,6 +63,45 @@ func ResourceLimits(ctx context.Context, q Querier, ownerType, ownerID string) (
 	return scanTypeValues(rows, "resource limits")
 }
 
+// AccountAndDomainLimits returns in one read the explicit limits of an account (type -> max)
+// and of domains (domain id -> type -> max).
+func AccountAndDomainLimits(ctx context.Context, q Querier, accountID string, domainIDs []string) (map[string]int64, map[string]map[string]int64, error) {
+	query := "SELECT owner_type, owner_id, resource_type, max_value FROM resource_limits WHERE (owner_type = ? AND owner_id = ?)"
+	args := []any{OwnerAccount, accountID}
+	if len(domainIDs) > 0 {
+		query += " OR (owner_type = ? AND owner_id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(domainIDs)), ",") + "))"
+		args = append(args, OwnerDomain)
+		for _, id := range domainIDs {
+			args = append(args, id)
+		}
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("db: resource limits: %w", err)
+	}
+	defer rows.Close()
+	acct, dom := map[string]int64{}, map[string]map[string]int64{}
+	for rows.Next() {
+		var typ, id, t string
+		var v int64
+		if err := rows.Scan(&typ, &id, &t, &v); err != nil {
+			return nil, nil, fmt.Errorf("db: resource limits: %w", err)
+		}
+		if typ == OwnerAccount {
+			acct[t] = v
+			continue
+		}
+		if dom[id] == nil {
+			dom[id] = map[string]int64{}
+		}
+		dom[id][t] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("db: resource limits: %w", err)
+	}
+	return acct, dom, nil
+}
+
 // ResourceLimitsOf returns the explicit limits of several owners of one type: owner id -> type -> max.
 func ResourceLimitsOf(ctx context.Context, q Querier, ownerType string, ownerIDs []string) (map[string]map[string]int64, error) {
 	out := map[string]map[string]int64{}
@@ -297,6 +336,7 @@ func AddResourceCounts(ctx context.Context, q Querier, ownerType, ownerID string
 		}
 		return strings.TrimSuffix(strings.Repeat("?,", len(ts)), ","), args
 	}
+	var affected int64
 	apply := func(sign int64, ts []string) error {
 		var sb strings.Builder
 		var args []any
@@ -309,9 +349,11 @@ func AddResourceCounts(ctx context.Context, q Querier, ownerType, ownerID string
 		in, inArgs := inList(ts)
 		sb.WriteString(" ELSE count_value END WHERE owner_type = ? AND owner_id = ? AND resource_type IN (" + in + ")")
 		args = append(append(args, ownerType, ownerID), inArgs...)
-		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+		res, err := q.ExecContext(ctx, sb.String(), args...)
+		if err != nil {
 			return fmt.Errorf("db: add resource counts: %w", err)
 		}
+		affected, _ = res.RowsAffected()
 		return nil
 	}
 	now := map[string]int64{}
@@ -338,6 +380,17 @@ func AddResourceCounts(ctx context.Context, q Querier, ownerType, ownerID string
 	}
 	if err := apply(1, types); err != nil {
 		return err
+	}
+	// Every row was there and took its (positive) delta, and no limit applies: nothing to
+	// check, clamp or create, so the counts need not be read back.
+	unchecked := affected == int64(len(types))
+	for _, t := range types {
+		if lim, limited := limits[t]; deltas[t] < 0 || limited && lim >= 0 {
+			unchecked = false
+		}
+	}
+	if unchecked {
+		return nil
 	}
 	stale, err := read(types)
 	for round := 0; err == nil && len(stale) > 0; round++ {

@@ -116,6 +116,34 @@ func GetTemplate(ctx context.Context, q Querier, id string) (*Template, error) {
 	return t, nil
 }
 
+// GetTemplateInZone is GetTemplate and TemplateReadyInZone in one read (usually).
+func GetTemplateInZone(ctx context.Context, q Querier, id, zoneID string) (*Template, bool, error) {
+	var n int
+	t, err := scanTemplate(extraScan{q.QueryRowContext(ctx, "SELECT "+templateCols+`, (SELECT COUNT(*) FROM template_stores s
+		WHERE s.template_id = t.id AND s.removed IS NULL AND s.download_state = ? AND (s.zone_id = ? OR t.cross_zones = 1
+		AND NOT EXISTS (SELECT 1 FROM template_stores r WHERE r.template_id = t.id AND r.zone_id = ? AND r.removed IS NOT NULL)))
+		FROM templates t WHERE t.id = ? AND t.removed IS NULL`, DownloadDone, zoneID, zoneID, id), []any{&n}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, ErrNotFound
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("db: get template: %w", err)
+	}
+	if n > 0 || t.ID != SimulatorTemplateID {
+		return t, n > 0, nil
+	}
+	ready, err := TemplateReadyInZone(ctx, q, t.ID, zoneID) // the Simulator's built-in template
+	return t, ready, err
+}
+
+// extraScan scans a row's leading columns with a row scanner and the rest into extra.
+type extraScan struct {
+	s     interface{ Scan(...any) error }
+	extra []any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.s.Scan(append(dest, e.extra...)...) }
+
 // UpdateTemplate writes a template's mutable fields if its version still matches.
 func UpdateTemplate(ctx context.Context, q Querier, t *Template) error {
 	res, err := q.ExecContext(ctx, `UPDATE templates SET name = ?, display_text = ?, format = ?, os_type_id = ?, size = ?, physical_size = ?,

@@ -113,6 +113,38 @@ func domainChain(c *Call, q db.Querier, domainID string) ([]*db.Domain, error) {
 	return out, nil
 }
 
+// accountChain is domainChain for an account's domain, in one query when the account was
+// loaded with its domain's path (the chain's paths are its prefixes).
+func accountChain(c *Call, q db.Querier, a *db.Account) ([]*db.Domain, error) {
+	if a.DomainPath == "" {
+		return domainChain(c, q, a.DomainID)
+	}
+	if !strings.Contains(a.DomainPath, "/") {
+		// ROOT (only ROOT's path has no parent part): the chain is ROOT alone, and what is
+		// used of it (id, no parent) the account names already.
+		return []*db.Domain{{ID: a.DomainID, Name: a.DomainName, Path: a.DomainPath}}, nil
+	}
+	parts := strings.Split(a.DomainPath, "/")
+	paths := make([]string, 0, len(parts))
+	for i := len(parts); i >= 1; i-- {
+		paths = append(paths, strings.Join(parts[:i], "/"))
+	}
+	byID, err := db.DomainsByPath(c.Ctx, q, paths)
+	if err != nil {
+		return nil, err
+	}
+	var out []*db.Domain
+	for id := a.DomainID; id != ""; {
+		d, ok := byID[id]
+		if !ok || len(out) > 64 {
+			return domainChain(c, q, a.DomainID) // renamed or moved meanwhile: walk it by id
+		}
+		out = append(out, d)
+		id = d.ParentID
+	}
+	return out, nil
+}
+
 // effectiveLimits is what limits apply to an account and to each domain above it.
 type effectiveLimits struct {
 	account *db.Account
@@ -138,7 +170,7 @@ func (c *Call) accountLimits(q db.Querier, accountID string) (*effectiveLimits, 
 
 // limitsOf is accountLimits for a loaded account.
 func (c *Call) limitsOf(q db.Querier, a *db.Account) (*effectiveLimits, error) {
-	chain, err := domainChain(c, q, a.DomainID)
+	chain, err := accountChain(c, q, a)
 	if err != nil {
 		return nil, err
 	}
@@ -146,15 +178,11 @@ func (c *Call) limitsOf(q db.Querier, a *db.Account) (*effectiveLimits, error) {
 	if err != nil {
 		return nil, err
 	}
-	explicitAcct, err := db.ResourceLimits(c.Ctx, q, db.OwnerAccount, a.ID)
-	if err != nil {
-		return nil, err
-	}
 	ids := make([]string, len(chain))
 	for i, d := range chain {
 		ids[i] = d.ID
 	}
-	explicitDom, err := db.ResourceLimitsOf(c.Ctx, q, db.OwnerDomain, ids)
+	explicitAcct, explicitDom, err := db.AccountAndDomainLimits(c.Ctx, q, a.ID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -254,12 +282,18 @@ func (c *Call) chargeLimits(tx db.Tx, accountID string, positive bool) (*effecti
 	if err != nil {
 		return nil, err
 	}
+	return c.chargeLimitsOf(tx, a, positive)
+}
+
+// chargeLimitsOf is chargeLimits for an account the call loaded already (its id, type and
+// domain are what count; they do not change).
+func (c *Call) chargeLimitsOf(tx db.Tx, a *db.Account, positive bool) (*effectiveLimits, error) {
 	// As CloudStack's checkResourceLimit, no limit (of the account or of its domains) applies
 	// to a root admin's account; its counts still change.
 	if positive && a.Type != db.AccountRootAdmin {
 		return c.limitsOf(tx, a)
 	}
-	chain, err := domainChain(c, tx, a.DomainID)
+	chain, err := accountChain(c, tx, a)
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,30 @@ func (c *Call) allocateNicIP(tx db.Tx, n *db.Network, requestedIP string) (strin
 	if err != nil {
 		return "", err
 	}
+	return c.allocateLockedNicIP(tx, n, requestedIP)
+}
+
+// lockedNetwork share-locks a network a NIC is being added to (as allocateNicIP does) and
+// returns it as it is now: a copy of n (read before the transaction) when its version is
+// still the row's, else the row read again.
+func (c *Call) lockedNetwork(tx db.Tx, n *db.Network) (*db.Network, error) {
+	state, version, err := db.ShareLockNetworkVersion(c.Ctx, tx, n.ID, c.S.DB.Dialect == db.MySQL)
+	if errors.Is(err, db.ErrNotFound) || err == nil && state == db.NetworkDestroy {
+		return nil, ErrParam("Network %s has been deleted: it takes no new NICs", n.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if version == n.Version {
+		cp := *n
+		return &cp, nil
+	}
+	return db.GetNetwork(c.Ctx, tx, n.ID)
+}
+
+// allocateLockedNicIP is allocateNicIP for a network the transaction share-locked already
+// (lockedNetwork).
+func (c *Call) allocateLockedNicIP(tx db.Tx, n *db.Network, requestedIP string) (string, error) {
 	ranges, skip, err := c.guestRanges(tx, n)
 	if err != nil {
 		return "", err

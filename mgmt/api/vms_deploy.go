@@ -143,7 +143,7 @@ func (c *Call) offeringFor(q db.Querier, id string, owner *db.Account, zoneID st
 
 // templateFor loads a template or ISO the owner may use, ready in the zone.
 func (c *Call) templateFor(q db.Querier, id string, owner *db.Account, zoneID string) (*db.Template, error) {
-	t, err := db.GetTemplate(c.Ctx, q, strings.ToLower(id))
+	t, ready, err := db.GetTemplateInZone(c.Ctx, q, strings.ToLower(id), zoneID)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, ErrParam("Unable to use template %s: it does not exist", id)
 	}
@@ -158,10 +158,6 @@ func (c *Call) templateFor(q db.Querier, id string, owner *db.Account, zoneID st
 		if !slices.Contains(perms, owner.ID) {
 			return nil, ErrDenied("Account %s does not have permission to use template %s", owner.Name, t.Name)
 		}
-	}
-	ready, err := db.TemplateReadyInZone(c.Ctx, q, t.ID, zoneID)
-	if err != nil {
-		return nil, err
 	}
 	if !ready {
 		return nil, ErrParam("Template %s has not been completely downloaded to zone %s", t.Name, zoneID)
@@ -468,7 +464,8 @@ func deployVM(c *Call) (any, error) {
 		return nil, err
 	}
 	l := c.ledger().Snapshot()
-	var jobID, vmID string
+	var job *db.Job
+	var hint *deployHint
 	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		now := db.Now()
 		v := &db.VM{ID: uuid.NewString(), Name: p.name, DisplayName: p.disp, AccountID: p.owner.ID, DomainID: p.owner.DomainID,
@@ -510,7 +507,8 @@ func deployVM(c *Call) (any, error) {
 		if p.dataDO != nil {
 			storage += p.dataSize
 		}
-		if err := c.createNics(tx, p, v); err != nil {
+		hint = &deployHint{vm: v, seed: &renderSeed{vmID: v.ID, noAffinity: len(p.groups) == 0, offering: p.so, template: p.tmpl}}
+		if err := c.createNics(tx, p, v, hint); err != nil {
 			return err
 		}
 		if len(p.groups) > 0 {
@@ -522,15 +520,14 @@ func deployVM(c *Call) (any, error) {
 				return err
 			}
 		}
-		vmID = v.ID
 		var err error
-		if jobID, err = c.EnqueueJob(tx, vmJobType, v.ID); err != nil {
+		if job, err = c.EnqueueLocalJob(tx, vmJobType, v.ID); err != nil {
 			return err
 		}
 		if err := c.Event(tx, "VM.CREATE", "Deploying VM "+v.Name, "VirtualMachine", v.ID); err != nil {
 			return err
 		}
-		limits, err := c.chargeLimits(tx, p.owner.ID, true)
+		limits, err := c.chargeLimitsOf(tx, p.owner, true)
 		if err != nil {
 			return err
 		}
@@ -588,6 +585,7 @@ func deployVM(c *Call) (any, error) {
 		if err := db.InsertVolume(c.Ctx, tx, root); err != nil {
 			return err
 		}
+		hint.vols = append(hint.vols, root)
 		if p.dataDO != nil {
 			data := &db.Volume{ID: uuid.NewString(), Name: fmt.Sprintf("DATA-%d", v.Seq), AccountID: v.AccountID, DomainID: v.DomainID,
 				ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[1], VMID: v.ID, Type: db.VolumeDataDisk, DeviceID: 1, Size: p.dataSize,
@@ -596,6 +594,7 @@ func deployVM(c *Call) (any, error) {
 			if err := db.InsertVolume(c.Ctx, tx, data); err != nil {
 				return err
 			}
+			hint.vols = append(hint.vols, data)
 		}
 		if err := c.applyCharge(tx, limits, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,
 			db.ResVolume: int64(len(disks)), db.ResPrimaryStorage: storage}); err != nil {
@@ -606,13 +605,13 @@ func deployVM(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.S.Jobs.Wake()
-	return JobStarted{JobID: jobID, ID: vmID}, nil
+	c.RunLocal(job, hint)
+	return JobStarted{JobID: job.ID, ID: hint.vm.ID}, nil
 }
 
 // createNics gives the VM one NIC per network (the default network when none was named),
 // implementing each network on its first VM and allocating the NIC's address.
-func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM) error {
+func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM, h *deployHint) error {
 	nets := p.networks
 	if len(nets) == 0 {
 		n, err := c.defaultNetworkFor(tx, p.zone, p.owner.ID)
@@ -625,14 +624,14 @@ func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM) error {
 		}
 	}
 	for i, n0 := range nets {
-		n, err := db.GetNetwork(c.Ctx, tx, n0.ID)
+		n, err := c.lockedNetwork(tx, n0)
 		if err != nil {
 			return err
 		}
 		if err := c.implementNetwork(tx, n); err != nil {
 			return err
 		}
-		ip, err := c.allocateNicIP(tx, n, p.ips[n.ID])
+		ip, err := c.allocateLockedNicIP(tx, n, p.ips[n.ID])
 		if err != nil {
 			return err
 		}
@@ -652,6 +651,8 @@ func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM) error {
 			}
 			return err
 		}
+		h.nics, h.seed.networks = append(h.nics, nic), append(h.seed.networks, n)
+		h.seed.nics = h.nics
 	}
 	return nil
 }

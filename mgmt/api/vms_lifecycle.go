@@ -122,14 +122,63 @@ func (c *Call) planStart(tx db.Tx, v *db.VM) error {
 // reserved) -> Running; a VM deployed with startvm=false is just returned.
 func startVMJob(c *Call, j *db.Job) (any, error) {
 	deploying := j.Cmd == "deployVirtualMachine"
-	// A deployed VM is usually Starting already (its deploy reserved the host): a plain read
-	// says so without a transaction; any other state is looked at again in one.
-	v, err := db.GetVM(c.Ctx, c.S.DB.SQL, j.InstanceID)
-	if err != nil {
+	h, _ := c.Hint.(*deployHint)
+	if h != nil && (!deploying || h.vm.ID != j.InstanceID) {
+		h = nil
+	}
+	var v *db.VM
+	if h != nil {
+		// Run by the server that deployed it, right after: the VM is as its deploy committed
+		// it (this is its first job, and no other job runs for it meanwhile).
+		v = h.vm
+	} else {
+		var err error
+		if v, err = c.startingVM(j, deploying); err != nil {
+			return nil, err
+		}
+	}
+	if v.State != db.VMStarting {
+		return c.vmResult(v.ID, deploying)
+	}
+	var spec protocol.VMSpec
+	if h != nil {
+		spec = orchestrate.SpecOf(v, h.vols, h.nics)
+	} else {
+		var err error
+		if spec, err = orchestrate.Spec(c.Ctx, c.S.DB.Read(), v); err != nil {
+			return nil, err
+		}
+	}
+	d := c.deps()
+	if serr := d.Send(c.Ctx, v.HostID, protocol.CmdStartVM, spec, agentTimeout); serr != nil {
+		if deploying {
+			_ = d.Send(c.Ctx, v.HostID, protocol.CmdDestroyVM, protocol.VMRef{Name: v.InstanceName(), Force: true}, agentTimeout)
+		}
+		if err := c.failStart(v.ID, deploying); err != nil {
+			return nil, err
+		}
+		return nil, ErrInternal("Unable to start %s: %v", vmString(v), serr)
+	}
+	// The agent created the volumes: they are Ready, then the VM Running. Two statements, no
+	// transaction: if this server dies between them, the job runs again elsewhere with the VM
+	// still Starting (Ready volumes are what it makes of them anyway).
+	if _, err := c.S.DB.SQL.ExecContext(c.Ctx, "UPDATE volumes SET state = 'Ready', path = COALESCE(path, id), version = version + 1 WHERE vm_id = ? AND state = 'Allocated' AND removed IS NULL", v.ID); err != nil {
 		return nil, err
 	}
-	if v.State == db.VMStarting {
-		goto started
+	if _, err := db.SetVMRunning(c.Ctx, c.S.DB.SQL, v.ID, db.Now()); err != nil {
+		return nil, err // not Starting any more (false): whatever changed it stands
+	}
+	return c.vmResult(j.InstanceID, deploying)
+}
+
+// startingVM reads the VM a start job is for and, unless it is Starting already (a deploy
+// reserved its host), plans and reserves its start.
+func (c *Call) startingVM(j *db.Job, deploying bool) (*db.VM, error) {
+	// A deployed VM is usually Starting already: a plain read says so without a transaction;
+	// any other state is looked at again in one.
+	v, err := db.GetVM(c.Ctx, c.S.DB.SQL, j.InstanceID)
+	if err != nil || v.State == db.VMStarting {
+		return v, err
 	}
 	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		var err error
@@ -152,46 +201,7 @@ func startVMJob(c *Call, j *db.Job) (any, error) {
 		}
 		return errVMState(v, "start")
 	})
-	if err != nil {
-		return nil, err
-	}
-started:
-	if v.State != db.VMStarting {
-		return c.vmResult(v.ID, deploying)
-	}
-	spec, err := orchestrate.Spec(c.Ctx, c.S.DB.Read(), v)
-	if err != nil {
-		return nil, err
-	}
-	d := c.deps()
-	if serr := d.Send(c.Ctx, v.HostID, protocol.CmdStartVM, spec, agentTimeout); serr != nil {
-		if deploying {
-			_ = d.Send(c.Ctx, v.HostID, protocol.CmdDestroyVM, protocol.VMRef{Name: v.InstanceName(), Force: true}, agentTimeout)
-		}
-		if err := c.failStart(v.ID, deploying); err != nil {
-			return nil, err
-		}
-		return nil, ErrInternal("Unable to start %s: %v", vmString(v), serr)
-	}
-	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		v, err := db.GetVM(c.Ctx, tx, j.InstanceID)
-		if err != nil {
-			return err
-		}
-		if v.State != db.VMStarting {
-			return nil
-		}
-		v.State, v.PowerState, v.PowerStateUpdated, v.LastHostID = db.VMRunning, db.PowerOn, db.Now(), v.HostID
-		if err := db.UpdateVM(c.Ctx, tx, v); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(c.Ctx, "UPDATE volumes SET state = 'Ready', path = COALESCE(path, id), version = version + 1 WHERE vm_id = ? AND state = 'Allocated' AND removed IS NULL", v.ID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c.vmResult(j.InstanceID, deploying)
+	return v, err
 }
 
 // failStart settles a VM whose start failed: its reservation is released; a VM being

@@ -55,12 +55,21 @@ func ReleaseCompute(ctx context.Context, q db.Querier, l *planner.Ledger, v *db.
 
 // Spec builds the spec a host's agent starts a VM from: its disks (attached volumes) and NICs.
 func Spec(ctx context.Context, q db.Querier, v *db.VM) (protocol.VMSpec, error) {
-	s := protocol.VMSpec{Name: v.InstanceName(), UUID: v.ID, Hostname: v.Name, CPUs: v.CPUNumber, SpeedMHz: v.CPUSpeed,
-		MemoryBytes: v.Memory << 20, Details: v.Details, UserData: v.UserData, OSType: v.OSTypeID}
 	vols, _, err := db.ListVolumes(ctx, q, db.VolumeFilter{VMID: v.ID})
 	if err != nil {
-		return s, err
+		return protocol.VMSpec{}, err
 	}
+	nics, err := db.ListNics(ctx, q, db.NicFilter{VMID: v.ID})
+	if err != nil {
+		return protocol.VMSpec{}, err
+	}
+	return SpecOf(v, vols, nics), nil
+}
+
+// SpecOf is Spec from a VM's volumes and NICs already loaded (in device order).
+func SpecOf(v *db.VM, vols []*db.Volume, nics []*db.Nic) protocol.VMSpec {
+	s := protocol.VMSpec{Name: v.InstanceName(), UUID: v.ID, Hostname: v.Name, CPUs: v.CPUNumber, SpeedMHz: v.CPUSpeed,
+		MemoryBytes: v.Memory << 20, Details: v.Details, UserData: v.UserData, OSType: v.OSTypeID}
 	for _, o := range vols {
 		path := o.Path
 		if path == "" {
@@ -72,10 +81,6 @@ func Spec(ctx context.Context, q db.Querier, v *db.VM) (protocol.VMSpec, error) 
 		}
 		s.Disks = append(s.Disks, d)
 	}
-	nics, err := db.ListNics(ctx, q, db.NicFilter{VMID: v.ID})
-	if err != nil {
-		return s, err
-	}
 	for _, n := range nics {
 		s.Nics = append(s.Nics, protocol.NicSpec{MAC: n.MACAddress, IP: n.IPAddress, Netmask: n.Netmask, Gateway: n.Gateway,
 			BroadcastURI: n.BroadcastURI, DeviceID: n.DeviceID, IsDefault: n.IsDefault, NetworkID: n.NetworkID})
@@ -83,7 +88,7 @@ func Spec(ctx context.Context, q db.Querier, v *db.VM) (protocol.VMSpec, error) 
 	if v.ISOID != "" {
 		s.BootISO = v.ISOID
 	}
-	return s, nil
+	return s
 }
 
 // AgentError is a command the agent answered with a failure (or could not be reached for).

@@ -68,16 +68,18 @@ type Candidate struct {
 	Tags                     string
 	CPUUsed, CPUTotal        int64
 	MemUsed, MemTotal        int64
+	HasCores                 bool // the host has a cores ledger row
 }
 
 // Candidates returns, in one query, the hosts of a zone that may take VMs: routing hosts Up and
 // Enabled in Enabled pods and clusters, with enabled CPU and memory ledger rows.
 func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate, error) {
 	rows, err := q.QueryContext(ctx, `SELECT h.id, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
-		cpu.used + cpu.reserved, cpu.total, mem.used + mem.reserved, mem.total
+		cpu.used + cpu.reserved, cpu.total, mem.used + mem.reserved, mem.total, CASE WHEN cores.object_id IS NULL THEN 0 ELSE 1 END
 		FROM hosts h JOIN clusters c ON c.id = h.cluster_id JOIN pods p ON p.id = h.pod_id
 		JOIN capacity cpu ON cpu.capacity_type = 1 AND cpu.object_id = h.id AND cpu.enabled = 1
 		JOIN capacity mem ON mem.capacity_type = 0 AND mem.object_id = h.id AND mem.enabled = 1
+		LEFT JOIN capacity cores ON cores.capacity_type = 90 AND cores.object_id = h.id
 		WHERE h.zone_id = ? AND h.type = 'Routing' AND h.removed IS NULL AND h.status = 'Up' AND h.resource_state = 'Enabled'
 		AND c.removed IS NULL AND c.allocation_state = 'Enabled' AND p.removed IS NULL AND p.allocation_state = 'Enabled'
 		ORDER BY c.id, h.id`, zoneID)
@@ -88,7 +90,7 @@ func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate,
 	var out []*Candidate
 	for rows.Next() {
 		var c Candidate
-		if err := rows.Scan(&c.HostID, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal); err != nil {
+		if err := rows.Scan(&c.HostID, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
 			return nil, fmt.Errorf("planner: candidate hosts: %w", err)
 		}
 		out = append(out, &c)
@@ -429,36 +431,42 @@ func (l *Ledger) PlaceVolume(ctx context.Context, q db.Querier, pools []*PoolCan
 }
 
 // takeHost reserves a VM's CPU, memory and cores on a candidate host within the given limits,
-// by conditional updates only (the candidate query read the rows already); false when
-// another transaction took the room first, with nothing taken.
+// by one conditional update (the candidate query read the rows already); false when another
+// transaction took the room first, with nothing taken. If it took one of CPU and memory but
+// not the other (the room went between the candidate read and the update), the transaction
+// runs again from fresh reads (db.ErrConflict), which undoes the partial take.
 func (l *Ledger) takeHost(ctx context.Context, q db.Querier, c *Candidate, need Compute, cpuLimit, memLimit int64) (bool, error) {
+	cores := int64(0)
+	if c.HasCores {
+		cores = need.Cores // counted, not limited; a host without the row (an old registration) has none
+	}
+	n, err := db.TakeHostCompute(ctx, q, c.HostID, need.CPUMHz, cpuLimit, need.Memory, memLimit, cores)
+	if err != nil {
+		return false, err
+	}
+	limited := int64(0)
 	if need.CPUMHz > 0 {
-		ok, err := db.AdjustCapacityUsed(ctx, q, db.CapCPU, c.HostID, need.CPUMHz, max(cpuLimit, 1))
-		if err != nil || !ok {
-			return false, err
-		}
+		limited++
 	}
 	if need.Memory > 0 {
-		ok, err := db.AdjustCapacityUsed(ctx, q, db.CapMemory, c.HostID, need.Memory, max(memLimit, 1))
-		if err != nil {
-			return false, err
-		}
-		if !ok {
-			if need.CPUMHz > 0 {
-				if _, err := db.AdjustCapacityUsed(ctx, q, db.CapCPU, c.HostID, -need.CPUMHz, 0); err != nil {
-					return false, err
-				}
+		limited++
+	}
+	coreRows := int64(0)
+	if cores > 0 {
+		coreRows = 1
+	}
+	switch n {
+	case limited + coreRows:
+		return true, nil
+	case coreRows: // neither CPU nor memory fitted: give the cores back
+		if cores > 0 {
+			if _, err := db.AdjustCapacityUsed(ctx, q, db.CapCPUCore, c.HostID, -cores, 0); err != nil {
+				return false, err
 			}
-			return false, nil
 		}
+		return false, nil
 	}
-	if need.Cores > 0 {
-		// Counted, not limited; a host without a cores row (an old registration) has none.
-		if _, err := db.AdjustCapacityUsed(ctx, q, db.CapCPUCore, c.HostID, need.Cores, 0); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	return false, db.ErrConflict
 }
 
 // PlaceDisks picks pools for volumes of a VM placed on a host (in its cluster) and reserves
