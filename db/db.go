@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -31,6 +32,8 @@ type DB struct {
 	reads *sql.DB
 	// config caches settings for hot paths (CachedConfigValues).
 	config configCache
+	// osTypes caches guest OS types by id (CachedOSType).
+	osTypes sync.Map
 }
 
 // Querier is what both *sql.DB and *sql.Tx offer; table functions take one.

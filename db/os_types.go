@@ -84,6 +84,21 @@ func GetOSType(ctx context.Context, q Querier, id string) (*OSType, error) {
 	return t, nil
 }
 
+// CachedOSType is GetOSType kept for the life of the process: guest OS types are catalogue
+// rows, written when the catalogue is seeded and never changed or removed. (Commands that
+// change them, such as updateGuestOs, would have to clear this cache on every server.)
+func (d *DB) CachedOSType(ctx context.Context, q Querier, id string) (*OSType, error) {
+	if t, ok := d.osTypes.Load(id); ok {
+		return t.(*OSType), nil
+	}
+	t, err := GetOSType(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	d.osTypes.Store(id, t)
+	return t, nil
+}
+
 // GetOSTypeByDescription returns a live guest OS type by its description, case-insensitively.
 func GetOSTypeByDescription(ctx context.Context, q Querier, description string) (*OSType, error) {
 	t, err := scanOSType(q.QueryRowContext(ctx, "SELECT "+osTypeCols+" FROM os_types WHERE live_key = ?", strings.ToLower(description)))

@@ -408,7 +408,7 @@ func (n *nameCache) template(id string) *db.Template {
 }
 
 func (n *nameCache) osType(id string) *db.OSType {
-	return cached(n.oses, id, func() (*db.OSType, error) { return db.GetOSType(n.c.Ctx, n.q, id) })
+	return cached(n.oses, id, func() (*db.OSType, error) { return n.c.S.DB.CachedOSType(n.c.Ctx, n.q, id) })
 }
 
 func (n *nameCache) network(id string) *db.Network {
