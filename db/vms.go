@@ -281,6 +281,152 @@ func ListVMs(ctx context.Context, q Querier, f VMFilter) ([]*VM, int, error) {
 		"SELECT "+vmCols+vmFrom+" WHERE "+where+" ORDER BY v.seq", args, f.Limit, f.Offset, scanVM)
 }
 
+// vmListCols are the columns a VM list renders: vmCols less what no list answer shows (pod,
+// cluster, last and migrate host, power state, password, version, destroyed and removed times)
+// and without the name joins (fillVMNames reads those names once per list instead of joining
+// every row). User data follows when asked for.
+const vmListCols = `v.seq, v.id, v.name, COALESCE(v.display_name,''), v.account_id, v.domain_id, v.zone_id, COALESCE(v.host_id,''),
+	v.service_offering_id, COALESCE(v.disk_offering_id,''), COALESCE(v.template_id,''), COALESCE(v.iso_id,''), COALESCE(v.os_type_id,''),
+	COALESCE(v.hypervisor_type,''), v.cpu_number, v.cpu_speed, v.memory, v.state, COALESCE(v.power_state_updated,0), v.ha_enabled,
+	v.dynamically_scalable, v.display_vm, COALESCE(v.key_pairs,''), COALESCE(v.details,''), COALESCE(v.vm_group,''),
+	COALESCE(v.security_groups,''), v.created`
+
+func scanVMListRow(userData bool) func(s interface{ Scan(...any) error }) (*VM, error) {
+	return func(s interface{ Scan(...any) error }) (*VM, error) {
+		var v VM
+		var ha, dyn, disp int
+		var details string
+		dest := []any{&v.Seq, &v.ID, &v.Name, &v.DisplayName, &v.AccountID, &v.DomainID, &v.ZoneID, &v.HostID, &v.ServiceOfferingID,
+			&v.DiskOfferingID, &v.TemplateID, &v.ISOID, &v.OSTypeID, &v.HypervisorType, &v.CPUNumber, &v.CPUSpeed, &v.Memory, &v.State,
+			&v.PowerStateUpdated, &ha, &dyn, &disp, &v.KeyPairs, &details, &v.Group, &v.SecurityGroups, &v.Created}
+		if userData {
+			dest = append(dest, &v.UserData)
+		}
+		if err := s.Scan(dest...); err != nil {
+			return nil, err
+		}
+		v.HAEnabled, v.DynamicallyScalable, v.DisplayVM = ha == 1, dyn == 1, disp == 1
+		if details != "" {
+			if err := json.Unmarshal([]byte(details), &v.Details); err != nil {
+				return nil, fmt.Errorf("vm %s details: %w", v.ID, err)
+			}
+		}
+		return &v, nil
+	}
+}
+
+// ListVMsToRender is ListVMs for a list answer: the VMs carry what renderVMs shows (and their
+// user data when userData is set) but not PodID, ClusterID, LastHostID, MigrateHostID,
+// PowerState, Password, Version, Destroyed nor Removed. Not for VMs to update.
+func ListVMsToRender(ctx context.Context, q Querier, f VMFilter, userData bool) ([]*VM, int, error) {
+	where, args := f.where()
+	cols := vmListCols
+	if userData {
+		cols += ", COALESCE(v.user_data,'')"
+	}
+	selectSQL := "SELECT " + cols + " FROM vm_instances v WHERE " + where + " ORDER BY v.seq"
+	var list []*VM
+	var total int
+	var err error
+	if pool, ok := q.(*sql.DB); ok && f.Limit > 0 {
+		// Paged from a pool: the COUNT and the page on two connections at once.
+		var n int
+		var cerr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			n, cerr = count(ctx, pool, "vm_instances v", where, args)
+		}()
+		list, _, err = listPaged(ctx, q, "list vms", "", "", selectSQL+page(f.Limit, f.Offset), args, 0, 0, scanVMListRow(userData))
+		<-done
+		if err == nil {
+			err = cerr
+		}
+		if n == 0 || f.Offset >= n {
+			list = nil
+		}
+		total = n
+	} else {
+		list, total, err = listPaged(ctx, q, "list vms", "vm_instances v", where, selectSQL, args, f.Limit, f.Offset, scanVMListRow(userData))
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := fillVMNames(ctx, q, list); err != nil {
+		return nil, 0, err
+	}
+	return list, total, nil
+}
+
+// fillVMNames sets the account, domain, zone and host names of VMs (what vmFrom joins), reading
+// each distinct account, domain, zone and host once.
+func fillVMNames(ctx context.Context, q Querier, vms []*VM) error {
+	type named struct{ name, path string }
+	lookup := func(table string, withPath bool, pick func(*VM) string) (map[string]named, error) {
+		cols := "COALESCE(name,'')"
+		if withPath {
+			cols += ", COALESCE(path,'')"
+		}
+		seen := map[string]named{}
+		var ids []string
+		for _, v := range vms {
+			if id := pick(v); id != "" {
+				if _, ok := seen[id]; !ok {
+					seen[id] = named{}
+					ids = append(ids, id)
+				}
+			}
+		}
+		for start := 0; start < len(ids); start += 500 {
+			c, a := inList("id", ids[start:min(start+500, len(ids))])
+			rows, err := q.QueryContext(ctx, "SELECT id, "+cols+" FROM "+table+" WHERE "+c, a...)
+			if err != nil {
+				return nil, fmt.Errorf("db: list vms: %s names: %w", table, err)
+			}
+			for rows.Next() {
+				var id string
+				var n named
+				dest := []any{&id, &n.name}
+				if withPath {
+					dest = append(dest, &n.path)
+				}
+				if err := rows.Scan(dest...); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("db: list vms: %s names: %w", table, err)
+				}
+				seen[id] = n
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, fmt.Errorf("db: list vms: %s names: %w", table, err)
+			}
+		}
+		return seen, nil
+	}
+	accounts, err := lookup("accounts", false, func(v *VM) string { return v.AccountID })
+	if err != nil {
+		return err
+	}
+	domains, err := lookup("domains", true, func(v *VM) string { return v.DomainID })
+	if err != nil {
+		return err
+	}
+	zones, err := lookup("zones", false, func(v *VM) string { return v.ZoneID })
+	if err != nil {
+		return err
+	}
+	hosts, err := lookup("hosts", false, func(v *VM) string { return v.HostID })
+	if err != nil {
+		return err
+	}
+	for _, v := range vms {
+		v.AccountName, v.ZoneName, v.HostName = accounts[v.AccountID].name, zones[v.ZoneID].name, hosts[v.HostID].name
+		d := domains[v.DomainID]
+		v.DomainName, v.DomainPath = d.name, d.path
+	}
+	return nil
+}
+
 // UpdateVM writes a VM's mutable fields if its version still matches, and bumps the version.
 func UpdateVM(ctx context.Context, q Querier, v *VM) error {
 	details, err := vmDetailsJSON(v.Details)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"database/sql"
 	"strconv"
 	"strings"
 
@@ -105,24 +106,64 @@ func listVMs(c *Call) (any, error) {
 	}
 	f.Limit, f.Offset = c.P.Paging()
 	q := c.S.DB.Read()
-	list, total, err := db.ListVMs(c.Ctx, q, f)
+	userData, _ := c.P.Bool("userdata")
+	list, total, nics, err := listVMsAndNics(c, q, f, userData)
 	if err != nil {
 		return nil, err
 	}
-	var all *db.VMFilter
-	if f.Limit == 0 {
-		all = &f
-	}
-	items, err := c.renderVMsOf(q, list, c.P.String("details") == "" || strings.Contains(strings.ToLower(c.P.String("details")), "all"), all)
+	items, err := c.renderVMsOf(q, list, c.P.String("details") == "" || strings.Contains(strings.ToLower(c.P.String("details")), "all"), nics)
 	if err != nil {
 		return nil, err
 	}
-	if b, _ := c.P.Bool("userdata"); b {
+	if userData {
 		for i, v := range list {
 			items[i].(*vmResponse).UserData = v.UserData
 		}
 	}
 	return ListResult{Key: "virtualmachine", Items: items, Count: total}, nil
+}
+
+// listVMsAndNics reads the VMs a list answers (or its page) and the NICs of all of them: one
+// query over the same filter, run at the same time as the VMs' on another connection.
+func listVMsAndNics(c *Call, q db.Querier, f db.VMFilter, userData bool) ([]*db.VM, int, map[string][]*db.Nic, error) {
+	if _, pool := q.(*sql.DB); !pool {
+		list, total, err := db.ListVMsToRender(c.Ctx, q, f, userData)
+		return list, total, nil, err
+	}
+	var ns []*db.Nic
+	var nerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ns, nerr = db.ListNicsOfVMs(c.Ctx, q, f)
+	}()
+	list, total, err := db.ListVMsToRender(c.Ctx, q, f, userData)
+	<-done
+	if err == nil {
+		err = nerr
+	}
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	nics := db.NicsByVM(ns)
+	// A VM committed after the NIC query read has no NICs there yet: read those VMs' by id
+	// (and those of VMs that have none, a few at most).
+	var missing []string
+	for _, v := range list {
+		if _, ok := nics[v.ID]; !ok {
+			missing = append(missing, v.ID)
+		}
+	}
+	if len(missing) > 0 {
+		more, err := db.ListNicsToRender(c.Ctx, q, missing)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		for id, l := range db.NicsByVM(more) {
+			nics[id] = l
+		}
+	}
+	return list, total, nics, nil
 }
 
 // chunks splits ids for IN lists.
@@ -234,9 +275,9 @@ func (c *Call) renderVMs(q db.Querier, vms []*db.VM, full bool) ([]any, error) {
 	return c.renderVMsOf(q, vms, full, nil)
 }
 
-// renderVMsOf is renderVMs; when all is set (vms is every VM the filter matches, unpaged) NICs
-// come from one query over the same filter instead of id lists.
-func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, all *db.VMFilter) ([]any, error) {
+// renderVMsOf is renderVMs; when preNics is set it holds the NICs of every VM of vms (by VM id,
+// in device order), read beforehand.
+func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[string][]*db.Nic) ([]any, error) {
 	ids := make([]string, len(vms))
 	for i, v := range vms {
 		ids[i] = v.ID
@@ -245,24 +286,14 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, all *db.VMFilt
 	seed := c.seedFor(vms)
 	if seed != nil {
 		nics[seed.vmID] = seed.nics
-	} else if all != nil && len(vms) > 500 {
-		ns, err := db.ListNicsOfVMs(c.Ctx, q, *all)
+	} else if preNics != nil {
+		nics = preNics
+	} else {
+		ns, err := db.ListNicsToRender(c.Ctx, q, ids)
 		if err != nil {
 			return nil, err
 		}
-		for _, n := range ns {
-			nics[n.VMID] = append(nics[n.VMID], n)
-		}
-	} else {
-		for _, ch := range chunks(ids, 1000) {
-			ns, err := db.ListNics(c.Ctx, q, db.NicFilter{VMIDs: ch})
-			if err != nil {
-				return nil, err
-			}
-			for _, n := range ns {
-				nics[n.VMID] = append(nics[n.VMID], n)
-			}
-		}
+		nics = db.NicsByVM(ns)
 	}
 	members := map[string][]*db.AffinityMember{}
 	if seed != nil && seed.noAffinity {

@@ -69,6 +69,30 @@ func TestVMListPerf(t *testing.T) {
 	if r, _ := strconv.Atoi(os.Getenv("ATOLL_VM_LISTPERF_ROUNDS")); r > 0 {
 		rounds = r
 	}
+	stage := func(name string, f func() error) {
+		var d []time.Duration
+		for r := 0; r < rounds; r++ {
+			t0 := time.Now()
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+			d = append(d, time.Since(t0))
+		}
+		t.Logf("stage %s: %s", name, durs(d))
+	}
+	rq := v.Server.DB.Read()
+	stage("db.ListVMs all (joins, every column)", func() error { _, _, err := db.ListVMs(ctx, rq, db.VMFilter{}); return err })
+	stage("db.ListVMsToRender all", func() error { _, _, err := db.ListVMsToRender(ctx, rq, db.VMFilter{}, false); return err })
+	stage("db.ListVMs all (joins, every column)", func() error { _, _, err := db.ListVMs(ctx, rq, db.VMFilter{}); return err })
+	stage("db.ListNicsOfVMs all", func() error { _, err := db.ListNicsOfVMs(ctx, rq, db.VMFilter{}); return err })
+	stage("db.ListVMsToRender page 40", func() error {
+		_, _, err := db.ListVMsToRender(ctx, rq, db.VMFilter{Limit: 500, Offset: 20000}, false)
+		return err
+	})
+	stage("db.ListNicsOfVMs page 40", func() error {
+		_, err := db.ListNicsOfVMs(ctx, rq, db.VMFilter{Limit: 500, Offset: 20000})
+		return err
+	})
 	var all, dec []time.Duration
 	for r := 0; r < rounds; r++ {
 		t0 := time.Now()
