@@ -221,6 +221,11 @@ func (c *Call) vmObjectOf(id string) (any, *db.VM, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return c.vmObjectFrom(v)
+}
+
+// vmObjectFrom renders a loaded VM as a single-object answer.
+func (c *Call) vmObjectFrom(v *db.VM) (any, *db.VM, error) {
 	items, err := c.renderVMs(c.S.DB.SQL, []*db.VM{v}, true)
 	if err != nil {
 		return nil, nil, err
@@ -268,6 +273,7 @@ type renderSeed struct {
 	vmID       string
 	nics       []*db.Nic
 	noAffinity bool
+	noTags     bool
 	offering   *db.ServiceOffering
 	template   *db.Template
 	networks   []*db.Network

@@ -507,7 +507,8 @@ func deployVM(c *Call) (any, error) {
 		if p.dataDO != nil {
 			storage += p.dataSize
 		}
-		hint = &deployHint{vm: v, seed: &renderSeed{vmID: v.ID, noAffinity: len(p.groups) == 0, offering: p.so, template: p.tmpl}}
+		v.AccountName, v.DomainName, v.DomainPath, v.ZoneName = p.owner.Name, p.owner.DomainName, p.owner.DomainPath, p.zone.Name
+		hint = &deployHint{vm: v, seed: &renderSeed{vmID: v.ID, noAffinity: len(p.groups) == 0, noTags: true, offering: p.so, template: p.tmpl}}
 		if err := c.createNics(tx, p, v, hint); err != nil {
 			return err
 		}
@@ -557,7 +558,7 @@ func deployVM(c *Call) (any, error) {
 			if err != nil {
 				return vmDeployErr(v, err)
 			}
-			v.State, v.HostID, v.PodID, v.ClusterID = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID
+			v.State, v.HostID, v.PodID, v.ClusterID, v.HostName = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID, pl.HostName
 			pools = pl.Pools
 			if !local {
 				if shared, err = l.ChoosePools(c.Ctx, tx, v.ZoneID, v.HostID, v.ClusterID, disks); err != nil {

@@ -165,9 +165,19 @@ func startVMJob(c *Call, j *db.Job) (any, error) {
 	if _, err := c.S.DB.SQL.ExecContext(c.Ctx, "UPDATE volumes SET state = 'Ready', path = COALESCE(path, id), version = version + 1 WHERE vm_id = ? AND state = 'Allocated' AND removed IS NULL", v.ID); err != nil {
 		return nil, err
 	}
-	if _, err := db.SetVMRunning(c.Ctx, c.S.DB.SQL, v.ID, db.Now()); err != nil {
-		return nil, err // not Starting any more (false): whatever changed it stands
+	now := db.Now()
+	running, err := db.SetVMRunning(c.Ctx, c.S.DB.SQL, v.ID, now)
+	if err != nil {
+		return nil, err
 	}
+	if running && h != nil {
+		// The job's result is the VM as this job left it: what the deploy wrote, now Running.
+		r := *v
+		r.State, r.PowerState, r.PowerStateUpdated, r.LastHostID, r.Version = db.VMRunning, db.PowerOn, now, v.HostID, v.Version+1
+		o, _, err := c.vmObjectFrom(&r)
+		return c.withPassword(o, &r, err, deploying)
+	}
+	// Not Starting any more (another change came first, and stands), or not deployed here.
 	return c.vmResult(j.InstanceID, deploying)
 }
 
@@ -267,6 +277,11 @@ func (c *Call) destroyVolumes(tx db.Tx, v *db.VM, dataIDs []string, all bool) er
 // vmResult renders a VM as a job's result; with password the generated password is included.
 func (c *Call) vmResult(id string, password bool) (any, error) {
 	o, v, err := c.vmObjectOf(id)
+	return c.withPassword(o, v, err, password)
+}
+
+// withPassword adds a VM's generated password to its rendering when password is set.
+func (c *Call) withPassword(o any, v *db.VM, err error, password bool) (any, error) {
 	if err != nil || !password {
 		return o, err
 	}

@@ -312,7 +312,9 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[st
 		}
 	}
 	tags := map[string][]db.Tag{}
-	if some, err := db.AnyRows(c.Ctx, q, "resource_tags", "resource_type = ?", "UserVm"); err != nil {
+	if seed != nil && seed.noTags {
+		// the seeded VM had no tags when its job began
+	} else if some, err := db.AnyRows(c.Ctx, q, "resource_tags", "resource_type = ?", "UserVm"); err != nil {
 		return nil, err
 	} else if some {
 		if tags, err = db.TagsFor(c.Ctx, q, "UserVm", ids); err != nil {

@@ -59,12 +59,14 @@ type DiskRequest struct {
 // Placement is the outcome of Deploy.
 type Placement struct {
 	HostID, ClusterID, PodID string
+	HostName                 string
 	Pools                    []string // one per DiskRequest, in order
 }
 
 // Candidate is a host that may take VMs, with its ledger rows.
 type Candidate struct {
 	HostID, PodID, ClusterID string
+	Name                     string
 	Tags                     string
 	CPUUsed, CPUTotal        int64
 	MemUsed, MemTotal        int64
@@ -74,7 +76,7 @@ type Candidate struct {
 // Candidates returns, in one query, the hosts of a zone that may take VMs: routing hosts Up and
 // Enabled in Enabled pods and clusters, with enabled CPU and memory ledger rows.
 func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate, error) {
-	rows, err := q.QueryContext(ctx, `SELECT h.id, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
+	rows, err := q.QueryContext(ctx, `SELECT h.id, h.name, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
 		cpu.used + cpu.reserved, cpu.total, mem.used + mem.reserved, mem.total, CASE WHEN cores.object_id IS NULL THEN 0 ELSE 1 END
 		FROM hosts h JOIN clusters c ON c.id = h.cluster_id JOIN pods p ON p.id = h.pod_id
 		JOIN capacity cpu ON cpu.capacity_type = 1 AND cpu.object_id = h.id AND cpu.enabled = 1
@@ -90,7 +92,7 @@ func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate,
 	var out []*Candidate
 	for rows.Next() {
 		var c Candidate
-		if err := rows.Scan(&c.HostID, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
+		if err := rows.Scan(&c.HostID, &c.Name, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
 			return nil, fmt.Errorf("planner: candidate hosts: %w", err)
 		}
 		out = append(out, &c)
@@ -262,7 +264,7 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 			}
 			return nil, err
 		}
-		return &Placement{HostID: c.HostID, ClusterID: c.ClusterID, PodID: c.PodID, Pools: pools}, nil
+		return &Placement{HostID: c.HostID, HostName: c.Name, ClusterID: c.ClusterID, PodID: c.PodID, Pools: pools}, nil
 	}
 	var de *DeployError
 	if errors.As(lastErr, &de) {
