@@ -494,11 +494,12 @@ func deployVM(c *Call) (any, error) {
 		if p.tmpl.PasswordEnabled {
 			v.Password = randomPassword()
 		}
-		// Hot rows last: the host's and pool's ledger rows and the account's resource counts
-		// are updated at the end of the transaction, one after the other, so that concurrent
-		// deploys hold their locks briefly. Everything else (NICs, the job, the event, the
-		// limits read) comes first; the VM row and its volumes, which name the host and pools
-		// chosen, follow the ledger.
+		// Hot rows last: the host's ledger rows, the account's resource counts and the pool's
+		// ledger row are updated at the end of the transaction, one after the other, so that
+		// concurrent deploys hold their locks briefly. Everything else (NICs, the job, the
+		// event, the limits read, the host and pools chosen from unlocked reads, the VM row and
+		// its volumes) comes first. A host whose room went meanwhile makes the transaction run
+		// again (TakePlaced); with local storage the host is taken as the disks are placed.
 		disks := []planner.DiskRequest{{Size: p.rootSize, Tags: p.rootTags, Local: strings.EqualFold(p.so.StorageType, "local")}}
 		if p.dataDO != nil {
 			disks = append(disks, planner.DiskRequest{Size: p.dataSize, Tags: p.dataDO.Tags, Local: strings.EqualFold(p.dataDO.StorageType, "local")})
@@ -544,6 +545,7 @@ func deployVM(c *Call) (any, error) {
 		}
 		var pools []string
 		var shared []planner.PoolChoice // chosen, reserved last (ReservePools)
+		var placed *planner.Placement   // its host's CPU and memory are taken last of all (TakePlaced)
 		if p.start {
 			// With local storage the pools decide the host, so the planner places the disks
 			// with it; shared pools are chosen for the host's cluster afterwards and reserved
@@ -554,11 +556,13 @@ func deployVM(c *Call) (any, error) {
 			}
 			pl, err := l.Deploy(c.Ctx, tx, planner.Request{ZoneID: p.zone.ID, PodID: p.podID, ClusterID: p.clusterID, HostID: p.hostID,
 				Need: planner.Compute{CPUMHz: int64(p.cpu) * p.speed, Cores: int64(p.cpu), Memory: p.mem << 20}, HostTag: p.so.HostTag,
-				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID}, hostDisks)
+				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID,
+				DeferTake: true}, hostDisks)
 			if err != nil {
 				return vmDeployErr(v, err)
 			}
 			v.State, v.HostID, v.PodID, v.ClusterID, v.HostName = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID, pl.HostName
+			placed = pl
 			pools = pl.Pools
 			if !local {
 				if shared, err = l.ChoosePools(c.Ctx, tx, v.ZoneID, v.HostID, v.ClusterID, disks); err != nil {
@@ -596,6 +600,11 @@ func deployVM(c *Call) (any, error) {
 				return err
 			}
 			hint.vols = append(hint.vols, data)
+		}
+		// The most contended row last: a host is shared by the deploys that chose it, an
+		// account's counts by its deploys, a cluster's pool by every deploy to the cluster.
+		if err := l.TakePlaced(c.Ctx, tx, placed); err != nil {
+			return err
 		}
 		if err := c.applyCharge(tx, limits, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,
 			db.ResVolume: int64(len(disks)), db.ResPrimaryStorage: storage}); err != nil {

@@ -47,6 +47,11 @@ type Request struct {
 	IgnoreThreshold bool
 	// Exclude is the VM being placed, left out of UserDispersing's count.
 	Exclude string
+	// DeferTake chooses a host without taking its CPU and memory: the caller takes them with
+	// TakePlaced as the last write of its transaction, so that the host's ledger rows, which
+	// every deploy to that host updates, stay locked only until the commit. Ignored when
+	// disks are placed with the host (local storage).
+	DeferTake bool
 }
 
 // DiskRequest is a volume to place on primary storage.
@@ -61,6 +66,33 @@ type Placement struct {
 	HostID, ClusterID, PodID string
 	HostName                 string
 	Pools                    []string // one per DiskRequest, in order
+	// pending is the take a DeferTake placement left to TakePlaced.
+	pending *pendingTake
+}
+
+type pendingTake struct {
+	cand               *Candidate
+	need               Compute
+	cpuLimit, memLimit int64
+}
+
+// TakePlaced takes the host's CPU and memory for a placement made with DeferTake (nothing for
+// any other). If the room went meanwhile it answers db.ErrConflict: the transaction runs
+// again, with fresh reads, and places the VM anew.
+func (l *Ledger) TakePlaced(ctx context.Context, q db.Querier, pl *Placement) error {
+	if pl == nil || pl.pending == nil {
+		return nil
+	}
+	p := pl.pending
+	won, err := l.takeHost(ctx, q, p.cand, p.need, p.cpuLimit, p.memLimit)
+	if err != nil {
+		return err
+	}
+	if !won {
+		return db.ErrConflict
+	}
+	pl.pending = nil
+	return nil
 }
 
 // Candidate is a host that may take VMs, with its ledger rows.
@@ -244,6 +276,10 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 		// The thresholds were checked above on the candidate list; the ledger's conditional
 		// updates are the hard limit.
 		r := rules[c.ClusterID]
+		if req.DeferTake && len(disks) == 0 {
+			return &Placement{HostID: c.HostID, HostName: c.Name, ClusterID: c.ClusterID, PodID: c.PodID,
+				pending: &pendingTake{cand: c, need: req.Need, cpuLimit: scaled(c.CPUTotal, r.cpuFactor), memLimit: scaled(c.MemTotal, r.memFactor)}}, nil
+		}
 		won, err := l.takeHost(ctx, q, c, req.Need, scaled(c.CPUTotal, r.cpuFactor), scaled(c.MemTotal, r.memFactor))
 		if err != nil {
 			return nil, err
