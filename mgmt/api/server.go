@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +34,22 @@ type Server struct {
 	cacheMu sync.Mutex
 	cache   map[string]*authEntry // api key -> credentials, briefly
 	rules   map[string]*rulesEntry
+	// deploySlots bounds the deploy transactions this server runs at once (deployTxSlots).
+	deploySlots chan struct{}
+}
+
+// deployTxSlots is how many deploy transactions a server runs at once; more wait their turn
+// here. Every deploy of a cluster ends by updating its pool's ledger row: past a few at once
+// they queue on that row lock inside the database, where waiting costs CPU (lock waits,
+// wake-ups, deadlock checks) that the deploys holding the row need. ATOLL_DEPLOY_TX_SLOTS
+// overrides it.
+var deployTxSlots = envInt("ATOLL_DEPLOY_TX_SLOTS", 8)
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 // authTTL bounds how long another server's change to a key, user or role can go unseen here.
@@ -51,7 +69,8 @@ type rulesEntry struct {
 // New builds an API server with every command registered.
 func New(d *db.DB, keys *iam.Keyring, runner *jobs.Runner, cfg *config.Store, log *slog.Logger, serverID string) *Server {
 	s := &Server{DB: d, Keys: keys, Reg: NewRegistry(), Jobs: runner, Config: cfg, Log: log.With("component", "api"),
-		ServerID: serverID, MaxBody: 4 << 20, cache: map[string]*authEntry{}, rules: map[string]*rulesEntry{}}
+		ServerID: serverID, MaxBody: 4 << 20, cache: map[string]*authEntry{}, rules: map[string]*rulesEntry{},
+		deploySlots: make(chan struct{}, deployTxSlots)}
 	registerAll(s)
 	if runner != nil {
 		for _, c := range s.Reg.All() {

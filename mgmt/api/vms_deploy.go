@@ -466,7 +466,17 @@ func deployVM(c *Call) (any, error) {
 	l := c.ledger().Snapshot()
 	var job *db.Job
 	var hint *deployHint
+	select {
+	case c.S.deploySlots <- struct{}{}:
+	case <-c.Ctx.Done():
+		return nil, c.Ctx.Err()
+	}
+	defer func() { <-c.S.deploySlots }()
 	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		// Writes whose outcome is not looked at (the job, the event, the volumes) are held
+		// back and sent with the next write that is (the VM's insert, the host's take): fewer
+		// round trips on MySQL.
+		w := c.S.DB.Defer(tx)
 		now := db.Now()
 		v := &db.VM{ID: uuid.NewString(), Name: p.name, DisplayName: p.disp, AccountID: p.owner.ID, DomainID: p.owner.DomainID,
 			ZoneID: p.zone.ID, ServiceOfferingID: p.so.ID, TemplateID: p.tmpl.ID, OSTypeID: p.tmpl.OSTypeID, HypervisorType: "Simulator",
@@ -523,10 +533,10 @@ func deployVM(c *Call) (any, error) {
 			}
 		}
 		var err error
-		if job, err = c.EnqueueLocalJob(tx, vmJobType, v.ID); err != nil {
+		if job, err = c.EnqueueLocalJob(w.Later(), vmJobType, v.ID); err != nil {
 			return err
 		}
-		if err := c.Event(tx, "VM.CREATE", "Deploying VM "+v.Name, "VirtualMachine", v.ID); err != nil {
+		if err := c.Event(w.Later(), "VM.CREATE", "Deploying VM "+v.Name, "VirtualMachine", v.ID); err != nil {
 			return err
 		}
 		limits, err := c.chargeLimitsOf(tx, p.owner, true)
@@ -574,7 +584,7 @@ func deployVM(c *Call) (any, error) {
 				}
 			}
 		}
-		if err := db.InsertVM(c.Ctx, tx, v); err != nil {
+		if err := db.InsertVM(c.Ctx, w, v); err != nil {
 			if db.IsDuplicate(err) {
 				return ErrParam("The vm with hostName %s already exists in zone %s for account %s", v.Name, p.zone.Name, p.owner.Name)
 			}
@@ -587,7 +597,7 @@ func deployVM(c *Call) (any, error) {
 			ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[0], VMID: v.ID, Type: db.VolumeRoot, DeviceID: 0, Size: p.rootSize,
 			TemplateID: v.TemplateID, DiskOfferingID: p.rootDO, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
 			DisplayVolume: true, Attached: now, Created: now}
-		if err := db.InsertVolume(c.Ctx, tx, root); err != nil {
+		if err := db.InsertVolume(c.Ctx, w.Later(), root); err != nil {
 			return err
 		}
 		hint.vols = append(hint.vols, root)
@@ -596,14 +606,17 @@ func deployVM(c *Call) (any, error) {
 				ZoneID: v.ZoneID, PodID: v.PodID, PoolID: pools[1], VMID: v.ID, Type: db.VolumeDataDisk, DeviceID: 1, Size: p.dataSize,
 				DiskOfferingID: p.dataDO.ID, State: db.VolumeAllocated, Format: "QCOW2", HypervisorType: v.HypervisorType,
 				DisplayVolume: true, Attached: now, Created: now}
-			if err := db.InsertVolume(c.Ctx, tx, data); err != nil {
+			if err := db.InsertVolume(c.Ctx, w.Later(), data); err != nil {
 				return err
 			}
 			hint.vols = append(hint.vols, data)
 		}
 		// The most contended row last: a host is shared by the deploys that chose it, an
 		// account's counts by its deploys, a cluster's pool by every deploy to the cluster.
-		if err := l.TakePlaced(c.Ctx, tx, placed); err != nil {
+		if err := l.TakePlaced(c.Ctx, w, placed); err != nil {
+			return err
+		}
+		if err := w.Flush(c.Ctx); err != nil { // the volumes, when no host was taken
 			return err
 		}
 		if err := c.applyCharge(tx, limits, map[string]int64{db.ResUserVM: 1, db.ResCPU: int64(p.cpu), db.ResMemory: p.mem,

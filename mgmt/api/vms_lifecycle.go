@@ -162,11 +162,13 @@ func startVMJob(c *Call, j *db.Job) (any, error) {
 	// The agent created the volumes: they are Ready, then the VM Running. Two statements, no
 	// transaction: if this server dies between them, the job runs again elsewhere with the VM
 	// still Starting (Ready volumes are what it makes of them anyway).
-	if _, err := c.S.DB.SQL.ExecContext(c.Ctx, "UPDATE volumes SET state = 'Ready', path = COALESCE(path, id), version = version + 1 WHERE vm_id = ? AND state = 'Allocated' AND removed IS NULL", v.ID); err != nil {
+	// (In one round trip on MySQL: the volumes' update is sent with the VM's.)
+	w := c.S.DB.Defer(c.S.DB.SQL)
+	if _, err := w.Later().ExecContext(c.Ctx, "UPDATE volumes SET state = 'Ready', path = COALESCE(path, id), version = version + 1 WHERE vm_id = ? AND state = 'Allocated' AND removed IS NULL", v.ID); err != nil {
 		return nil, err
 	}
 	now := db.Now()
-	running, err := db.SetVMRunning(c.Ctx, c.S.DB.SQL, v.ID, now)
+	running, err := db.SetVMRunning(c.Ctx, w, v.ID, now)
 	if err != nil {
 		return nil, err
 	}
