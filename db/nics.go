@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -179,19 +180,46 @@ func NicIPInUse(ctx context.Context, q Querier, networkID, ip string) (bool, err
 
 // nicListCols are the columns a VM list renders of a NIC; ListNicsOfVMs and ListNicsToRender
 // leave the other fields (AccountID, IPv6 gateway and CIDR, Mode, State, Version, Created,
-// Removed) zero.
-const nicListCols = `id, vm_id, network_id, COALESCE(ip_address,''), COALESCE(netmask,''), COALESCE(gateway,''), COALESCE(ip6_address,''),
-	mac_address, is_default, device_id, COALESCE(broadcast_uri,''), COALESCE(isolation_uri,''), traffic_type`
+// Removed) zero. As for VMs (vmListCols), the ids, addresses and numbers come packed in one
+// space-separated column.
+const nicListCols = `CONCAT_WS(' ', vm_id, network_id, COALESCE(ip_address,''), COALESCE(netmask,''), COALESCE(gateway,''),
+	COALESCE(ip6_address,''), mac_address, is_default, device_id, traffic_type), id, COALESCE(broadcast_uri,''), COALESCE(isolation_uri,'')`
 
 func scanNicListRow(s interface{ Scan(...any) error }) (*Nic, error) {
 	var n Nic
-	var def int
-	if err := s.Scan(&n.ID, &n.VMID, &n.NetworkID, &n.IPAddress, &n.Netmask, &n.Gateway, &n.IP6Address, &n.MACAddress, &def, &n.DeviceID,
-		&n.BroadcastURI, &n.IsolationURI, &n.TrafficType); err != nil {
+	var packed string
+	if err := s.Scan(&packed, &n.ID, &n.BroadcastURI, &n.IsolationURI); err != nil {
 		return nil, err
 	}
-	n.IsDefault = def == 1
+	var f [10]string
+	if !splitPacked(packed, f[:]) {
+		n.DeviceID = -1 // read again by repackNics
+		return &n, nil
+	}
+	dev, err := strconv.Atoi(f[8])
+	if err != nil {
+		return nil, fmt.Errorf("nic %s: packed device id %q: %w", n.ID, f[8], err)
+	}
+	n.VMID, n.NetworkID, n.IPAddress, n.Netmask, n.Gateway, n.IP6Address, n.MACAddress = f[0], f[1], f[2], f[3], f[4], f[5], f[6]
+	n.IsDefault, n.DeviceID, n.TrafficType = f[7] == "1", dev, f[9]
 	return &n, nil
+}
+
+// repackNics reads again, column by column, the NICs whose packed column did not split.
+func repackNics(ctx context.Context, q Querier, list []*Nic) error {
+	for i, n := range list {
+		if n.DeviceID != -1 {
+			continue
+		}
+		full, err := scanNic(q.QueryRowContext(ctx, "SELECT "+nicCols+" FROM nics WHERE id = ?", n.ID))
+		if err != nil {
+			return fmt.Errorf("db: list nics: %w", err)
+		}
+		list[i] = &Nic{ID: full.ID, VMID: full.VMID, NetworkID: full.NetworkID, IPAddress: full.IPAddress, Netmask: full.Netmask,
+			Gateway: full.Gateway, IP6Address: full.IP6Address, MACAddress: full.MACAddress, IsDefault: full.IsDefault, DeviceID: full.DeviceID,
+			BroadcastURI: full.BroadcastURI, IsolationURI: full.IsolationURI, TrafficType: full.TrafficType}
+	}
+	return nil
 }
 
 // NicsByVM groups NICs by VM id, each VM's in device order (ties by id).
@@ -220,7 +248,11 @@ func NicsByVM(list []*Nic) map[string][]*Nic {
 func ListNicsOfVMs(ctx context.Context, q Querier, f VMFilter) ([]*Nic, error) {
 	where, args := f.where()
 	query := "SELECT " + nicListCols + " FROM nics WHERE removed IS NULL AND vm_id IN (SELECT v.id FROM vm_instances v WHERE " + where + ")"
-	if f.Limit > 0 {
+	if where == (VMFilter{}).whereAll() && f.Limit == 0 {
+		// Every live VM: every live NIC, without reading vm_instances a second time (a NIC of
+		// a VM gone meanwhile is not rendered: callers take the NICs of the VMs they list).
+		query = "SELECT " + nicListCols + " FROM nics WHERE removed IS NULL"
+	} else if f.Limit > 0 {
 		query = "SELECT " + nicListCols + " FROM nics n JOIN (SELECT v.id AS pid FROM vm_instances v WHERE " + where + " ORDER BY v.seq" +
 			page(f.Limit, f.Offset) + ") p ON p.pid = n.vm_id WHERE n.removed IS NULL"
 	}
@@ -228,7 +260,17 @@ func ListNicsOfVMs(ctx context.Context, q Querier, f VMFilter) ([]*Nic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("db: list nics of vms: %w", err)
 	}
-	return scanAll(rows, "list nics of vms", scanNicListRow)
+	list, err := scanAll(rows, "list nics of vms", scanNicListRow)
+	if err != nil {
+		return nil, err
+	}
+	return list, repackNics(ctx, q, list)
+}
+
+// whereAll is the condition of a filter that keeps every live VM.
+func (f VMFilter) whereAll() string {
+	w, _ := f.where()
+	return w
 }
 
 // ListNicsToRender returns, for rendering, the live NICs of the VMs named (at most a few
@@ -243,6 +285,9 @@ func ListNicsToRender(ctx context.Context, q Querier, vmIDs []string) ([]*Nic, e
 		}
 		list, err := scanAll(rows, "list nics", scanNicListRow)
 		if err != nil {
+			return nil, err
+		}
+		if err := repackNics(ctx, q, list); err != nil {
 			return nil, err
 		}
 		out = append(out, list...)

@@ -27,6 +27,9 @@ func TestListVMsToRender(t *testing.T) {
 			v := &db.VM{ID: fmt.Sprintf("vm%02d", i), Name: fmt.Sprintf("n%02d", i), AccountID: acct, DomainID: dom, ZoneID: "z",
 				ServiceOfferingID: "so", TemplateID: "t", CPUNumber: 1, CPUSpeed: 100, Memory: 64, State: db.VMRunning, DisplayVM: i%4 != 0,
 				HostID: "h1", PodID: "p", Password: "pw", UserData: "dWQ=", PowerState: db.PowerOn, PowerStateUpdated: int64(i), Created: int64(100 + i)}
+			if i == 5 {
+				v.OSTypeID = "an id with spaces" // not packable: read again column by column
+			}
 			if i%3 == 0 {
 				v.AccountID, v.DomainID, v.HostID, v.State = "other", "nodomain", "", db.VMStopped
 				v.Details = map[string]string{"a": "b"}
@@ -37,6 +40,9 @@ func TestListVMsToRender(t *testing.T) {
 			for k := 0; k < 1+i%3; k++ {
 				n := &db.Nic{ID: fmt.Sprintf("nic%02d-%d", i, k), VMID: v.ID, NetworkID: "net", IPAddress: fmt.Sprintf("10.0.%d.%d", k, i),
 					MACAddress: fmt.Sprintf("02:00:00:00:%02x:%02x", k, i), IsDefault: k == 0, DeviceID: 2 - k, Netmask: "255.0.0.0", Created: 1}
+				if i == 7 {
+					n.Gateway, n.BroadcastURI = "a gateway with spaces", "vlan://7"
+				}
 				if err := db.InsertNic(ctx, q, n); err != nil {
 					t.Fatal(err)
 				}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,6 +71,9 @@ func TestVMListPerf(t *testing.T) {
 		rounds = r
 	}
 	stage := func(name string, f func() error) {
+		if os.Getenv("ATOLL_VM_LISTPERF_NOSTAGES") != "" {
+			return
+		}
 		var d []time.Duration
 		for r := 0; r < rounds; r++ {
 			t0 := time.Now()
@@ -93,11 +97,56 @@ func TestVMListPerf(t *testing.T) {
 		_, err := db.ListNicsOfVMs(ctx, rq, db.VMFilter{Limit: 500, Offset: 20000})
 		return err
 	})
-	var all, dec []time.Duration
+	if os.Getenv("ATOLL_VM_LISTPERF_EXPLAIN") != "" {
+		explain := "EXPLAIN "
+		if v.Server.DB.Dialect == db.SQLite {
+			explain = "EXPLAIN QUERY PLAN "
+		}
+		for _, qs := range []string{"SELECT COUNT(*) FROM vm_instances v WHERE v.removed IS NULL",
+			"SELECT v.id, v.name FROM vm_instances v WHERE v.removed IS NULL ORDER BY v.seq LIMIT 500 OFFSET 20000",
+			"SELECT n.id FROM nics n JOIN (SELECT v.id AS pid FROM vm_instances v WHERE v.removed IS NULL ORDER BY v.seq LIMIT 500 OFFSET 20000) p ON p.pid = n.vm_id WHERE n.removed IS NULL",
+			"SELECT id FROM nics WHERE removed IS NULL AND vm_id IN (SELECT v.id FROM vm_instances v WHERE v.removed IS NULL)",
+			"SELECT id FROM nics WHERE removed IS NULL AND vm_id IN (SELECT v.id FROM vm_instances v WHERE v.removed IS NULL AND v.account_id = 'x')"} {
+			rows, err := rq.QueryContext(ctx, explain+qs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, _ := rows.Columns()
+			t.Logf("%s", qs)
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				rows.Scan(ptrs...)
+				line := ""
+				for i, c := range cols {
+					if b, ok := vals[i].([]byte); ok {
+						vals[i] = string(b)
+					}
+					line += fmt.Sprintf("%s=%v ", c, vals[i])
+				}
+				t.Logf("    %s", line)
+			}
+			rows.Close()
+		}
+	}
+	pageVMs, _, _ := db.ListVMsToRender(ctx, rq, db.VMFilter{Limit: 500, Offset: 20000}, false)
+	var pageIDs []string
+	for _, x := range pageVMs {
+		pageIDs = append(pageIDs, x.ID)
+	}
+	stage("db.ListNicsToRender 500 ids", func() error { _, err := db.ListNicsToRender(ctx, rq, pageIDs); return err })
+	stage("db.ListVMsToRender page 40", func() error {
+		_, _, err := db.ListVMsToRender(ctx, rq, db.VMFilter{Limit: 500, Offset: 20000}, false)
+		return err
+	})
+	var all, dec, allCPU []time.Duration
 	for r := 0; r < rounds; r++ {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		b := goldenCall(t, v.URL, v.Admin.Key, v.Admin.Secret, map[string]string{"listall": "true"})
-		all = append(all, time.Since(t0))
+		all, allCPU = append(all, time.Since(t0)), append(allCPU, cpuTime()-c0)
 		t0 = time.Now()
 		var m map[string]any
 		if err := json.Unmarshal(b[4:], &m); err != nil {
@@ -111,16 +160,25 @@ func TestVMListPerf(t *testing.T) {
 			t.Logf("answer: %d MB", len(b)>>20)
 		}
 	}
-	var pages []time.Duration
+	var pages, pagesCPU []time.Duration
 	for p := 1; p <= (n+499)/500; p++ {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		goldenCall(t, v.URL, v.Admin.Key, v.Admin.Secret, map[string]string{"listall": "true", "page": strconv.Itoa(p), "pagesize": "500"})
-		pages = append(pages, time.Since(t0))
+		pages, pagesCPU = append(pages, time.Since(t0)), append(pagesCPU, cpuTime()-c0)
 	}
+	t.Logf("all at once CPU of this process (server, client read, GC): %s", durs(allCPU))
+	t.Logf("pages of 500 CPU of this process: %s", durs(pagesCPU))
 	t.Logf("all at once (to last byte): %s", durs(all))
 	t.Logf("decoding it into maps (client): %s", durs(dec))
 	t.Logf("pages of 500 (to last byte): %s", durs(pages))
 	_ = mgmttest.Do
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func durs(d []time.Duration) string {
