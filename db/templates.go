@@ -116,13 +116,17 @@ func GetTemplate(ctx context.Context, q Querier, id string) (*Template, error) {
 	return t, nil
 }
 
+// templateReadyCol counts a template's ready copies in a zone (arguments: DownloadDone, zone,
+// zone), as TemplateReadyInZone's first query.
+const templateReadyCol = `, (SELECT COUNT(*) FROM template_stores s
+		WHERE s.template_id = t.id AND s.removed IS NULL AND s.download_state = ? AND (s.zone_id = ? OR t.cross_zones = 1
+		AND NOT EXISTS (SELECT 1 FROM template_stores r WHERE r.template_id = t.id AND r.zone_id = ? AND r.removed IS NOT NULL)))`
+
 // GetTemplateInZone is GetTemplate and TemplateReadyInZone in one read (usually).
 func GetTemplateInZone(ctx context.Context, q Querier, id, zoneID string) (*Template, bool, error) {
 	var n int
-	t, err := scanTemplate(extraScan{q.QueryRowContext(ctx, "SELECT "+templateCols+`, (SELECT COUNT(*) FROM template_stores s
-		WHERE s.template_id = t.id AND s.removed IS NULL AND s.download_state = ? AND (s.zone_id = ? OR t.cross_zones = 1
-		AND NOT EXISTS (SELECT 1 FROM template_stores r WHERE r.template_id = t.id AND r.zone_id = ? AND r.removed IS NOT NULL)))
-		FROM templates t WHERE t.id = ? AND t.removed IS NULL`, DownloadDone, zoneID, zoneID, id), []any{&n}})
+	t, err := scanTemplate(extraScan{q.QueryRowContext(ctx, "SELECT "+templateCols+templateReadyCol+" FROM templates t WHERE t.id = ? AND t.removed IS NULL",
+		DownloadDone, zoneID, zoneID, id), []any{&n}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, ErrNotFound
 	}

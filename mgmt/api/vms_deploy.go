@@ -116,7 +116,15 @@ func computeOf(so *db.ServiceOffering, details map[string]string) (int, int64, i
 
 // offeringFor loads an active, non-system service offering usable in the owner's domain and zone.
 func (c *Call) offeringFor(q db.Querier, id string, owner *db.Account, zoneID string) (*db.ServiceOffering, error) {
-	so, err := db.GetServiceOffering(c.Ctx, q, strings.ToLower(id))
+	return c.offeringOf(q, nil, id, owner, zoneID)
+}
+
+// offeringOf is offeringFor for an offering read already (so; nil: read it now).
+func (c *Call) offeringOf(q db.Querier, so *db.ServiceOffering, id string, owner *db.Account, zoneID string) (*db.ServiceOffering, error) {
+	var err error
+	if so == nil {
+		so, err = db.GetServiceOffering(c.Ctx, q, strings.ToLower(id))
+	}
 	if errors.Is(err, db.ErrNotFound) || err == nil && so.IsSystem {
 		return nil, ErrParam("Unable to find service offering: %s", id)
 	}
@@ -143,7 +151,16 @@ func (c *Call) offeringFor(q db.Querier, id string, owner *db.Account, zoneID st
 
 // templateFor loads a template or ISO the owner may use, ready in the zone.
 func (c *Call) templateFor(q db.Querier, id string, owner *db.Account, zoneID string) (*db.Template, error) {
-	t, ready, err := db.GetTemplateInZone(c.Ctx, q, strings.ToLower(id), zoneID)
+	return c.templateOf(q, nil, false, id, owner, zoneID)
+}
+
+// templateOf is templateFor for a template read already with whether it is ready in the zone
+// (t; nil: read it now).
+func (c *Call) templateOf(q db.Querier, t *db.Template, ready bool, id string, owner *db.Account, zoneID string) (*db.Template, error) {
+	var err error
+	if t == nil || !ready && t.ID == db.SimulatorTemplateID {
+		t, ready, err = db.GetTemplateInZone(c.Ctx, q, strings.ToLower(id), zoneID)
+	}
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, ErrParam("Unable to use template %s: it does not exist", id)
 	}
@@ -267,21 +284,76 @@ type deployment struct {
 	clusterID   string
 	podID       string
 	plannerName string
+	candidates  []*planner.Candidate // the zone's hosts as read before the transaction
+}
+
+// deployReads are the rows a deploy reads first, fetched together (one round trip on MySQL).
+// Any left nil is read again, one by one, where it is needed (which also gives the errors).
+type deployReads struct {
+	account       *db.Account // the caller's own, when the deploy names no owner
+	zone          *db.Zone
+	offering      *db.ServiceOffering
+	template      *db.Template
+	templateReady bool
+	networks      map[string]*db.Network
+	candidates    []*planner.Candidate
+}
+
+func (c *Call) prefetchDeploy(q db.Querier) *deployReads {
+	r := &deployReads{networks: map[string]*db.Network{}}
+	var reads []db.Read
+	if c.P.String("account") == "" && c.P.String("domainid") == "" {
+		reads = append(reads, db.ReadAccount(c.Caller.User.AccountID, &r.account))
+	}
+	zoneID := strings.ToLower(c.P.String("zoneid"))
+	reads = append(reads, db.ReadZone(zoneID, &r.zone))
+	start, ok := c.P.Bool("startvm")
+	start = start || !ok
+	if start {
+		reads = append(reads, planner.CandidatesRead(zoneID, &r.candidates))
+	}
+	reads = append(reads, db.ReadServiceOffering(strings.ToLower(c.P.String("serviceofferingid")), &r.offering),
+		db.ReadTemplateInZone(strings.ToLower(c.P.String("templateid")), zoneID, &r.template, &r.templateReady))
+	ids := c.P.List("networkids")
+	nets := make([]*db.Network, len(ids))
+	for i, id := range ids {
+		reads = append(reads, db.ReadNetwork(strings.ToLower(id), &nets[i]))
+	}
+	if err := c.S.DB.ReadAll(c.Ctx, q, reads...); err != nil {
+		c.S.Log.Warn("deploy: reading ahead failed; reading one by one", "err", err)
+		return &deployReads{}
+	}
+	for _, n := range nets {
+		if n != nil {
+			r.networks[n.ID] = n
+		}
+	}
+	if start && r.candidates == nil {
+		r.candidates = []*planner.Candidate{} // read, none: not "read again"
+	}
+	return r
 }
 
 func (c *Call) prepareDeploy() (*deployment, error) {
 	q := c.S.DB.Read()
 	p := &deployment{ips: map[string]string{}}
-	owner, err := c.ownerForCreate(q)
-	if err != nil {
-		return nil, err
+	pre := c.prefetchDeploy(q)
+	p.candidates = pre.candidates
+	owner, err := pre.account, error(nil)
+	if owner == nil {
+		if owner, err = c.ownerForCreate(q); err != nil {
+			return nil, err
+		}
 	}
 	if !strings.EqualFold(owner.State, "enabled") {
 		return nil, ErrDenied("The owner of vm %s is disabled: %s", c.P.String("name"), owner.Name)
 	}
 	p.owner = owner
 	zoneID := strings.ToLower(c.P.String("zoneid"))
-	z, err := db.GetZone(c.Ctx, q, zoneID)
+	z := pre.zone
+	if z == nil {
+		z, err = db.GetZone(c.Ctx, q, zoneID)
+	}
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, ErrParam("Unable to find zone by id=%s", zoneID)
 	}
@@ -298,7 +370,7 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 		}
 	}
 	p.hostID, p.clusterID, p.podID = strings.ToLower(c.P.String("hostid")), strings.ToLower(c.P.String("clusterid")), strings.ToLower(c.P.String("podid"))
-	if p.so, err = c.offeringFor(q, c.P.String("serviceofferingid"), owner, z.ID); err != nil {
+	if p.so, err = c.offeringOf(q, pre.offering, c.P.String("serviceofferingid"), owner, z.ID); err != nil {
 		return nil, err
 	}
 	p.details = c.vmDetailsParam()
@@ -309,7 +381,7 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 	if v := c.P.String("deploymentplanner"); v != "" {
 		p.plannerName = v
 	}
-	if p.tmpl, err = c.templateFor(q, c.P.String("templateid"), owner, z.ID); err != nil {
+	if p.tmpl, err = c.templateOf(q, pre.template, pre.templateReady, c.P.String("templateid"), owner, z.ID); err != nil {
 		return nil, err
 	}
 	var dataDO *db.DiskOffering
@@ -388,7 +460,7 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 		return nil, ErrParam("Can't create vm with security groups; security group feature is not enabled on zone %s", z.Name)
 	}
 	p.secGroups = strings.Join(append(sgIDs, sgNames...), ",")
-	if err := c.deployNetworks(q, p); err != nil {
+	if err := c.deployNetworks(q, p, pre.networks); err != nil {
 		return nil, err
 	}
 	p.start = true
@@ -410,7 +482,7 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 }
 
 // deployNetworks resolves networkids, iptonetworklist and ipaddress, or the default network.
-func (c *Call) deployNetworks(q db.Querier, p *deployment) error {
+func (c *Call) deployNetworks(q db.Querier, p *deployment, read map[string]*db.Network) error {
 	ids := c.P.List("networkids")
 	for _, m := range c.P.Map("iptonetworklist") {
 		id := strings.ToLower(m["networkid"])
@@ -434,7 +506,10 @@ func (c *Call) deployNetworks(q db.Querier, p *deployment) error {
 			return ErrParam("Network %s is given twice", id)
 		}
 		seen[id] = true
-		n, err := db.GetNetwork(c.Ctx, q, id)
+		n, err := read[id], error(nil)
+		if n == nil {
+			n, err = db.GetNetwork(c.Ctx, q, id)
+		}
 		if errors.Is(err, db.ErrNotFound) {
 			return ErrParam("Unable to find network by id %s", id)
 		}
@@ -567,7 +642,8 @@ func deployVM(c *Call) (any, error) {
 			pl, err := l.Deploy(c.Ctx, tx, planner.Request{ZoneID: p.zone.ID, PodID: p.podID, ClusterID: p.clusterID, HostID: p.hostID,
 				Need: planner.Compute{CPUMHz: int64(p.cpu) * p.speed, Cores: int64(p.cpu), Memory: p.mem << 20}, HostTag: p.so.HostTag,
 				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID,
-				DeferTake: true}, hostDisks)
+				DeferTake: true, Candidates: p.candidates}, hostDisks)
+			p.candidates = nil // a transaction run again (a lost race) reads them afresh
 			if err != nil {
 				return vmDeployErr(v, err)
 			}

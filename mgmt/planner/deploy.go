@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -47,6 +48,9 @@ type Request struct {
 	IgnoreThreshold bool
 	// Exclude is the VM being placed, left out of UserDispersing's count.
 	Exclude string
+	// Candidates, when not nil, are the zone's candidate hosts read already (CandidatesRead,
+	// before the transaction: the takes are conditional, so a stale row only loses a race).
+	Candidates []*Candidate
 	// DeferTake chooses a host without taking its CPU and memory: the caller takes them with
 	// TakePlaced as the last write of its transaction, so that the host's ledger rows, which
 	// every deploy to that host updates, stay locked only until the commit. Ignored when
@@ -108,7 +112,24 @@ type Candidate struct {
 // Candidates returns, in one query, the hosts of a zone that may take VMs: routing hosts Up and
 // Enabled in Enabled pods and clusters, with enabled CPU and memory ledger rows.
 func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate, error) {
-	rows, err := q.QueryContext(ctx, `SELECT h.id, h.name, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
+	var out []*Candidate
+	r := CandidatesRead(zoneID, &out)
+	rows, err := q.QueryContext(ctx, r.Query, r.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("planner: candidate hosts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := r.Row(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, rows.Err()
+}
+
+// CandidatesRead is Candidates as a db.Read (for db.ReadAll), appending to *dst.
+func CandidatesRead(zoneID string, dst *[]*Candidate) db.Read {
+	return db.Read{Query: `SELECT h.id, h.name, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
 		cpu.used + cpu.reserved, cpu.total, mem.used + mem.reserved, mem.total, CASE WHEN cores.object_id IS NULL THEN 0 ELSE 1 END
 		FROM hosts h JOIN clusters c ON c.id = h.cluster_id JOIN pods p ON p.id = h.pod_id
 		JOIN capacity cpu ON cpu.capacity_type = 1 AND cpu.object_id = h.id AND cpu.enabled = 1
@@ -116,20 +137,15 @@ func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate,
 		LEFT JOIN capacity cores ON cores.capacity_type = 90 AND cores.object_id = h.id
 		WHERE h.zone_id = ? AND h.type = 'Routing' AND h.removed IS NULL AND h.status = 'Up' AND h.resource_state = 'Enabled'
 		AND c.removed IS NULL AND c.allocation_state = 'Enabled' AND p.removed IS NULL AND p.allocation_state = 'Enabled'
-		ORDER BY c.id, h.id`, zoneID)
-	if err != nil {
-		return nil, fmt.Errorf("planner: candidate hosts: %w", err)
-	}
-	defer rows.Close()
-	var out []*Candidate
-	for rows.Next() {
-		var c Candidate
-		if err := rows.Scan(&c.HostID, &c.Name, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
-			return nil, fmt.Errorf("planner: candidate hosts: %w", err)
-		}
-		out = append(out, &c)
-	}
-	return out, rows.Err()
+		ORDER BY c.id, h.id`, Args: []any{zoneID},
+		Row: func(rows *sql.Rows) error {
+			var c Candidate
+			if err := rows.Scan(&c.HostID, &c.Name, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
+				return fmt.Errorf("planner: candidate hosts: %w", err)
+			}
+			*dst = append(*dst, &c)
+			return nil
+		}}
 }
 
 // HasTags reports whether a comma list have holds every tag of the comma list want
@@ -200,9 +216,11 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 	if !l.cache {
 		l = l.Snapshot()
 	}
-	cands, err := Candidates(ctx, q, req.ZoneID)
-	if err != nil {
-		return nil, err
+	cands, err := req.Candidates, error(nil)
+	if cands == nil {
+		if cands, err = Candidates(ctx, q, req.ZoneID); err != nil {
+			return nil, err
+		}
 	}
 	sums := map[string]*clusterSums{}
 	for _, c := range cands {
