@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -586,6 +587,72 @@ func TestFailingJobs(t *testing.T) {
 		got, err := a.r.Wait(t.Context(), o.ID, time.Second)
 		if err != nil || got.Status != db.JobSucceeded {
 			t.Fatalf("Wait: %+v %v", got, err)
+		}
+	})
+}
+
+// A job written claimed by its server (LocalClaim) runs there at once with the hint it was
+// handed, without a claim (one attempt); Wait answers it from memory while it runs and once
+// it has ended. If that server dies before running it, another takes it over when the lease
+// lapses.
+func TestLocalJobRunsAtOnceAndLapsesIfNotRun(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, url string) {
+		release := make(chan struct{})
+		var hint atomic.Value
+		a := startRunner(t, url, "server-a", 2*time.Second, map[string]jobs.Func{"work": func(ctx context.Context, j *db.Job) jobs.Outcome {
+			hint.Store(fmt.Sprint(jobs.HintOf(ctx)))
+			<-release
+			return jobs.Outcome{Status: db.JobSucceeded, Result: `{"done":true}`}
+		}})
+		waitFor(t, 5*time.Second, "runner a running", func() bool { _, _, ok := a.r.LocalClaim(); return ok })
+		local := func(d *db.DB, r *jobs.Runner, inst string) *db.Job {
+			owner, lease, ok := r.LocalClaim()
+			if !ok {
+				t.Fatal("LocalClaim refused by a running runner")
+			}
+			j := &db.Job{ID: uuid.NewString(), Cmd: "work", Params: "{}", UserID: "u", AccountID: "a", DomainID: "d",
+				InstanceType: "Vm", InstanceID: inst, Created: db.Now(), Owner: owner, LeaseUntil: lease, Attempts: 1}
+			if err := d.Transaction(t.Context(), func(tx db.Tx) error { return db.InsertJob(t.Context(), tx, j) }); err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}
+		j := local(a.d, a.r, "vm-local")
+		a.r.RunLocal(j, "the hint")
+		waitFor(t, 5*time.Second, "the local job started", func() bool { return hint.Load() != nil })
+		if h := hint.Load().(string); h != "the hint" {
+			t.Fatalf("hint %q", h)
+		}
+		got, err := a.r.Wait(t.Context(), j.ID, 50*time.Millisecond)
+		if err != nil || got.Status != db.JobPending {
+			t.Fatalf("wait on the running job: %v %v", got, err)
+		}
+		close(release)
+		got, err = a.r.Wait(t.Context(), j.ID, 5*time.Second)
+		if err != nil || got.Status != db.JobSucceeded || got.Result != `{"done":true}` || got.Completed == 0 {
+			t.Fatalf("wait on the ended job: %+v %v", got, err)
+		}
+		stored := waitJob(t, a.d, j.ID, 5*time.Second)
+		if stored.Status != db.JobSucceeded || stored.Owner != "server-a" || stored.Attempts != 1 || stored.Result != got.Result || stored.Completed != got.Completed {
+			t.Fatalf("stored %+v, answered %+v", stored, got)
+		}
+
+		// Written claimed by a server that dies before running it: server b takes it over
+		// once the lease lapses, and only then.
+		rec := newRecorder()
+		b := startRunner(t, url, "server-b", 2*time.Second, map[string]jobs.Func{"work": rec.handler("server-b")})
+		a.stop()
+		dead := &db.Job{ID: uuid.NewString(), Cmd: "work", Params: "{}", UserID: "u", AccountID: "a", DomainID: "d",
+			InstanceType: "Vm", InstanceID: "vm-orphan", Created: db.Now(), Owner: "server-a", LeaseUntil: db.Now() + 1000, Attempts: 1}
+		if err := b.d.Transaction(t.Context(), func(tx db.Tx) error { return db.InsertJob(t.Context(), tx, dead) }); err != nil {
+			t.Fatal(err)
+		}
+		done := waitJob(t, b.d, dead.ID, 10*time.Second)
+		if done.Status != db.JobSucceeded || done.Owner != "server-b" || done.Attempts != 2 || rec.count(dead.ID) != 1 {
+			t.Fatalf("takeover of an unrun local job: %+v, runs %d", done, rec.count(dead.ID))
+		}
+		if done.Completed < dead.LeaseUntil {
+			t.Fatalf("taken over before the lease lapsed")
 		}
 	})
 }
