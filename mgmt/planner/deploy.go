@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 
@@ -127,6 +128,13 @@ func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate,
 	return out, rows.Err()
 }
 
+func compareCandidates(a, b *Candidate) int {
+	if c := strings.Compare(a.ClusterID, b.ClusterID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.HostID, b.HostID)
+}
+
 // CandidatesRead is Candidates as a db.Read (for db.ReadAll), appending to *dst.
 func CandidatesRead(zoneID string, dst *[]*Candidate) db.Read {
 	return db.Read{Query: `SELECT h.id, h.name, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
@@ -136,8 +144,8 @@ func CandidatesRead(zoneID string, dst *[]*Candidate) db.Read {
 		JOIN capacity mem ON mem.capacity_type = 0 AND mem.object_id = h.id AND mem.enabled = 1
 		LEFT JOIN capacity cores ON cores.capacity_type = 90 AND cores.object_id = h.id
 		WHERE h.zone_id = ? AND h.type = 'Routing' AND h.removed IS NULL AND h.status = 'Up' AND h.resource_state = 'Enabled'
-		AND c.removed IS NULL AND c.allocation_state = 'Enabled' AND p.removed IS NULL AND p.allocation_state = 'Enabled'
-		ORDER BY c.id, h.id`, Args: []any{zoneID},
+		AND c.removed IS NULL AND c.allocation_state = 'Enabled' AND p.removed IS NULL AND p.allocation_state = 'Enabled'`,
+		Args: []any{zoneID},
 		Row: func(rows *sql.Rows) error {
 			var c Candidate
 			if err := rows.Scan(&c.HostID, &c.Name, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
@@ -221,6 +229,12 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 		if cands, err = Candidates(ctx, q, req.ZoneID); err != nil {
 			return nil, err
 		}
+	}
+	// By cluster and host (FirstFit's order), sorted here rather than by the query: with a
+	// text column in the rows, MariaDB would sort the join in an on-disk temporary table (a
+	// file made and removed for every deploy).
+	if !slices.IsSortedFunc(cands, compareCandidates) {
+		slices.SortFunc(cands, compareCandidates)
 	}
 	sums := map[string]*clusterSums{}
 	for _, c := range cands {
@@ -386,7 +400,7 @@ type PoolCandidate struct {
 func Pools(ctx context.Context, q db.Querier, zoneID string) ([]*PoolCandidate, error) {
 	rows, err := q.QueryContext(ctx, `SELECT s.id, s.scope, COALESCE(s.cluster_id,''), COALESCE(s.host_id,''), COALESCE(s.tags,''),
 		k.used + k.reserved, k.total FROM storage_pools s JOIN capacity k ON k.object_id = s.id AND k.capacity_type = 3 AND k.enabled = 1
-		WHERE s.zone_id = ? AND s.removed IS NULL AND s.status = 'Up' ORDER BY s.id`, zoneID)
+		WHERE s.zone_id = ? AND s.removed IS NULL AND s.status = 'Up'`, zoneID)
 	if err != nil {
 		return nil, fmt.Errorf("planner: candidate pools: %w", err)
 	}
@@ -399,6 +413,9 @@ func Pools(ctx context.Context, q db.Querier, zoneID string) ([]*PoolCandidate, 
 		}
 		out = append(out, &p)
 	}
+	// Sorted here, not by the query: with a text column in the rows, MariaDB sorts a join's
+	// rows in an on-disk temporary table (a file made and removed for every deploy).
+	slices.SortFunc(out, func(a, b *PoolCandidate) int { return strings.Compare(a.ID, b.ID) })
 	return out, rows.Err()
 }
 
