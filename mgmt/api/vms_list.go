@@ -372,7 +372,7 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[st
 		if full && len(v.Details) > 0 {
 			r.Details = v.Details
 		}
-		for _, g := range strings.Split(v.SecurityGroups, ",") {
+		for _, g := range splitNonEmpty(v.SecurityGroups) {
 			if g = strings.TrimSpace(g); g != "" {
 				// Recorded as given (ids or names); modules read the name.
 				sg := map[string]any{"name": g}
@@ -394,6 +394,14 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[st
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// splitNonEmpty is strings.Split(s, ","), without allocating for an empty s (most VMs).
+func splitNonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // nameCache loads each referenced offering, template, OS type and network once per list.
