@@ -43,7 +43,7 @@ type Server struct {
 // they queue on that row lock inside the database, where waiting costs CPU (lock waits,
 // wake-ups, deadlock checks) that the deploys holding the row need. ATOLL_DEPLOY_TX_SLOTS
 // overrides it.
-var deployTxSlots = envInt("ATOLL_DEPLOY_TX_SLOTS", 8)
+var deployTxSlots = envInt("ATOLL_DEPLOY_TX_SLOTS", 4)
 
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
