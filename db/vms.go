@@ -430,6 +430,42 @@ func ListVMsToRender(ctx context.Context, q Querier, f VMFilter, userData bool) 
 	return list, total, nil
 }
 
+// VMTagsOf is TagsFor the VMs a VMFilter matches (paging ignored), in one query instead of id
+// lists: for a whole list of tens of thousands of VMs.
+func VMTagsOf(ctx context.Context, q Querier, f VMFilter) (map[string][]Tag, error) {
+	where, args := f.where()
+	rows, err := q.QueryContext(ctx, "SELECT "+tagCols+tagFrom+" WHERE g.resource_type = ? AND g.resource_id IN (SELECT v.id FROM vm_instances v WHERE "+
+		where+") ORDER BY g.resource_id, g.tag_key", append([]any{"UserVm"}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("db: tags of vms: %w", err)
+	}
+	list, err := scanAll(rows, "tags of vms", scanTag)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Tag{}
+	for _, t := range list {
+		out[t.ResourceID] = append(out[t.ResourceID], *t)
+	}
+	return out, nil
+}
+
+// VMAffinityMembersOf is ListAffinityMembers for the VMs a VMFilter matches (paging ignored),
+// in one query instead of id lists.
+func VMAffinityMembersOf(ctx context.Context, q Querier, f VMFilter) ([]*AffinityMember, error) {
+	where, args := f.where()
+	rows, err := q.QueryContext(ctx, `SELECT m.group_id, m.vm_id, g.name, g.type, COALESCE(g.description,'') FROM affinity_group_vm_map m
+		JOIN affinity_groups g ON g.id = m.group_id WHERE g.removed IS NULL AND m.vm_id IN (SELECT v.id FROM vm_instances v WHERE `+where+
+		`) ORDER BY m.vm_id, g.name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: affinity members of vms: %w", err)
+	}
+	return scanAll(rows, "affinity members of vms", func(s interface{ Scan(...any) error }) (*AffinityMember, error) {
+		var m AffinityMember
+		return &m, s.Scan(&m.GroupID, &m.VMID, &m.Name, &m.Type, &m.Description)
+	})
+}
+
 // fillVMNames sets the account, domain, zone and host names of VMs (what vmFrom joins), reading
 // each distinct account, domain, zone and host once.
 func fillVMNames(ctx context.Context, q Querier, vms []*VM) error {

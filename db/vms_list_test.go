@@ -48,6 +48,26 @@ func TestListVMsToRender(t *testing.T) {
 				}
 			}
 		}
+		for _, g := range []string{"ga", "gb"} {
+			if err := db.InsertAffinityGroup(ctx, q, &db.AffinityGroup{ID: g, Name: "name-" + g, Type: "host anti-affinity", AccountID: acct,
+				DomainID: dom, Created: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 40; i += 3 {
+			id := fmt.Sprintf("vm%02d", i)
+			if err := db.InsertTag(ctx, q, &db.Tag{ID: "t" + id, Key: "k", Value: id, ResourceType: "UserVm", ResourceID: id, AccountID: acct,
+				DomainID: dom, Created: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.InsertTag(ctx, q, &db.Tag{ID: "u" + id, Key: "a", Value: "x", ResourceType: "UserVm", ResourceID: id, AccountID: acct,
+				DomainID: dom, Created: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetVMAffinityGroups(ctx, q, id, []string{"gb", "ga"}[:1+i%2]); err != nil {
+				t.Fatal(err)
+			}
+		}
 		trim := func(v *db.VM, userData bool) db.VM {
 			c := *v
 			c.PodID, c.ClusterID, c.LastHostID, c.MigrateHostID, c.PowerState, c.Password = "", "", "", "", "", ""
@@ -87,6 +107,30 @@ func TestListVMsToRender(t *testing.T) {
 				var ids []string
 				for _, v := range want {
 					ids = append(ids, v.ID)
+				}
+				if f.Limit == 0 {
+					tags, err := db.VMTagsOf(ctx, d.Read(), f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantTags, err := db.TagsFor(ctx, q, "UserVm", ids)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(wantTags) == 0 && len(ids) == 40 || !reflect.DeepEqual(tags, wantTags) {
+						t.Fatalf("%+v: tags %v, want %v", f, tags, wantTags)
+					}
+					ms, err := db.VMAffinityMembersOf(ctx, d.Read(), f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantMs, err := db.ListAffinityMembers(ctx, q, ids)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(wantMs) == 0 && len(ids) == 40 || !reflect.DeepEqual(ms, wantMs) {
+						t.Fatalf("%+v: members %v, want %v", f, ms, wantMs)
+					}
 				}
 				toRender, err := db.ListNicsToRender(ctx, d.Read(), ids)
 				if err != nil {

@@ -107,11 +107,11 @@ func listVMs(c *Call) (any, error) {
 	f.Limit, f.Offset = c.P.Paging()
 	q := c.S.DB.Read()
 	userData, _ := c.P.Bool("userdata")
-	list, total, nics, err := listVMsAndNics(c, q, f, userData)
+	list, total, pre, err := listVMsAndNics(c, q, f, userData)
 	if err != nil {
 		return nil, err
 	}
-	items, err := c.renderVMsOf(q, list, c.P.String("details") == "" || strings.Contains(strings.ToLower(c.P.String("details")), "all"), nics)
+	items, err := c.renderVMsOf(q, list, c.P.String("details") == "" || strings.Contains(strings.ToLower(c.P.String("details")), "all"), pre)
 	if err != nil {
 		return nil, err
 	}
@@ -123,10 +123,18 @@ func listVMs(c *Call) (any, error) {
 	return ListResult{Key: "virtualmachine", Items: items, Count: total}, nil
 }
 
-// listVMsAndNics reads the VMs a list answers and, unpaged, the NICs of all of them: one query
-// over the same filter, run at the same time as the VMs' on another connection (nil NICs when
-// paged: renderVMsOf reads the page's by id).
-func listVMsAndNics(c *Call, q db.Querier, f db.VMFilter, userData bool) ([]*db.VM, int, map[string][]*db.Nic, error) {
+// vmPreload is what the render of a whole list reads beforehand over the list's filter: the
+// NICs of every VM (by VM id, in device order), their tags and affinity groups.
+type vmPreload struct {
+	nics    map[string][]*db.Nic
+	tags    map[string][]db.Tag
+	members map[string][]*db.AffinityMember
+}
+
+// listVMsAndNics reads the VMs a list answers and, unpaged, the NICs, tags and affinity groups
+// of all of them: one query each over the same filter, run at the same time as the VMs' on
+// another connection (nil when paged: renderVMsOf reads the page's by id).
+func listVMsAndNics(c *Call, q db.Querier, f db.VMFilter, userData bool) ([]*db.VM, int, *vmPreload, error) {
 	if _, pool := q.(*sql.DB); !pool || f.Limit > 0 {
 		// A page's NICs: by id once its VMs are known (a few ms; another OFFSET scan costs more).
 		list, total, err := db.ListVMsToRender(c.Ctx, q, f, userData)
@@ -134,10 +142,31 @@ func listVMsAndNics(c *Call, q db.Querier, f db.VMFilter, userData bool) ([]*db.
 	}
 	var ns []*db.Nic
 	var nerr error
+	pre := &vmPreload{tags: map[string][]db.Tag{}, members: map[string][]*db.AffinityMember{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ns, nerr = db.ListNicsOfVMs(c.Ctx, q, f)
+		if ns, nerr = db.ListNicsOfVMs(c.Ctx, q, f); nerr != nil {
+			return
+		}
+		var some bool
+		if some, nerr = db.AnyRows(c.Ctx, q, "resource_tags", "resource_type = ?", "UserVm"); nerr != nil {
+			return
+		} else if some {
+			if pre.tags, nerr = db.VMTagsOf(c.Ctx, q, f); nerr != nil {
+				return
+			}
+		}
+		if some, nerr = db.AnyRows(c.Ctx, q, "affinity_group_vm_map", "1 = 1"); nerr != nil || !some {
+			return
+		}
+		ms, err := db.VMAffinityMembersOf(c.Ctx, q, f)
+		if nerr = err; err != nil {
+			return
+		}
+		for _, m := range ms {
+			pre.members[m.VMID] = append(pre.members[m.VMID], m)
+		}
 	}()
 	list, total, err := db.ListVMsToRender(c.Ctx, q, f, userData)
 	<-done
@@ -148,8 +177,9 @@ func listVMsAndNics(c *Call, q db.Querier, f db.VMFilter, userData bool) ([]*db.
 		return nil, 0, nil, err
 	}
 	nics := db.NicsByVM(ns)
+	pre.nics = nics
 	// A VM committed after the NIC query read has no NICs there yet: read those VMs' by id
-	// (and those of VMs that have none, a few at most).
+	// (and those of VMs that have none, a few at most), with their tags and affinity groups.
 	var missing []string
 	for _, v := range list {
 		if _, ok := nics[v.ID]; !ok {
@@ -164,8 +194,27 @@ func listVMsAndNics(c *Call, q db.Querier, f db.VMFilter, userData bool) ([]*db.
 		for id, l := range db.NicsByVM(more) {
 			nics[id] = l
 		}
+		tags, err := db.TagsFor(c.Ctx, q, "UserVm", missing)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		for id, l := range tags {
+			pre.tags[id] = l
+		}
+		for _, ch := range chunks(missing, 1000) {
+			ms, err := db.ListAffinityMembers(c.Ctx, q, ch)
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			for _, id := range ch {
+				delete(pre.members, id)
+			}
+			for _, m := range ms {
+				pre.members[m.VMID] = append(pre.members[m.VMID], m)
+			}
+		}
 	}
-	return list, total, nics, nil
+	return list, total, pre, nil
 }
 
 // chunks splits ids for IN lists.
@@ -277,9 +326,9 @@ func (c *Call) renderVMs(q db.Querier, vms []*db.VM, full bool) ([]any, error) {
 	return c.renderVMsOf(q, vms, full, nil)
 }
 
-// renderVMsOf is renderVMs; when preNics is set it holds the NICs of every VM of vms (by VM id,
-// in device order), read beforehand.
-func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[string][]*db.Nic) ([]any, error) {
+// renderVMsOf is renderVMs; when pre is set it holds the NICs, tags and affinity groups of
+// every VM of vms, read beforehand.
+func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload) ([]any, error) {
 	ids := make([]string, len(vms))
 	for i, v := range vms {
 		ids[i] = v.ID
@@ -288,8 +337,8 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[st
 	seed := c.seedFor(vms)
 	if seed != nil {
 		nics[seed.vmID] = seed.nics
-	} else if preNics != nil {
-		nics = preNics
+	} else if pre != nil {
+		nics = pre.nics
 	} else {
 		ns, err := db.ListNicsToRender(c.Ctx, q, ids)
 		if err != nil {
@@ -300,6 +349,8 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[st
 	members := map[string][]*db.AffinityMember{}
 	if seed != nil && seed.noAffinity {
 		// the seeded VM is in no affinity group
+	} else if pre != nil {
+		members = pre.members
 	} else if some, err := db.AnyRows(c.Ctx, q, "affinity_group_vm_map", "1 = 1"); err != nil {
 		return nil, err
 	} else if some {
@@ -316,6 +367,8 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, preNics map[st
 	tags := map[string][]db.Tag{}
 	if seed != nil && seed.noTags {
 		// the seeded VM had no tags when its job began
+	} else if pre != nil {
+		tags = pre.tags
 	} else if some, err := db.AnyRows(c.Ctx, q, "resource_tags", "resource_type = ?", "UserVm"); err != nil {
 		return nil, err
 	} else if some {
