@@ -284,7 +284,8 @@ type deployment struct {
 	clusterID   string
 	podID       string
 	plannerName string
-	candidates  []*planner.Candidate // the zone's hosts as read before the transaction
+	candidates  []*planner.Candidate     // the zone's hosts as read before the transaction
+	pools       []*planner.PoolCandidate // and its primary storage pools
 }
 
 // deployReads are the rows a deploy reads first, fetched together (one round trip on MySQL).
@@ -297,6 +298,7 @@ type deployReads struct {
 	templateReady bool
 	networks      map[string]*db.Network
 	candidates    []*planner.Candidate
+	pools         []*planner.PoolCandidate
 }
 
 func (c *Call) prefetchDeploy(q db.Querier) *deployReads {
@@ -310,7 +312,7 @@ func (c *Call) prefetchDeploy(q db.Querier) *deployReads {
 	start, ok := c.P.Bool("startvm")
 	start = start || !ok
 	if start {
-		reads = append(reads, planner.CandidatesRead(zoneID, &r.candidates))
+		reads = append(reads, planner.CandidatesRead(zoneID, &r.candidates), planner.PoolsRead(zoneID, &r.pools))
 	}
 	reads = append(reads, db.ReadServiceOffering(strings.ToLower(c.P.String("serviceofferingid")), &r.offering),
 		db.ReadTemplateInZone(strings.ToLower(c.P.String("templateid")), zoneID, &r.template, &r.templateReady))
@@ -331,6 +333,10 @@ func (c *Call) prefetchDeploy(q db.Querier) *deployReads {
 	if start && r.candidates == nil {
 		r.candidates = []*planner.Candidate{} // read, none: not "read again"
 	}
+	if start && r.pools == nil {
+		r.pools = []*planner.PoolCandidate{}
+	}
+	planner.SortPools(r.pools)
 	return r
 }
 
@@ -338,7 +344,7 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 	q := c.S.DB.Read()
 	p := &deployment{ips: map[string]string{}}
 	pre := c.prefetchDeploy(q)
-	p.candidates = pre.candidates
+	p.candidates, p.pools = pre.candidates, pre.pools
 	owner, err := pre.account, error(nil)
 	if owner == nil {
 		if owner, err = c.ownerForCreate(q); err != nil {
@@ -651,7 +657,9 @@ func deployVM(c *Call) (any, error) {
 			placed = pl
 			pools = pl.Pools
 			if !local {
-				if shared, err = l.ChoosePools(c.Ctx, tx, v.ZoneID, v.HostID, v.ClusterID, disks); err != nil {
+				shared, err = l.ChoosePoolsOf(c.Ctx, tx, p.pools, v.ZoneID, v.HostID, v.ClusterID, disks)
+				p.pools = nil // a transaction run again reads them afresh
+				if err != nil {
 					return vmDeployErr(v, err)
 				}
 				pools = make([]string, len(shared))

@@ -398,25 +398,41 @@ type PoolCandidate struct {
 
 // Pools returns the Up pools of a zone with their allocated-storage ledger rows.
 func Pools(ctx context.Context, q db.Querier, zoneID string) ([]*PoolCandidate, error) {
-	rows, err := q.QueryContext(ctx, `SELECT s.id, s.scope, COALESCE(s.cluster_id,''), COALESCE(s.host_id,''), COALESCE(s.tags,''),
-		k.used + k.reserved, k.total FROM storage_pools s JOIN capacity k ON k.object_id = s.id AND k.capacity_type = 3 AND k.enabled = 1
-		WHERE s.zone_id = ? AND s.removed IS NULL AND s.status = 'Up'`, zoneID)
+	var out []*PoolCandidate
+	r := PoolsRead(zoneID, &out)
+	rows, err := q.QueryContext(ctx, r.Query, r.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("planner: candidate pools: %w", err)
 	}
 	defer rows.Close()
-	var out []*PoolCandidate
 	for rows.Next() {
-		var p PoolCandidate
-		if err := rows.Scan(&p.ID, &p.Scope, &p.ClusterID, &p.HostID, &p.Tags, &p.Used, &p.Total); err != nil {
-			return nil, fmt.Errorf("planner: candidate pools: %w", err)
+		if err := r.Row(rows); err != nil {
+			return nil, err
 		}
-		out = append(out, &p)
 	}
-	// Sorted here, not by the query: with a text column in the rows, MariaDB sorts a join's
-	// rows in an on-disk temporary table (a file made and removed for every deploy).
-	slices.SortFunc(out, func(a, b *PoolCandidate) int { return strings.Compare(a.ID, b.ID) })
+	SortPools(out)
 	return out, rows.Err()
+}
+
+// PoolsRead is Pools as a db.Read (for db.ReadAll), appending to *dst; SortPools them after.
+func PoolsRead(zoneID string, dst *[]*PoolCandidate) db.Read {
+	return db.Read{Query: `SELECT s.id, s.scope, COALESCE(s.cluster_id,''), COALESCE(s.host_id,''), COALESCE(s.tags,''),
+		k.used + k.reserved, k.total FROM storage_pools s JOIN capacity k ON k.object_id = s.id AND k.capacity_type = 3 AND k.enabled = 1
+		WHERE s.zone_id = ? AND s.removed IS NULL AND s.status = 'Up'`, Args: []any{zoneID},
+		Row: func(rows *sql.Rows) error {
+			var p PoolCandidate
+			if err := rows.Scan(&p.ID, &p.Scope, &p.ClusterID, &p.HostID, &p.Tags, &p.Used, &p.Total); err != nil {
+				return fmt.Errorf("planner: candidate pools: %w", err)
+			}
+			*dst = append(*dst, &p)
+			return nil
+		}}
+}
+
+// SortPools orders pools by id. (Sorted here, not by the query: with a text column in the
+// rows, MariaDB sorts a join's rows in an on-disk temporary table, a file per deploy.)
+func SortPools(pools []*PoolCandidate) {
+	slices.SortFunc(pools, func(a, b *PoolCandidate) int { return strings.Compare(a.ID, b.ID) })
 }
 
 func (l *Ledger) placeDisks(ctx context.Context, q db.Querier, zoneID string, host *Candidate, disks []DiskRequest) ([]string, error) {
@@ -565,15 +581,24 @@ type PoolChoice struct {
 // transaction, so that the few pool rows every deploy updates stay locked briefly. Local disks
 // are not handled here (they decide the host: pass them to Deploy).
 func (l *Ledger) ChoosePools(ctx context.Context, q db.Querier, zoneID, hostID, clusterID string, disks []DiskRequest) ([]PoolChoice, error) {
+	return l.ChoosePoolsOf(ctx, q, nil, zoneID, hostID, clusterID, disks)
+}
+
+// ChoosePoolsOf is ChoosePools over the zone's pools read already (PoolsRead, sorted; nil:
+// read them now). Their used bytes are updated as disks are placed. Reads made before the
+// transaction are fine: ReservePools' updates are conditional.
+func (l *Ledger) ChoosePoolsOf(ctx context.Context, q db.Querier, pools []*PoolCandidate, zoneID, hostID, clusterID string, disks []DiskRequest) ([]PoolChoice, error) {
 	if !l.cache {
 		l = l.Snapshot()
 	}
 	if len(disks) == 0 {
 		return nil, nil
 	}
-	pools, err := Pools(ctx, q, zoneID)
-	if err != nil {
-		return nil, err
+	if pools == nil {
+		var err error
+		if pools, err = Pools(ctx, q, zoneID); err != nil {
+			return nil, err
+		}
 	}
 	threshold, err := l.setting(ctx, q, config.Zone, zoneID, StorageThresholdSetting)
 	if err != nil {
