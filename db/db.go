@@ -108,7 +108,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("db: open sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", base+"&_pragma=query_only(ON)")
+	// Readers map the file (256 MiB at most) instead of copying pages through read calls:
+	// long lists read many pages.
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(ON)&_pragma=mmap_size(268435456)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("db: open sqlite reader: %w", err)
