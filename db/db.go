@@ -248,6 +248,25 @@ func IsDuplicate(err error) bool {
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// DuplicateKey names the unique key a duplicate-key error of MySQL is about ("" for any other
+// error, and on SQLite).
+func DuplicateKey(err error) string {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1062 {
+		return ""
+	}
+	// "Duplicate entry '...' for key 'name'" (MySQL 8 writes 'table.name').
+	i := strings.LastIndex(me.Message, "for key '")
+	if i < 0 {
+		return ""
+	}
+	k := strings.TrimSuffix(me.Message[i+len("for key '"):], "'")
+	if j := strings.LastIndex(k, "."); j >= 0 {
+		k = k[j+1:]
+	}
+	return k
+}
+
 // Now is the database clock convention: Unix milliseconds, UTC.
 func Now() int64 { return time.Now().UnixMilli() }
 

@@ -122,11 +122,17 @@ func listInts(ctx context.Context, q Querier, query string, args ...any) ([]int6
 // addresses as numbers, inclusive pairs) that no NIC of the network holds and that is not in
 // skip (the gateway), searching from start. ErrNotFound: the ranges are full.
 func AllocateNetworkIP(ctx context.Context, q Querier, networkID string, ranges [][2]int64, start int64, skip map[int64]bool, format func(int64) string) (int64, error) {
+	return AllocateNetworkIPVia(ctx, q, q, networkID, ranges, start, skip, format)
+}
+
+// AllocateNetworkIPVia is AllocateNetworkIP with the claiming insert made through ins (a
+// Deferred's Later, whose duplicate key then fails the write that sends it).
+func AllocateNetworkIPVia(ctx context.Context, q, ins Querier, networkID string, ranges [][2]int64, start int64, skip map[int64]bool, format func(int64) string) (int64, error) {
 	taken := func(from, to int64) ([]int64, error) {
 		return listInts(ctx, q, "SELECT ip_num FROM network_ips WHERE network_id = ? AND ip_num >= ? AND ip_num <= ? ORDER BY ip_num"+page(freeBatch, 0),
 			networkID, from, to)
 	}
-	insert := func(v int64) error { return InsertNetworkIP(ctx, q, networkID, v, format(v)) }
+	insert := func(v int64) error { return InsertNetworkIP(ctx, ins, networkID, v, format(v)) }
 	v, err := allocateFree(ranges, start, skip, taken, insert)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		return 0, fmt.Errorf("db: allocate network ip: %w", err)

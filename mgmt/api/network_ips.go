@@ -96,7 +96,7 @@ func (c *Call) allocateNicIP(tx db.Tx, n *db.Network, requestedIP string) (strin
 	if err != nil {
 		return "", err
 	}
-	return c.allocateLockedNicIP(tx, n, requestedIP)
+	return c.allocateLockedNicIP(tx, tx, n, requestedIP)
 }
 
 // lockedNetwork share-locks a network a NIC is being added to (as allocateNicIP does) and
@@ -118,8 +118,9 @@ func (c *Call) lockedNetwork(tx db.Tx, n *db.Network) (*db.Network, error) {
 }
 
 // allocateLockedNicIP is allocateNicIP for a network the transaction share-locked already
-// (lockedNetwork).
-func (c *Call) allocateLockedNicIP(tx db.Tx, n *db.Network, requestedIP string) (string, error) {
+// (lockedNetwork). A free address found is claimed through ins (the transaction, or a
+// Deferred's Later: a lost race then fails a later write with the duplicate key).
+func (c *Call) allocateLockedNicIP(tx db.Tx, ins db.Querier, n *db.Network, requestedIP string) (string, error) {
 	ranges, skip, err := c.guestRanges(tx, n)
 	if err != nil {
 		return "", err
@@ -163,7 +164,7 @@ func (c *Call) allocateLockedNicIP(tx db.Tx, n *db.Network, requestedIP string) 
 			}
 			off -= r[1] - r[0] + 1
 		}
-		v, err := db.AllocateNetworkIP(c.Ctx, tx, n.ID, ranges, start, skip, func(v int64) string { return u32ToIP(uint32(v)).String() })
+		v, err := db.AllocateNetworkIPVia(c.Ctx, tx, ins, n.ID, ranges, start, skip, func(v int64) string { return u32ToIP(uint32(v)).String() })
 		if errors.Is(err, db.ErrNotFound) {
 			return "", ErrNoAddress("Insufficient address capacity: no free IP address left in network %s", n.Name)
 		}

@@ -601,7 +601,7 @@ func deployVM(c *Call) (any, error) {
 		}
 		v.AccountName, v.DomainName, v.DomainPath, v.ZoneName = p.owner.Name, p.owner.DomainName, p.owner.DomainPath, p.zone.Name
 		hint = &deployHint{vm: v, seed: &renderSeed{vmID: v.ID, noAffinity: len(p.groups) == 0, noTags: true, offering: p.so, template: p.tmpl}}
-		if err := c.createNics(tx, p, v, hint); err != nil {
+		if err := c.createNics(tx, w, p, v, hint); err != nil {
 			return err
 		}
 		if len(p.groups) > 0 {
@@ -669,6 +669,9 @@ func deployVM(c *Call) (any, error) {
 			}
 		}
 		if err := db.InsertVM(c.Ctx, w, v); err != nil {
+			if k := db.DuplicateKey(err); k != "" && k != "vm_instances_live" {
+				return db.ErrConflict // a held-back NIC or address insert lost a race
+			}
 			if db.IsDuplicate(err) {
 				return ErrParam("The vm with hostName %s already exists in zone %s for account %s", v.Name, p.zone.Name, p.owner.Name)
 			}
@@ -718,7 +721,9 @@ func deployVM(c *Call) (any, error) {
 
 // createNics gives the VM one NIC per network (the default network when none was named),
 // implementing each network on its first VM and allocating the NIC's address.
-func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM, h *deployHint) error {
+// Their inserts (and their addresses' claims) are held back in w and sent with the VM's: a
+// duplicate key there, other than the VM's name, is a lost race, and the transaction runs again.
+func (c *Call) createNics(tx db.Tx, w *db.Deferred, p *deployment, v *db.VM, h *deployHint) error {
 	nets := p.networks
 	if len(nets) == 0 {
 		n, err := c.defaultNetworkFor(tx, p.zone, p.owner.ID)
@@ -738,7 +743,7 @@ func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM, h *deployHint) erro
 		if err := c.implementNetwork(tx, n); err != nil {
 			return err
 		}
-		ip, err := c.allocateLockedNicIP(tx, n, p.ips[n.ID])
+		ip, err := c.allocateLockedNicIP(tx, w.Later(), n, p.ips[n.ID])
 		if err != nil {
 			return err
 		}
@@ -749,7 +754,11 @@ func (c *Call) createNics(tx db.Tx, p *deployment, v *db.VM, h *deployHint) erro
 		nic := &db.Nic{ID: uuid.NewString(), VMID: v.ID, NetworkID: n.ID, AccountID: v.AccountID, IPAddress: ip, Netmask: n.Netmask,
 			Gateway: n.Gateway, MACAddress: mac, IsDefault: i == 0, DeviceID: i, BroadcastURI: n.BroadcastURI, IsolationURI: n.BroadcastURI,
 			Created: v.Created}
-		if err := db.InsertNic(c.Ctx, tx, nic); err != nil {
+		ins := w.Later()
+		if i == 0 && c.P.String("macaddress") != "" {
+			ins = tx // a MAC the caller chose: its duplicate is the caller's error, told at once
+		}
+		if err := db.InsertNic(c.Ctx, ins, nic); err != nil {
 			if db.IsDuplicate(err) {
 				if c.P.String("macaddress") != "" && i == 0 {
 					return ErrParam("The mac address %s is already in use in network %s", mac, n.Name)
