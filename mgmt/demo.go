@@ -50,34 +50,13 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 		o.GuestCIDR = "10.1.0.0/16"
 	}
 	do := func(cmd string, p map[string]string) (map[string]any, error) {
-		r, err := c.Do(ctx, cmd, p)
+		r, err := c.DoWait(ctx, cmd, p)
 		if err != nil {
 			return nil, fmt.Errorf("demo: %s: %w", cmd, err)
 		}
-		if id, ok := r["jobid"].(string); ok {
-			j, err := c.Wait(ctx, id)
-			if err != nil {
-				return nil, fmt.Errorf("demo: %s: %w", cmd, err)
-			}
-			if st, _ := j["jobstatus"].(float64); st != 1 {
-				return nil, fmt.Errorf("demo: %s failed: %v", cmd, j["jobresult"])
-			}
-			r, _ = j["jobresult"].(map[string]any)
-		}
 		return r, nil
 	}
-	obj := func(r map[string]any, key string) map[string]any {
-		switch v := r[key].(type) {
-		case map[string]any:
-			return v
-		case []any:
-			if len(v) > 0 {
-				m, _ := v[0].(map[string]any)
-				return m
-			}
-		}
-		return map[string]any{}
-	}
+	obj := api.First
 	id := func(r map[string]any, key string) string { s, _ := obj(r, key)["id"].(string); return s }
 
 	zones, err := do("listZones", map[string]string{"name": o.Zone})

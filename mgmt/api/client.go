@@ -34,6 +34,27 @@ func (e *ClientError) Error() string {
 
 // Do signs and sends one command and returns the object under "<command>response".
 func (c *Client) Do(ctx context.Context, command string, params map[string]string) (map[string]any, error) {
+	status, body, err := c.Raw(ctx, command, params)
+	if err != nil {
+		return nil, err
+	}
+	var outer map[string]map[string]any
+	if err := json.Unmarshal(body, &outer); err != nil {
+		return nil, fmt.Errorf("api client: HTTP %d, not JSON: %.200s", status, body)
+	}
+	var inner map[string]any
+	for _, v := range outer {
+		inner = v
+	}
+	if status != http.StatusOK {
+		return nil, &ClientError{Status: status, Body: inner}
+	}
+	return inner, nil
+}
+
+// Raw signs and sends one command and returns the HTTP status and the answer's bytes, read to
+// the end.
+func (c *Client) Raw(ctx context.Context, command string, params map[string]string) (int, []byte, error) {
 	p := map[string]string{}
 	for k, v := range params {
 		p[k] = v
@@ -60,7 +81,7 @@ func (c *Client) Do(ctx context.Context, command string, params map[string]strin
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+"?"+form.Encode(), nil)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("api client: %w", err)
+		return 0, nil, fmt.Errorf("api client: %w", err)
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -68,25 +89,51 @@ func (c *Client) Do(ctx context.Context, command string, params map[string]strin
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("api client: %w", err)
+		return 0, nil, fmt.Errorf("api client: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("api client: read: %w", err)
+		return 0, nil, fmt.Errorf("api client: read: %w", err)
 	}
-	var outer map[string]map[string]any
-	if err := json.Unmarshal(body, &outer); err != nil {
-		return nil, fmt.Errorf("api client: HTTP %d, not JSON: %.200s", resp.StatusCode, body)
+	return resp.StatusCode, body, nil
+}
+
+// DoWait is Do for a command that may be async: it waits for the job and returns its
+// jobresult, or an error when the job failed.
+func (c *Client) DoWait(ctx context.Context, command string, params map[string]string) (map[string]any, error) {
+	r, err := c.Do(ctx, command, params)
+	if err != nil {
+		return nil, err
 	}
-	var inner map[string]any
-	for _, v := range outer {
-		inner = v
+	id, ok := r["jobid"].(string)
+	if !ok {
+		return r, nil
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &ClientError{Status: resp.StatusCode, Body: inner}
+	j, err := c.Wait(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	return inner, nil
+	if st, _ := j["jobstatus"].(float64); st != 1 {
+		return nil, fmt.Errorf("job %s of %s failed: %v", id, command, j["jobresult"])
+	}
+	res, _ := j["jobresult"].(map[string]any)
+	return res, nil
+}
+
+// First returns the object under key in an answer, or the first of a list there (an empty
+// map when there is none).
+func First(r map[string]any, key string) map[string]any {
+	switch v := r[key].(type) {
+	case map[string]any:
+		return v
+	case []any:
+		if len(v) > 0 {
+			m, _ := v[0].(map[string]any)
+			return m
+		}
+	}
+	return map[string]any{}
 }
 
 // Wait polls queryAsyncJobResult until the job ends and returns its final response.

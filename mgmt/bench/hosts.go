@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/agent"
+	"github.com/atollcloud/atoll/mgmt/api"
 )
 
 // TargetHosts is how many hosts one management server must hold connected and heartbeating
@@ -256,19 +257,10 @@ func RunHosts(ctx context.Context, o HostsOptions) (*HostsResult, error) {
 	return res, nil
 }
 
+// objID is the id of the object under key in an answer (or of the first of a list there).
 func objID(r map[string]any, key string) string {
-	switch v := r[key].(type) {
-	case map[string]any:
-		s, _ := v["id"].(string)
-		return s
-	case []any:
-		if len(v) > 0 {
-			m, _ := v[0].(map[string]any)
-			s, _ := m["id"].(string)
-			return s
-		}
-	}
-	return ""
+	s, _ := api.First(r, key)["id"].(string)
+	return s
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
-	"github.com/atollcloud/atoll/mgmt/iam"
 )
 
 // Targets of the VM benchmark (issue 4), on MariaDB.
@@ -177,19 +175,9 @@ type benchTenant struct {
 func prepareDeploy(ctx context.Context, t Target, accounts int) (*deployer, error) {
 	admin := t.client()
 	do := func(c *api.Client, cmd string, p map[string]string) (map[string]any, error) {
-		r, err := c.Do(ctx, cmd, p)
+		r, err := c.DoWait(ctx, cmd, p)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", cmd, err)
-		}
-		if id, ok := r["jobid"].(string); ok {
-			j, err := c.Wait(ctx, id)
-			if err != nil {
-				return nil, fmt.Errorf("bench: %s: %w", cmd, err)
-			}
-			if st, _ := j["jobstatus"].(float64); st != 1 {
-				return nil, fmt.Errorf("bench: %s failed: %v", cmd, j["jobresult"])
-			}
-			r, _ = j["jobresult"].(map[string]any)
 		}
 		return r, nil
 	}
@@ -244,7 +232,7 @@ func prepareDeploy(ctx context.Context, t Target, accounts int) (*deployer, erro
 		if err != nil {
 			return nil, err
 		}
-		users, _ := objOf(a, "account")["user"].([]any)
+		users, _ := api.First(a, "account")["user"].([]any)
 		if len(users) == 0 {
 			return nil, fmt.Errorf("bench: createAccount answered no user")
 		}
@@ -254,7 +242,7 @@ func prepareDeploy(ctx context.Context, t Target, accounts int) (*deployer, erro
 		if err != nil {
 			return nil, err
 		}
-		kk := objOf(keys, "userkeys")
+		kk := api.First(keys, "userkeys")
 		key, _ := kk["apikey"].(string)
 		secret, _ := kk["secretkey"].(string)
 		tc := &api.Client{Endpoint: t.Endpoint, Key: key, Secret: secret}
@@ -266,20 +254,6 @@ func prepareDeploy(ctx context.Context, t Target, accounts int) (*deployer, erro
 		d.tenants = append(d.tenants, benchTenant{c: tc, networkID: objID(n, "network")})
 	}
 	return d, nil
-}
-
-// objOf returns the object under key (or the first of a list).
-func objOf(r map[string]any, key string) map[string]any {
-	switch v := r[key].(type) {
-	case map[string]any:
-		return v
-	case []any:
-		if len(v) > 0 {
-			m, _ := v[0].(map[string]any)
-			return m
-		}
-	}
-	return map[string]any{}
 }
 
 // batch deploys n VMs named from index first with the given concurrency and, when pids is not
@@ -336,21 +310,11 @@ func (d *deployer) batch(ctx context.Context, first, n, clients int, pids []int)
 
 // deploy deploys one VM and waits until its job reports it Running.
 func (d *deployer) deploy(ctx context.Context, tn benchTenant, name string) error {
-	c := tn.c
-	r, err := c.Do(ctx, "deployVirtualMachine", map[string]string{"zoneid": d.zoneID, "serviceofferingid": d.offeringID,
+	res, err := tn.c.DoWait(ctx, "deployVirtualMachine", map[string]string{"zoneid": d.zoneID, "serviceofferingid": d.offeringID,
 		"templateid": d.templateID, "networkids": tn.networkID, "name": name})
 	if err != nil {
-		return err
+		return fmt.Errorf("deploy %s: %w", name, err)
 	}
-	jobID, _ := r["jobid"].(string)
-	j, err := c.Wait(ctx, jobID)
-	if err != nil {
-		return err
-	}
-	if st, _ := j["jobstatus"].(float64); st != 1 {
-		return fmt.Errorf("deploy %s: job failed: %v", name, j["jobresult"])
-	}
-	res, _ := j["jobresult"].(map[string]any)
 	vm, _ := res["virtualmachine"].(map[string]any)
 	if vm["state"] != "Running" {
 		return fmt.Errorf("deploy %s: state %v, want Running", name, vm["state"])
@@ -382,52 +346,17 @@ func timeList(ctx context.Context, c *api.Client, n, want int, params func(int) 
 	return Summarize(samples), nil
 }
 
-// rawCall signs and sends one command as c.Do does and returns the answer's bytes and the time
-// from sending the request to reading its last byte; an answer other than 200 is an error.
+// rawCall sends one command (api.Client.Raw) and returns the answer's bytes and the time from
+// sending the request to reading its last byte; an answer other than 200 is an error.
 func rawCall(ctx context.Context, c *api.Client, command string, params map[string]string) ([]byte, time.Duration, error) {
-	p := map[string]string{"command": command, "response": "json"}
-	for k, v := range params {
-		p[k] = v
-	}
-	if c.Key != "" {
-		p["apiKey"], p["signatureVersion"] = c.Key, "3"
-		p["expires"] = time.Now().Add(10 * time.Minute).UTC().Format("2006-01-02T15:04:05-0700")
-		p["signature"] = iam.Sign(p, c.Secret)
-	}
-	form := url.Values{}
-	for k, v := range p {
-		form.Set(k, v)
-	}
-	var req *http.Request
-	var err error
-	if c.Post {
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint, strings.NewReader(form.Encode()))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+"?"+form.Encode(), nil)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	t0 := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	status, body, err := c.Raw(ctx, command, params)
 	lat := time.Since(t0)
 	if err != nil {
 		return nil, 0, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, body)
+	if status != http.StatusOK {
+		return nil, 0, fmt.Errorf("HTTP %d: %.300s", status, body)
 	}
 	return body, lat, nil
 }
