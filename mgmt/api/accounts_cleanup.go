@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
 // cleanupWait bounds how long an account's cleanup waits for a VM, volume or snapshot to leave
@@ -252,39 +250,15 @@ func (c *Call) deleteAccountVolume(id string) error {
 		if v.VMID != "" {
 			return ErrInternal("Failed to clean up the account: volume %s is still attached to VM %s", v.Name, v.VMID)
 		}
-		if v.PoolID != "" {
-			if pool, err = db.GetStoragePool(c.Ctx, tx, v.PoolID); err != nil && !errors.Is(err, db.ErrNotFound) {
-				return err
-			}
-			if err := c.ledger().ReleaseStorage(c.Ctx, tx, v.PoolID, v.Size); err != nil && !errors.Is(err, planner.ErrNoLedger) {
-				return err
-			}
-		}
-		if v.State != db.VolumeDestroy {
-			if err := c.chargeResources(tx, v.AccountID, map[string]int64{db.ResVolume: -1, db.ResPrimaryStorage: -v.Size}); err != nil {
-				return err
-			}
-		}
-		v.State, v.Removed = db.VolumeExpunged, db.Now()
-		if err := db.UpdateVolume(c.Ctx, tx, v); err != nil {
-			return err
-		}
-		if err := db.RemoveVolumeSnapshotPolicies(c.Ctx, tx, v.ID); err != nil {
-			return err
-		}
-		if err := db.DeleteTagsOf(c.Ctx, tx, "Volume", v.ID); err != nil {
+		if pool, err = c.expungeVolumeRows(tx, v, true); err != nil {
 			return err
 		}
 		gone = v
-		return c.Event(tx, evVolumeDelete, "Deleting volume "+v.Name, "Volume", v.ID)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if pool != nil && gone != nil {
-		if err := c.volumeCommand(pool, "", protocol.CmdDeleteVolume, gone, nil); err != nil {
-			c.S.Log.Warn("delete volume on primary storage", "volume", gone.ID, "pool", pool.ID, "err", err)
-		}
-	}
+	c.dropVolumeFile(pool, gone)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/google/uuid"
 )
 
@@ -562,42 +563,61 @@ func deleteVolume(c *Call) (any, error) {
 		} else if n > 0 {
 			return ErrInUse("Volume %s has snapshots being taken; try again when they are done", v.Name)
 		}
-		counted := v.State != db.VolumeDestroy
-		if v.PoolID != "" {
-			if pool, err = db.GetStoragePool(c.Ctx, tx, v.PoolID); err != nil && !errors.Is(err, db.ErrNotFound) {
-				return err
-			}
-			if err := c.ledger().ReleaseStorage(c.Ctx, tx, v.PoolID, v.Size); err != nil {
-				return err
-			}
-		}
-		if counted {
-			if err := c.chargeResources(tx, v.AccountID, map[string]int64{db.ResVolume: -1, db.ResPrimaryStorage: -v.Size}); err != nil {
-				return err
-			}
-		}
-		v.State, v.Removed = db.VolumeExpunged, db.Now()
-		if err := db.UpdateVolume(c.Ctx, tx, v); err != nil {
-			return err
-		}
-		if err := db.RemoveVolumeSnapshotPolicies(c.Ctx, tx, v.ID); err != nil {
-			return err
-		}
-		if err := db.DeleteTagsOf(c.Ctx, tx, "Volume", v.ID); err != nil {
+		if pool, err = c.expungeVolumeRows(tx, v, false); err != nil {
 			return err
 		}
 		gone = v
-		return c.Event(tx, evVolumeDelete, "Deleting volume "+v.Name, "Volume", v.ID)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	// The disk on primary storage goes after the rows: a host that cannot be reached now
-	// leaves a file behind (logged), never a volume that is counted but unusable.
-	if pool != nil {
-		if err := c.volumeCommand(pool, "", protocol.CmdDeleteVolume, gone, nil); err != nil {
-			c.S.Log.Warn("delete volume on primary storage", "volume", gone.ID, "pool", pool.ID, "err", err)
+	c.dropVolumeFile(pool, gone)
+	return Success(), nil
+}
+
+// expungeVolumeRows removes a detached volume in tx: its pool's ledger gives its bytes back,
+// its account is uncharged (unless Destroy already did), and it is marked Expunged with its
+// snapshot policies and tags gone and an event. It returns the volume's pool (nil when it has
+// none or the pool is gone) for dropVolumeFile after the commit. With noLedgerOK a pool
+// without its ledger row is passed over (an account's cleanup, after the pool's removal).
+func (c *Call) expungeVolumeRows(tx db.Tx, v *db.Volume, noLedgerOK bool) (*db.StoragePool, error) {
+	var pool *db.StoragePool
+	if v.PoolID != "" {
+		var err error
+		if pool, err = db.GetStoragePool(c.Ctx, tx, v.PoolID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return nil, err
+		}
+		if err := c.ledger().ReleaseStorage(c.Ctx, tx, v.PoolID, v.Size); err != nil && !(noLedgerOK && errors.Is(err, planner.ErrNoLedger)) {
+			return nil, err
 		}
 	}
-	return Success(), nil
+	if v.State != db.VolumeDestroy {
+		if err := c.chargeResources(tx, v.AccountID, map[string]int64{db.ResVolume: -1, db.ResPrimaryStorage: -v.Size}); err != nil {
+			return nil, err
+		}
+	}
+	v.State, v.Removed = db.VolumeExpunged, db.Now()
+	if err := db.UpdateVolume(c.Ctx, tx, v); err != nil {
+		return nil, err
+	}
+	if err := db.RemoveVolumeSnapshotPolicies(c.Ctx, tx, v.ID); err != nil {
+		return nil, err
+	}
+	if err := db.DeleteTagsOf(c.Ctx, tx, "Volume", v.ID); err != nil {
+		return nil, err
+	}
+	return pool, c.Event(tx, evVolumeDelete, "Deleting volume "+v.Name, "Volume", v.ID)
+}
+
+// dropVolumeFile deletes an expunged volume's disk on its pool. It goes after the rows: a
+// host that cannot be reached now leaves a file behind (logged), never a volume that is
+// counted but unusable.
+func (c *Call) dropVolumeFile(pool *db.StoragePool, v *db.Volume) {
+	if pool == nil || v == nil {
+		return
+	}
+	if err := c.volumeCommand(pool, "", protocol.CmdDeleteVolume, v, nil); err != nil {
+		c.S.Log.Warn("delete volume on primary storage", "volume", v.ID, "pool", pool.ID, "err", err)
+	}
 }
