@@ -450,19 +450,8 @@ func CountLiveNics(ctx context.Context, q Querier, networkID string) (int, error
 // other, but a deletion (LockNetwork) waits for them, and they for it. SQLite transactions
 // already run one at a time. ErrNotFound when the network is gone.
 func ShareLockNetwork(ctx context.Context, q Querier, id string, mysql bool) (string, error) {
-	query := "SELECT state FROM networks WHERE id = ? AND removed IS NULL"
-	if mysql {
-		query += " LOCK IN SHARE MODE"
-	}
-	var state string
-	err := q.QueryRowContext(ctx, query, id).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("db: lock network: %w", err)
-	}
-	return state, nil
+	state, _, err := ShareLockNetworkVersion(ctx, q, id, mysql)
+	return state, err
 }
 
 // ShareLockNetworkVersion is ShareLockNetwork that also returns the row's version, so that a

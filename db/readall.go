@@ -19,7 +19,7 @@ type Read struct {
 func (d *DB) ReadAll(ctx context.Context, q Querier, reads ...Read) error {
 	if d.Dialect != MySQL || len(reads) == 1 {
 		for _, r := range reads {
-			if err := readOne(ctx, q, r); err != nil {
+			if err := ReadRows(ctx, q, r); err != nil {
 				return err
 			}
 		}
@@ -58,7 +58,8 @@ func (d *DB) ReadAll(ctx context.Context, q Querier, reads ...Read) error {
 	return nil
 }
 
-func readOne(ctx context.Context, q Querier, r Read) error {
+// ReadRows runs one Read.
+func ReadRows(ctx context.Context, q Querier, r Read) error {
 	rows, err := q.QueryContext(ctx, r.Query, r.Args...)
 	if err != nil {
 		return fmt.Errorf("db: read: %w", err)

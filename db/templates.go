@@ -124,17 +124,16 @@ const templateReadyCol = `, (SELECT COUNT(*) FROM template_stores s
 
 // GetTemplateInZone is GetTemplate and TemplateReadyInZone in one read (usually).
 func GetTemplateInZone(ctx context.Context, q Querier, id, zoneID string) (*Template, bool, error) {
-	var n int
-	t, err := scanTemplate(extraScan{q.QueryRowContext(ctx, "SELECT "+templateCols+templateReadyCol+" FROM templates t WHERE t.id = ? AND t.removed IS NULL",
-		DownloadDone, zoneID, zoneID, id), []any{&n}})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, ErrNotFound
-	}
-	if err != nil {
+	var t *Template
+	var ready bool
+	if err := ReadRows(ctx, q, ReadTemplateInZone(id, zoneID, &t, &ready)); err != nil {
 		return nil, false, fmt.Errorf("db: get template: %w", err)
 	}
-	if n > 0 || t.ID != SimulatorTemplateID {
-		return t, n > 0, nil
+	if t == nil {
+		return nil, false, ErrNotFound
+	}
+	if ready || t.ID != SimulatorTemplateID {
+		return t, ready, nil
 	}
 	ready, err := TemplateReadyInZone(ctx, q, t.ID, zoneID) // the Simulator's built-in template
 	return t, ready, err

@@ -114,18 +114,10 @@ type Candidate struct {
 // Enabled in Enabled pods and clusters, with enabled CPU and memory ledger rows.
 func Candidates(ctx context.Context, q db.Querier, zoneID string) ([]*Candidate, error) {
 	var out []*Candidate
-	r := CandidatesRead(zoneID, &out)
-	rows, err := q.QueryContext(ctx, r.Query, r.Args...)
-	if err != nil {
+	if err := db.ReadRows(ctx, q, CandidatesRead(zoneID, &out)); err != nil {
 		return nil, fmt.Errorf("planner: candidate hosts: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := r.Row(rows); err != nil {
-			return nil, err
-		}
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func compareCandidates(a, b *Candidate) int {
@@ -399,19 +391,11 @@ type PoolCandidate struct {
 // Pools returns the Up pools of a zone with their allocated-storage ledger rows.
 func Pools(ctx context.Context, q db.Querier, zoneID string) ([]*PoolCandidate, error) {
 	var out []*PoolCandidate
-	r := PoolsRead(zoneID, &out)
-	rows, err := q.QueryContext(ctx, r.Query, r.Args...)
-	if err != nil {
+	if err := db.ReadRows(ctx, q, PoolsRead(zoneID, &out)); err != nil {
 		return nil, fmt.Errorf("planner: candidate pools: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := r.Row(rows); err != nil {
-			return nil, err
-		}
-	}
 	SortPools(out)
-	return out, rows.Err()
+	return out, nil
 }
 
 // PoolsRead is Pools as a db.Read (for db.ReadAll), appending to *dst; SortPools them after.
