@@ -168,16 +168,17 @@ type AffinityMember struct {
 // ListAffinityMembers returns the memberships of the given VMs (all VMs when vmIDs is nil)
 // with their groups' names and types.
 func ListAffinityMembers(ctx context.Context, q Querier, vmIDs []string) ([]*AffinityMember, error) {
-	query := `SELECT m.group_id, m.vm_id, g.name, g.type, COALESCE(g.description,'') FROM affinity_group_vm_map m
-		JOIN affinity_groups g ON g.id = m.group_id WHERE g.removed IS NULL`
+	from, where := " FROM affinity_group_vm_map m", ""
 	var args []any
 	if vmIDs != nil {
 		if len(vmIDs) == 0 {
 			return nil, nil
 		}
 		c, a := inList("m.vm_id", vmIDs)
-		query, args = query+" AND "+c, a
+		from, where, args = from+forceIndex("affinity_group_vm_map_vm"), " AND "+c, a
 	}
+	query := `SELECT m.group_id, m.vm_id, g.name, g.type, COALESCE(g.description,'')` + from +
+		` JOIN affinity_groups g ON g.id = m.group_id WHERE g.removed IS NULL` + where
 	rows, err := q.QueryContext(ctx, query+" ORDER BY m.vm_id, g.name", args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: list affinity members: %w", err)

@@ -127,7 +127,11 @@ func ListNics(ctx context.Context, q Querier, f NicFilter) ([]*Nic, error) {
 		c, a := inList("vm_id", f.VMIDs)
 		w, args = append(w, c), append(args, a...)
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+nicCols+" FROM nics WHERE "+strings.Join(w, " AND ")+" ORDER BY vm_id, device_id", args...)
+	from := " FROM nics"
+	if len(f.VMIDs) > 1 {
+		from += forceIndex("nics_vm")
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+nicCols+from+" WHERE "+strings.Join(w, " AND ")+" ORDER BY vm_id, device_id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: list nics: %w", err)
 	}
@@ -279,7 +283,7 @@ func ListNicsToRender(ctx context.Context, q Querier, vmIDs []string) ([]*Nic, e
 	var out []*Nic
 	for start := 0; start < len(vmIDs); start += 1000 {
 		c, a := inList("vm_id", vmIDs[start:min(start+1000, len(vmIDs))])
-		rows, err := q.QueryContext(ctx, "SELECT "+nicListCols+" FROM nics WHERE removed IS NULL AND "+c, a...)
+		rows, err := q.QueryContext(ctx, "SELECT "+nicListCols+" FROM nics"+forceIndex("nics_vm")+" WHERE removed IS NULL AND "+c, a...)
 		if err != nil {
 			return nil, fmt.Errorf("db: list nics: %w", err)
 		}

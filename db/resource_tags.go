@@ -24,7 +24,9 @@ type Tag struct {
 const tagCols = `g.id, g.tag_key, COALESCE(g.tag_value,''), g.resource_type, g.resource_id, g.account_id, g.domain_id, COALESCE(g.customer,''),
 	g.created, COALESCE(a.name,''), COALESCE(d.name,''), COALESCE(d.path,'')`
 
-const tagFrom = ` FROM resource_tags g LEFT JOIN accounts a ON a.id = g.account_id LEFT JOIN domains d ON d.id = g.domain_id`
+const tagFrom = ` FROM resource_tags g` + tagJoins
+
+const tagJoins = ` LEFT JOIN accounts a ON a.id = g.account_id LEFT JOIN domains d ON d.id = g.domain_id`
 
 func scanTag(s interface{ Scan(...any) error }) (*Tag, error) {
 	var t Tag
@@ -58,7 +60,7 @@ func TagsFor(ctx context.Context, q Querier, resourceType string, ids []string) 
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := q.QueryContext(ctx, "SELECT "+tagCols+tagFrom+" WHERE g.resource_type = ? AND g.resource_id IN "+tagPlaceholders(len(chunk))+
+		rows, err := q.QueryContext(ctx, "SELECT "+tagCols+" FROM resource_tags g"+forceIndex("resource_tags_key")+tagJoins+" WHERE g.resource_type = ? AND g.resource_id IN "+tagPlaceholders(len(chunk))+
 			" ORDER BY g.resource_id, g.tag_key", args...)
 		if err != nil {
 			return nil, fmt.Errorf("db: tags for %s: %w", resourceType, err)

@@ -205,6 +205,12 @@ type VMFilter struct {
 	Offset    int
 }
 
+// forceIndex makes MariaDB use the named index on the table it follows; SQLite reads the
+// hint as a comment. For reads by a list of hundreds of keys, where MariaDB's estimates sit
+// near the point at which a full scan looks cheaper and its choice flips with the sampled
+// statistics (a page's 500 NICs by VM id: 3 ms by the index, 11 ms by a scan of 25,000 rows).
+func forceIndex(index string) string { return " /*! FORCE INDEX (" + index + ") */" }
+
 func inList(col string, vals []string) (string, []any) {
 	args := make([]any, len(vals))
 	for i, v := range vals {
