@@ -450,15 +450,21 @@ func CountLiveNics(ctx context.Context, q Querier, networkID string) (int, error
 // other, but a deletion (LockNetwork) waits for them, and they for it. SQLite transactions
 // already run one at a time. ErrNotFound when the network is gone.
 func ShareLockNetwork(ctx context.Context, q Querier, id string, mysql bool) (string, error) {
-	state, _, err := ShareLockNetworkVersion(ctx, q, id, mysql)
+	state, _, err := LockNetworkVersion(ctx, q, id, mysql, false)
 	return state, err
 }
 
-// ShareLockNetworkVersion is ShareLockNetwork that also returns the row's version, so that a
-// copy of the network read before the transaction can be used when it is still current.
-func ShareLockNetworkVersion(ctx context.Context, q Querier, id string, mysql bool) (string, int64, error) {
+// LockNetworkVersion is ShareLockNetwork that also returns the row's version, so that a copy
+// of the network read before the transaction can be used when it is still current. With
+// exclusive set the lock is exclusive (FOR UPDATE): for a NIC that will implement the network
+// (its first VM), which updates the row, so that two first VMs queue for the row instead of
+// both holding it shared and deadlocking when each wants it exclusive.
+func LockNetworkVersion(ctx context.Context, q Querier, id string, mysql, exclusive bool) (string, int64, error) {
 	query := "SELECT state, version FROM networks WHERE id = ? AND removed IS NULL"
-	if mysql {
+	switch {
+	case mysql && exclusive:
+		query += " FOR UPDATE"
+	case mysql:
 		query += " LOCK IN SHARE MODE"
 	}
 	var state string

@@ -103,7 +103,10 @@ func (c *Call) allocateNicIP(tx db.Tx, n *db.Network, requestedIP string) (strin
 // returns it as it is now: a copy of n (read before the transaction) when its version is
 // still the row's, else the row read again.
 func (c *Call) lockedNetwork(tx db.Tx, n *db.Network) (*db.Network, error) {
-	state, version, err := db.ShareLockNetworkVersion(c.Ctx, tx, n.ID, c.S.DB.Dialect == db.MySQL)
+	// A network not yet implemented (as read before the transaction) is implemented by this
+	// NIC, which writes its row: take the row exclusive at once.
+	first := n.State == db.NetworkAllocated
+	state, version, err := db.LockNetworkVersion(c.Ctx, tx, n.ID, c.S.DB.Dialect == db.MySQL, first)
 	if errors.Is(err, db.ErrNotFound) || err == nil && state == db.NetworkDestroy {
 		return nil, ErrParam("Network %s has been deleted: it takes no new NICs", n.Name)
 	}
