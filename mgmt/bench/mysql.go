@@ -70,3 +70,23 @@ func (m MySQLServer) Settings(ctx context.Context) (string, error) {
 	return fmt.Sprintf("MariaDB %s, innodb_flush_log_at_trx_commit=%d, sync_binlog=%d, log_bin=%d, innodb_buffer_pool_size=%dM",
 		version, flush, syncBinlog, logBin, pool>>20), nil
 }
+
+// GlobalStatus reads counters of SHOW GLOBAL STATUS by name (e.g. Questions, Innodb_deadlocks).
+// The names are this package's constants, not input: SHOW takes no placeholders.
+func (m MySQLServer) GlobalStatus(ctx context.Context, names ...string) (map[string]int64, error) {
+	c, err := sql.Open("mysql", m.dsn())
+	if err != nil {
+		return nil, fmt.Errorf("bench: mysql: %w", err)
+	}
+	defer c.Close()
+	out := make(map[string]int64, len(names))
+	for _, n := range names {
+		var name string
+		var v int64
+		if err := c.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE '"+n+"'").Scan(&name, &v); err != nil {
+			return nil, fmt.Errorf("bench: mysql status %s: %w", n, err)
+		}
+		out[n] = v
+	}
+	return out, nil
+}

@@ -50,6 +50,10 @@ type DeployRun struct {
 	Latency    Summary // deployVirtualMachine sent to its job's success read (VM Running)
 	CPU        CPU
 	FirstError string
+	// On MariaDB, over the batch: statements the server sent (Questions, its background work
+	// included) and deadlocks InnoDB detected (each rolled back and run again by its
+	// transaction); -1 when not read.
+	Statements, Deadlocks int64
 }
 
 // PerSecond is deployments reaching Running per second of the batch.
@@ -64,10 +68,12 @@ type VMsResult struct {
 	Runs     []DeployRun
 	Filled   int           // VMs deployed outside the measured batches
 	FillTime time.Duration // time they took
-	Listed   int           // VMs present for the list figures
-	ListAll  Summary       // listVirtualMachines listall=true, no paging
-	ListPage Summary       // every page of pagesize PageSize
-	PageSize int
+	// FillDeadlocks is the deadlocks InnoDB detected while they were deployed (-1: not read).
+	FillDeadlocks int64
+	Listed        int     // VMs present for the list figures
+	ListAll       Summary // listVirtualMachines listall=true, no paging
+	ListPage      Summary // every page of pagesize PageSize
+	PageSize      int
 }
 
 // benchZone is the zone the VM benchmark deploys into: 16 large Simulator hosts in 2
@@ -94,7 +100,7 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 	if o.Accounts <= 0 {
 		o.Accounts = 1
 	}
-	res := &VMsResult{Engine: o.Engine, Server: ar.Server, Clients: o.Clients, Accounts: o.Accounts, PageSize: o.PageSize}
+	res := &VMsResult{Engine: o.Engine, Server: ar.Server, Clients: o.Clients, Accounts: o.Accounts, PageSize: o.PageSize, FillDeadlocks: -1}
 	c := t.client()
 	fmt.Fprintf(o.Log, "   %s: building the bench zone ...\n", o.Engine)
 	if err := mgmt.DemoWith(ctx, c, benchZone); err != nil {
@@ -103,6 +109,9 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 	d, err := prepareDeploy(ctx, t, o.Accounts)
 	if err != nil {
 		return nil, err
+	}
+	if o.Engine == MariaDB {
+		d.mysql = &o.MySQL
 	}
 	pids := []int{}
 	if pid != 0 {
@@ -122,6 +131,9 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 		res.FillTime += time.Since(start)
 		res.Filled += r.Deploys
 		present += r.Deploys
+		if r.Deadlocks >= 0 {
+			res.FillDeadlocks = max(res.FillDeadlocks, 0) + r.Deadlocks
+		}
 		if r.Failed > 0 {
 			return fmt.Errorf("bench: %d of %d deployments failed while filling; first: %s", r.Failed, r.Failed+r.Deploys, r.FirstError)
 		}
@@ -161,6 +173,7 @@ func RunVMs(ctx context.Context, o VMsOptions) (*VMsResult, error) {
 type deployer struct {
 	zoneID, offeringID, templateID string
 	tenants                        []benchTenant
+	mysql                          *MySQLServer // the engine's server, for its counters (nil on SQLite)
 }
 
 // benchTenant is one account deploying, with its own keys and isolated network.
@@ -270,6 +283,11 @@ func (d *deployer) batch(ctx context.Context, first, n, clients int, pids []int)
 	if pids != nil {
 		mark = markCPU(pids)
 	}
+	r.Statements, r.Deadlocks = -1, -1
+	var before map[string]int64
+	if d.mysql != nil {
+		before, _ = d.mysql.GlobalStatus(ctx, "Questions", "Innodb_deadlocks")
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < clients; w++ {
@@ -301,6 +319,12 @@ func (d *deployer) batch(ctx context.Context, first, n, clients int, pids []int)
 	}
 	wg.Wait()
 	r.Window = time.Since(start)
+	if before != nil {
+		if after, err := d.mysql.GlobalStatus(ctx, "Questions", "Innodb_deadlocks"); err == nil {
+			// Less this process's own two status reads.
+			r.Statements, r.Deadlocks = after["Questions"]-before["Questions"]-2, after["Innodb_deadlocks"]-before["Innodb_deadlocks"]
+		}
+	}
 	if pids != nil {
 		r.CPU = cpuBetween(mark, markCPU(pids), runtime.NumCPU())
 	}
@@ -393,6 +417,14 @@ func (o Options) reportVMs(runs []*VMsResult) {
 			}
 		}
 	}
+	for _, r := range runs {
+		for _, d := range r.Runs {
+			if d.Statements >= 0 && d.Deploys > 0 {
+				fmt.Fprintf(w, "   %s at %d: %.1f statements per deploy (the server's, background work included); %d deadlocks (each run again)\n",
+					r.Engine, d.Present, float64(d.Statements)/float64(d.Deploys), d.Deadlocks)
+			}
+		}
+	}
 	fmt.Fprintf(w, "\n   listVirtualMachines listall=true by the admin (5 calls all at once; every page of %d once).\n", runs[0].PageSize)
 	fmt.Fprintf(w, "   latency = request sent to the answer's last byte read (server and transfer); decoding the JSON\n")
 	fmt.Fprintf(w, "   (the client's work) and counting the VMs follow outside that window.\n")
@@ -416,8 +448,12 @@ func (o Options) reportVMs(runs []*VMsResult) {
 	}
 	for _, r := range runs {
 		if r.Filled > 0 {
-			fmt.Fprintf(w, "   %s: %d further VMs deployed between the measured batches in %s (%.0f/s, not a headline figure)\n",
-				r.Engine, r.Filled, r.FillTime.Round(time.Second), float64(r.Filled)/r.FillTime.Seconds())
+			dl := ""
+			if r.FillDeadlocks >= 0 {
+				dl = fmt.Sprintf("; %d deadlocks among them", r.FillDeadlocks)
+			}
+			fmt.Fprintf(w, "   %s: %d further VMs deployed between the measured batches in %s (%.0f/s, not a headline figure)%s\n",
+				r.Engine, r.Filled, r.FillTime.Round(time.Second), float64(r.Filled)/r.FillTime.Seconds(), dl)
 		}
 	}
 }
