@@ -12,6 +12,7 @@ func registerAll(s *Server) {
 	registerEvents(s)
 	registerDiscovery(s)
 	registerHosts(s)
+	registerHostsForMigration(s)
 	registerClusters(s)
 	registerStorage(s)
 	registerCapacity(s)

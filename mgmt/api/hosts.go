@@ -444,7 +444,7 @@ func listHosts(c *Call) (any, error) {
 		return ListResult{Key: "host"}, nil
 	}
 	if c.P.Has("virtualmachineid") {
-		return ListResult{Key: "host"}, nil // no VMs yet: no VM names a host
+		return c.hostsForMigration(c.P.String("virtualmachineid"))
 	}
 	if ha, _ := c.P.Bool("hahost"); ha {
 		return ListResult{Key: "host"}, nil

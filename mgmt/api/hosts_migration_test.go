@@ -1,0 +1,67 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/atollcloud/atoll/mgmt/mgmttest"
+)
+
+// migrationHosts is findHostsForMigration's answer by host id.
+func migrationHosts(t *testing.T, v *vmEnv, cmd, vmID string) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, h := range mgmttest.Do(t, v.Admin, cmd, map[string]string{"virtualmachineid": vmID})["host"].([]any) {
+		m := h.(map[string]any)
+		out[m["id"].(string)] = m
+	}
+	return out
+}
+
+func TestFindHostsForMigration(t *testing.T) {
+	v := newVMEnv(t, false)
+	vm := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})
+	id := vm["id"].(string)
+	own := mgmttest.Do(t, v.Admin, "listVirtualMachines", map[string]string{"id": id})["virtualmachine"].([]any)[0].(map[string]any)["hostid"].(string)
+	other := v.hosts[0]
+	if other == own {
+		other = v.hosts[1]
+	}
+	for _, cmd := range []string{"findHostsForMigration", "listHosts"} {
+		got := migrationHosts(t, v, cmd, id)
+		if len(got) != 1 || got[other] == nil {
+			t.Fatalf("%s: hosts %v, want only the other host %s", cmd, got, other)
+		}
+		h := got[other]
+		if h["suitableformigration"] != true || h["requiresStorageMotion"] != false || h["cpuallocated"] == nil || h["name"] == "" {
+			t.Fatalf("%s: %v, want suitable, no storage motion, with capacity fields", cmd, h)
+		}
+	}
+
+	// A disabled host is listed but not suitable; so is one without the memory left.
+	mgmttest.Do(t, v.Admin, "updateHost", map[string]string{"id": other, "allocationstate": "Disable"})
+	if h := migrationHosts(t, v, "findHostsForMigration", id)[other]; h["suitableformigration"] != false {
+		t.Fatalf("disabled host: %v, want not suitable", h)
+	}
+	mgmttest.Do(t, v.Admin, "updateHost", map[string]string{"id": other, "allocationstate": "Enable"})
+	big := mgmttest.Do(t, v.Admin, "createServiceOffering", map[string]string{"name": "big", "displaytext": "big",
+		"cpunumber": "1", "cpuspeed": "500", "memory": "7680"})["serviceoffering"].(map[string]any)["id"].(string)
+	v.deploy(t, v.Admin, map[string]string{"serviceofferingid": big, "hostid": other})
+	if h := migrationHosts(t, v, "findHostsForMigration", id)[other]; h["suitableformigration"] != false {
+		t.Fatalf("full host: %v, want not suitable", h)
+	}
+	// The migration the answer refused is refused too.
+	if code, text := jobFails(t, v.Admin, "migrateVirtualMachine", map[string]string{"virtualmachineid": id, "hostid": other}); code != 533 {
+		t.Fatalf("migrate to the full host: %d %s, want 533", code, text)
+	}
+
+	// Bad input: not Running, no such VM, not an admin's call. Nothing changes.
+	mgmttest.DoAsync(t, v.tenant, "stopVirtualMachine", map[string]string{"id": id})
+	if text := mgmttest.Fail(t, v.Admin, "findHostsForMigration", map[string]string{"virtualmachineid": id}, 431); !strings.Contains(text, "not Running") {
+		t.Fatalf("stopped VM: %q", text)
+	}
+	mgmttest.Fail(t, v.Admin, "findHostsForMigration", map[string]string{"virtualmachineid": "0d7c1f64-8a4e-4b1e-9a43-2b9a3f6c1d00"}, 431)
+	mgmttest.Fail(t, v.Admin, "findHostsForMigration", nil, 431)
+	mgmttest.Fail(t, v.tenant, "findHostsForMigration", map[string]string{"virtualmachineid": id}, 432)
+	v.checkLedger(t)
+}
