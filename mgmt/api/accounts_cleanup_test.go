@@ -237,7 +237,7 @@ func testInfrastructureInUse(t *testing.T, mysql bool) {
 	pod := mgmttest.Do(t, v.Admin, "listPods", map[string]string{"zoneid": v.zoneID})["pod"].([]any)[0].(map[string]any)["id"].(string)
 	refuse("deletePod", map[string]string{"id": pod}, "virtual machines")
 	hostID := mgmttest.Do(t, v.Admin, "listVirtualMachines", map[string]string{"id": vm["id"].(string)})["virtualmachine"].([]any)[0].(map[string]any)["hostid"].(string)
-	refuse("deleteHost", map[string]string{"id": hostID, "forced": "true"}, "vms in Running state")
+	refuse("deleteHost", map[string]string{"id": hostID}, "not in maintenance mode")
 	pn := mgmttest.Do(t, v.Admin, "listPhysicalNetworks", map[string]string{"zoneid": v.zoneID})["physicalnetwork"].([]any)[0].(map[string]any)["id"].(string)
 	refuse("deletePhysicalNetwork", map[string]string{"id": pn}, "networks using it")
 	root := mgmttest.Do(t, v.Admin, "listVolumes", map[string]string{"virtualmachineid": vm["id"].(string), "type": "ROOT", "listall": "true"})["volume"].([]any)[0].(map[string]any)

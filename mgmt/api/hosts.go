@@ -402,6 +402,12 @@ func deleteHost(c *Call) (any, error) {
 		return nil, err
 	}
 	forced, _ := c.P.Bool("forced")
+	var restart []*db.VM
+	if forced {
+		if restart, err = c.emptyHost(); err != nil {
+			return nil, err
+		}
+	}
 	var removed *db.Host
 	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		h, err := c.hostForCall(tx)
@@ -413,13 +419,24 @@ func deleteHost(c *Call) (any, error) {
 			return Errorf(CodeInternal, CSCloudRuntime, "Host %s cannot be deleted as it is not in maintenance mode (resource state %s, state %s). Either put the host into maintenance or perform a forced deletion.",
 				h.ID, h.ResourceState, h.Status)
 		}
-		// CloudStack refuses while VMs use the host (with forced, it stops them first; Atoll
-		// does not yet, so it refuses then too rather than leave VMs on a removed host).
+		// CloudStack refuses while VMs use the host; forced, emptyHost has stopped them, and
+		// one still here was placed on it since.
 		if states, err := db.HostVMStates(c.Ctx, tx, h.ID); err != nil {
 			return err
+		} else if len(states) > 0 && forced {
+			return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host: %d VM(s) were placed on it while its VMs were being stopped; delete it again", len(states))
 		} else if len(states) > 0 {
-			return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host as there are vms in %s state using this host (%d VM(s)); stop or migrate them first",
-				states[0], len(states))
+			return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host as there are vms in %s state using this host and isForced=false specified",
+				states[0])
+		}
+		// The VMs that offer HA start again elsewhere (CloudStack's HA restart), once the host
+		// is gone: their start jobs commit with its removal.
+		start := &Call{Ctx: c.Ctx, S: c.S, Cmd: c.S.Reg.Get("startVirtualMachine"), Caller: c.Caller}
+		for _, v := range restart {
+			start.P = Params{"id": v.ID}
+			if _, err := start.EnqueueJob(tx, vmJobType, v.ID); err != nil {
+				return err
+			}
 		}
 		if err := db.RemoveHost(c.Ctx, tx, h.ID, h.Version); err != nil {
 			return err
@@ -436,6 +453,9 @@ func deleteHost(c *Call) (any, error) {
 	// A connection held here closes now; one held elsewhere closes at its next ping, which
 	// finds the host gone.
 	m.Disconnect(removed.ID)
+	if len(restart) > 0 {
+		c.S.Jobs.Wake()
+	}
 	return Success(), nil
 }
 
@@ -568,4 +588,56 @@ func renderHost(h *db.Host, caps map[int]*db.Capacity, cpuFactor, memFactor floa
 		m["disconnected"] = FormatTime(h.Disconnected)
 	}
 	return m
+}
+
+// emptyHost is deleteHost's forced path, as CloudStack's: every VM on the host is stopped,
+// forced (the host's answer is not needed, its CPU and memory are released either way), and
+// those that offer HA are returned, to be started again elsewhere once the host is removed.
+// A VM starting, or migrating from or to the host, belongs to a job still running: the call
+// is refused before anything is stopped.
+func (c *Call) emptyHost() ([]*db.VM, error) {
+	var stopping []*db.VM
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		stopping = nil
+		h, err := c.hostForCall(tx)
+		if err != nil {
+			return err
+		}
+		vms, _, err := db.ListVMs(c.Ctx, tx, db.VMFilter{HostID: h.ID})
+		if err != nil {
+			return err
+		}
+		if states, err := db.HostVMStates(c.Ctx, tx, h.ID); err != nil {
+			return err
+		} else if len(states) > len(vms) {
+			return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host: a VM is migrating to it; delete it once the migration has ended")
+		}
+		for _, v := range vms {
+			switch v.State {
+			case db.VMRunning:
+				v.State = db.VMStopping
+				if err := db.UpdateVM(c.Ctx, tx, v); err != nil {
+					return err
+				}
+			case db.VMStopping:
+			default:
+				return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host: VM %s is %s; delete it once that has ended", vmString(v), v.State)
+			}
+			stopping = append(stopping, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var restart []*db.VM
+	for _, v := range stopping {
+		if err := c.stopOnHost(v, true); err != nil {
+			return nil, err
+		}
+		if v.HAEnabled {
+			restart = append(restart, v)
+		}
+	}
+	return restart, nil
 }

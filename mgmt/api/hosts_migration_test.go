@@ -3,6 +3,7 @@ package api_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
@@ -63,5 +64,48 @@ func TestFindHostsForMigration(t *testing.T) {
 	mgmttest.Fail(t, v.Admin, "findHostsForMigration", map[string]string{"virtualmachineid": "0d7c1f64-8a4e-4b1e-9a43-2b9a3f6c1d00"}, 431)
 	mgmttest.Fail(t, v.Admin, "findHostsForMigration", nil, 431)
 	mgmttest.Fail(t, v.tenant, "findHostsForMigration", map[string]string{"virtualmachineid": id}, 432)
+	v.checkLedger(t)
+}
+
+// TestForcedDeleteHostStopsItsVMs: deleteHost forced=true on a host with VMs stops them (the
+// ledger released), starts the one that offers HA again on another host, and removes the host.
+func TestForcedDeleteHostStopsItsVMs(t *testing.T) { testForcedDeleteHost(t, false) }
+func TestForcedDeleteHostStopsItsVMsOnMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	testForcedDeleteHost(t, true)
+}
+
+func testForcedDeleteHost(t *testing.T, mysql bool) {
+	v := newVMEnv(t, mysql)
+	ha := mgmttest.Do(t, v.Admin, "createServiceOffering", map[string]string{"name": "ha", "displaytext": "ha",
+		"cpunumber": "1", "cpuspeed": "1000", "memory": "1024", "offerha": "true"})["serviceoffering"].(map[string]any)["id"].(string)
+	target, other := v.hosts[0], v.hosts[1]
+	plain := v.deploy(t, v.Admin, map[string]string{"networkids": v.network, "hostid": target, "account": "vmuser", "domainid": v.domainOf(t)})["id"].(string)
+	withHA := v.deploy(t, v.Admin, map[string]string{"networkids": v.network, "hostid": target, "serviceofferingid": ha, "account": "vmuser", "domainid": v.domainOf(t)})["id"].(string)
+
+	// Not forced (and not in maintenance), it is refused.
+	mgmttest.Fail(t, v.Admin, "deleteHost", map[string]string{"id": target}, 530)
+
+	mgmttest.Do(t, v.Admin, "deleteHost", map[string]string{"id": target, "forced": "true"})
+	if hs := mgmttest.Do(t, v.Admin, "listHosts", map[string]string{"id": target})["host"]; hs != nil && len(hs.([]any)) > 0 {
+		t.Fatalf("host still listed: %v", hs)
+	}
+	vm := func(id string) map[string]any {
+		return mgmttest.Do(t, v.Admin, "listVirtualMachines", map[string]string{"id": id})["virtualmachine"].([]any)[0].(map[string]any)
+	}
+	if got := vm(plain); got["state"] != "Stopped" {
+		t.Fatalf("VM without HA: %v, want Stopped", got["state"])
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := vm(withHA)
+		if got["state"] == "Running" && got["hostid"] == other {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("VM with HA: %v on %v, want Running on %s", got["state"], got["hostid"], other)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	v.checkLedger(t)
 }
