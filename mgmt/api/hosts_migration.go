@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
@@ -54,11 +53,9 @@ func (c *Call) hostsForMigration(vmID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := planner.Request{ZoneID: v.ZoneID, Need: orchestrate.Compute(v), AccountID: v.AccountID, Avoid: map[string]bool{v.HostID: true},
-		IgnoreThreshold: true, Exclude: v.ID, Candidates: cands, DeferTake: true}
-	if so, err := db.GetServiceOffering(c.Ctx, q, v.ServiceOfferingID); err == nil {
-		req.HostTag = so.HostTag
-	}
+	// As migrateVirtualMachine with a hostid: the cluster thresholds do not apply.
+	req := c.migrationRequest(q, v)
+	req.IgnoreThreshold, req.Candidates, req.DeferTake = true, cands, true
 	items, err := c.renderHosts(hosts)
 	if err != nil {
 		return nil, err

@@ -46,11 +46,8 @@ func migrateVMJob(c *Call, j *db.Job) (any, error) {
 		if target == v.HostID {
 			return ErrParam("Cannot migrate VM, VM is already present on this host, please specify valid destination host to migrate the VM")
 		}
-		req := planner.Request{ZoneID: v.ZoneID, HostID: target, Need: orchestrate.Compute(v), AccountID: v.AccountID,
-			Avoid: map[string]bool{v.HostID: true}, IgnoreThreshold: target != "", Exclude: v.ID}
-		if so, err := db.GetServiceOffering(c.Ctx, tx, v.ServiceOfferingID); err == nil {
-			req.HostTag = so.HostTag
-		}
+		req := c.migrationRequest(tx, v)
+		req.HostID, req.IgnoreThreshold = target, target != ""
 		if target != "" {
 			h, err := db.GetHost(c.Ctx, tx, target)
 			if errors.Is(err, db.ErrNotFound) {
@@ -131,6 +128,17 @@ func migrateVMJob(c *Call, j *db.Job) (any, error) {
 		return nil, ErrInternal("Failed to migrate %s: %v", vmString(v), serr)
 	}
 	return c.vmObject(v.ID)
+}
+
+// migrationRequest is the planner's request for moving a Running VM off its host: its CPU and
+// memory, its offering's host tag, anywhere but where it is.
+func (c *Call) migrationRequest(q db.Querier, v *db.VM) planner.Request {
+	req := planner.Request{ZoneID: v.ZoneID, Need: orchestrate.Compute(v), AccountID: v.AccountID,
+		Avoid: map[string]bool{v.HostID: true}, Exclude: v.ID}
+	if so, err := db.GetServiceOffering(c.Ctx, q, v.ServiceOfferingID); err == nil {
+		req.HostTag = so.HostTag
+	}
+	return req
 }
 
 // zoneWideOnly reports whether every volume of the VM is on a zone-wide pool.
