@@ -590,6 +590,9 @@ func renderHost(h *db.Host, caps map[int]*db.Capacity, cpuFactor, memFactor floa
 	return m
 }
 
+// emptyHostWait bounds how long a forced deleteHost waits for the host's answer to each stop.
+var emptyHostWait = 10 * time.Second
+
 // emptyHost is deleteHost's forced path, as CloudStack's: every VM on the host is stopped,
 // forced (the host's answer is not needed, its CPU and memory are released either way), and
 // those that offer HA are returned, to be started again elsewhere once the host is removed.
@@ -630,10 +633,24 @@ func (c *Call) emptyHost() ([]*db.VM, error) {
 	if err != nil {
 		return nil, err
 	}
+	// At most 8 at once, each waiting at most emptyHostWait for the host: forced, the stop
+	// does not need its answer, and a host being deleted is often one that no longer answers.
+	errs := make([]error, len(stopping))
+	slots := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, v := range stopping {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			errs[i] = c.stopOnHostWithin(v, true, emptyHostWait)
+		}()
+	}
+	wg.Wait()
 	var restart []*db.VM
-	for _, v := range stopping {
-		if err := c.stopOnHost(v, true); err != nil {
-			return nil, err
+	for i, v := range stopping {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
 		if v.HAEnabled {
 			restart = append(restart, v)

@@ -86,7 +86,13 @@ func testForcedDeleteHost(t *testing.T, mysql bool) {
 	// Not forced (and not in maintenance), it is refused.
 	mgmttest.Fail(t, v.Admin, "deleteHost", map[string]string{"id": target}, 530)
 
+	// Forced, the host's answer to the stops is not needed: here it refuses them.
+	mgmttest.Do(t, v.Admin, "configureSimulatorFault", map[string]string{"zoneid": v.zoneID, "name": "StopVM", "fail": "true", "message": "injected"})
+	if _, text := jobFails(t, v.Admin, "stopVirtualMachine", map[string]string{"id": plain}); !strings.Contains(text, "injected") {
+		t.Fatalf("stop under the fault: %q, want the injected failure", text)
+	}
 	mgmttest.Do(t, v.Admin, "deleteHost", map[string]string{"id": target, "forced": "true"})
+	mgmttest.Do(t, v.Admin, "configureSimulatorFault", map[string]string{"zoneid": v.zoneID, "name": "StopVM", "remove": "true"})
 	if hs := mgmttest.Do(t, v.Admin, "listHosts", map[string]string{"id": target})["host"]; hs != nil && len(hs.([]any)) > 0 {
 		t.Fatalf("host still listed: %v", hs)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
@@ -329,9 +330,12 @@ func stopVMJob(c *Call, j *db.Job) (any, error) {
 
 // stopOnHost stops a Stopping VM on its host and settles it Stopped; a failure (unless
 // forced) puts it back to Running.
-func (c *Call) stopOnHost(v *db.VM, forced bool) error {
+func (c *Call) stopOnHost(v *db.VM, forced bool) error { return c.stopOnHostWithin(v, forced, agentTimeout) }
+
+// stopOnHostWithin is stopOnHost waiting at most wait for the host's answer.
+func (c *Call) stopOnHostWithin(v *db.VM, forced bool, wait time.Duration) error {
 	d := c.deps()
-	serr := d.Send(c.Ctx, v.HostID, protocol.CmdStopVM, protocol.VMRef{Name: v.InstanceName(), Force: forced}, agentTimeout)
+	serr := d.Send(c.Ctx, v.HostID, protocol.CmdStopVM, protocol.VMRef{Name: v.InstanceName(), Force: forced}, wait)
 	var failed error
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		failed = nil
