@@ -330,7 +330,9 @@ func stopVMJob(c *Call, j *db.Job) (any, error) {
 
 // stopOnHost stops a Stopping VM on its host and settles it Stopped; a failure (unless
 // forced) puts it back to Running.
-func (c *Call) stopOnHost(v *db.VM, forced bool) error { return c.stopOnHostWithin(v, forced, agentTimeout) }
+func (c *Call) stopOnHost(v *db.VM, forced bool) error {
+	return c.stopOnHostWithin(v, forced, agentTimeout)
+}
 
 // stopOnHostWithin is stopOnHost waiting at most wait for the host's answer.
 func (c *Call) stopOnHostWithin(v *db.VM, forced bool, wait time.Duration) error {
