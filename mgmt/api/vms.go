@@ -77,7 +77,7 @@ func registerVMs(s *Server) {
 			{Name: "displayvm", Type: TBool, Description: "an optional field, whether to the display the vm to the end user or not"},
 			{Name: "hypervisor", Type: TString, Description: "the hypervisor on which to deploy the virtual machine"},
 			{Name: "keyboard", Type: TString, Description: "an optional keyboard device type for the virtual machine"},
-			{Name: "password", Type: TString, Description: "The password of the virtual machine (unused: a password-enabled template gets a generated one)"},
+			{Name: "password", Type: TString, Description: "The password of the virtual machine (password-enabled templates). If null, a random password will be generated for the VM."},
 		},
 		Handler: deployVM, Job: startVMJob})
 	s.Reg.Add(&Command{Name: "startVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
@@ -189,6 +189,19 @@ func (c *Call) vmOf(q db.Querier, id string) (*db.VM, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// refuseSecurityGroups answers a VM's security groups: Atoll has none yet (no security group
+// can be created), so any group named is one that cannot be found, and the VM would be
+// unprotected by what its owner asked for.
+func refuseSecurityGroups(ids, names []string) error {
+	switch {
+	case len(ids) > 0:
+		return ErrParam("Unable to find security group by id %s: security groups are not supported yet", ids[0])
+	case len(names) > 0:
+		return ErrParam("Unable to find security group by name %s: security groups are not supported yet", names[0])
+	}
+	return nil
 }
 
 // vmString is how CloudStack names a VM in messages.

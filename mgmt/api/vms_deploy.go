@@ -275,7 +275,6 @@ type deployment struct {
 	ips         map[string]string // network id -> requested address
 	keyPairs    []string
 	groups      []*db.AffinityGroup
-	secGroups   string
 	details     map[string]string
 	start       bool
 	dynamic     bool
@@ -465,7 +464,12 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 	if len(sgIDs)+len(sgNames) > 0 && !z.SecurityGroupsEnabled && z.NetworkType != zoneBasic {
 		return nil, ErrParam("Can't create vm with security groups; security group feature is not enabled on zone %s", z.Name)
 	}
-	p.secGroups = strings.Join(append(sgIDs, sgNames...), ",")
+	if err := refuseSecurityGroups(sgIDs, sgNames); err != nil {
+		return nil, err
+	}
+	if c.P.String("ip6address") != "" {
+		return nil, ErrParam("ip6address: IPv6 addresses are not supported yet: the VM's networks have no IPv6 range")
+	}
 	if err := c.deployNetworks(q, p, pre.networks); err != nil {
 		return nil, err
 	}
@@ -563,7 +567,7 @@ func deployVM(c *Call) (any, error) {
 			ZoneID: p.zone.ID, ServiceOfferingID: p.so.ID, TemplateID: p.tmpl.ID, OSTypeID: p.tmpl.OSTypeID, HypervisorType: "Simulator",
 			CPUNumber: p.cpu, CPUSpeed: p.speed, Memory: p.mem, State: db.VMStopped, PowerState: db.PowerOff, HAEnabled: p.so.OfferHA,
 			DynamicallyScalable: p.dynamic, DisplayVM: true, UserData: c.P.String("userdata"), KeyPairs: strings.Join(p.keyPairs, ","),
-			Group: c.P.String("group"), SecurityGroups: p.secGroups, Created: now}
+			Group: c.P.String("group"), Created: now}
 		if p.tmpl.IsISO() {
 			v.TemplateID, v.ISOID = "", p.tmpl.ID
 		}
@@ -583,7 +587,10 @@ func deployVM(c *Call) (any, error) {
 			v.DisplayName = v.Name
 		}
 		if p.tmpl.PasswordEnabled {
-			v.Password = randomPassword()
+			// The caller's password if given, as CloudStack's; else a generated one.
+			if v.Password = c.P.String("password"); v.Password == "" {
+				v.Password = randomPassword()
+			}
 		}
 		// Hot rows last: the host's ledger rows, the account's resource counts and the pool's
 		// ledger row are updated at the end of the transaction, one after the other, so that

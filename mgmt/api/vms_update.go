@@ -347,8 +347,8 @@ func updateVM(c *Call) (any, error) {
 		if d := c.vmDetailsParam(); len(d) > 0 {
 			v.Details = mergeDetails(v.Details, d)
 		}
-		if ids, names := c.P.List("securitygroupids"), c.P.List("securitygroupnames"); len(ids)+len(names) > 0 {
-			v.SecurityGroups = strings.Join(append(ids, names...), ",")
+		if err := refuseSecurityGroups(c.P.List("securitygroupids"), c.P.List("securitygroupnames")); err != nil {
+			return err
 		}
 		if err := db.UpdateVM(c.Ctx, tx, v); err != nil {
 			if db.IsDuplicate(err) {

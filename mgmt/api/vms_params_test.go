@@ -1,0 +1,69 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atollcloud/atoll/mgmt/mgmttest"
+)
+
+// readyTemplate registers a password-enabled template in the vmEnv's zone as c and waits
+// until the Simulator's download has made it ready.
+func (v *vmEnv) readyTemplate(t *testing.T, name string) string {
+	t.Helper()
+	tp := mgmttest.Do(t, v.tenant, "registerTemplate", map[string]string{"name": name, "displaytext": name, "format": "QCOW2",
+		"hypervisor": "Simulator", "zoneid": v.zoneID, "url": "http://images.example.org/" + name + ".qcow2", "passwordenabled": "true",
+		"ostypeid": osTypeID(t, v)})["template"].([]any)[0].(map[string]any)
+	id := tp["id"].(string)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l := mgmttest.Do(t, v.tenant, "listTemplates", map[string]string{"templatefilter": "self", "id": id})["template"].([]any)
+		if len(l) > 0 && l[0].(map[string]any)["isready"] == true {
+			return id
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("template %s not ready: %v", name, l)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func osTypeID(t *testing.T, v *vmEnv) string {
+	t.Helper()
+	return mgmttest.Do(t, v.tenant, "listOsTypes", map[string]string{"description": "Other Linux (64-bit)"})["ostype"].([]any)[0].(map[string]any)["id"].(string)
+}
+
+// TestDeployPasswordAndRefusedParameters: a password-enabled template's VM gets the password
+// the caller gave (else a generated one); an IPv6 address and security groups, which Atoll
+// does not have, are refused and leave nothing behind.
+func TestDeployPasswordAndRefusedParameters(t *testing.T) {
+	v := newVMEnv(t, false)
+	tpl := v.readyTemplate(t, "pw")
+	vm := v.deploy(t, v.tenant, map[string]string{"networkids": v.network, "templateid": tpl, "password": "Chosen-Pass-1"})
+	if vm["password"] != "Chosen-Pass-1" || vm["passwordenabled"] != true {
+		t.Fatalf("deploy with a password: password %v, passwordenabled %v", vm["password"], vm["passwordenabled"])
+	}
+	other := v.deploy(t, v.tenant, map[string]string{"networkids": v.network, "templateid": tpl})
+	if pw, _ := other["password"].(string); pw == "" || pw == "Chosen-Pass-1" {
+		t.Fatalf("deploy without a password: %q, want a generated one", pw)
+	}
+
+	before := v.vmFingerprint(t)
+	for _, tc := range []struct{ k, val, want string }{
+		{"ip6address", "fd00::10", "ip6address"},
+		{"securitygroupnames", "web", "security group"},
+	} {
+		text := mgmttest.Fail(t, v.tenant, "deployVirtualMachine", map[string]string{"serviceofferingid": v.offering, "templateid": tpl,
+			"zoneid": v.zoneID, "networkids": v.network, tc.k: tc.val}, 431)
+		if !strings.Contains(text, tc.want) {
+			t.Fatalf("%s: %q, want it named", tc.k, text)
+		}
+	}
+	if text := mgmttest.Fail(t, v.tenant, "updateVirtualMachine", map[string]string{"id": vm["id"].(string), "securitygroupnames": "web"}, 431); !strings.Contains(text, "not supported") {
+		t.Fatalf("updateVirtualMachine with a security group: %q", text)
+	}
+	if after := v.vmFingerprint(t); after != before {
+		t.Fatalf("a refused call changed VMs:\n%s\n%s", before, after)
+	}
+}
