@@ -372,6 +372,9 @@ func (c *Call) stopOnHostWithin(v *db.VM, forced bool, wait time.Duration) error
 func rebootVM(c *Call) (any, error) { return c.vmJob("id") }
 
 func rebootVMJob(c *Call, j *db.Job) (any, error) {
+	if forced, _ := c.P.Bool("forced"); forced {
+		return forcedRebootVMJob(c, j)
+	}
 	v, err := db.GetVM(c.Ctx, c.S.DB.SQL, j.InstanceID)
 	if err != nil {
 		return nil, err
@@ -383,6 +386,38 @@ func rebootVMJob(c *Call, j *db.Job) (any, error) {
 		return nil, ErrInternal("Unable to reboot %s: %v", vmString(v), err)
 	}
 	return c.vmObject(v.ID)
+}
+
+// forcedRebootVMJob is CloudStack's forced reboot: the VM is stopped (forced: its host's
+// answer is not needed) and started again, on its last host first, as startVirtualMachine
+// would. Run again after a server died, it carries on from the state it finds.
+func forcedRebootVMJob(c *Call, j *db.Job) (any, error) {
+	var v *db.VM
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		var err error
+		if v, err = db.GetVM(c.Ctx, tx, j.InstanceID); err != nil {
+			return err
+		}
+		switch v.State {
+		case db.VMRunning:
+			v.State = db.VMStopping
+			return db.UpdateVM(c.Ctx, tx, v)
+		case db.VMStopping, db.VMStopped, db.VMStarting:
+			if j.Attempts > 1 {
+				return nil // an earlier run of this job got this far
+			}
+		}
+		return errVMState(v, "reboot")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v.State == db.VMStopping {
+		if err := c.stopOnHost(v, true); err != nil {
+			return nil, err
+		}
+	}
+	return startVMJob(c, j)
 }
 
 func destroyVM(c *Call) (any, error) {

@@ -67,3 +67,23 @@ func TestDeployPasswordAndRefusedParameters(t *testing.T) {
 		t.Fatalf("a refused call changed VMs:\n%s\n%s", before, after)
 	}
 }
+
+// TestForcedReboot: rebootVirtualMachine forced=true stops and starts the VM (no reboot is
+// sent to its host: a host refusing reboots does not stop it); without forced it is a reboot.
+func TestForcedReboot(t *testing.T) {
+	v := newVMEnv(t, false)
+	id := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string)
+	mgmttest.Do(t, v.Admin, "configureSimulatorFault", map[string]string{"zoneid": v.zoneID, "name": "RebootVM", "fail": "true", "message": "injected"})
+	if _, text := jobFails(t, v.tenant, "rebootVirtualMachine", map[string]string{"id": id}); !strings.Contains(text, "injected") {
+		t.Fatalf("reboot under the fault: %q, want the injected failure", text)
+	}
+	got := mgmttest.DoAsync(t, v.tenant, "rebootVirtualMachine", map[string]string{"id": id, "forced": "true"})["virtualmachine"].(map[string]any)
+	if got["state"] != "Running" {
+		t.Fatalf("after a forced reboot: %v, want Running", got["state"])
+	}
+	mgmttest.DoAsync(t, v.tenant, "stopVirtualMachine", map[string]string{"id": id})
+	if code, _ := jobFails(t, v.tenant, "rebootVirtualMachine", map[string]string{"id": id, "forced": "true"}); code != 431 {
+		t.Fatalf("forced reboot of a stopped VM: %d, want 431", code)
+	}
+	v.checkLedger(t)
+}
