@@ -167,8 +167,8 @@ func registerVMs(s *Server) {
 			{Name: "templateid", Type: TUUID, Description: "an optional template Id to restore vm from the new template."},
 			{Name: "rootdisksize", Type: TLong, Description: "Override root volume's size (in GB)."},
 			{Name: "diskofferingid", Type: TUUID, Description: "Override root volume's diskoffering (not supported)"},
-			{Name: "expunge", Type: TBool, Description: "Optional field to expunge old root volume after restore."},
-			{Name: "details", Type: TMap, Description: "used to specify the custom parameters"}},
+			{Name: "expunge", Type: TBool, Description: "Optional field to expunge old root volume after restore (the old root volume is always expunged: false is refused)."},
+			{Name: "details", Type: TMap, Description: "used to specify the custom parameters (rootdisksize)"}},
 		Handler: restoreVM, Job: restoreVMJob})
 	registerVMLists(s)
 	registerAffinity(s)

@@ -87,3 +87,29 @@ func TestForcedReboot(t *testing.T) {
 	}
 	v.checkLedger(t)
 }
+
+// TestRestoreParameters: restoreVirtualMachine takes a root disk size in details as in
+// rootdisksize, and refuses what it would otherwise ignore (keeping the old ROOT volume,
+// other details), changing nothing.
+func TestRestoreParameters(t *testing.T) {
+	v := newVMEnv(t, false)
+	id := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string)
+	before := v.vmFingerprint(t)
+	for _, p := range []map[string]string{
+		{"expunge": "false"},
+		{"details[0].cpuNumber": "4"},
+		{"details[0].rootdisksize": "x"},
+	} {
+		p["virtualmachineid"] = id
+		mgmttest.Fail(t, v.tenant, "restoreVirtualMachine", p, 431)
+	}
+	if after := v.vmFingerprint(t); after != before {
+		t.Fatalf("a refused restore changed VMs")
+	}
+	mgmttest.DoAsync(t, v.tenant, "restoreVirtualMachine", map[string]string{"virtualmachineid": id, "details[0].rootdisksize": "12", "expunge": "true"})
+	root := mgmttest.Do(t, v.tenant, "listVolumes", map[string]string{"virtualmachineid": id, "type": "ROOT"})["volume"].([]any)[0].(map[string]any)
+	if root["size"].(float64) != 12<<30 {
+		t.Fatalf("restored ROOT size %v, want 12 GiB", root["size"])
+	}
+	v.checkLedger(t)
+}

@@ -456,6 +456,23 @@ func restoreVM(c *Call) (any, error) {
 	if c.P.String("diskofferingid") != "" {
 		return nil, ErrParam("Overriding the root volume's disk offering (diskofferingid) is not supported yet")
 	}
+	if keep, ok := c.P.Bool("expunge"); ok && !keep {
+		return nil, ErrParam("expunge=false is not supported: the old ROOT volume is expunged once the new one is made")
+	}
+	// details carries a root disk size as CloudStack's does (details[0].rootdisksize); the job
+	// reads it as rootdisksize.
+	for k, val := range c.vmDetailsParam() {
+		if !strings.EqualFold(k, "rootdisksize") {
+			return nil, ErrParam("details: %s is not supported when restoring a VM (only rootdisksize)", k)
+		}
+		if c.P.Has("rootdisksize") && c.P.String("rootdisksize") != val {
+			return nil, ErrParam("rootdisksize and details rootdisksize differ")
+		}
+		if _, err := strconv.ParseInt(val, 10, 64); err != nil {
+			return nil, ErrParam("Unable to translate and verify the parameter rootdisksize: %q is not a number", val)
+		}
+		c.P["rootdisksize"] = val
+	}
 	v, err := c.vmOf(c.S.DB.Read(), c.P.String("virtualmachineid"))
 	if err != nil {
 		return nil, err
