@@ -40,7 +40,7 @@ func registerAffinity(s *Server) {
 			Param{Name: "name", Type: TString, Description: "lists affinity groups by name"},
 			Param{Name: "type", Type: TString, Description: "lists affinity groups by type"},
 			Param{Name: "virtualmachineid", Type: TUUID, Description: "lists affinity groups by virtual machine ID"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 		),
 		Handler: listAffinityGroups})
 	s.Reg.Add(&Command{Name: "listAffinityGroupTypes", Roles: AllRoles, List: true, ResponseKey: "affinityGroupType",
@@ -207,8 +207,8 @@ func deleteAffinityGroup(c *Call) (any, error) {
 }
 
 func listAffinityGroups(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: "affinitygroup"}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	q := c.S.DB.Read()
 	scope, err := c.ListScope()

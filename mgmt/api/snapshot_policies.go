@@ -45,7 +45,7 @@ func registerSnapshotPolicies(s *Server) {
 			Param{Name: "volumeid", Type: TUUID, Description: "the ID of the disk volume"},
 			Param{Name: "id", Type: TUUID, Description: "the ID of the snapshot policy"},
 			Param{Name: "fordisplay", Type: TBool, Description: "list resources by display flag"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 		),
 		Handler: listSnapshotPolicies})
 	s.Reg.Add(&Command{Name: "deleteSnapshotPolicies", Roles: AllRoles, ResponseKey: "success",
@@ -68,6 +68,9 @@ func renderSnapshotPolicy(p *db.SnapshotPolicy) map[string]any {
 func createSnapshotPolicy(c *Call) (any, error) {
 	if err := c.unsupportedCopies(); err != nil {
 		return nil, err
+	}
+	if len(c.P.Map("tags")) > 0 {
+		return nil, ErrParam("Tags (tags) are not supported on snapshot policies")
 	}
 	interval, ok := snapshots.ParseInterval(c.P.String("intervaltype"))
 	if !ok {
@@ -190,8 +193,8 @@ func updateSnapshotPolicyJob(c *Call, j *db.Job) (any, error) {
 }
 
 func listSnapshotPolicies(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: "snapshotpolicy"}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	scope, err := c.ListScope()
 	if err != nil {

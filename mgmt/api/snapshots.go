@@ -53,7 +53,7 @@ func registerSnapshots(s *Server) {
 			Param{Name: "storageid", Type: TUUID, Description: "ID of the storage pool"},
 			Param{Name: "locationtype", Type: TString, Description: "list snapshots by location type"},
 			Param{Name: "showunique", Type: TBool, Description: "list one snapshot per zone only"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 			tagsListParam,
 		),
 		Handler: listSnapshots})
@@ -129,8 +129,8 @@ func (c *Call) snapshotObject(id string) (any, error) {
 }
 
 func listSnapshots(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: "snapshot"}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	scope, err := c.ListScope()
 	if err != nil {

@@ -54,7 +54,7 @@ func registerSSHKeyPairs(s *Server) {
 			Param{Name: "id", Type: TUUID, Description: "the ID of the ssh keypair"},
 			Param{Name: "name", Type: TString, Description: "A key pair name to look for"},
 			Param{Name: "fingerprint", Type: TString, Description: "A public key fingerprint to look for"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 		),
 		Handler: listSSHKeyPairs})
 }
@@ -62,8 +62,8 @@ func registerSSHKeyPairs(s *Server) {
 // ownerForCreate is CloudStack's finalizeOwner: the account a new resource belongs to, from
 // account and domainid (both or neither), the caller's own account by default.
 func (c *Call) ownerForCreate(q db.Querier) (*db.Account, error) {
-	if c.P.String("projectid") != "" {
-		return nil, ErrParam("Projects are not supported")
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	name, domainID := c.P.String("account"), strings.ToLower(c.P.String("domainid"))
 	u := c.Caller.User
@@ -307,8 +307,8 @@ func deleteSSHKeyPair(c *Call) (any, error) {
 }
 
 func listSSHKeyPairs(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: "sshkeypair"}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	scope, err := c.ListScope()
 	if err != nil {

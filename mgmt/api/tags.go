@@ -132,7 +132,7 @@ func registerTags(s *Server) {
 			Param{Name: "key", Type: TString, Description: "list by key"},
 			Param{Name: "value", Type: TString, Description: "list by value"},
 			Param{Name: "customer", Type: TString, Description: "list by customer name"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 		),
 		Handler: listTags})
 }
@@ -314,8 +314,8 @@ func tagMatches(tag db.Tag, want map[string]string) bool {
 }
 
 func listTags(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: "tag"}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	scope, err := c.ListScope()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/google/uuid"
 )
 
@@ -90,6 +91,15 @@ func createTemplate(c *Call) (any, error) {
 			return err
 		}
 		t.AccountID, t.DomainID = owner.ID, owner.DomainID
+		if public && !c.Caller.IsAdmin() {
+			allowed, err := c.publicUserTemplatesAllowed(owner.ID)
+			if err != nil {
+				return err
+			}
+			if !allowed {
+				return ErrDenied("Failed to create template %s, only private templates can be created.", name)
+			}
+		}
 		if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
 			return err
 		}
@@ -217,4 +227,11 @@ func createTemplateJob(c *Call, j *db.Job) (any, error) {
 		return nil, ErrInternal("Failed to create template: %v", m["status"])
 	}
 	return Object{Key: "template", Value: m}, nil
+}
+
+// publicUserTemplatesAllowed reads allow.public.user.templates for the account that will own a
+// template: whether a user (not an admin) may make it public.
+func (c *Call) publicUserTemplatesAllowed(accountID string) (bool, error) {
+	v, err := c.S.Config.Get(c.Ctx, config.Account, accountID, "allow.public.user.templates")
+	return strings.EqualFold(v, "true"), err
 }

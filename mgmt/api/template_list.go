@@ -27,7 +27,7 @@ func registerTemplateLists(s *Server) {
 			Param{Name: "showicon", Type: TBool, Description: "flag to display the resource image for the templates"},
 			Param{Name: "details", Type: TList, Description: "comma separated list of template details requested"},
 			Param{Name: "arch", Type: TString, Description: "the CPU arch of the template"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 			tagsListParam,
 		),
 		Handler: func(c *Call) (any, error) { return c.listImages(templateKind, c.P.String("templatefilter")) }})
@@ -119,8 +119,8 @@ func templateSharedCond(s db.Scope) (string, []any) {
 
 // listImages answers listTemplates and listIsos: one item per (template, zone).
 func (c *Call) listImages(k imageKind, filter string) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: k.key}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	if c.P.String("id") != "" && c.P.String("ids") != "" {
 		return nil, ErrParam("Specify either id or ids but not both parameters")

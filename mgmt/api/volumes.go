@@ -70,7 +70,7 @@ func registerVolumes(s *Server) {
 			Param{Name: "listsystemvms", Type: TBool, Description: "list system VMs' volumes too (there are none)"},
 			Param{Name: "isencrypted", Type: TBool, Description: "list only volumes that are encrypted (none are)"},
 			Param{Name: "retrieveonlyresourcecount", Type: TBool, Description: "only the count"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 			tagsListParam,
 		),
 		Handler: listVolumes})
@@ -209,8 +209,8 @@ func (c *Call) volumeObject(id string) (any, error) {
 }
 
 func listVolumes(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: "volume"}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	if v, _ := c.P.Bool("isencrypted"); v {
 		return ListResult{Key: "volume"}, nil
@@ -455,8 +455,8 @@ func (c *Call) offeringInDomain(q db.Querier, ids []string, domainID string) boo
 }
 
 func createVolumeStart(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return nil, ErrParam("Projects are not supported")
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	if c.P.Has("customid") && !c.Caller.IsRootAdmin() {
 		return nil, ErrDenied("Only a root admin may set customid")
