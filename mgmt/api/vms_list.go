@@ -30,7 +30,7 @@ func registerVMLists(s *Server) {
 			Param{Name: "details", Type: TList, Description: "comma separated list of vm details requested, value can be a list of [all, group, nics, stats, secgrp, tmpl, servoff, diskoff, backoff, iso, volume, min, affgrp]. If no parameter is passed in, the details will be defaulted to all"},
 			Param{Name: "displayvm", Type: TBool, Description: "list resources by display flag; only ROOT admin is eligible to pass this parameter"},
 			Param{Name: "userdata", Type: TBool, Description: "Whether to return the VMs' user data or not. By default, user data will not be returned."},
-			Param{Name: "hypervisor", Type: TString, Description: "the target hypervisor for the template"},
+			Param{Name: "hypervisor", Type: TString, Description: "the target hypervisor for the VMs"},
 			Param{Name: "haenable", Type: TBool, Description: "list by the High Availability offering; true if filtering VMs with HA enabled; false for VMs with HA disabled"},
 			Param{Name: "forvirtualnetwork", Type: TBool, Description: "list by network type; true if need to list vms using Virtual Network, false otherwise"},
 			Param{Name: "vpcid", Type: TUUID, Description: "list vms by vpc"},
@@ -95,6 +95,23 @@ func listVMs(c *Call) (any, error) {
 	if b, ok := c.P.Bool("haenable"); ok {
 		f.Extra = strings.TrimPrefix(f.Extra+" AND v.ha_enabled = ?", " AND ")
 		f.ExtraArgs = append(f.ExtraArgs, boolToInt(b))
+	}
+	if h := c.P.String("hypervisor"); h != "" {
+		f.Extra = strings.TrimPrefix(f.Extra+" AND LOWER(v.hypervisor_type) = ?", " AND ")
+		f.ExtraArgs = append(f.ExtraArgs, strings.ToLower(h))
+	}
+	if b, ok := c.P.Bool("forvirtualnetwork"); ok {
+		// CloudStack's virtual networks are the Isolated ones; false lists VMs on Shared ones.
+		guest := db.GuestShared
+		if b {
+			guest = db.GuestIsolated
+		}
+		f.Extra = strings.TrimPrefix(f.Extra+" AND v.id IN (SELECT n.vm_id FROM nics n JOIN networks w ON w.id = n.network_id WHERE n.removed IS NULL AND w.guest_type = ?)", " AND ")
+		f.ExtraArgs = append(f.ExtraArgs, guest)
+	}
+	if id := c.P.String("vpcid"); id != "" {
+		// Atoll has no VPCs yet: no id names one.
+		return nil, ErrParam("Invalid parameter vpcid value=%s due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.", id)
 	}
 	if only, _ := c.P.Bool("retrieveonlyresourcecount"); only {
 		f.Limit, f.Offset = 1, 1<<30

@@ -113,3 +113,33 @@ func TestRestoreParameters(t *testing.T) {
 	}
 	v.checkLedger(t)
 }
+
+// TestListVMFilters: listVirtualMachines filters by hypervisor and by network type
+// (forvirtualnetwork) as CloudStack does, and refuses a vpcid (Atoll has no VPCs).
+func TestListVMFilters(t *testing.T) {
+	v := newVMEnv(t, false)
+	id := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string)
+	count := func(p map[string]string) int {
+		l, _ := mgmttest.Do(t, v.tenant, "listVirtualMachines", p)["virtualmachine"].([]any)
+		for _, x := range l {
+			if x.(map[string]any)["id"] != id {
+				t.Fatalf("%v listed another VM: %v", p, x)
+			}
+		}
+		return len(l)
+	}
+	for _, tc := range []struct {
+		p    map[string]string
+		want int
+	}{
+		{map[string]string{"hypervisor": "Simulator"}, 1},
+		{map[string]string{"hypervisor": "KVM"}, 0},
+		{map[string]string{"forvirtualnetwork": "true"}, 1},
+		{map[string]string{"forvirtualnetwork": "false"}, 0},
+	} {
+		if got := count(tc.p); got != tc.want {
+			t.Fatalf("%v: %d VMs, want %d", tc.p, got, tc.want)
+		}
+	}
+	mgmttest.Fail(t, v.tenant, "listVirtualMachines", map[string]string{"vpcid": "0d7c1f64-8a4e-4b1e-9a43-2b9a3f6c1d00"}, 431)
+}
