@@ -421,8 +421,8 @@ func (c *Call) resourceTypeParams() (string, error) {
 // domain (domainid alone); ok is false when neither is named.
 func (c *Call) limitOwner(q db.Querier) (acct *db.Account, dom *db.Domain, err error) {
 	name, domainID := strings.TrimSpace(c.P.String("account")), c.lowerID("domainid")
-	if c.P.String("projectid") != "" {
-		return nil, nil, ErrParam("Unable to find project by id %s", c.P.String("projectid"))
+	if err := c.refuseProject(); err != nil {
+		return nil, nil, err
 	}
 	if name != "" {
 		if domainID == "" {
@@ -509,8 +509,8 @@ func listResourceLimits(c *Call) (any, error) {
 		if acct, dom, err = c.limitOwner(q); err != nil {
 			return nil, err
 		}
-	} else if c.P.String("projectid") != "" {
-		return nil, ErrParam("Unable to find project by id %s", c.P.String("projectid"))
+	} else if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	if acct == nil && dom == nil {
 		if acct, err = db.GetAccount(c.Ctx, q, c.Caller.User.AccountID); err != nil {
@@ -661,8 +661,8 @@ func updateResourceCount(c *Call) (any, error) {
 		if acct, _, err = c.limitOwner(c.S.DB.Read()); err != nil {
 			return nil, err
 		}
-	} else if c.P.String("projectid") != "" {
-		return nil, ErrParam("Unable to find project by id %s", c.P.String("projectid"))
+	} else if err := c.refuseProject(); err != nil {
+		return nil, err
 	} else if !c.Caller.IsAdmin() {
 		// A user recounts its own account only.
 		if dom.ID != c.Caller.User.DomainID {

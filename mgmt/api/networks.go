@@ -234,8 +234,8 @@ func (c *Call) networkObject(id string) (any, error) {
 }
 
 func listNetworks(c *Call) (any, error) {
-	if id := c.lowerID("projectid"); id != "" {
-		return nil, ErrParam("Unable to find project by id %s", id)
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	f := db.NetworkFilter{ID: c.lowerID("id"), ZoneID: c.lowerID("zoneid"), Name: strings.TrimSpace(c.P.String("name")),
 		Keyword: c.P.String("keyword"), TrafficType: c.P.String("traffictype"), PhysicalNetworkID: c.lowerID("physicalnetworkid"),

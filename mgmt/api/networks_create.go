@@ -121,8 +121,8 @@ func createNetwork(c *Call) (any, error) {
 			return nil, ErrParam("%s is not supported: Atoll's guest networks are IPv4 Isolated and Shared networks outside VPCs", p)
 		}
 	}
-	if id := c.lowerID("projectid"); id != "" {
-		return nil, ErrParam("Unable to find project by id %s", id)
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	name := strings.TrimSpace(c.P.String("name"))
 	if name == "" {

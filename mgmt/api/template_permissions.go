@@ -38,8 +38,8 @@ func registerTemplatePermissions(s *Server) {
 func (c *Call) updateImagePermissions(k imageKind) (any, error) {
 	op := strings.ToLower(c.P.String("op"))
 	accounts := c.P.List("accounts")
-	if len(c.P.List("projectids")) > 0 {
-		return nil, ErrParam("Projects are not supported")
+	if ids := c.P.List("projectids"); len(ids) > 0 {
+		return nil, errNoProject(ids[0])
 	}
 	if len(accounts) > 0 && op != "add" && op != "remove" && op != "reset" {
 		return nil, ErrParam("Invalid operation on accounts, the operation must be either 'add' or 'remove' in order to modify launch permissions.  Given operation is: '%s'", c.P.String("op"))

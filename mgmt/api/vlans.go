@@ -281,8 +281,8 @@ func createVlanIPRange(c *Call) (any, error) {
 		v.ForVirtualNetwork = b
 	}
 	v.ForSystemVMs, _ = c.P.Bool("forsystemvms")
-	if id := c.lowerID("projectid"); id != "" {
-		return nil, ErrParam("Unable to find project by id %s", id)
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	if id := c.lowerID("networkid"); id != "" {
 		return nil, ErrParam("Unable to find network by id %s", id)
@@ -533,8 +533,8 @@ func deleteVlanIPRange(c *Call) (any, error) {
 func listVlanIPRanges(c *Call) (any, error) {
 	f := db.VlanRangeFilter{ID: c.lowerID("id"), ZoneID: c.lowerID("zoneid"), PodID: c.lowerID("podid"),
 		PhysicalNetworkID: c.lowerID("physicalnetworkid"), NetworkID: c.lowerID("networkid"), Keyword: c.P.String("keyword")}
-	if id := c.lowerID("projectid"); id != "" {
-		return nil, ErrParam("Unable to find project by id %s", id)
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	if b, ok := c.P.Bool("forvirtualnetwork"); ok {
 		f.ForVirtualNetwork = &b

@@ -541,8 +541,8 @@ func (c *Call) deployNetworks(q db.Querier, p *deployment, read map[string]*db.N
 }
 
 func deployVM(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return nil, ErrParam("Projects are not supported")
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	p, err := c.prepareDeploy()
 	if err != nil {

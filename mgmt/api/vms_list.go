@@ -35,7 +35,7 @@ func registerVMLists(s *Server) {
 			Param{Name: "forvirtualnetwork", Type: TBool, Description: "list by network type; true if need to list vms using Virtual Network, false otherwise"},
 			Param{Name: "vpcid", Type: TUUID, Description: "list vms by vpc"},
 			Param{Name: "storageid", Type: TUUID, Description: "the storage ID where vm's volumes belong to"},
-			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: lists nothing)"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (Atoll has no projects: refused)"},
 			Param{Name: "accumulate", Type: TBool, Description: "Accumulates the VM metrics data instead of returning only the most recent data collected (ignored)"},
 			Param{Name: "showicon", Type: TBool, Description: "flag to display the resource icon for VMs (ignored)"},
 			Param{Name: "retrieveonlyresourcecount", Type: TBool, Description: "Whether to retrieve only the count of VMs"},
@@ -53,8 +53,8 @@ func registerVMLists(s *Server) {
 }
 
 func listVMs(c *Call) (any, error) {
-	if c.P.String("projectid") != "" {
-		return ListResult{Key: "virtualmachine"}, nil
+	if err := c.refuseProject(); err != nil {
+		return nil, err
 	}
 	scope, err := c.ListScope()
 	if err != nil {
