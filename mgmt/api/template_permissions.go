@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/config"
 )
 
 func registerTemplatePermissions(s *Server) {
@@ -62,11 +61,11 @@ func (c *Call) updateImagePermissions(k imageKind) (any, error) {
 		wasPublic := t.IsPublic
 		if v, ok := c.P.Bool("ispublic"); ok {
 			if v && !t.IsPublic && !c.Caller.IsAdmin() {
-				allow, err := c.S.Config.Get(c.Ctx, config.Account, t.AccountID, "allow.public.user.templates")
+				allow, err := c.publicUserTemplatesAllowed(t.AccountID)
 				if err != nil {
 					return err
 				}
-				if !strings.EqualFold(allow, "true") {
+				if !allow {
 					return ErrParam("Only private %ss can be created.", k.noun)
 				}
 			}

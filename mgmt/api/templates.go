@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/google/uuid"
 )
 
@@ -454,11 +453,11 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 		}
 		t.CrossZones = all
 		if !ownerIsRoot && public {
-			allow, err := c.S.Config.Get(c.Ctx, config.Account, owner.ID, "allow.public.user.templates")
+			allow, err := c.publicUserTemplatesAllowed(owner.ID)
 			if err != nil {
 				return err
 			}
-			if !strings.EqualFold(allow, "true") {
+			if !allow {
 				return ErrParam("Only private templates/ISO can be created.")
 			}
 		}
