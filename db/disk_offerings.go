@@ -8,6 +8,55 @@ import (
 	"strings"
 )
 
+// DiskIORates are an offering's disk I/O throttles, CloudStack's bytes and IO requests per
+// second, read and write, each with a burst maximum and the burst's length in seconds.
+// 0 = not set (CloudStack stores no rate <= 0).
+type DiskIORates struct {
+	BytesReadRate, BytesReadRateMax, BytesReadRateMaxLength    int64
+	BytesWriteRate, BytesWriteRateMax, BytesWriteRateMaxLength int64
+	IopsReadRate, IopsReadRateMax, IopsReadRateMaxLength       int64
+	IopsWriteRate, IopsWriteRateMax, IopsWriteRateMaxLength    int64
+}
+
+// DiskIORates' columns (migration 0010), in its fields' order: ioRateSelect reads them (NULL
+// as 0), ioRateNames and ioRatePlaceholders insert them, ioRateSet updates them.
+const (
+	ioRateSelect = `COALESCE(bytes_read_rate,0), COALESCE(bytes_read_rate_max,0), COALESCE(bytes_read_rate_max_length,0),
+	COALESCE(bytes_write_rate,0), COALESCE(bytes_write_rate_max,0), COALESCE(bytes_write_rate_max_length,0),
+	COALESCE(iops_read_rate,0), COALESCE(iops_read_rate_max,0), COALESCE(iops_read_rate_max_length,0),
+	COALESCE(iops_write_rate,0), COALESCE(iops_write_rate_max,0), COALESCE(iops_write_rate_max_length,0)`
+	ioRateNames = `bytes_read_rate, bytes_read_rate_max, bytes_read_rate_max_length,
+	bytes_write_rate, bytes_write_rate_max, bytes_write_rate_max_length,
+	iops_read_rate, iops_read_rate_max, iops_read_rate_max_length,
+	iops_write_rate, iops_write_rate_max, iops_write_rate_max_length`
+	ioRatePlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+	ioRateSet          = `bytes_read_rate = ?, bytes_read_rate_max = ?, bytes_read_rate_max_length = ?, bytes_write_rate = ?,
+	bytes_write_rate_max = ?, bytes_write_rate_max_length = ?, iops_read_rate = ?, iops_read_rate_max = ?,
+	iops_read_rate_max_length = ?, iops_write_rate = ?, iops_write_rate_max = ?, iops_write_rate_max_length = ?`
+)
+
+// dest returns scan destinations for ioRateSelect.
+func (r *DiskIORates) dest() []any {
+	return []any{&r.BytesReadRate, &r.BytesReadRateMax, &r.BytesReadRateMaxLength,
+		&r.BytesWriteRate, &r.BytesWriteRateMax, &r.BytesWriteRateMaxLength,
+		&r.IopsReadRate, &r.IopsReadRateMax, &r.IopsReadRateMaxLength,
+		&r.IopsWriteRate, &r.IopsWriteRateMax, &r.IopsWriteRateMaxLength}
+}
+
+// args returns the values for ioRateNames (or ioRateSet), NULL for a rate not set.
+func (r *DiskIORates) args() []any {
+	var out []any
+	for _, p := range r.dest() {
+		v := *p.(*int64)
+		if v <= 0 {
+			out = append(out, nil)
+		} else {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // DiskOffering is a disk offering: a fixed size (DiskSize) or a custom one (Customized).
 type DiskOffering struct {
 	ID                        string
@@ -25,6 +74,7 @@ type DiskOffering struct {
 	DisplayOffering           bool
 	DiskSizeStrictness        bool
 	Encrypt                   bool
+	IORates                   DiskIORates
 	DomainIDs                 []string // empty = public
 	ZoneIDs                   []string // empty = every zone
 	IsDefault                 bool
@@ -37,15 +87,16 @@ type DiskOffering struct {
 const diskOfferingCols = `id, name, COALESCE(display_text,''), disk_size, customized, COALESCE(tags,''), storage_type, provisioning_type,
 	customized_iops, COALESCE(min_iops,0), COALESCE(max_iops,0), COALESCE(hypervisor_snapshot_reserve,0), COALESCE(cache_mode,''),
 	display_offering, disk_size_strictness, encrypt, COALESCE(domain_ids,''), COALESCE(zone_ids,''), is_default, state, sort_key,
-	version, created`
+	version, created, ` + ioRateSelect
 
 func scanDiskOffering(s interface{ Scan(...any) error }) (*DiskOffering, error) {
 	var o DiskOffering
 	var customized, custIOPS, display, strict, encrypt, def int
 	var domains, zones string
-	if err := s.Scan(&o.ID, &o.Name, &o.DisplayText, &o.DiskSize, &customized, &o.Tags, &o.StorageType, &o.ProvisioningType,
+	dest := []any{&o.ID, &o.Name, &o.DisplayText, &o.DiskSize, &customized, &o.Tags, &o.StorageType, &o.ProvisioningType,
 		&custIOPS, &o.MinIOPS, &o.MaxIOPS, &o.HypervisorSnapshotReserve, &o.CacheMode,
-		&display, &strict, &encrypt, &domains, &zones, &def, &o.State, &o.SortKey, &o.Version, &o.Created); err != nil {
+		&display, &strict, &encrypt, &domains, &zones, &def, &o.State, &o.SortKey, &o.Version, &o.Created}
+	if err := s.Scan(append(dest, o.IORates.dest()...)...); err != nil {
 		return nil, err
 	}
 	o.Customized, o.CustomizedIOPS, o.DisplayOffering = customized == 1, custIOPS == 1, display == 1
@@ -67,12 +118,12 @@ func InsertDiskOffering(ctx context.Context, q Querier, o *DiskOffering) error {
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO disk_offerings (id, name, display_text, disk_size, customized, tags, storage_type,
 		provisioning_type, customized_iops, min_iops, max_iops, hypervisor_snapshot_reserve, cache_mode, display_offering,
-		disk_size_strictness, encrypt, domain_ids, zone_ids, is_default, state, sort_key, version, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-		o.ID, o.Name, nullable(o.DisplayText), o.DiskSize, boolInt(o.Customized), nullable(o.Tags), o.StorageType, o.ProvisioningType,
-		boolInt(o.CustomizedIOPS), nullInt(o.MinIOPS), nullInt(o.MaxIOPS), nullInt(int64(o.HypervisorSnapshotReserve)),
-		nullable(o.CacheMode), boolInt(o.DisplayOffering), boolInt(o.DiskSizeStrictness), boolInt(o.Encrypt),
-		joinList(o.DomainIDs), joinList(o.ZoneIDs), boolInt(o.IsDefault), o.State, o.SortKey, o.Created)
+		disk_size_strictness, encrypt, domain_ids, zone_ids, is_default, state, sort_key, version, created, `+ioRateNames+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, `+ioRatePlaceholders+`)`,
+		append([]any{o.ID, o.Name, nullable(o.DisplayText), o.DiskSize, boolInt(o.Customized), nullable(o.Tags), o.StorageType, o.ProvisioningType,
+			boolInt(o.CustomizedIOPS), nullInt(o.MinIOPS), nullInt(o.MaxIOPS), nullInt(int64(o.HypervisorSnapshotReserve)),
+			nullable(o.CacheMode), boolInt(o.DisplayOffering), boolInt(o.DiskSizeStrictness), boolInt(o.Encrypt),
+			joinList(o.DomainIDs), joinList(o.ZoneIDs), boolInt(o.IsDefault), o.State, o.SortKey, o.Created}, o.IORates.args()...)...)
 	if err != nil {
 		return fmt.Errorf("db: insert disk offering: %w", err)
 	}
@@ -127,10 +178,10 @@ func ListDiskOfferings(ctx context.Context, q Querier, f DiskOfferingFilter) ([]
 // UpdateDiskOffering writes a disk offering's mutable fields if its version still matches.
 func UpdateDiskOffering(ctx context.Context, q Querier, o *DiskOffering) error {
 	res, err := q.ExecContext(ctx, `UPDATE disk_offerings SET name = ?, display_text = ?, tags = ?, display_offering = ?, domain_ids = ?,
-		zone_ids = ?, state = ?, sort_key = ?, min_iops = ?, max_iops = ?, cache_mode = ?, version = version + 1
+		zone_ids = ?, state = ?, sort_key = ?, min_iops = ?, max_iops = ?, cache_mode = ?, `+ioRateSet+`, version = version + 1
 		WHERE id = ? AND version = ? AND removed IS NULL`,
-		o.Name, nullable(o.DisplayText), nullable(o.Tags), boolInt(o.DisplayOffering), joinList(o.DomainIDs), joinList(o.ZoneIDs),
-		o.State, o.SortKey, nullInt(o.MinIOPS), nullInt(o.MaxIOPS), nullable(o.CacheMode), o.ID, o.Version)
+		append(append([]any{o.Name, nullable(o.DisplayText), nullable(o.Tags), boolInt(o.DisplayOffering), joinList(o.DomainIDs), joinList(o.ZoneIDs),
+			o.State, o.SortKey, nullInt(o.MinIOPS), nullInt(o.MaxIOPS), nullable(o.CacheMode)}, o.IORates.args()...), o.ID, o.Version)...)
 	if err != nil {
 		return fmt.Errorf("db: update disk offering: %w", err)
 	}

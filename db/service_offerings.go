@@ -39,8 +39,9 @@ type ServiceOffering struct {
 	HypervisorSnapshotReserve int
 	NetworkRate               int
 	CacheMode                 string
-	DomainIDs                 []string // empty = every domain (public)
-	ZoneIDs                   []string // empty = every zone
+	IORates                   DiskIORates // of the root disk
+	DomainIDs                 []string    // empty = every domain (public)
+	ZoneIDs                   []string    // empty = every zone
 	IsSystem                  bool
 	SystemVMType              string
 	IsDefault                 bool
@@ -55,18 +56,19 @@ const serviceOfferingCols = `id, name, COALESCE(display_text,''), cpu_number, cp
 	dynamic_scaling, COALESCE(deployment_planner,''), root_disk_size, COALESCE(disk_offering_id,''), customized_iops,
 	COALESCE(min_iops,0), COALESCE(max_iops,0), COALESCE(hypervisor_snapshot_reserve,0), COALESCE(network_rate,0),
 	COALESCE(cache_mode,''), COALESCE(domain_ids,''), COALESCE(zone_ids,''), is_system, COALESCE(system_vm_type,''),
-	is_default, state, sort_key, version, created`
+	is_default, state, sort_key, version, created, ` + ioRateSelect
 
 func scanServiceOffering(s interface{ Scan(...any) error }) (*ServiceOffering, error) {
 	var o ServiceOffering
 	var customized, offerHA, limitCPU, volatile, dyn, custIOPS, system, def int
 	var details, domains, zones string
-	if err := s.Scan(&o.ID, &o.Name, &o.DisplayText, &o.CPUNumber, &o.CPUSpeed, &o.Memory, &customized, &details,
+	dest := []any{&o.ID, &o.Name, &o.DisplayText, &o.CPUNumber, &o.CPUSpeed, &o.Memory, &customized, &details,
 		&o.StorageType, &o.ProvisioningType, &o.HostTag, &o.StorageTags, &offerHA, &limitCPU, &volatile,
 		&dyn, &o.DeploymentPlanner, &o.RootDiskSize, &o.DiskOfferingID, &custIOPS,
 		&o.MinIOPS, &o.MaxIOPS, &o.HypervisorSnapshotReserve, &o.NetworkRate,
 		&o.CacheMode, &domains, &zones, &system, &o.SystemVMType,
-		&def, &o.State, &o.SortKey, &o.Version, &o.Created); err != nil {
+		&def, &o.State, &o.SortKey, &o.Version, &o.Created}
+	if err := s.Scan(append(dest, o.IORates.dest()...)...); err != nil {
 		return nil, err
 	}
 	o.Customized, o.OfferHA, o.LimitCPUUse, o.IsVolatile = customized == 1, offerHA == 1, limitCPU == 1, volatile == 1
@@ -134,14 +136,14 @@ func InsertServiceOffering(ctx context.Context, q Querier, o *ServiceOffering) e
 	_, err := q.ExecContext(ctx, `INSERT INTO service_offerings (id, name, display_text, cpu_number, cpu_speed, memory, customized, details,
 		storage_type, provisioning_type, host_tag, storage_tags, offer_ha, limit_cpu_use, is_volatile, dynamic_scaling, deployment_planner,
 		root_disk_size, disk_offering_id, customized_iops, min_iops, max_iops, hypervisor_snapshot_reserve, network_rate, cache_mode,
-		domain_ids, zone_ids, is_system, system_vm_type, is_default, state, sort_key, version, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-		o.ID, o.Name, nullable(o.DisplayText), o.CPUNumber, o.CPUSpeed, o.Memory, boolInt(o.Customized), encodeStringMap(o.Details),
-		o.StorageType, o.ProvisioningType, nullable(o.HostTag), nullable(o.StorageTags), boolInt(o.OfferHA), boolInt(o.LimitCPUUse),
-		boolInt(o.IsVolatile), boolInt(o.DynamicScaling), nullable(o.DeploymentPlanner), o.RootDiskSize, nullable(o.DiskOfferingID),
-		boolInt(o.CustomizedIOPS), nullInt(o.MinIOPS), nullInt(o.MaxIOPS), nullInt(int64(o.HypervisorSnapshotReserve)),
-		nullInt(int64(o.NetworkRate)), nullable(o.CacheMode), joinList(o.DomainIDs), joinList(o.ZoneIDs), boolInt(o.IsSystem),
-		nullable(o.SystemVMType), boolInt(o.IsDefault), o.State, o.SortKey, o.Created)
+		domain_ids, zone_ids, is_system, system_vm_type, is_default, state, sort_key, version, created, `+ioRateNames+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, `+ioRatePlaceholders+`)`,
+		append([]any{o.ID, o.Name, nullable(o.DisplayText), o.CPUNumber, o.CPUSpeed, o.Memory, boolInt(o.Customized), encodeStringMap(o.Details),
+			o.StorageType, o.ProvisioningType, nullable(o.HostTag), nullable(o.StorageTags), boolInt(o.OfferHA), boolInt(o.LimitCPUUse),
+			boolInt(o.IsVolatile), boolInt(o.DynamicScaling), nullable(o.DeploymentPlanner), o.RootDiskSize, nullable(o.DiskOfferingID),
+			boolInt(o.CustomizedIOPS), nullInt(o.MinIOPS), nullInt(o.MaxIOPS), nullInt(int64(o.HypervisorSnapshotReserve)),
+			nullInt(int64(o.NetworkRate)), nullable(o.CacheMode), joinList(o.DomainIDs), joinList(o.ZoneIDs), boolInt(o.IsSystem),
+			nullable(o.SystemVMType), boolInt(o.IsDefault), o.State, o.SortKey, o.Created}, o.IORates.args()...)...)
 	if err != nil {
 		return fmt.Errorf("db: insert service offering: %w", err)
 	}

@@ -244,6 +244,74 @@ func checkIOPS(c *Call, customized bool) (minIOPS, maxIOPS int64, err error) {
 	return lo, hi, nil
 }
 
+// ioRate is one disk I/O throttle: its request parameter (createServiceOffering,
+// createDiskOffering, updateDiskOffering), its response name, its field.
+type ioRate struct {
+	param, field, description string
+	get                       func(*db.DiskIORates) *int64
+}
+
+var ioRates = []ioRate{
+	{"bytesreadrate", "diskBytesReadRate", "bytes read rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.BytesReadRate }},
+	{"bytesreadratemax", "diskBytesReadRateMax", "burst bytes read rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.BytesReadRateMax }},
+	{"bytesreadratemaxlength", "diskBytesReadRateMaxLength", "length (in seconds) of the burst", func(r *db.DiskIORates) *int64 { return &r.BytesReadRateMaxLength }},
+	{"byteswriterate", "diskBytesWriteRate", "bytes write rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.BytesWriteRate }},
+	{"byteswriteratemax", "diskBytesWriteRateMax", "burst bytes write rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.BytesWriteRateMax }},
+	{"byteswriteratemaxlength", "diskBytesWriteRateMaxLength", "length (in seconds) of the burst", func(r *db.DiskIORates) *int64 { return &r.BytesWriteRateMaxLength }},
+	{"iopsreadrate", "diskIopsReadRate", "io requests read rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.IopsReadRate }},
+	{"iopsreadratemax", "diskIopsReadRateMax", "burst requests read rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.IopsReadRateMax }},
+	{"iopsreadratemaxlength", "diskIopsReadRateMaxLength", "length (in seconds) of the burst", func(r *db.DiskIORates) *int64 { return &r.IopsReadRateMaxLength }},
+	{"iopswriterate", "diskIopsWriteRate", "io requests write rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.IopsWriteRate }},
+	{"iopswriteratemax", "diskIopsWriteRateMax", "burst io requests write rate of the disk offering", func(r *db.DiskIORates) *int64 { return &r.IopsWriteRateMax }},
+	{"iopswriteratemaxlength", "diskIopsWriteRateMaxLength", "length (in seconds) of the burst", func(r *db.DiskIORates) *int64 { return &r.IopsWriteRateMaxLength }},
+}
+
+// ioRateParams declares the disk I/O rate parameters.
+func ioRateParams() []Param {
+	out := make([]Param, 0, len(ioRates))
+	for _, r := range ioRates {
+		out = append(out, Param{Name: r.param, Type: TLong, Description: r.description})
+	}
+	return out
+}
+
+// checkIORates refuses a sent rate above its sent burst maximum, as CloudStack's
+// validateMaxRateEqualsOrGreater does (the burst lengths' bounds, vm.disk.*.maximum.*.length,
+// default to 0 there: not checked).
+func checkIORates(c *Call) error {
+	for _, k := range []struct{ rate, max, what string }{
+		{"iopsreadrate", "iopsreadratemax", "IOPS Read"}, {"iopswriterate", "iopswriteratemax", "IOPS Write"},
+		{"bytesreadrate", "bytesreadratemax", "Bytes Read"}, {"byteswriterate", "byteswriteratemax", "Bytes Write"},
+	} {
+		rate, hasRate := intParam(c, k.rate)
+		hi, hasMax := intParam(c, k.max)
+		if hasRate && hasMax && hi < rate {
+			return ErrParam("%s rate (%d) cannot be greater than %s maximum rate (%d)", k.what, rate, k.what, hi)
+		}
+	}
+	return nil
+}
+
+// setIORates copies the sent rates into r. CloudStack ignores a rate <= 0 (setBytesRate,
+// setIopsRate): it keeps what was stored.
+func setIORates(c *Call, r *db.DiskIORates) {
+	for _, k := range ioRates {
+		if v, ok := intParam(c, k.param); ok && v > 0 {
+			*k.get(r) = v
+		}
+	}
+}
+
+// renderIORates adds the rates that are set under CloudStack's names (an unset one is
+// null there, so left out).
+func renderIORates(m map[string]any, r db.DiskIORates) {
+	for _, k := range ioRates {
+		if v := *k.get(&r); v > 0 {
+			m[k.field] = v
+		}
+	}
+}
+
 func parseStorageType(c *Call) (string, error) {
 	v := strings.TrimSpace(c.P.String("storagetype"))
 	switch strings.ToLower(v) {
@@ -301,7 +369,7 @@ var systemVMTypes = []string{"domainrouter", "consoleproxy", "secondarystoragevm
 func registerOfferings(s *Server) {
 	s.Reg.Add(&Command{Name: "createServiceOffering", Roles: Admin | DomainAdmin, ResponseKey: "serviceoffering",
 		Description: "Creates a service offering.",
-		Params: []Param{
+		Params: append([]Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the service offering"},
 			{Name: "displaytext", Type: TString, Required: true, Length: 4096, Description: "the display text of the service offering"},
 			{Name: "cpunumber", Type: TInt, Description: "the CPU number of the service offering"},
@@ -335,12 +403,8 @@ func registerOfferings(s *Server) {
 			{Name: "cachemode", Type: TString, Description: "the cache mode: none, writeback or writethrough"},
 			{Name: "dynamicscalingenabled", Type: TBool, Description: "whether a VM of this offering may be scaled dynamically (default true)"},
 			{Name: "serviceofferingdetails", Type: TMap, Description: "details for the service offering (mincpunumber, maxcpunumber, minmemory, maxmemory, ...)"},
-			{Name: "bytesreadrate", Type: TLong, Description: "bytes read rate of the disk offering"},
-			{Name: "byteswriterate", Type: TLong, Description: "bytes write rate of the disk offering"},
-			{Name: "iopsreadrate", Type: TLong, Description: "io requests read rate of the disk offering"},
-			{Name: "iopswriterate", Type: TLong, Description: "io requests write rate of the disk offering"},
 			{Name: "encryptroot", Type: TBool, Description: "VMs using this offering require root volume encryption (not supported)"},
-		},
+		}, ioRateParams()...),
 		Handler: createServiceOffering})
 	s.Reg.Add(&Command{Name: "updateServiceOffering", Roles: Admin | DomainAdmin, ResponseKey: "serviceoffering",
 		Description: "Updates a service offering.",
@@ -544,6 +608,10 @@ func createServiceOffering(c *Call) (any, error) {
 	if o.MinIOPS, o.MaxIOPS, err = checkIOPS(c, o.CustomizedIOPS); err != nil {
 		return nil, err
 	}
+	if err := checkIORates(c); err != nil {
+		return nil, err
+	}
+	setIORates(c, &o.IORates)
 	if v, ok := c.P.Int("hypervisorsnapshotreserve"); ok {
 		if v < 0 {
 			return nil, ErrParam("Hypervisor snapshot reserve must be at least 0")
@@ -622,6 +690,7 @@ func (c *Call) renderServiceOffering(o *db.ServiceOffering) map[string]any {
 	if o.NetworkRate > 0 {
 		m["networkrate"] = o.NetworkRate
 	}
+	renderIORates(m, o.IORates)
 	if len(o.Details) > 0 {
 		d := map[string]any{}
 		for k, v := range o.Details {

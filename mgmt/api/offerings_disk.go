@@ -15,7 +15,7 @@ const maxDiskSizeGiB = 1024
 func registerDiskOfferings(s *Server) {
 	s.Reg.Add(&Command{Name: "createDiskOffering", Roles: Admin | DomainAdmin, ResponseKey: "diskoffering",
 		Description: "Creates a disk offering.",
-		Params: []Param{
+		Params: append([]Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "name of the disk offering"},
 			{Name: "displaytext", Type: TString, Required: true, Length: 4096, Description: "an alternate display text of the disk offering"},
 			{Name: "disksize", Type: TLong, Description: "size of the disk offering in GB (1GB = 1,073,741,824 bytes)"},
@@ -34,15 +34,11 @@ func registerDiskOfferings(s *Server) {
 			{Name: "domainid", Type: TList, Elem: "uuid", Description: "the IDs of the containing domains, null for public offerings"},
 			{Name: "zoneid", Type: TList, Elem: "uuid", Description: "the IDs of the containing zones, null for all zones"},
 			{Name: "details", Type: TMap, Description: "details to specify disk offering parameters"},
-			{Name: "bytesreadrate", Type: TLong, Description: "bytes read rate of the disk offering"},
-			{Name: "byteswriterate", Type: TLong, Description: "bytes write rate of the disk offering"},
-			{Name: "iopsreadrate", Type: TLong, Description: "io requests read rate of the disk offering"},
-			{Name: "iopswriterate", Type: TLong, Description: "io requests write rate of the disk offering"},
-		},
+		}, ioRateParams()...),
 		Handler: createDiskOffering})
 	s.Reg.Add(&Command{Name: "updateDiskOffering", Roles: Admin | DomainAdmin, ResponseKey: "diskoffering",
 		Description: "Updates a disk offering.",
-		Params: []Param{
+		Params: append([]Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "ID of the disk offering"},
 			{Name: "name", Type: TString, Length: 255, Description: "updates name of the disk offering with this value"},
 			{Name: "displaytext", Type: TString, Length: 4096, Description: "updates alternate display text of the disk offering with this value"},
@@ -53,7 +49,7 @@ func registerDiskOfferings(s *Server) {
 			{Name: "zoneid", Type: TString, Description: "the IDs of the containing zones (comma-separated), \"all\" for every zone"},
 			{Name: "state", Type: TString, Description: "state of the disk offering: Active or Inactive"},
 			{Name: "cachemode", Type: TString, Description: "the cache mode: none, writeback or writethrough"},
-		},
+		}, ioRateParams()...),
 		Handler: updateDiskOffering})
 	s.Reg.Add(&Command{Name: "deleteDiskOffering", Roles: Admin | DomainAdmin,
 		Description: "Updates a disk offering.",
@@ -116,6 +112,10 @@ func createDiskOffering(c *Call) (any, error) {
 	if o.MinIOPS, o.MaxIOPS, err = checkIOPS(c, o.CustomizedIOPS); err != nil {
 		return nil, err
 	}
+	if err := checkIORates(c); err != nil {
+		return nil, err
+	}
+	setIORates(c, &o.IORates)
 	if v, ok := c.P.Int("hypervisorsnapshotreserve"); ok {
 		if v < 0 {
 			return nil, ErrParam("Hypervisor snapshot reserve must be at least 0")
@@ -176,6 +176,7 @@ func (c *Call) renderDiskOffering(o *db.DiskOffering) map[string]any {
 	if o.HypervisorSnapshotReserve > 0 {
 		m["hypervisorsnapshotreserve"] = o.HypervisorSnapshotReserve
 	}
+	renderIORates(m, o.IORates)
 	c.renderRestriction(m, o.DomainIDs, o.ZoneIDs)
 	return m
 }
@@ -302,6 +303,9 @@ func updateDiskOffering(c *Call) (any, error) {
 	id := c.lowerID("id")
 	var domains, zones []string
 	var err error
+	if err := checkIORates(c); err != nil {
+		return nil, err
+	}
 	if c.P.Has("domainid") {
 		if domains, err = c.offeringDomains("domainid", true); err != nil {
 			return nil, err
@@ -353,6 +357,7 @@ func updateDiskOffering(c *Call) (any, error) {
 				return err
 			}
 		}
+		setIORates(c, &o.IORates)
 		if err := db.UpdateDiskOffering(c.Ctx, tx, o); err != nil {
 			return err
 		}
