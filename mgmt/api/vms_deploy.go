@@ -279,6 +279,7 @@ type deployment struct {
 	start       bool
 	dynamic     bool
 	name, disp  string
+	hypervisor  string // the template's, or the caller's for an ISO; "" any (then the host's)
 	hostID      string
 	clusterID   string
 	podID       string
@@ -389,6 +390,20 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 	if p.tmpl, err = c.templateOf(q, pre.template, pre.templateReady, c.P.String("templateid"), owner, z.ID); err != nil {
 		return nil, err
 	}
+	// The VM runs on the template's hypervisor; an ISO has none, so the caller's (or any).
+	if !p.tmpl.IsISO() && !strings.EqualFold(p.tmpl.HypervisorType, "None") {
+		p.hypervisor = p.tmpl.HypervisorType
+	}
+	if h := strings.TrimSpace(c.P.String("hypervisor")); h != "" {
+		name, err := hypervisorName(h)
+		if err != nil {
+			return nil, err
+		}
+		if p.hypervisor != "" && p.hypervisor != name {
+			return nil, ErrParam("Hypervisor passed to the deployVm call, is different from the hypervisor type of the template")
+		}
+		p.hypervisor = name
+	}
 	var dataDO *db.DiskOffering
 	if id := c.P.String("diskofferingid"); id != "" {
 		if dataDO, err = db.GetDiskOffering(c.Ctx, q, strings.ToLower(id)); errors.Is(err, db.ErrNotFound) {
@@ -477,6 +492,9 @@ func (c *Call) prepareDeploy() (*deployment, error) {
 	if v, ok := c.P.Bool("startvm"); ok {
 		p.start = v
 	}
+	if !p.start && p.hypervisor == "" {
+		return nil, ErrParam("hypervisor parameter is needed to deploy VM or the hypervisor parameter value passed is invalid")
+	}
 	p.dynamic = p.tmpl.IsDynamicallyScalable && p.so.DynamicScaling
 	if v, ok := c.P.Bool("dynamicscalingenabled"); ok {
 		p.dynamic = p.dynamic && v
@@ -564,7 +582,7 @@ func deployVM(c *Call) (any, error) {
 		w := c.S.DB.Defer(tx)
 		now := db.Now()
 		v := &db.VM{ID: uuid.NewString(), Name: p.name, DisplayName: p.disp, AccountID: p.owner.ID, DomainID: p.owner.DomainID,
-			ZoneID: p.zone.ID, ServiceOfferingID: p.so.ID, TemplateID: p.tmpl.ID, OSTypeID: p.tmpl.OSTypeID, HypervisorType: "Simulator",
+			ZoneID: p.zone.ID, ServiceOfferingID: p.so.ID, TemplateID: p.tmpl.ID, OSTypeID: p.tmpl.OSTypeID, HypervisorType: p.hypervisor,
 			CPUNumber: p.cpu, CPUSpeed: p.speed, Memory: p.mem, State: db.VMStopped, PowerState: db.PowerOff, HAEnabled: p.so.OfferHA,
 			DynamicallyScalable: p.dynamic, DisplayVM: true, UserData: c.P.String("userdata"), KeyPairs: strings.Join(p.keyPairs, ","),
 			Group: c.P.String("group"), Created: now}
@@ -655,12 +673,12 @@ func deployVM(c *Call) (any, error) {
 			pl, err := l.Deploy(c.Ctx, tx, planner.Request{ZoneID: p.zone.ID, PodID: p.podID, ClusterID: p.clusterID, HostID: p.hostID,
 				Need: planner.Compute{CPUMHz: int64(p.cpu) * p.speed, Cores: int64(p.cpu), Memory: p.mem << 20}, HostTag: p.so.HostTag,
 				AccountID: p.owner.ID, Planner: p.plannerName, Avoid: avoid, Require: require, IgnoreThreshold: p.hostID != "", Exclude: v.ID,
-				DeferTake: true, Candidates: p.candidates}, hostDisks)
+				DeferTake: true, Candidates: p.candidates, Hypervisor: p.hypervisor}, hostDisks)
 			p.candidates = nil // a transaction run again (a lost race) reads them afresh
 			if err != nil {
 				return vmDeployErr(v, err)
 			}
-			v.State, v.HostID, v.PodID, v.ClusterID, v.HostName = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID, pl.HostName
+			v.State, v.HostID, v.PodID, v.ClusterID, v.HostName, v.HypervisorType = db.VMStarting, pl.HostID, pl.PodID, pl.ClusterID, pl.HostName, pl.Hypervisor
 			placed = pl
 			pools = pl.Pools
 			if !local {

@@ -93,7 +93,7 @@ func (c *Call) planStart(tx db.Tx, v *db.VM) error {
 	}
 	req := planner.Request{ZoneID: v.ZoneID, PodID: strings.ToLower(c.P.String("podid")), ClusterID: strings.ToLower(c.P.String("clusterid")),
 		HostID: strings.ToLower(c.P.String("hostid")), Need: orchestrate.Compute(v), HostTag: hostTag, AccountID: v.AccountID,
-		Planner: plannerName, Avoid: avoid, Require: require, Exclude: v.ID}
+		Planner: plannerName, Avoid: avoid, Require: require, Exclude: v.ID, Hypervisor: v.HypervisorType}
 	req.IgnoreThreshold = req.HostID != ""
 	l := c.ledger()
 	var pl *planner.Placement

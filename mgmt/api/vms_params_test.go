@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
 
@@ -142,4 +143,28 @@ func TestListVMFilters(t *testing.T) {
 		}
 	}
 	mgmttest.Fail(t, v.tenant, "listVirtualMachines", map[string]string{"vpcid": "0d7c1f64-8a4e-4b1e-9a43-2b9a3f6c1d00"}, 431)
+}
+
+// TestDeployHypervisor: a VM runs on its template's hypervisor; a hypervisor named on the
+// call must agree with the template's, and must be one CloudStack knows.
+func TestDeployHypervisor(t *testing.T) {
+	v := newVMEnv(t, false)
+	vm := v.deploy(t, v.tenant, map[string]string{"networkids": v.network, "hypervisor": "simulator"})
+	if vm["hypervisor"] != "Simulator" {
+		t.Fatalf("hypervisor %v, want Simulator", vm["hypervisor"])
+	}
+	before := v.vmFingerprint(t)
+	base := map[string]string{"serviceofferingid": v.offering, "templateid": db.SimulatorTemplateID, "zoneid": v.zoneID, "networkids": v.network}
+	for h, want := range map[string]string{"KVM": "different from the hypervisor type of the template", "Hyper": "Unable to resolve Hyper"} {
+		p := map[string]string{"hypervisor": h}
+		for k, val := range base {
+			p[k] = val
+		}
+		if text := mgmttest.Fail(t, v.tenant, "deployVirtualMachine", p, 431); !strings.Contains(text, want) {
+			t.Fatalf("hypervisor %s: %q, want %q", h, text, want)
+		}
+	}
+	if after := v.vmFingerprint(t); after != before {
+		t.Fatal("a refused deploy changed VMs")
+	}
 }

@@ -134,7 +134,7 @@ func migrateVMJob(c *Call, j *db.Job) (any, error) {
 // memory, its offering's host tag, anywhere but where it is.
 func (c *Call) migrationRequest(q db.Querier, v *db.VM) planner.Request {
 	req := planner.Request{ZoneID: v.ZoneID, Need: orchestrate.Compute(v), AccountID: v.AccountID,
-		Avoid: map[string]bool{v.HostID: true}, Exclude: v.ID}
+		Avoid: map[string]bool{v.HostID: true}, Exclude: v.ID, Hypervisor: v.HypervisorType}
 	if so, err := db.GetServiceOffering(c.Ctx, q, v.ServiceOfferingID); err == nil {
 		req.HostTag = so.HostTag
 	}

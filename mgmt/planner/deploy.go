@@ -40,6 +40,7 @@ type Request struct {
 	PodID, ClusterID, HostID string
 	Need                     Compute
 	HostTag                  string // the offering's host tag: hosts must carry it
+	Hypervisor               string // the template's (or the VM's) hypervisor: hosts must run it ("" any)
 	AccountID                string // for UserDispersing
 	Planner                  string // the offering's deployment planner ("" = FirstFitPlanner)
 	// Avoid lists hosts that must not be chosen (host anti-affinity); Require, when not empty,
@@ -70,6 +71,7 @@ type DiskRequest struct {
 type Placement struct {
 	HostID, ClusterID, PodID string
 	HostName                 string
+	Hypervisor               string   // the host's
 	Pools                    []string // one per DiskRequest, in order
 	// pending is the take a DeferTake placement left to TakePlaced.
 	pending *pendingTake
@@ -105,6 +107,7 @@ type Candidate struct {
 	HostID, PodID, ClusterID string
 	Name                     string
 	Tags                     string
+	Hypervisor               string
 	CPUUsed, CPUTotal        int64
 	MemUsed, MemTotal        int64
 	HasCores                 bool // the host has a cores ledger row
@@ -129,7 +132,7 @@ func compareCandidates(a, b *Candidate) int {
 
 // CandidatesRead is Candidates as a db.Read (for db.ReadAll), appending to *dst.
 func CandidatesRead(zoneID string, dst *[]*Candidate) db.Read {
-	return db.Read{Query: `SELECT h.id, h.name, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''),
+	return db.Read{Query: `SELECT h.id, h.name, COALESCE(h.pod_id,''), COALESCE(h.cluster_id,''), COALESCE(h.host_tags,''), h.hypervisor_type,
 		cpu.used + cpu.reserved, cpu.total, mem.used + mem.reserved, mem.total, CASE WHEN cores.object_id IS NULL THEN 0 ELSE 1 END
 		FROM hosts h JOIN clusters c ON c.id = h.cluster_id JOIN pods p ON p.id = h.pod_id
 		JOIN capacity cpu ON cpu.capacity_type = 1 AND cpu.object_id = h.id AND cpu.enabled = 1
@@ -140,7 +143,7 @@ func CandidatesRead(zoneID string, dst *[]*Candidate) db.Read {
 		Args: []any{zoneID},
 		Row: func(rows *sql.Rows) error {
 			var c Candidate
-			if err := rows.Scan(&c.HostID, &c.Name, &c.PodID, &c.ClusterID, &c.Tags, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
+			if err := rows.Scan(&c.HostID, &c.Name, &c.PodID, &c.ClusterID, &c.Tags, &c.Hypervisor, &c.CPUUsed, &c.CPUTotal, &c.MemUsed, &c.MemTotal, &c.HasCores); err != nil {
 				return fmt.Errorf("planner: candidate hosts: %w", err)
 			}
 			*dst = append(*dst, &c)
@@ -257,6 +260,9 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 		case req.HostTag != "" && !HasTags(c.Tags, req.HostTag):
 			why["host tag "+req.HostTag]++
 			continue
+		case req.Hypervisor != "" && !strings.EqualFold(c.Hypervisor, req.Hypervisor):
+			why["hypervisor "+req.Hypervisor]++
+			continue
 		}
 		r, ok := rules[c.ClusterID]
 		if !ok {
@@ -301,7 +307,7 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 		// updates are the hard limit.
 		r := rules[c.ClusterID]
 		if req.DeferTake && len(disks) == 0 {
-			return &Placement{HostID: c.HostID, HostName: c.Name, ClusterID: c.ClusterID, PodID: c.PodID,
+			return &Placement{HostID: c.HostID, HostName: c.Name, Hypervisor: c.Hypervisor, ClusterID: c.ClusterID, PodID: c.PodID,
 				pending: &pendingTake{cand: c, need: req.Need, cpuLimit: scaled(c.CPUTotal, r.cpuFactor), memLimit: scaled(c.MemTotal, r.memFactor)}}, nil
 		}
 		won, err := l.takeHost(ctx, q, c, req.Need, scaled(c.CPUTotal, r.cpuFactor), scaled(c.MemTotal, r.memFactor))
@@ -324,7 +330,7 @@ func (l *Ledger) Deploy(ctx context.Context, q db.Querier, req Request, disks []
 			}
 			return nil, err
 		}
-		return &Placement{HostID: c.HostID, HostName: c.Name, ClusterID: c.ClusterID, PodID: c.PodID, Pools: pools}, nil
+		return &Placement{HostID: c.HostID, HostName: c.Name, Hypervisor: c.Hypervisor, ClusterID: c.ClusterID, PodID: c.PodID, Pools: pools}, nil
 	}
 	var de *DeployError
 	if errors.As(lastErr, &de) {

@@ -3,6 +3,7 @@ package planner_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/atollcloud/atoll/db"
@@ -81,6 +82,23 @@ func TestDeployPlanner(t *testing.T) {
 	}
 	if _, err := e.deploy(t, planner.Request{Need: need, HostTag: "gpu"}); !errors.Is(err, planner.ErrNoDeployment) {
 		t.Fatalf("an unknown host tag: %v", err)
+	}
+
+	// Hypervisor: only hosts running the template's qualify.
+	if _, err := e.d.SQL.Exec("UPDATE hosts SET hypervisor_type = 'KVM' WHERE cluster_id = ?", e.cb); err != nil {
+		t.Fatal(err)
+	}
+	if pl, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "KVM"}); err != nil || pl.ClusterID != e.cb || pl.Hypervisor != "KVM" {
+		t.Fatalf("hypervisor KVM: %v %v", pl, err)
+	}
+	if pl, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "Simulator"}); err != nil || pl.ClusterID != e.ca || pl.Hypervisor != "Simulator" {
+		t.Fatalf("hypervisor Simulator: %v %v", pl, err)
+	}
+	if _, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "XenServer"}); !errors.Is(err, planner.ErrNoDeployment) || !strings.Contains(err.Error(), "hypervisor") {
+		t.Fatalf("no XenServer host: %v", err)
+	}
+	if _, err := e.d.SQL.Exec("UPDATE hosts SET hypervisor_type = 'Simulator' WHERE cluster_id = ?", e.cb); err != nil {
+		t.Fatal(err)
 	}
 
 	// A disabled cluster is skipped; a disabled host too.
