@@ -141,7 +141,8 @@ func ListOSTypes(ctx context.Context, q Querier, f OSTypeFilter) ([]*OSType, int
 		w, args = append(w, "category_id = ?"), append(args, f.CategoryID)
 	}
 	if f.Description != "" {
-		w, args = append(w, "live_key = ?"), append(args, strings.ToLower(f.Description))
+		// CloudStack matches the description anywhere in the display name (LIKE %d%).
+		w, args = append(w, "live_key LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Description)))
 	}
 	if f.Keyword != "" {
 		w, args = append(w, "live_key LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Keyword)))

@@ -103,6 +103,20 @@ func defaultCatalogue(t *testing.T, o mgmttest.Options) {
 		if l := items(mgmttest.Do(t, client, "listOsTypes", map[string]string{"description": "other linux (64-bit)"}), "ostype"); len(l) != 1 {
 			t.Errorf("listOsTypes by description: %v", l)
 		}
+		// A part of the description matches, as CloudStack's LIKE %description%; LIKE's own
+		// wildcards are taken literally.
+		ubuntu := items(mgmttest.Do(t, client, "listOsTypes", map[string]string{"description": "ubuntu"}), "ostype")
+		for _, o := range ubuntu {
+			if d := o["description"].(string); !strings.Contains(strings.ToLower(d), "ubuntu") {
+				t.Errorf("listOsTypes description=ubuntu listed %q", d)
+			}
+		}
+		if len(ubuntu) < 2 {
+			t.Errorf("listOsTypes description=ubuntu: %d types, want the Ubuntu family", len(ubuntu))
+		}
+		if l := items(mgmttest.Do(t, client, "listOsTypes", map[string]string{"description": "%"}), "ostype"); len(l) != 0 {
+			t.Errorf("listOsTypes description=%%: %d types, want none", len(l))
+		}
 		if l := items(mgmttest.Do(t, client, "listOsTypes", map[string]string{"oscategoryid": cats["Windows"]["id"].(string)}), "ostype"); len(l) < 4 {
 			t.Errorf("listOsTypes by category: %d", len(l))
 		}
