@@ -363,7 +363,7 @@ func registerLimits(s *Server) {
 	s.Reg.Add(&Command{Name: "listResourceLimits", Roles: AllRoles, List: true, ResponseKey: "resourcelimit",
 		Description: "Lists resource limits.",
 		Params: []Param{
-			{Name: "id", Type: TLong, Description: "Lists resource limits by ID (limits have no numeric ids here: lists nothing)"},
+			{Name: "id", Type: TLong, Description: "Lists resource limits by ID (not supported: limits have no ids here, refused)"},
 			{Name: "account", Type: TString, Description: "list resources by account; must be used with domainid"},
 			{Name: "domainid", Type: TUUID, Description: "list only resources belonging to the domain specified"},
 			{Name: "isrecursive", Type: TBool, Description: "accepted; limits are listed for one owner"},
@@ -371,7 +371,7 @@ func registerLimits(s *Server) {
 			{Name: "projectid", Type: TUUID, Description: "list limits of a project (projects are not supported)"},
 			{Name: "resourcetype", Type: TInt, Description: "type of resource: 0 instance, 1 public IP, 2 volume, 3 snapshot, 4 template, 5 project, 6 network, 7 VPC, 8 CPU, 9 memory, 10 primary storage, 11 secondary storage"},
 			{Name: "resourcetypename", Type: TString, Description: "type of resource by name: user_vm, public_ip, volume, snapshot, template, project, network, vpc, cpu, memory, primary_storage, secondary_storage"},
-			{Name: "tag", Type: TString, Description: "tagged limits (not supported: lists nothing)"},
+			{Name: "tag", Type: TString, Description: "Tag for the resource type (not supported: tagged limits are not implemented, refused)"},
 		},
 		Handler: listResourceLimits})
 	s.Reg.Add(&Command{Name: "updateResourceLimit", Roles: Admin | ResourceAdmin | DomainAdmin, ResponseKey: "resourcelimit",
@@ -499,8 +499,14 @@ func listResourceLimits(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.P.Has("id") || c.P.String("tag") != "" {
-		return ListResult{Key: "resourcelimit"}, nil
+	// Limits are computed per owner here: there are no limit ids to look up, and no tagged
+	// (host or storage tag) limits to list, so either filter is refused rather than answered
+	// with an empty list.
+	if c.P.Has("id") {
+		return nil, ErrParam("Parameter id is not supported: resource limits have no ids here; list them by account, domainid and resourcetype")
+	}
+	if c.P.String("tag") != "" {
+		return nil, ErrParam("Parameter tag is not supported: tagged resource limits are not implemented")
 	}
 	q := c.S.DB.Read()
 	var acct *db.Account
@@ -511,6 +517,15 @@ func listResourceLimits(c *Call) (any, error) {
 		}
 	} else if err := c.refuseProject(); err != nil {
 		return nil, err
+	} else if strings.TrimSpace(c.P.String("account")) != "" {
+		// CloudStack resolves account+domainid (AccountManagerImpl.finalyzeAccountId: 431 when
+		// domainid is missing or the account unknown) and then lists the caller's own limits
+		// (ResourceLimitManagerImpl.searchForLimits); a tenant naming another account is refused
+		// here (531, as limitOwner refuses any caller an account it does not manage) instead of
+		// being answered with its own limits. domainid alone is still ignored for a tenant.
+		if acct, _, err = c.limitOwner(q); err != nil {
+			return nil, err
+		}
 	}
 	if acct == nil && dom == nil {
 		if acct, err = db.GetAccount(c.Ctx, q, c.Caller.User.AccountID); err != nil {

@@ -51,6 +51,13 @@ func registerNetworkOfferings(s *Server) {
 			{Name: "tags", Type: TString, Length: 4096, Description: "the tags for the network offering"},
 			{Name: "forvpc", Type: TBool, Description: "true if network offering is meant to be used for VPC"},
 			{Name: "fornsx", Type: TBool, Description: "true if network offering is meant to be used for NSX (not supported)"},
+			{Name: "fortungsten", Type: TBool, Description: "true if network offering is meant to be used for Tungsten-Fabric (not supported: true is refused)"},
+			{Name: "networkmode", Type: TString, Description: "the mode with which the network will operate: NATTED (default); ROUTED is not supported"},
+			{Name: "routingmode", Type: TString, Description: "the routing mode for the network offering: Static or Dynamic (not supported: refused)"},
+			{Name: "specifyasnumber", Type: TBool, Description: "true if network offering supports choosing AS number (not supported: true is refused)"},
+			{Name: "provider", Type: TString, Description: "name of the provider providing the service, NSX or Netris (not supported: refused)"},
+			{Name: "nsxsupportlb", Type: TBool, Description: "true if network offering for NSX network offering supports Load balancer service (not supported: true is refused)"},
+			{Name: "nsxsupportsinternallb", Type: TBool, Description: "true if network offering for NSX VPC network offering supports Internal Load balancer or not (not supported: true is refused)"},
 			{Name: "domainid", Type: TList, Elem: "uuid", Description: "the IDs of the containing domains, null for public offerings"},
 			{Name: "zoneid", Type: TList, Elem: "uuid", Description: "the IDs of the containing zones, null for all zones"},
 			{Name: "details", Type: TMap, Description: "network offering details in key/value pairs"},
@@ -117,6 +124,37 @@ func registerNetworkOfferings(s *Server) {
 		Handler: listVPCOfferings})
 }
 
+// refuseUnsupportedOfferingModes refuses, naming the parameter, what CloudStack 4.20's
+// createNetworkOffering accepts but Atoll does not implement: ROUTED networks, dynamic or
+// static routing with AS numbers, and the NSX, Netris and Tungsten-Fabric integrations.
+// Without it these were left unread and an ordinary NATted offering was made.
+func refuseUnsupportedOfferingModes(c *Call) error {
+	switch m := strings.TrimSpace(c.P.String("networkmode")); {
+	case m == "" || strings.EqualFold(m, "NATTED"):
+	case strings.EqualFold(m, "ROUTED"):
+		return ErrParam("networkmode ROUTED is not supported: only NATTED network offerings can be created")
+	default:
+		return ErrParam("Invalid networkmode %s: valid values are NATTED and ROUTED (only NATTED is supported)", m)
+	}
+	if m := strings.TrimSpace(c.P.String("routingmode")); m != "" {
+		return ErrParam("routingmode %s is not supported: routed network offerings are not implemented", m)
+	}
+	if p := strings.TrimSpace(c.P.String("provider")); p != "" {
+		return ErrParam("provider %s is not supported: NSX and Netris network offerings are not implemented", p)
+	}
+	for _, f := range []struct{ name, what string }{
+		{"specifyasnumber", "AS numbers for routed networks are not implemented"},
+		{"nsxsupportlb", "NSX network offerings are not implemented"},
+		{"nsxsupportsinternallb", "NSX network offerings are not implemented"},
+		{"fortungsten", "Tungsten-Fabric network offerings are not implemented"},
+	} {
+		if v, ok := c.P.Bool(f.name); ok && v {
+			return ErrParam("%s=true is not supported: %s", f.name, f.what)
+		}
+	}
+	return nil
+}
+
 func createNetworkOffering(c *Call) (any, error) {
 	o := &db.NetworkOffering{ID: uuid.NewString(), Name: strings.TrimSpace(c.P.String("name")), DisplayText: c.P.String("displaytext"),
 		Services: map[string]string{}, Details: c.offeringDetailsParam("details"), ConserveMode: true, State: "Disabled", Created: db.Now()}
@@ -140,6 +178,9 @@ func createNetworkOffering(c *Call) (any, error) {
 	o.ForVPC, _ = c.P.Bool("forvpc")
 	if v, ok := c.P.Bool("fornsx"); ok && v {
 		return nil, Errorf(CodeUnsupported, CSServerAPI, "NSX network offerings are not supported")
+	}
+	if err := refuseUnsupportedOfferingModes(c); err != nil {
+		return nil, err
 	}
 	// Services, with their providers (VirtualRouter, or VpcVirtualRouter for VPC offerings,
 	// when none is given, as CloudStack defaults them).

@@ -32,7 +32,7 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 			return err
 		}
 		id = t.ID
-		if err := c.checkImageUse(tx, k, t); err != nil {
+		if err := c.checkImageOperate(tx, k, t); err != nil {
 			return err
 		}
 		if t.TemplateType == db.TemplateSystem {
@@ -106,6 +106,18 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 	return JobStarted{JobID: jobID, ID: id}, nil
 }
 
+// checkImageOperate is CloudStack's checkAccess(caller, OperateEntry, true, template) for
+// copyTemplate/copyIso and extractTemplate/extractIso: the owner (or an admin over the owner's
+// domain, as checkImageOwner allows) or a root admin. A public template does not make another
+// tenant's copy or extraction legitimate: DomainChecker answers its own message for that case.
+func (c *Call) checkImageOperate(q db.Querier, k imageKind, t *db.Template) error {
+	err := c.checkImageOwner(q, k, t)
+	if err != nil && t.IsPublic {
+		return ErrDenied("Domain Admin and regular users can modify only their own Public templates")
+	}
+	return err
+}
+
 // copyImageJob waits for the copies to land and answers the template in the first
 // destination zone.
 func copyImageJob(c *Call, j *db.Job) (any, error) {
@@ -169,14 +181,16 @@ func (c *Call) extractImage(k imageKind) (any, error) {
 			return err
 		}
 		id = t.ID
-		if err := c.checkImageUse(tx, k, t); err != nil {
-			return err
-		}
 		if t.TemplateType == db.TemplateSystem || t.TemplateType == db.TemplateBuiltin {
 			return ErrParam("Unable to extract the %s %s as it is a default System %s", k.noun, t.Name, k.noun)
 		}
-		if !t.Extractable && !c.Caller.IsRootAdmin() && !(c.Caller.IsAdmin() && c.checkImageOwner(tx, k, t) == nil) {
+		// TemplateManagerImpl.extract: only a root admin bypasses isextractable=false (checked
+		// before access, as CloudStack does), then OperateEntry access to the template.
+		if !t.Extractable && !c.Caller.IsRootAdmin() {
 			return ErrParam("Unable to extract %s id=%s as it's not extractable", k.noun, t.ID)
+		}
+		if err := c.checkImageOperate(tx, k, t); err != nil {
+			return err
 		}
 		zoneID := strings.ToLower(c.P.String("zoneid"))
 		if zoneID != "" {
