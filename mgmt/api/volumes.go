@@ -309,6 +309,40 @@ type newVolumePlan struct {
 	vm       *db.VM
 	pool     *db.StoragePool
 	size     int64
+	// minIOPS and maxIOPS: the offering's, or the caller's with a customized-IOPS offering.
+	minIOPS, maxIOPS int64
+}
+
+// createIOPS gives a new volume's IOPS as CloudStack's allocVolume does: with a
+// customized-IOPS offering the caller's miniops and maxiops (neither, or miniops > 0 and not
+// above maxiops, which is 0 when not given); otherwise the offering's, the caller's ignored.
+func (c *Call) createIOPS(o *db.DiskOffering) (int64, int64, error) {
+	if !o.CustomizedIOPS {
+		return o.MinIOPS, o.MaxIOPS, nil
+	}
+	minS, maxS := c.P.String("miniops"), c.P.String("maxiops")
+	if minS == "" && maxS == "" {
+		return 0, 0, nil
+	}
+	var mn, mx int64
+	var err error
+	if minS != "" {
+		if mn, err = strconv.ParseInt(minS, 10, 64); err != nil {
+			return 0, 0, ErrParam("Invalid miniops %s", minS)
+		}
+	}
+	if mn <= 0 {
+		return 0, 0, ErrParam("The min IOPS must be greater than 0.")
+	}
+	if maxS != "" {
+		if mx, err = strconv.ParseInt(maxS, 10, 64); err != nil {
+			return 0, 0, ErrParam("Invalid maxiops %s", maxS)
+		}
+	}
+	if mn > mx {
+		return 0, 0, ErrParam("The min IOPS must be less than or equal to the max IOPS.")
+	}
+	return mn, mx, nil
 }
 
 func (c *Call) planNewVolume(q db.Querier) (*newVolumePlan, error) {
@@ -340,17 +374,19 @@ func (c *Call) planNewVolume(q db.Querier) (*newVolumePlan, error) {
 		if s.State != db.SnapshotBackedUp {
 			return nil, ErrParam("Snapshot id=%s is not in %s state yet and can't be used for volume creation", s.ID, db.SnapshotBackedUp)
 		}
+		// CloudStack takes an offering only with a ROOT disk's snapshot; the volume then has
+		// the offering's size (never below the snapshot's). A snapshot alone gives its own
+		// size and offering, and size is not read.
+		if offID != "" && s.VolumeType != db.VolumeRoot {
+			return nil, ErrParam("Disk Offering ID cannot be passed whilst creating volume from snapshot other than ROOT disk snapshots")
+		}
 		p.snapshot = s
 		if zoneID != "" && zoneID != s.ZoneID {
 			return nil, ErrParam("Snapshot %s is not in zone %s", s.ID, zoneID)
 		}
 		zoneID = s.ZoneID
-		p.size = s.Size
-		if sizeGiven && size > s.Size {
-			p.size = size
-		}
 		if offID == "" {
-			offID = s.DiskOfferingID
+			p.size, offID = s.Size, s.DiskOfferingID
 		}
 	}
 	if offID != "" {
@@ -362,7 +398,7 @@ func (c *Call) planNewVolume(q db.Querier) (*newVolumePlan, error) {
 			return nil, err
 		}
 		p.offering = o
-		if p.snapshot == nil {
+		if p.snapshot == nil || c.P.String("diskofferingid") != "" {
 			switch {
 			case o.Customized && !sizeGiven:
 				return nil, ErrParam("This disk offering requires a custom size specified")
@@ -374,6 +410,12 @@ func (c *Call) planNewVolume(q db.Querier) (*newVolumePlan, error) {
 				return nil, ErrParam("This disk offering does not allow custom size")
 			default:
 				p.size = o.DiskSize
+			}
+			if p.minIOPS, p.maxIOPS, err = c.createIOPS(o); err != nil {
+				return nil, err
+			}
+			if s := p.snapshot; s != nil && p.size < s.Size {
+				return nil, ErrParam("Invalid size for volume creation: %dGB, snapshot size is: %dGB", p.size>>30, s.Size>>30)
 			}
 		}
 		if len(o.DomainIDs) > 0 && !c.offeringInDomain(q, o.DomainIDs, p.owner.DomainID) {
@@ -484,15 +526,7 @@ func createVolumeStart(c *Call) (any, error) {
 		if p.snapshot != nil {
 			v.SnapshotID, v.State = p.snapshot.ID, db.VolumeCreating
 		}
-		if n, err := strconv.ParseInt(c.P.String("miniops"), 10, 64); err == nil {
-			v.MinIOPS = n
-		}
-		if n, err := strconv.ParseInt(c.P.String("maxiops"), 10, 64); err == nil {
-			v.MaxIOPS = n
-		}
-		if v.MinIOPS > 0 && v.MaxIOPS > 0 && v.MinIOPS > v.MaxIOPS {
-			return ErrParam("The min IOPS must be less than or equal to the max IOPS")
-		}
+		v.MinIOPS, v.MaxIOPS = p.minIOPS, p.maxIOPS
 		if err := c.chargeResources(tx, v.AccountID, map[string]int64{db.ResVolume: 1, db.ResPrimaryStorage: v.Size}); err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ func registerVolumeResize(s *Server) {
 			{Name: "shrinkok", Type: TBool, Description: "Verify OK to Shrink"},
 			{Name: "miniops", Type: TLong, Description: "New minimum number of IOPS"},
 			{Name: "maxiops", Type: TLong, Description: "New maximum number of IOPS"},
-			{Name: "automigrate", Type: TBool, Description: "migrate the volume to a suitable pool if the current one lacks room (not supported: the resize is refused instead)"},
+			{Name: "automigrate", Type: TBool, Description: "in CloudStack, migrate the volume to a suitable pool if its pool lacks room for the new size. Atoll does not move volumes on resize: when the pool lacks room the resize fails (533) with an error that says so; with room it has no effect"},
 		},
 		Handler: resizeVolumeStart, Job: resizeVolumeJob})
 	s.Reg.Add(&Command{Name: "migrateVolume", Roles: Admin, Async: true, ResponseKey: "volume",
@@ -58,7 +58,7 @@ func (c *Call) planResize(q db.Querier, v *db.Volume) (*resizePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cur *db.DiskOffering
+	var cur, newOff *db.DiskOffering
 	if v.DiskOfferingID != "" {
 		if cur, err = db.GetDiskOffering(c.Ctx, q, v.DiskOfferingID); err != nil && !errors.Is(err, db.ErrNotFound) {
 			return nil, err
@@ -75,7 +75,7 @@ func (c *Call) planResize(q db.Querier, v *db.Volume) (*resizePlan, error) {
 		if len(o.DomainIDs) > 0 && !c.offeringInDomain(q, o.DomainIDs, v.DomainID) {
 			return nil, ErrDenied("The owner of volume %s does not have access to disk offering %s", v.Name, o.Name)
 		}
-		p.offeringID = o.ID
+		p.offeringID, newOff = o.ID, o
 		switch {
 		case o.Customized && !sizeGiven:
 			return nil, ErrParam("The new disk offering requires a custom size to be specified")
@@ -103,16 +103,55 @@ func (c *Call) planResize(q db.Querier, v *db.Volume) (*resizePlan, error) {
 			return nil, ErrParam("Going from existing size of %d to size of %d would shrink the volume. Need to sign off by supplying the shrinkok parameter with value of true.", v.Size, p.size)
 		}
 	}
-	if n, err := strconv.ParseInt(c.P.String("miniops"), 10, 64); err == nil {
-		p.minIOPS = n
-	}
-	if n, err := strconv.ParseInt(c.P.String("maxiops"), 10, 64); err == nil {
-		p.maxIOPS = n
-	}
-	if p.minIOPS > 0 && p.maxIOPS > 0 && p.minIOPS > p.maxIOPS {
-		return nil, ErrParam("The min IOPS must be less than or equal to the max IOPS")
+	if err := c.resizeIOPS(p, v, cur, newOff); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// resizeIOPS sets a resize's IOPS as CloudStack's resizeVolume does. With a new offering:
+// its IOPS, unless it has customized IOPS, when the caller's (or the volume's) are taken.
+// Without: the caller's may change them only on a ROOT volume or when the current offering
+// has customized IOPS. A volume's IOPS are both set or both unset, min not above max.
+func (c *Call) resizeIOPS(p *resizePlan, v *db.Volume, cur, newOff *db.DiskOffering) error {
+	minS, maxS := c.P.String("miniops"), c.P.String("maxiops")
+	if newOff != nil && !newOff.CustomizedIOPS {
+		p.minIOPS, p.maxIOPS = newOff.MinIOPS, newOff.MaxIOPS
+		return nil
+	}
+	if newOff == nil && v.Type != db.VolumeRoot && (cur == nil || !cur.CustomizedIOPS) {
+		if minS != "" {
+			return ErrParam("The current disk offering does not support customization of the 'Min IOPS' parameter.")
+		}
+		if maxS != "" {
+			return ErrParam("The current disk offering does not support customization of the 'Max IOPS' parameter.")
+		}
+		return nil
+	}
+	// The volume's own values count as given when set, or when its offering had customized
+	// IOPS (CloudStack records 0 then, not null).
+	volSet := v.MinIOPS > 0 || v.MaxIOPS > 0 || cur != nil && cur.CustomizedIOPS
+	minSet, maxSet := minS != "" || volSet, maxS != "" || volSet
+	for _, f := range []struct {
+		s   string
+		dst *int64
+	}{{minS, &p.minIOPS}, {maxS, &p.maxIOPS}} {
+		if f.s == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(f.s, 10, 64)
+		if err != nil {
+			return ErrParam("Invalid IOPS value %s", f.s)
+		}
+		*f.dst = n
+	}
+	if minSet != maxSet {
+		return ErrParam("Either 'miniops' and 'maxiops' must both be provided or neither must be provided.")
+	}
+	if minSet && p.minIOPS > p.maxIOPS {
+		return ErrParam("The 'miniops' parameter must be less than or equal to the 'maxiops' parameter.")
+	}
+	return nil
 }
 
 func resizeVolumeStart(c *Call) (any, error) {
@@ -163,6 +202,12 @@ func resizeVolumeJob(c *Call, j *db.Job) (any, error) {
 				}
 				if delta > 0 {
 					err = c.reservePool(tx, pool, delta)
+					var e *Error
+					if am, _ := c.P.Bool("automigrate"); am && errors.As(err, &e) && e.Code == CodeCapacity {
+						err = Errorf(e.Code, e.CSCode, "Storage pool %s cannot hold volume %s at %d GB, and automigrate=true was given, "+
+							"but Atoll does not migrate a volume on resize: move it to a pool with room with migrateVolume, then resize it (%s)",
+							pool.Name, v.Name, p.size>>30, e.Text)
+					}
 				} else {
 					err = c.ledger().ReleaseStorage(c.Ctx, tx, pool.ID, -delta)
 				}
