@@ -117,10 +117,10 @@ func registerVMs(s *Server) {
 	offeringParams := []Param{vmID,
 		{Name: "serviceofferingid", Type: TUUID, Required: true, Description: "the service offering ID to apply to the virtual machine"},
 		{Name: "details", Type: TMap, Description: "name value pairs of custom parameters for cpu, memory and cpunumber"},
-		{Name: "automigrate", Type: TBool, Description: "Flag for automatic migration of the root volume (ignored)"},
-		{Name: "shrinkok", Type: TBool, Description: "Verify OK to Shrink (ignored)"},
-		{Name: "miniops", Type: TLong, Description: "New minimum number of IOPS for the custom disk offering (ignored)"},
-		{Name: "maxiops", Type: TLong, Description: "New maximum number of IOPS for the custom disk offering (ignored)"}}
+		{Name: "automigrate", Type: TBool, Description: "Flag for automatic migration of the root volume (no effect: the root volume is not resized or moved by an offering change)"},
+		{Name: "shrinkok", Type: TBool, Description: "Verify OK to Shrink (no effect: the root volume is not resized by an offering change)"},
+		{Name: "miniops", Type: TLong, Description: "New minimum number of IOPS for the custom disk offering (refused: the root volume keeps its IOPS)"},
+		{Name: "maxiops", Type: TLong, Description: "New maximum number of IOPS for the custom disk offering (refused: the root volume keeps its IOPS)"}}
 	s.Reg.Add(&Command{Name: "changeServiceForVirtualMachine", Roles: AllRoles, ResponseKey: "virtualmachine",
 		Description: "Changes the service offering for a virtual machine. The virtual machine must be in a \"Stopped\" state for this command to take effect.",
 		Params:      offeringParams, Handler: changeServiceForVM})

@@ -168,3 +168,19 @@ func TestDeployHypervisor(t *testing.T) {
 		t.Fatal("a refused deploy changed VMs")
 	}
 }
+
+// TestOfferingChangeRefusesIOPS: changing a VM's offering with miniops/maxiops is refused (the
+// root volume keeps its IOPS) and changes nothing.
+func TestOfferingChangeRefusesIOPS(t *testing.T) {
+	v := newVMEnv(t, false)
+	id := v.deploy(t, v.tenant, map[string]string{"networkids": v.network, "startvm": "false", "hypervisor": "Simulator"})["id"].(string)
+	before := v.vmFingerprint(t)
+	for _, cmd := range []string{"changeServiceForVirtualMachine", "scaleVirtualMachine"} {
+		if text := mgmttest.Fail(t, v.tenant, cmd, map[string]string{"id": id, "serviceofferingid": v.offering, "miniops": "100"}, 431); !strings.Contains(text, "miniops") {
+			t.Fatalf("%s: %q, want miniops named", cmd, text)
+		}
+	}
+	if after := v.vmFingerprint(t); after != before {
+		t.Fatal("a refused offering change changed VMs")
+	}
+}

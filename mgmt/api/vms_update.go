@@ -201,7 +201,21 @@ func mergeDetails(a, b map[string]string) map[string]string {
 }
 
 // changeServiceForVM changes a Stopped VM's offering.
+// refuseRootIOPS refuses miniops/maxiops on an offering change: the root volume keeps its
+// IOPS (Atoll does not change them with the offering), so a value given would be ignored.
+func (c *Call) refuseRootIOPS() error {
+	for _, k := range []string{"miniops", "maxiops"} {
+		if c.P.String(k) != "" {
+			return ErrParam("%s is not supported when changing a VM's offering: the root volume keeps its IOPS (use resizeVolume with a customized-IOPS disk offering)", k)
+		}
+	}
+	return nil
+}
+
 func changeServiceForVM(c *Call) (any, error) {
+	if err := c.refuseRootIOPS(); err != nil {
+		return nil, err
+	}
 	var id string
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		v, err := c.vmOf(tx, c.P.String("id"))
@@ -227,7 +241,12 @@ func changeServiceForVM(c *Call) (any, error) {
 	return c.vmObject(id)
 }
 
-func scaleVM(c *Call) (any, error) { return c.vmJob("id") }
+func scaleVM(c *Call) (any, error) {
+	if err := c.refuseRootIOPS(); err != nil {
+		return nil, err
+	}
+	return c.vmJob("id")
+}
 
 // scaleVMJob scales a Running, dynamically scalable VM up (CPU and memory not lower, the host
 // reserving the difference), or changes a Stopped VM's offering.
