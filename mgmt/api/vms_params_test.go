@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
 
@@ -183,4 +184,39 @@ func TestOfferingChangeRefusesIOPS(t *testing.T) {
 	if after := v.vmFingerprint(t); after != before {
 		t.Fatal("a refused offering change changed VMs")
 	}
+}
+
+// TestDeployFromISOHypervisor: an ISO names no hypervisor, so a VM deployed from one and not
+// started needs the caller's (CloudStack's error otherwise); started, it takes its host's.
+func TestDeployFromISOHypervisor(t *testing.T) {
+	old := api.SimulatorDownloadTime
+	api.SimulatorDownloadTime = 100 * time.Millisecond
+	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	v := newVMEnv(t, false)
+	iso := items(mgmttest.Do(t, v.tenant, "registerIso", map[string]string{"name": "inst", "displaytext": "installer",
+		"url": "http://images.example.org/inst.iso", "zoneid": v.zoneID, "bootable": "true", "ostypeid": osTypeID(t, v)}), "iso")[0]["id"].(string)
+	waitIso(t, v.tenant, iso)
+	do := items(mgmttest.Do(t, v.tenant, "listDiskOfferings", map[string]string{"name": "Small"}), "diskoffering")[0]["id"].(string)
+	p := map[string]string{"networkids": v.network, "templateid": iso, "diskofferingid": do, "startvm": "false"}
+	before := v.vmFingerprint(t)
+	base := map[string]string{"serviceofferingid": v.offering, "zoneid": v.zoneID}
+	for k, val := range p {
+		base[k] = val
+	}
+	if text := mgmttest.Fail(t, v.tenant, "deployVirtualMachine", base, 431); !strings.Contains(text, "hypervisor parameter is needed") {
+		t.Fatalf("ISO, not started, no hypervisor: %q", text)
+	}
+	if after := v.vmFingerprint(t); after != before {
+		t.Fatal("a refused deploy changed VMs")
+	}
+	p["hypervisor"] = "Simulator"
+	if vm := v.deploy(t, v.tenant, p); vm["hypervisor"] != "Simulator" || vm["state"] != "Stopped" {
+		t.Fatalf("ISO with hypervisor, not started: %v %v", vm["hypervisor"], vm["state"])
+	}
+	delete(p, "hypervisor")
+	p["startvm"] = "true"
+	if vm := v.deploy(t, v.tenant, p); vm["hypervisor"] != "Simulator" || vm["state"] != "Running" {
+		t.Fatalf("ISO, started: %v %v", vm["hypervisor"], vm["state"])
+	}
+	v.checkLedger(t)
 }
