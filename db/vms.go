@@ -65,6 +65,7 @@ type VM struct {
 	HAEnabled           bool
 	DynamicallyScalable bool
 	DisplayVM           bool
+	DeleteProtection    bool   // destroyVirtualMachine refuses while set
 	UserData            string // base64, as given
 	KeyPairs            string // comma-separated keypair names
 	Password            string
@@ -95,7 +96,7 @@ const vmCols = `v.seq, v.id, v.name, COALESCE(v.display_name,''), v.account_id, 
 	COALESCE(v.disk_offering_id,''), COALESCE(v.template_id,''), COALESCE(v.iso_id,''), COALESCE(v.os_type_id,''), COALESCE(v.hypervisor_type,''),
 	v.cpu_number, v.cpu_speed, v.memory, v.state, v.power_state, COALESCE(v.power_state_updated,0), v.ha_enabled, v.dynamically_scalable,
 	v.display_vm, COALESCE(v.user_data,''), COALESCE(v.key_pairs,''), COALESCE(v.password,''), COALESCE(v.details,''), COALESCE(v.vm_group,''),
-	COALESCE(v.security_groups,''), v.version, v.created, COALESCE(v.destroyed,0), COALESCE(v.removed,0),
+	COALESCE(v.security_groups,''), v.version, v.created, COALESCE(v.destroyed,0), COALESCE(v.removed,0), v.delete_protection,
 	COALESCE(a.name,''), COALESCE(d.name,''), COALESCE(d.path,''), COALESCE(z.name,''), COALESCE(h.name,'')`
 
 const vmFrom = ` FROM vm_instances v LEFT JOIN accounts a ON a.id = v.account_id LEFT JOIN domains d ON d.id = v.domain_id
@@ -103,16 +104,16 @@ const vmFrom = ` FROM vm_instances v LEFT JOIN accounts a ON a.id = v.account_id
 
 func scanVM(s interface{ Scan(...any) error }) (*VM, error) {
 	var v VM
-	var ha, dyn, disp int
+	var ha, dyn, disp, prot int
 	var details string
 	if err := s.Scan(&v.Seq, &v.ID, &v.Name, &v.DisplayName, &v.AccountID, &v.DomainID, &v.ZoneID, &v.PodID, &v.ClusterID, &v.HostID,
 		&v.LastHostID, &v.MigrateHostID, &v.ServiceOfferingID, &v.DiskOfferingID, &v.TemplateID, &v.ISOID, &v.OSTypeID, &v.HypervisorType,
 		&v.CPUNumber, &v.CPUSpeed, &v.Memory, &v.State, &v.PowerState, &v.PowerStateUpdated, &ha, &dyn, &disp, &v.UserData, &v.KeyPairs,
-		&v.Password, &details, &v.Group, &v.SecurityGroups, &v.Version, &v.Created, &v.Destroyed, &v.Removed,
+		&v.Password, &details, &v.Group, &v.SecurityGroups, &v.Version, &v.Created, &v.Destroyed, &v.Removed, &prot,
 		&v.AccountName, &v.DomainName, &v.DomainPath, &v.ZoneName, &v.HostName); err != nil {
 		return nil, err
 	}
-	v.HAEnabled, v.DynamicallyScalable, v.DisplayVM = ha == 1, dyn == 1, disp == 1
+	v.HAEnabled, v.DynamicallyScalable, v.DisplayVM, v.DeleteProtection = ha == 1, dyn == 1, disp == 1, prot == 1
 	if details != "" {
 		if err := json.Unmarshal([]byte(details), &v.Details); err != nil {
 			return nil, fmt.Errorf("vm %s details: %w", v.ID, err)
@@ -302,9 +303,9 @@ const vmListCols = vmPacked + `, v.id, v.name, COALESCE(v.display_name,''), COAL
 const vmPacked = `CONCAT_WS(' ', v.seq, v.account_id, v.domain_id, v.zone_id, COALESCE(v.host_id,''), v.service_offering_id,
 	COALESCE(v.disk_offering_id,''), COALESCE(v.template_id,''), COALESCE(v.iso_id,''), COALESCE(v.os_type_id,''),
 	COALESCE(v.hypervisor_type,''), v.cpu_number, v.cpu_speed, v.memory, v.state, COALESCE(v.power_state_updated,0), v.ha_enabled,
-	v.dynamically_scalable, v.display_vm, v.created)`
+	v.dynamically_scalable, v.display_vm, v.created, v.delete_protection)`
 
-const vmPackedN = 20
+const vmPackedN = 21
 
 // splitPacked splits a packed column into exactly len(out) fields; false if it holds another
 // number of separators.
@@ -354,6 +355,7 @@ func scanVMListRow(userData bool) func(s interface{ Scan(...any) error }) (*VM, 
 		v.DiskOfferingID, v.TemplateID, v.ISOID, v.OSTypeID, v.HypervisorType = f[6], f[7], f[8], f[9], f[10]
 		v.CPUNumber, v.CPUSpeed, v.Memory, v.State, v.PowerStateUpdated = int(num(f[11])), num(f[12]), num(f[13]), f[14], num(f[15])
 		v.HAEnabled, v.DynamicallyScalable, v.DisplayVM, v.Created = f[16] == "1", f[17] == "1", f[18] == "1", num(f[19])
+		v.DeleteProtection = f[20] == "1"
 		if err != nil {
 			return nil, err
 		}
@@ -555,13 +557,13 @@ func UpdateVM(ctx context.Context, q Querier, v *VM) error {
 		migrate_host_id = ?, service_offering_id = ?, disk_offering_id = ?, template_id = ?, iso_id = ?, os_type_id = ?, hypervisor_type = ?,
 		cpu_number = ?, cpu_speed = ?, memory = ?, state = ?, power_state = ?, power_state_updated = ?, ha_enabled = ?, dynamically_scalable = ?,
 		display_vm = ?, user_data = ?, key_pairs = ?, password = ?, details = ?, vm_group = ?, security_groups = ?, live_key = ?, destroyed = ?,
-		removed = ?, version = version + 1 WHERE id = ? AND version = ? AND removed IS NULL`,
+		removed = ?, delete_protection = ?, version = version + 1 WHERE id = ? AND version = ? AND removed IS NULL`,
 		v.Name, nullable(v.DisplayName), nullable(v.PodID), nullable(v.ClusterID), nullable(v.HostID), nullable(v.LastHostID),
 		nullable(v.MigrateHostID), v.ServiceOfferingID, nullable(v.DiskOfferingID), nullable(v.TemplateID), nullable(v.ISOID),
 		nullable(v.OSTypeID), nullable(v.HypervisorType), v.CPUNumber, v.CPUSpeed, v.Memory, v.State, v.PowerState,
 		nullMillis(v.PowerStateUpdated), boolInt(v.HAEnabled), boolInt(v.DynamicallyScalable), boolInt(v.DisplayVM), nullable(v.UserData),
 		nullable(v.KeyPairs), nullable(v.Password), details, nullable(v.Group), nullable(v.SecurityGroups), live, nullMillis(v.Destroyed),
-		nullMillis(v.Removed), v.ID, v.Version)
+		nullMillis(v.Removed), boolInt(v.DeleteProtection), v.ID, v.Version)
 	if err != nil {
 		return fmt.Errorf("db: update vm: %w", err)
 	}

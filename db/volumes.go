@@ -44,6 +44,7 @@ type Volume struct {
 	ProvisioningType    string // thin, sparse, fat
 	HypervisorType      string
 	DisplayVolume       bool
+	DeleteProtection    bool  // deleteVolume refuses while set
 	Attached            int64 // when attached, Unix ms
 	Created, Removed    int64
 	Version             int64
@@ -54,7 +55,7 @@ type Volume struct {
 const volumeCols = `o.id, o.name, o.account_id, o.domain_id, o.zone_id, COALESCE(o.pod_id,''), COALESCE(o.pool_id,''), COALESCE(o.vm_id,''),
 	o.volume_type, COALESCE(o.device_id,0), o.size, COALESCE(o.min_iops,0), COALESCE(o.max_iops,0), COALESCE(o.disk_offering_id,''),
 	COALESCE(o.template_id,''), COALESCE(o.snapshot_id,''), o.state, COALESCE(o.path,''), COALESCE(o.format,''), o.provisioning_type,
-	COALESCE(o.hypervisor_type,''), o.display_volume, COALESCE(o.attached,0), o.created, COALESCE(o.removed,0), o.version,
+	COALESCE(o.hypervisor_type,''), o.display_volume, COALESCE(o.attached,0), o.created, COALESCE(o.removed,0), o.version, o.delete_protection,
 	COALESCE(a.name,''), COALESCE(d.name,''), COALESCE(d.path,''), COALESCE(z.name,''), COALESCE(p.name,''), COALESCE(v.name,''),
 	COALESCE(v.display_name,''), COALESCE(v.state,'')`
 
@@ -63,14 +64,14 @@ const volumeFrom = ` FROM volumes o LEFT JOIN accounts a ON a.id = o.account_id 
 
 func scanVolume(s interface{ Scan(...any) error }) (*Volume, error) {
 	var o Volume
-	var disp int
+	var disp, prot int
 	if err := s.Scan(&o.ID, &o.Name, &o.AccountID, &o.DomainID, &o.ZoneID, &o.PodID, &o.PoolID, &o.VMID, &o.Type, &o.DeviceID, &o.Size,
 		&o.MinIOPS, &o.MaxIOPS, &o.DiskOfferingID, &o.TemplateID, &o.SnapshotID, &o.State, &o.Path, &o.Format, &o.ProvisioningType,
-		&o.HypervisorType, &disp, &o.Attached, &o.Created, &o.Removed, &o.Version, &o.AccountName, &o.DomainName, &o.DomainPath,
+		&o.HypervisorType, &disp, &o.Attached, &o.Created, &o.Removed, &o.Version, &prot, &o.AccountName, &o.DomainName, &o.DomainPath,
 		&o.ZoneName, &o.PoolName, &o.VMName, &o.VMDisplayName, &o.VMState); err != nil {
 		return nil, err
 	}
-	o.DisplayVolume = disp == 1
+	o.DisplayVolume, o.DeleteProtection = disp == 1, prot == 1
 	return &o, nil
 }
 
@@ -189,10 +190,10 @@ func ListVolumes(ctx context.Context, q Querier, f VolumeFilter) ([]*Volume, int
 func UpdateVolume(ctx context.Context, q Querier, o *Volume) error {
 	res, err := q.ExecContext(ctx, `UPDATE volumes SET name = ?, pod_id = ?, pool_id = ?, vm_id = ?, device_id = ?, size = ?, min_iops = ?,
 		max_iops = ?, disk_offering_id = ?, template_id = ?, state = ?, path = ?, format = ?, provisioning_type = ?, hypervisor_type = ?,
-		display_volume = ?, attached = ?, removed = ?, version = version + 1 WHERE id = ? AND version = ? AND removed IS NULL`,
+		display_volume = ?, attached = ?, removed = ?, delete_protection = ?, version = version + 1 WHERE id = ? AND version = ? AND removed IS NULL`,
 		o.Name, nullable(o.PodID), nullable(o.PoolID), nullable(o.VMID), deviceID(o), o.Size, nullMillis(o.MinIOPS), nullMillis(o.MaxIOPS),
 		nullable(o.DiskOfferingID), nullable(o.TemplateID), o.State, nullable(o.Path), nullable(o.Format), o.ProvisioningType,
-		nullable(o.HypervisorType), boolInt(o.DisplayVolume), nullMillis(o.Attached), nullMillis(o.Removed), o.ID, o.Version)
+		nullable(o.HypervisorType), boolInt(o.DisplayVolume), nullMillis(o.Attached), nullMillis(o.Removed), boolInt(o.DeleteProtection), o.ID, o.Version)
 	if err != nil {
 		return fmt.Errorf("db: update volume: %w", err)
 	}

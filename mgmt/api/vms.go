@@ -143,6 +143,7 @@ func registerVMs(s *Server) {
 			{Name: "securitygroupids", Type: TList, Elem: "uuid", Description: "list of security group ids to be applied to the virtual machine"},
 			{Name: "securitygroupnames", Type: TList, Description: "comma separated list of security groups names that going to be applied to the virtual machine"},
 			{Name: "customid", Type: TString, Description: "an optional field, in case you want to set a custom id to the resource. Allowed to Root Admins only"},
+			{Name: "deleteprotection", Type: TBool, Description: "Set delete protection for the virtual machine. If true, the instance will be protected from deletion. Note: If the instance is managed by another service like autoscaling groups or CKS, delete protection will be ignored."},
 		}, Handler: updateVM})
 	s.Reg.Add(&Command{Name: "resetSSHKeyForVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Resets the SSH Key for virtual machine. The virtual machine must be in a \"Stopped\" state.",

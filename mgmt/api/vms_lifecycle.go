@@ -432,12 +432,18 @@ func destroyVM(c *Call) (any, error) {
 		if err != nil {
 			return err
 		}
+		if err := vmDeleteProtected(v); err != nil {
+			return err
+		}
 		for _, vid := range c.P.List("volumeids") {
 			o, err := db.GetVolume(c.Ctx, tx, strings.ToLower(vid))
 			if errors.Is(err, db.ErrNotFound) || err == nil && (o.VMID != v.ID || o.Type != db.VolumeDataDisk) {
 				return ErrParam("Volume %s is not a data disk attached to %s", vid, v.Name)
 			}
 			if err != nil {
+				return err
+			}
+			if err := volumeDeleteProtected(o); err != nil {
 				return err
 			}
 		}
@@ -450,6 +456,23 @@ func destroyVM(c *Call) (any, error) {
 	}
 	c.S.Jobs.Wake()
 	return JobStarted{JobID: jobID, ID: id}, nil
+}
+
+// vmDeleteProtected refuses to destroy a VM with delete protection (CloudStack 4.20), unless it
+// is destroyed already (a destroy again, or an expunge, goes on as CloudStack's does).
+func vmDeleteProtected(v *db.VM) error {
+	if v.DeleteProtection && v.State != db.VMDestroyed && v.State != db.VMExpunging {
+		return ErrParam("Instance [id = %s, name = %s] has delete protection enabled and cannot be deleted.", v.ID, v.Name)
+	}
+	return nil
+}
+
+// volumeDeleteProtected refuses to delete or destroy a volume with delete protection.
+func volumeDeleteProtected(o *db.Volume) error {
+	if o.DeleteProtection {
+		return ErrParam("Volume [id = %s, name = %s] has delete protection enabled and cannot be deleted", o.ID, o.Name)
+	}
+	return nil
 }
 
 // destroyVMJob stops a running VM, then marks it Destroyed (its ROOT volume and the listed

@@ -260,6 +260,7 @@ type vmResponse struct {
 	Created               string            `json:"created"`
 	State                 string            `json:"state"`
 	HAEnable              bool              `json:"haenable"`
+	DeleteProtection      bool              `json:"deleteprotection"`
 	ZoneID                string            `json:"zoneid"`
 	ZoneName              string            `json:"zonename,omitempty"`
 	HostID                string            `json:"hostid,omitempty"`
@@ -400,7 +401,7 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 	out := make([]any, 0, len(vms))
 	for _, v := range vms {
 		r := &vmResponse{ID: v.ID, Name: v.Name, DisplayName: v.DisplayName, Account: v.AccountName, DomainID: v.DomainID,
-			Domain: v.DomainName, DomainPath: v.DomainPath, Created: FormatTime(v.Created), State: v.State, HAEnable: v.HAEnabled,
+			Domain: v.DomainName, DomainPath: v.DomainPath, Created: FormatTime(v.Created), State: v.State, HAEnable: v.HAEnabled, DeleteProtection: v.DeleteProtection,
 			ZoneID: v.ZoneID, ZoneName: v.ZoneName, CPUNumber: v.CPUNumber, CPUSpeed: v.CPUSpeed, Memory: v.Memory,
 			ServiceOfferingID: v.ServiceOfferingID, IsDynamicallyScalable: v.DynamicallyScalable, DisplayVM: v.DisplayVM,
 			RootDeviceType: "ROOT", Hypervisor: v.HypervisorType, GuestOSID: v.OSTypeID, OSTypeID: v.OSTypeID, VMType: "User",

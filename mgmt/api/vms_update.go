@@ -325,6 +325,9 @@ func updateVM(c *Call) (any, error) {
 			return err
 		}
 		id = v.ID
+		if b, ok := c.P.Bool("deleteprotection"); ok {
+			v.DeleteProtection = b
+		}
 		if name := strings.TrimSpace(c.P.String("name")); name != "" && name != v.Name {
 			if err := checkHostname(name); err != nil {
 				return err

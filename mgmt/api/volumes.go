@@ -78,6 +78,18 @@ func registerVolumes(s *Server) {
 		Description: "Deletes a detached disk volume.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "The ID of the disk volume"}},
 		Handler:     deleteVolume})
+	s.Reg.Add(&Command{Name: "updateVolume", Roles: AllRoles, Async: true, ResponseKey: "volume",
+		Description: "Updates the volume.",
+		Params: []Param{{Name: "id", Type: TUUID, Description: "The ID of the disk volume"},
+			{Name: "name", Type: TString, Length: 255, Description: "new name of the volume"},
+			{Name: "displayvolume", Type: TBool, Description: "an optional field, whether to the display the volume to the end user or not. Allowed to Root Admins only"},
+			{Name: "deleteprotection", Type: TBool, Description: "Set delete protection for the volume. If true, the volume will be protected from deletion."},
+			{Name: "path", Type: TString, Description: "The path of the volume (refused: Atoll keeps the paths it made)"},
+			{Name: "chaininfo", Type: TString, Description: "The chain info of the volume (refused)"},
+			{Name: "storageid", Type: TUUID, Description: "Destination storage pool UUID for the volume (refused: use migrateVolume)"},
+			{Name: "state", Type: TString, Description: "The state of the volume (refused: states move only through the volume's operations)"},
+			{Name: "customid", Type: TString, Description: "an optional field, in case you want to set a custom id to the resource (refused)"}},
+		Handler: updateVolumeStart, Job: updateVolumeJob})
 	registerVolumeAttach(s)
 	registerVolumeResize(s)
 	// The Volume taggable type is registered with the VMs (vms.go), which own the volumes table.
@@ -146,7 +158,7 @@ func (r *volumeRenderer) render(v *db.Volume) map[string]any {
 		"zoneid": v.ZoneID, "zonename": v.ZoneName, "account": v.AccountName, "domainid": v.DomainID, "domain": v.DomainName,
 		"domainpath": v.DomainPath, "created": FormatTime(v.Created), "destroyed": v.State == db.VolumeDestroy,
 		"displayvolume": v.DisplayVolume, "isextractable": true, "quiescevm": false, "provisioningtype": v.ProvisioningType,
-		"storagetype": "shared", "supportsstoragesnapshot": false, "hasannotations": false, "deleteprotection": false,
+		"storagetype": "shared", "supportsstoragesnapshot": false, "hasannotations": false, "deleteprotection": v.DeleteProtection,
 		"tags": []any{},
 	}
 	hv := v.HypervisorType
@@ -587,6 +599,9 @@ func deleteVolume(c *Call) (any, error) {
 		if v.VMID != "" {
 			return ErrParam("Please specify a volume that is not attached to any VM.")
 		}
+		if err := volumeDeleteProtected(v); err != nil {
+			return err
+		}
 		switch v.State {
 		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, "Error":
 		default:
@@ -654,4 +669,66 @@ func (c *Call) dropVolumeFile(pool *db.StoragePool, v *db.Volume) {
 	if err := c.volumeCommand(pool, "", protocol.CmdDeleteVolume, v, nil); err != nil {
 		c.S.Log.Warn("delete volume on primary storage", "volume", v.ID, "pool", pool.ID, "err", err)
 	}
+}
+
+// updateVolumeStart checks an updateVolume call and starts its job (async, as CloudStack's):
+// it renames a volume, sets its delete protection and (root admin) whether it is displayed.
+// CloudStack's database repairs for root admins (path, chaininfo, storageid, state) and custom
+// ids are refused: Atoll's rows move only through the volume's operations.
+func updateVolumeStart(c *Call) (any, error) {
+	for _, k := range []string{"path", "chaininfo", "storageid", "state", "customid"} {
+		if c.P.String(k) != "" {
+			return nil, ErrParam("Parameter %s is not supported by updateVolume", k)
+		}
+	}
+	if c.P.Has("displayvolume") && !c.Caller.IsRootAdmin() {
+		return nil, ErrDenied("Parameter displayvolume can only be specified by a Root Admin, permission denied")
+	}
+	if c.P.String("id") == "" {
+		return nil, ErrMissing(c.Cmd.Name, "id")
+	}
+	v, err := c.volumeForCall(c.S.DB.Read(), c.P.String("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := updatableVolume(v); err != nil {
+		return nil, err
+	}
+	return c.StartJob("Volume", v.ID)
+}
+
+func updatableVolume(v *db.Volume) error {
+	if v.State == db.VolumeDestroy || v.State == db.VolumeExpunged {
+		return ErrParam("Volume %s is %s and cannot be updated", v.Name, v.State)
+	}
+	return nil
+}
+
+func updateVolumeJob(c *Call, j *db.Job) (any, error) {
+	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		v, err := c.volumeForCall(tx, j.InstanceID)
+		if err != nil {
+			return err
+		}
+		if err := updatableVolume(v); err != nil {
+			return err
+		}
+		if name := strings.TrimSpace(c.P.String("name")); name != "" {
+			v.Name = name
+		}
+		if b, ok := c.P.Bool("displayvolume"); ok {
+			v.DisplayVolume = b
+		}
+		if b, ok := c.P.Bool("deleteprotection"); ok {
+			v.DeleteProtection = b
+		}
+		if err := db.UpdateVolume(c.Ctx, tx, v); err != nil {
+			return err
+		}
+		return c.Event(tx, "VOLUME.UPDATE", "Updated volume "+v.Name, "Volume", v.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.volumeObject(j.InstanceID)
 }
