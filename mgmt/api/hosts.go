@@ -402,9 +402,8 @@ func deleteHost(c *Call) (any, error) {
 		return nil, err
 	}
 	forced, _ := c.P.Bool("forced")
-	var restart []*db.VM
 	if forced {
-		if restart, err = c.emptyHost(); err != nil {
+		if err := c.emptyHost(); err != nil {
 			return nil, err
 		}
 	}
@@ -429,15 +428,6 @@ func deleteHost(c *Call) (any, error) {
 			return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host as there are vms in %s state using this host and isForced=false specified",
 				states[0])
 		}
-		// The VMs that offer HA start again elsewhere (CloudStack's HA restart), once the host
-		// is gone: their start jobs commit with its removal.
-		start := &Call{Ctx: c.Ctx, S: c.S, Cmd: c.S.Reg.Get("startVirtualMachine"), Caller: c.Caller}
-		for _, v := range restart {
-			start.P = Params{"id": v.ID}
-			if _, err := start.EnqueueJob(tx, vmJobType, v.ID); err != nil {
-				return err
-			}
-		}
 		if err := db.RemoveHost(c.Ctx, tx, h.ID, h.Version); err != nil {
 			return err
 		}
@@ -453,9 +443,6 @@ func deleteHost(c *Call) (any, error) {
 	// A connection held here closes now; one held elsewhere closes at its next ping, which
 	// finds the host gone.
 	m.Disconnect(removed.ID)
-	if len(restart) > 0 {
-		c.S.Jobs.Wake()
-	}
 	return Success(), nil
 }
 
@@ -593,12 +580,12 @@ func renderHost(h *db.Host, caps map[int]*db.Capacity, cpuFactor, memFactor floa
 // emptyHostWait bounds how long a forced deleteHost waits for the host's answer to each stop.
 var emptyHostWait = 10 * time.Second
 
-// emptyHost is deleteHost's forced path, as CloudStack's: every VM on the host is stopped,
-// forced (the host's answer is not needed, its CPU and memory are released either way), and
-// those that offer HA are returned, to be started again elsewhere once the host is removed.
-// A VM starting, or migrating from or to the host, belongs to a job still running: the call
-// is refused before anything is stopped.
-func (c *Call) emptyHost() ([]*db.VM, error) {
+// emptyHost is deleteHost's forced path, as CloudStack's: the host is disabled (nothing more is
+// placed on it), every VM on it is stopped, forced (the host's answer is not needed, its CPU
+// and memory are released either way), and those that offer HA get a start job, which places
+// them on another host. A VM starting, or migrating from or to the host, belongs to a job
+// still running: the call is refused before anything changes.
+func (c *Call) emptyHost() error {
 	var stopping []*db.VM
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		stopping = nil
@@ -617,21 +604,35 @@ func (c *Call) emptyHost() ([]*db.VM, error) {
 		}
 		for _, v := range vms {
 			switch v.State {
-			case db.VMRunning:
+			case db.VMRunning, db.VMStopping:
+			default:
+				return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host: VM %s is %s; delete it once that has ended", vmString(v), v.State)
+			}
+		}
+		if len(vms) == 0 {
+			return nil
+		}
+		// Nothing is placed on the host from here on (its VMs' HA restarts included), so that
+		// once they are stopped it stays empty until it is removed.
+		if h.ResourceState == db.HostResourceEnabled {
+			h.ResourceState = db.HostResourceDisabled
+			if err := db.UpdateHost(c.Ctx, tx, h); err != nil {
+				return err
+			}
+		}
+		for _, v := range vms {
+			if v.State == db.VMRunning {
 				v.State = db.VMStopping
 				if err := db.UpdateVM(c.Ctx, tx, v); err != nil {
 					return err
 				}
-			case db.VMStopping:
-			default:
-				return Errorf(CodeInternal, CSCloudRuntime, "Unable to delete the host: VM %s is %s; delete it once that has ended", vmString(v), v.State)
 			}
 			stopping = append(stopping, v)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// At most 8 at once, each waiting at most emptyHostWait for the host: forced, the stop
 	// does not need its answer, and a host being deleted is often one that no longer answers.
@@ -650,11 +651,29 @@ func (c *Call) emptyHost() ([]*db.VM, error) {
 	var restart []*db.VM
 	for i, v := range stopping {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return errs[i]
 		}
 		if v.HAEnabled {
 			restart = append(restart, v)
 		}
 	}
-	return restart, nil
+	if len(restart) == 0 {
+		return nil
+	}
+	// The VMs that offer HA start again elsewhere (CloudStack's HA restart) as soon as they are
+	// stopped, whatever becomes of the deletion: the host takes nothing now.
+	start := &Call{Ctx: c.Ctx, S: c.S, Cmd: c.S.Reg.Get("startVirtualMachine"), Caller: c.Caller}
+	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
+		for _, v := range restart {
+			start.P = Params{"id": v.ID}
+			if _, err := start.EnqueueJob(tx, vmJobType, v.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		c.S.Jobs.Wake()
+	}
+	return err
 }

@@ -20,8 +20,8 @@ func registerHostsForMigration(s *Server) {
 // each with suitableformigration set when migrateVirtualMachine with hostid set to it would place
 // the VM there now (state, allocation, host tags, capacity: the planner's checks, run without
 // taking anything), and requiresStorageMotion set when it is in another cluster while one of
-// the VM's volumes is on cluster storage. Atoll does not move volumes with a VM, so such a
-// host is never suitable.
+// the VM's volumes is on cluster storage, or for every host when one is on its host's local
+// storage. Atoll does not move volumes with a VM, so such a host is never suitable.
 func (c *Call) hostsForMigration(vmID string) (any, error) {
 	q := c.S.DB.Read()
 	v, err := c.vmOf(q, vmID)
@@ -45,7 +45,7 @@ func (c *Call) hostsForMigration(vmID string) (any, error) {
 	if limit, offset := c.P.Paging(); limit > 0 {
 		hosts = hosts[min(offset, len(hosts)):min(offset+limit, len(hosts))]
 	}
-	zoneWide, err := zoneWideOnly(c, q, v.ID)
+	zoneWide, local, err := vmStorageScope(c, q, v.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (c *Call) hostsForMigration(vmID string) (any, error) {
 	}
 	l := c.ledger()
 	for i, h := range hosts {
-		motion := h.ClusterID != v.ClusterID && !zoneWide
+		motion := local || h.ClusterID != v.ClusterID && !zoneWide
 		suitable := false
 		if !motion {
 			r := req

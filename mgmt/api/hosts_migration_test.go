@@ -115,3 +115,27 @@ func testForcedDeleteHost(t *testing.T, mysql bool) {
 	}
 	v.checkLedger(t)
 }
+
+// TestMigrationWithLocalStorage: a VM with a volume on its host's local storage can move to no
+// host (Atoll does not move volumes with a VM): every host needs storage motion, none is
+// suitable, and migrateVirtualMachine refuses as CloudStack does.
+func TestMigrationWithLocalStorage(t *testing.T) {
+	v := newVMEnv(t, false)
+	id := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string)
+	root := mgmttest.Do(t, v.Admin, "listVolumes", map[string]string{"virtualmachineid": id, "type": "ROOT", "listall": "true"})["volume"].([]any)[0].(map[string]any)
+	if _, err := v.Server.DB.SQL.Exec("UPDATE storage_pools SET scope = 'HOST' WHERE id = ?", root["storageid"]); err != nil {
+		t.Fatal(err)
+	}
+	hosts := migrationHosts(t, v, "findHostsForMigration", id)
+	if len(hosts) == 0 {
+		t.Fatal("no hosts listed")
+	}
+	for _, h := range hosts {
+		if h["suitableformigration"] != false || h["requiresStorageMotion"] != true {
+			t.Fatalf("host %v: suitable %v, storage motion %v; want false, true", h["name"], h["suitableformigration"], h["requiresStorageMotion"])
+		}
+	}
+	if _, text := jobFails(t, v.Admin, "migrateVirtualMachine", map[string]string{"virtualmachineid": id}); !strings.Contains(text, "Local storage") {
+		t.Fatalf("migrate a VM on local storage: %q", text)
+	}
+}

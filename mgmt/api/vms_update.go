@@ -46,6 +46,14 @@ func migrateVMJob(c *Call, j *db.Job) (any, error) {
 		if target == v.HostID {
 			return ErrParam("Cannot migrate VM, VM is already present on this host, please specify valid destination host to migrate the VM")
 		}
+		zoneWide, local, err := vmStorageScope(c, tx, v.ID)
+		if err != nil {
+			return err
+		}
+		if local {
+			// Atoll does not move volumes with a VM (no storage motion).
+			return ErrParam("Unsupported operation, VM uses Local storage, cannot migrate")
+		}
 		req := c.migrationRequest(tx, v)
 		req.HostID, req.IgnoreThreshold = target, target != ""
 		if target != "" {
@@ -57,11 +65,7 @@ func migrateVMJob(c *Call, j *db.Job) (any, error) {
 				return err
 			}
 			if h.ClusterID != v.ClusterID {
-				shared, err := zoneWideOnly(c, tx, v.ID)
-				if err != nil {
-					return err
-				}
-				if !shared {
+				if !zoneWide {
 					return ErrParam("Cannot migrate VM %s to host %s in another cluster: its volumes are on cluster storage", v.Name, h.Name)
 				}
 			}
@@ -141,19 +145,28 @@ func (c *Call) migrationRequest(q db.Querier, v *db.VM) planner.Request {
 	return req
 }
 
-// zoneWideOnly reports whether every volume of the VM is on a zone-wide pool.
-func zoneWideOnly(c *Call, q db.Querier, vmID string) (bool, error) {
+// vmStorageScope tells where a VM's volumes are: zoneWide when every one is on a zone-wide
+// pool (the VM may move to any cluster of the zone), local when one is on a host's own pool
+// (the VM may move nowhere without its storage).
+func vmStorageScope(c *Call, q db.Querier, vmID string) (zoneWide, local bool, err error) {
 	vols, _, err := db.ListVolumes(c.Ctx, q, db.VolumeFilter{VMID: vmID})
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
+	zoneWide = true
 	for _, o := range vols {
 		p, err := db.GetStoragePool(c.Ctx, q, o.PoolID)
-		if err != nil || !strings.EqualFold(p.Scope, "ZONE") {
-			return false, nil
+		if errors.Is(err, db.ErrNotFound) {
+			zoneWide = false
+			continue
 		}
+		if err != nil {
+			return false, false, err
+		}
+		zoneWide = zoneWide && strings.EqualFold(p.Scope, "ZONE")
+		local = local || strings.EqualFold(p.Scope, "HOST")
 	}
-	return true, nil
+	return zoneWide, local, nil
 }
 
 // newOffering resolves serviceofferingid (and details) for a VM changing offering.
