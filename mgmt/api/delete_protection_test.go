@@ -64,5 +64,13 @@ func testDeleteProtection(t *testing.T, mysql bool) {
 	mgmttest.DoAsync(t, v.tenant, "updateVolume", map[string]string{"id": volID, "deleteprotection": "false"})
 	mgmttest.Do(t, v.tenant, "deleteVolume", map[string]string{"id": volID})
 	mgmttest.DoAsync(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": id})
+
+	// A destroyed VM with protection: destroying it again changes nothing and succeeds; an
+	// expunge is refused (CloudStack skips the check only for a destroy without expunge).
+	mgmttest.Do(t, v.tenant, "updateVirtualMachine", map[string]string{"id": id, "deleteprotection": "true"})
+	mgmttest.DoAsync(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": id})
+	if text := mgmttest.Fail(t, v.tenant, "destroyVirtualMachine", map[string]string{"id": id, "expunge": "true"}, 431); !strings.Contains(text, "has delete protection enabled") {
+		t.Fatalf("expunge of a protected destroyed VM: %q", text)
+	}
 	v.checkLedger(t)
 }

@@ -432,7 +432,8 @@ func destroyVM(c *Call) (any, error) {
 		if err != nil {
 			return err
 		}
-		if err := vmDeleteProtected(v); err != nil {
+		expunge, _ := c.P.Bool("expunge")
+		if err := vmDeleteProtected(v, expunge); err != nil {
 			return err
 		}
 		for _, vid := range c.P.List("volumeids") {
@@ -459,10 +460,32 @@ func destroyVM(c *Call) (any, error) {
 }
 
 // vmDeleteProtected refuses to destroy a VM with delete protection (CloudStack 4.20), unless it
-// is destroyed already (a destroy again, or an expunge, goes on as CloudStack's does).
-func vmDeleteProtected(v *db.VM) error {
-	if v.DeleteProtection && v.State != db.VMDestroyed && v.State != db.VMExpunging {
+// is destroyed already and not to be expunged (then the destroy changes nothing, as
+// CloudStack's returns the VM as it is).
+func vmDeleteProtected(v *db.VM, expunge bool) error {
+	if v.DeleteProtection && (expunge || v.State != db.VMDestroyed && v.State != db.VMExpunging) {
 		return ErrParam("Instance [id = %s, name = %s] has delete protection enabled and cannot be deleted.", v.ID, v.Name)
+	}
+	return nil
+}
+
+// destroyProtected is vmDeleteProtected for v and volumeDeleteProtected for the data disks a
+// destroy names (volumeids).
+func (c *Call) destroyProtected(q db.Querier, v *db.VM, expunge bool) error {
+	if err := vmDeleteProtected(v, expunge); err != nil {
+		return err
+	}
+	for _, vid := range c.P.List("volumeids") {
+		o, err := db.GetVolume(c.Ctx, q, strings.ToLower(vid))
+		if errors.Is(err, db.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := volumeDeleteProtected(o); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -481,6 +504,11 @@ func destroyVMJob(c *Call, j *db.Job) (any, error) {
 	expunge, _ := c.P.Bool("expunge")
 	v, err := db.GetVM(c.Ctx, c.S.DB.SQL, j.InstanceID)
 	if err != nil {
+		return nil, err
+	}
+	// Checked again here, as CloudStack's destroy does in its job: protection may have been set
+	// since the call was taken (before anything is stopped).
+	if err := c.destroyProtected(c.S.DB.SQL, v, expunge); err != nil {
 		return nil, err
 	}
 	switch v.State {
@@ -519,6 +547,9 @@ func destroyVMJob(c *Call, j *db.Job) (any, error) {
 		}
 		if cur.State != db.VMStopped && cur.State != db.VMError {
 			return nil // already destroyed
+		}
+		if err := c.destroyProtected(tx, cur, expunge); err != nil {
+			return err
 		}
 		if cur.State == db.VMStopped {
 			if err := c.uncountVM(tx, cur); err != nil {

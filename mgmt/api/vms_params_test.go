@@ -83,6 +83,20 @@ func TestForcedReboot(t *testing.T) {
 	if got["state"] != "Running" {
 		t.Fatalf("after a forced reboot: %v, want Running", got["state"])
 	}
+	// The forced reboot starts the VM again (a host refusing starts fails it, and leaves the
+	// VM Stopped with its host released); a soft reboot does not start it.
+	mgmttest.Do(t, v.Admin, "configureSimulatorFault", map[string]string{"zoneid": v.zoneID, "name": "RebootVM", "remove": "true"})
+	mgmttest.Do(t, v.Admin, "configureSimulatorFault", map[string]string{"zoneid": v.zoneID, "name": "StartVM", "fail": "true", "message": "no start"})
+	mgmttest.DoAsync(t, v.tenant, "rebootVirtualMachine", map[string]string{"id": id})
+	if _, text := jobFails(t, v.tenant, "rebootVirtualMachine", map[string]string{"id": id, "forced": "true"}); !strings.Contains(text, "no start") {
+		t.Fatalf("forced reboot while starts fail: %q", text)
+	}
+	mgmttest.Do(t, v.Admin, "configureSimulatorFault", map[string]string{"zoneid": v.zoneID, "name": "StartVM", "remove": "true"})
+	if st := mgmttest.Do(t, v.tenant, "listVirtualMachines", map[string]string{"id": id})["virtualmachine"].([]any)[0].(map[string]any)["state"]; st != "Stopped" {
+		t.Fatalf("after a failed forced reboot: %v, want Stopped", st)
+	}
+	v.checkLedger(t)
+	mgmttest.DoAsync(t, v.tenant, "startVirtualMachine", map[string]string{"id": id})
 	mgmttest.DoAsync(t, v.tenant, "stopVirtualMachine", map[string]string{"id": id})
 	if code, _ := jobFails(t, v.tenant, "rebootVirtualMachine", map[string]string{"id": id, "forced": "true"}); code != 431 {
 		t.Fatalf("forced reboot of a stopped VM: %d, want 431", code)
