@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,10 +55,25 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
+// addColumn matches "ADD COLUMN", with or without an "IF NOT EXISTS" already after it.
+var addColumn = regexp.MustCompile(`(?i)\bADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?`)
+
 // translate rewrites the few portable tokens our migrations use into the dialect's DDL.
+//
+// On MySQL (MariaDB) it also makes every "ADD COLUMN" an "ADD COLUMN IF NOT EXISTS". MariaDB
+// commits each DDL statement on its own, so a migration that fails part way (a server killed,
+// a lost connection) leaves its first columns added but the migration unrecorded, and without
+// IF NOT EXISTS every later start would stop at "Duplicate column name". With it a migration
+// re-runs from the top and adds only what is missing. SQLite has no ADD COLUMN IF NOT EXISTS
+// and needs none: its migrations run in one transaction, all or nothing. Migrations are thus
+// written with plain "ADD COLUMN"; the rewrite is automatic so that no new migration can forget
+// it. (ADD COLUMN IF NOT EXISTS, like the CREATE INDEX IF NOT EXISTS that the migrations use
+// already, is MariaDB syntax: Oracle MySQL has neither.) Applied migrations are not
+// checksummed, so this changes nothing for databases that are already up to date.
 func (d *DB) translate(s string) string {
 	var r *strings.Replacer
 	if d.Dialect == MySQL {
+		s = addColumn.ReplaceAllString(s, "ADD COLUMN IF NOT EXISTS ")
 		r = strings.NewReplacer(
 			"{{AUTOINC}}", "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
 			"{{TABLE}}", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
@@ -154,7 +170,8 @@ func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
 func (d *DB) apply(ctx context.Context, conn *sql.Conn, m Migration) (bool, error) {
 	stmts := splitStatements(d.translate(m.SQL))
 	// SQLite runs DDL inside a transaction; MySQL commits DDL implicitly, so the lock above is
-	// what protects it there, and statements are written to be safe to re-run (IF NOT EXISTS).
+	// what protects it there, and statements are written (or translated, for ADD COLUMN) to be
+	// safe to re-run after a partial failure (IF NOT EXISTS).
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("db: migration %s: %w", m.Name, err)
