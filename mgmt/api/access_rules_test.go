@@ -79,6 +79,45 @@ func templateAccessRules(t *testing.T, o mgmttest.Options) {
 	mgmttest.DoAsync(t, e.Admin, "extractTemplate", map[string]string{"id": locked, "mode": "HTTP_DOWNLOAD", "zoneid": sim})
 	// The owner may still copy its own non-extractable template.
 	mgmttest.DoAsync(t, subadmin, "copyTemplate", map[string]string{"id": locked, "sourcezoneid": sim, "destzoneid": sim2})
+
+	// Carol's templates, in subadmin's own domain: the domain admin gets no right over them
+	// (DomainChecker answers OperateEntry on a template to the root admin and the owner only),
+	// neither on the public one nor on the private one, on which it holds no launch permission.
+	carol, _ := tenant(t, e, "carol", "0", sub)
+	dave, _ := tenant(t, e, "dave", "0", sub)
+	cpub := items(mgmttest.Do(t, carol, "registerTemplate", map[string]string{"name": "cpub", "displaytext": "cpub", "format": "QCOW2",
+		"hypervisor": "Simulator", "zoneid": sim, "url": "http://images.example.org/cpub.qcow2", "ispublic": "true",
+		"isextractable": "true"}), "template")[0]["id"].(string)
+	cpriv := items(mgmttest.Do(t, carol, "registerTemplate", map[string]string{"name": "cpriv", "displaytext": "cpriv", "format": "QCOW2",
+		"hypervisor": "Simulator", "zoneid": sim, "url": "http://images.example.org/cpriv.qcow2", "ispublic": "false",
+		"isextractable": "true"}), "template")[0]["id"].(string)
+	tplWait(t, carol, cpub, sim)
+	tplWait(t, carol, cpriv, sim)
+	tplRefuse(t, e, subadmin, "copyTemplate", map[string]string{"id": cpub, "sourcezoneid": sim, "destzoneid": sim2}, 531, notOwn)
+	tplRefuse(t, e, subadmin, "extractTemplate", map[string]string{"id": cpub, "mode": "HTTP_DOWNLOAD", "zoneid": sim}, 531, notOwn)
+	const noLaunch = "does not have permission to launch instances from template cpriv"
+	for _, c := range []*api.Client{subadmin, dave, bob} {
+		tplRefuse(t, e, c, "copyTemplate", map[string]string{"id": cpriv, "sourcezoneid": sim, "destzoneid": sim2}, 531, noLaunch)
+		tplRefuse(t, e, c, "extractTemplate", map[string]string{"id": cpriv, "mode": "HTTP_DOWNLOAD", "zoneid": sim}, 531, noLaunch)
+	}
+	// Once carol shares the private template with dave, dave may copy and extract it; the
+	// others still may not.
+	mgmttest.Do(t, carol, "updateTemplatePermissions", map[string]string{"id": cpriv, "op": "add", "accounts": "dave"})
+	for _, c := range []*api.Client{subadmin, bob} {
+		tplRefuse(t, e, c, "copyTemplate", map[string]string{"id": cpriv, "sourcezoneid": sim, "destzoneid": sim2}, 531, noLaunch)
+		tplRefuse(t, e, c, "extractTemplate", map[string]string{"id": cpriv, "mode": "HTTP_DOWNLOAD", "zoneid": sim}, 531, noLaunch)
+	}
+	if ex := mgmttest.DoAsync(t, dave, "extractTemplate", map[string]string{"id": cpriv, "mode": "HTTP_DOWNLOAD", "zoneid": sim})["template"].(map[string]any); ex["state"] != "DOWNLOAD_URL_CREATED" {
+		t.Fatalf("dave extractTemplate of a shared template: %v", ex)
+	}
+	if cp := mgmttest.DoAsync(t, dave, "copyTemplate", map[string]string{"id": cpriv, "sourcezoneid": sim, "destzoneid": sim2})["template"].(map[string]any); cp["zoneid"] != sim2 || cp["isready"] != true {
+		t.Fatalf("dave copyTemplate of a shared template: %v", cp)
+	}
+	// The public one stays carol's alone, shared or not.
+	tplRefuse(t, e, dave, "copyTemplate", map[string]string{"id": cpub, "sourcezoneid": sim, "destzoneid": sim2}, 531, notOwn)
+	// Withdrawn, the permission no longer opens it.
+	mgmttest.Do(t, carol, "updateTemplatePermissions", map[string]string{"id": cpriv, "op": "remove", "accounts": "dave"})
+	tplRefuse(t, e, dave, "extractTemplate", map[string]string{"id": cpriv, "mode": "HTTP_DOWNLOAD", "zoneid": sim}, 531, noLaunch)
 }
 
 // listResourceLimits refuses what it cannot answer (limit ids, tagged limits) and a tenant

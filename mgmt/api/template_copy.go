@@ -107,15 +107,29 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 }
 
 // checkImageOperate is CloudStack's checkAccess(caller, OperateEntry, true, template) for
-// copyTemplate/copyIso and extractTemplate/extractIso: the owner (or an admin over the owner's
-// domain, as checkImageOwner allows) or a root admin. A public template does not make another
-// tenant's copy or extraction legitimate: DomainChecker answers its own message for that case.
+// copyTemplate/copyIso and extractTemplate/extractIso (DomainChecker.checkAccess for a
+// VirtualMachineTemplate). Only the root admin and the owning account pass outright: unlike
+// checkImageOwner, a domain admin gets no right over the templates of the accounts in its
+// domain. Beyond them, a private template is open to the accounts holding a launch permission
+// on it (updateTemplatePermissions op=add), and a public one to nobody: being able to see and
+// use a public template does not make another account's copy or extraction of it legitimate.
 func (c *Call) checkImageOperate(q db.Querier, k imageKind, t *db.Template) error {
-	err := c.checkImageOwner(q, k, t)
-	if err != nil && t.IsPublic {
+	if c.Caller.IsRootAdmin() || t.AccountID == c.Caller.User.AccountID {
+		return nil
+	}
+	if t.IsPublic {
 		return ErrDenied("Domain Admin and regular users can modify only their own Public templates")
 	}
-	return err
+	shared, err := db.TemplatePermissions(c.Ctx, q, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range shared {
+		if a == c.Caller.User.AccountID {
+			return nil
+		}
+	}
+	return ErrDenied("Account %s does not have permission to launch instances from %s %s", c.Caller.User.AccountName, k.noun, t.Name)
 }
 
 // copyImageJob waits for the copies to land and answers the template in the first
