@@ -19,9 +19,7 @@ func TestTemplateAccessRulesMariaDB(t *testing.T) {
 }
 
 func templateAccessRules(t *testing.T, o mgmttest.Options) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 200 * time.Millisecond
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	simulatorDownloads(t, 200*time.Millisecond)
 	e := mgmttest.Start(t, o)
 	sim := tplZone(t, e, "arz", "Simulator")
 	sim2 := tplZone(t, e, "arz2", "Simulator")

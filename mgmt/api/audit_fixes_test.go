@@ -84,9 +84,7 @@ func TestCreateSnapshotPolicyRefusesTags(t *testing.T) {
 // createTemplate: a user may not make a public template while allow.public.user.templates is
 // false (CloudStack's PermissionDeniedException); an admin may.
 func TestCreateTemplatePublicNeedsSetting(t *testing.T) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 200 * time.Millisecond
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	simulatorDownloads(t, 200*time.Millisecond)
 	v := newVMEnv(t, false)
 	e := v.Env
 	vm := v.deploy(t, v.tenant, nil)

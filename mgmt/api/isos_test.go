@@ -25,10 +25,15 @@ func waitIso(t *testing.T, c *api.Client, id string) {
 	}
 }
 
-func TestIsoAttachDetach(t *testing.T) {
+// simulatorDownloads makes the Simulator's template and ISO downloads take d for this test.
+func simulatorDownloads(t *testing.T, d time.Duration) {
 	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 200 * time.Millisecond
+	api.SimulatorDownloadTime = d
 	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+}
+
+func TestIsoAttachDetach(t *testing.T) {
+	simulatorDownloads(t, 200*time.Millisecond)
 	v := newVMEnv(t, false)
 	e := v.Env
 	vm := v.deploy(t, v.tenant, nil)

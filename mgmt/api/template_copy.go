@@ -120,14 +120,8 @@ func (c *Call) checkImageOperate(q db.Querier, k imageKind, t *db.Template) erro
 	if t.IsPublic {
 		return ErrDenied("Domain Admin and regular users can modify only their own Public templates")
 	}
-	shared, err := db.TemplatePermissions(c.Ctx, q, t.ID)
-	if err != nil {
+	if ok, err := c.hasLaunchPermission(q, t); err != nil || ok {
 		return err
-	}
-	for _, a := range shared {
-		if a == c.Caller.User.AccountID {
-			return nil
-		}
 	}
 	return ErrDenied("Account %s does not have permission to launch instances from %s %s", c.Caller.User.AccountName, k.noun, t.Name)
 }

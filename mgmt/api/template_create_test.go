@@ -4,16 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
 
 // createTemplate from a stopped VM's ROOT volume and from a snapshot of it; a running VM's
 // volume and another tenant's volume are refused.
 func TestCreateTemplate(t *testing.T) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 200 * time.Millisecond
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	simulatorDownloads(t, 200*time.Millisecond)
 	v := newVMEnv(t, false)
 	e := v.Env
 	vm := v.deploy(t, v.tenant, nil)

@@ -181,16 +181,25 @@ func (c *Call) checkImageUse(q db.Querier, k imageKind, t *db.Template) error {
 	if t.IsPublic || c.checkOwnerAccess(q, t.AccountID, t.DomainID) == nil {
 		return nil
 	}
+	if ok, err := c.hasLaunchPermission(q, t); err != nil || ok {
+		return err
+	}
+	return ErrDenied("Account %s does not have permission to use %s %s", c.Caller.User.AccountName, k.noun, t.ID)
+}
+
+// hasLaunchPermission reports whether a template or ISO is shared with the caller's account
+// (updateTemplatePermissions op=add).
+func (c *Call) hasLaunchPermission(q db.Querier, t *db.Template) (bool, error) {
 	shared, err := db.TemplatePermissions(c.Ctx, q, t.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, a := range shared {
 		if a == c.Caller.User.AccountID {
-			return nil
+			return true, nil
 		}
 	}
-	return ErrDenied("Account %s does not have permission to use %s %s", c.Caller.User.AccountName, k.noun, t.ID)
+	return false, nil
 }
 
 // checkImageOwner answers an error unless the caller may change a template or ISO.

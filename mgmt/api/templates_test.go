@@ -79,9 +79,7 @@ func TestTemplateLifecycle(t *testing.T) { templateLifecycle(t, mgmttest.Options
 func TestTemplateLifecycleMariaDB(t *testing.T) { templateLifecycle(t, mgmttest.Options{MySQL: true}) }
 
 func templateLifecycle(t *testing.T, o mgmttest.Options) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 600 * time.Millisecond
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	simulatorDownloads(t, 600*time.Millisecond)
 	e := mgmttest.Start(t, o)
 	sim := tplZone(t, e, "simz", "Simulator")
 	kvm := tplZone(t, e, "kvmz", "KVM")
@@ -318,9 +316,7 @@ func templateLifecycle(t *testing.T, o mgmttest.Options) {
 }
 
 func TestIsoLifecycle(t *testing.T) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 200 * time.Millisecond
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	simulatorDownloads(t, 200*time.Millisecond)
 	e := mgmttest.Start(t, mgmttest.Options{})
 	sim := tplZone(t, e, "isoz", "Simulator")
 	alice, _ := tenant(t, e, "alice", "0", "")
@@ -376,9 +372,7 @@ func TestIsoLifecycle(t *testing.T) {
 // A download that would take the owner past its secondary storage limit fails, and the
 // counts stay what updateResourceCount recomputes.
 func TestTemplateSecondaryStorageLimit(t *testing.T) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 100 * time.Millisecond
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	simulatorDownloads(t, 100*time.Millisecond)
 	e := mgmttest.Start(t, mgmttest.Options{})
 	sim := tplZone(t, e, "limz", "Simulator")
 	carol, ids := tenant(t, e, "carol", "0", "")

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
 )
 
@@ -203,9 +202,7 @@ func TestOfferingChangeRefusesIOPS(t *testing.T) {
 // TestDeployFromISOHypervisor: an ISO names no hypervisor, so a VM deployed from one and not
 // started needs the caller's (CloudStack's error otherwise); started, it takes its host's.
 func TestDeployFromISOHypervisor(t *testing.T) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = 100 * time.Millisecond
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	simulatorDownloads(t, 100*time.Millisecond)
 	v := newVMEnv(t, false)
 	iso := items(mgmttest.Do(t, v.tenant, "registerIso", map[string]string{"name": "inst", "displaytext": "installer",
 		"url": "http://images.example.org/inst.iso", "zoneid": v.zoneID, "bootable": "true", "ostypeid": osTypeID(t, v)}), "iso")[0]["id"].(string)
