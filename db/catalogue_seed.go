@@ -2,7 +2,10 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -75,7 +78,7 @@ func seedNetworkOfferings() []*NetworkOffering {
 // SeedCatalogue inserts CloudStack's default offerings and guest OS list once per cloud. It is
 // safe to run on several servers at once: the first to record the seed set inserts it.
 func SeedCatalogue(ctx context.Context, d *DB) error {
-	return d.Transaction(ctx, func(tx Tx) error {
+	err := d.Transaction(ctx, func(tx Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO catalogue_seeds (name, applied) VALUES ('defaults-v1', ?)", Now()); err != nil {
 			if IsDuplicate(err) {
 				return nil
@@ -84,6 +87,48 @@ func SeedCatalogue(ctx context.Context, d *DB) error {
 		}
 		return seedDefaults(ctx, tx)
 	})
+	if err != nil {
+		return err
+	}
+	return d.Transaction(ctx, func(tx Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO catalogue_seeds (name, applied) VALUES ('simulator-os-v2', ?)", Now()); err != nil {
+			if IsDuplicate(err) {
+				return nil
+			}
+			return fmt.Errorf("db: seed catalogue: %w", err)
+		}
+		return seedSimulatorOS(ctx, tx)
+	})
+}
+
+// SimulatorTemplateOS is the guest OS of the built-in Simulator template, as CloudStack's
+// simulator template records it.
+const SimulatorTemplateOS = "CentOS 5.3 (64-bit)"
+
+// seedSimulatorOS gives the built-in Simulator template its guest OS type (added to the CentOS
+// category when missing), as CloudStack's templates.simulator.sql does, unless an admin set one.
+func seedSimulatorOS(ctx context.Context, q Querier) error {
+	var catID string
+	err := q.QueryRowContext(ctx, "SELECT id FROM os_categories WHERE name = 'CentOS'").Scan(&catID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("db: seed simulator os: %w", err)
+	}
+	var osID string
+	err = q.QueryRowContext(ctx, "SELECT id FROM os_types WHERE live_key = ? AND removed IS NULL", strings.ToLower(SimulatorTemplateOS)).Scan(&osID)
+	if errors.Is(err, sql.ErrNoRows) {
+		osID = uuid.NewString()
+		err = InsertOSType(ctx, q, &OSType{ID: osID, CategoryID: catID, Description: SimulatorTemplateOS, ForDisplay: true, Created: Now()})
+	}
+	if err != nil {
+		return fmt.Errorf("db: seed simulator os: %w", err)
+	}
+	if _, err := q.ExecContext(ctx, "UPDATE templates SET os_type_id = ? WHERE id = ? AND os_type_id IS NULL", osID, SimulatorTemplateID); err != nil {
+		return fmt.Errorf("db: seed simulator os: %w", err)
+	}
+	return nil
 }
 
 func seedDefaults(ctx context.Context, q Querier) error {

@@ -167,7 +167,13 @@ func ListOSTypes(ctx context.Context, q Querier, f OSTypeFilter) ([]*OSType, int
 type OSCategoryFilter struct {
 	ID, Name, Keyword string
 	Featured          *bool
-	Limit, Offset     int
+	// WithTemplates keeps only categories that have a live template (or ISO) matching the
+	// Template fields: in the zone (a copy in one of its image stores), an ISO or not, a VNF
+	// template or not.
+	WithTemplates            bool
+	TemplateZoneID           string
+	TemplateISO, TemplateVNF *bool
+	Limit, Offset            int
 }
 
 // ListOSCategories returns matching guest OS categories and the total count before paging.
@@ -185,6 +191,21 @@ func ListOSCategories(ctx context.Context, q Querier, f OSCategoryFilter) ([]*OS
 	}
 	if f.Featured != nil {
 		w, args = append(w, "featured = ?"), append(args, boolInt(*f.Featured))
+	}
+	if f.WithTemplates {
+		t := []string{"t.removed IS NULL"}
+		if f.TemplateZoneID != "" {
+			t, args = append(t, "EXISTS (SELECT 1 FROM template_stores s WHERE s.template_id = t.id AND s.zone_id = ?)"), append(args, f.TemplateZoneID)
+		}
+		if f.TemplateISO != nil && *f.TemplateISO {
+			t = append(t, "t.format = 'ISO'")
+		} else if f.TemplateISO != nil {
+			t = append(t, "t.format <> 'ISO'")
+		}
+		if f.TemplateVNF != nil && *f.TemplateVNF {
+			t = append(t, "1 = 0") // Atoll has no VNF templates
+		}
+		w = append(w, "id IN (SELECT o.category_id FROM os_types o JOIN templates t ON t.os_type_id = o.id WHERE "+strings.Join(t, " AND ")+")")
 	}
 	where := strings.Join(w, " AND ")
 	total, err := count(ctx, q, "os_categories", where, args)

@@ -24,10 +24,10 @@ func registerOSTypes(s *Server) {
 			{Name: "name", Type: TString, Description: "list os category by name"},
 			{Name: "isfeatured", Type: TBool, Description: "list available OS categories by featured or not"},
 			{Name: "showicon", Type: TBool, Description: "show the icon (there are none)"},
-			{Name: "zoneid", Type: TUUID, Description: "the zone for the templates of the categories (accepted, not filtered)"},
-			{Name: "arch", Type: TString, Description: "the CPU arch of the templates of the categories (accepted, not filtered)"},
-			{Name: "isiso", Type: TBool, Description: "categories of ISOs (accepted, not filtered)"},
-			{Name: "isvnf", Type: TBool, Description: "categories of VNF templates (accepted, not filtered)"},
+			{Name: "zoneid", Type: TUUID, Description: "List available OS categories types for the zone (those with templates there)"},
+			{Name: "arch", Type: TString, Description: "List OS category types by the architecture of their templates (Atoll's are x86_64)"},
+			{Name: "isiso", Type: TBool, Description: "List available OS categories by ISO flag (those with ISOs, or with templates)"},
+			{Name: "isvnf", Type: TBool, Description: "List available OS categories having VNF templates (Atoll has none)"},
 		},
 		Handler: listOsCategories})
 }
@@ -83,6 +83,19 @@ func listOsCategories(c *Call) (any, error) {
 	if v, ok := c.P.Bool("isfeatured"); ok {
 		f.Featured = &v
 	}
+	// zoneid, arch, isiso and isvnf list the categories that have such templates.
+	f.TemplateZoneID = c.lowerID("zoneid")
+	if v, ok := c.P.Bool("isiso"); ok {
+		f.TemplateISO = &v
+	}
+	if v, ok := c.P.Bool("isvnf"); ok {
+		f.TemplateVNF = &v
+	}
+	arch := c.P.String("arch")
+	if arch != "" && !strings.EqualFold(arch, "x86_64") {
+		return ListResult{Key: "oscategory"}, nil // every template is x86_64: none has this arch
+	}
+	f.WithTemplates = f.TemplateZoneID != "" || f.TemplateISO != nil || f.TemplateVNF != nil || arch != ""
 	f.Limit, f.Offset = c.P.Paging()
 	list, total, err := db.ListOSCategories(c.Ctx, c.S.DB.Read(), f)
 	if err != nil {
