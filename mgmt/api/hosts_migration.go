@@ -60,7 +60,7 @@ func (c *Call) hostsForMigration(vmID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := c.ledger()
+	l := c.ledger().Snapshot() // one snapshot: each cluster's rules are read once, not per host
 	for i, h := range hosts {
 		motion := local || h.ClusterID != v.ClusterID && !zoneWide
 		suitable := false

@@ -332,24 +332,13 @@ func (c *Call) createIOPS(o *db.DiskOffering) (int64, int64, error) {
 	if !o.CustomizedIOPS {
 		return o.MinIOPS, o.MaxIOPS, nil
 	}
-	minS, maxS := c.P.String("miniops"), c.P.String("maxiops")
-	if minS == "" && maxS == "" {
+	mn, hasMin := intParam(c, "miniops")
+	mx, hasMax := intParam(c, "maxiops")
+	if !hasMin && !hasMax {
 		return 0, 0, nil
-	}
-	var mn, mx int64
-	var err error
-	if minS != "" {
-		if mn, err = strconv.ParseInt(minS, 10, 64); err != nil {
-			return 0, 0, ErrParam("Invalid miniops %s", minS)
-		}
 	}
 	if mn <= 0 {
 		return 0, 0, ErrParam("The min IOPS must be greater than 0.")
-	}
-	if maxS != "" {
-		if mx, err = strconv.ParseInt(maxS, 10, 64); err != nil {
-			return 0, 0, ErrParam("Invalid maxiops %s", maxS)
-		}
 	}
 	if mn > mx {
 		return 0, 0, ErrParam("The min IOPS must be less than or equal to the max IOPS.")

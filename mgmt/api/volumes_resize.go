@@ -114,16 +114,16 @@ func (c *Call) planResize(q db.Querier, v *db.Volume) (*resizePlan, error) {
 // Without: the caller's may change them only on a ROOT volume or when the current offering
 // has customized IOPS. A volume's IOPS are both set or both unset, min not above max.
 func (c *Call) resizeIOPS(p *resizePlan, v *db.Volume, cur, newOff *db.DiskOffering) error {
-	minS, maxS := c.P.String("miniops"), c.P.String("maxiops")
+	minGiven, maxGiven := c.P.String("miniops") != "", c.P.String("maxiops") != ""
 	if newOff != nil && !newOff.CustomizedIOPS {
 		p.minIOPS, p.maxIOPS = newOff.MinIOPS, newOff.MaxIOPS
 		return nil
 	}
 	if newOff == nil && v.Type != db.VolumeRoot && (cur == nil || !cur.CustomizedIOPS) {
-		if minS != "" {
+		if minGiven {
 			return ErrParam("The current disk offering does not support customization of the 'Min IOPS' parameter.")
 		}
-		if maxS != "" {
+		if maxGiven {
 			return ErrParam("The current disk offering does not support customization of the 'Max IOPS' parameter.")
 		}
 		return nil
@@ -131,19 +131,12 @@ func (c *Call) resizeIOPS(p *resizePlan, v *db.Volume, cur, newOff *db.DiskOffer
 	// The volume's own values count as given when set, or when its offering had customized
 	// IOPS (CloudStack records 0 then, not null).
 	volSet := v.MinIOPS > 0 || v.MaxIOPS > 0 || cur != nil && cur.CustomizedIOPS
-	minSet, maxSet := minS != "" || volSet, maxS != "" || volSet
-	for _, f := range []struct {
-		s   string
-		dst *int64
-	}{{minS, &p.minIOPS}, {maxS, &p.maxIOPS}} {
-		if f.s == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(f.s, 10, 64)
-		if err != nil {
-			return ErrParam("Invalid IOPS value %s", f.s)
-		}
-		*f.dst = n
+	minSet, maxSet := minGiven || volSet, maxGiven || volSet
+	if n, ok := intParam(c, "miniops"); ok {
+		p.minIOPS = n
+	}
+	if n, ok := intParam(c, "maxiops"); ok {
+		p.maxIOPS = n
 	}
 	if minSet != maxSet {
 		return ErrParam("Either 'miniops' and 'maxiops' must both be provided or neither must be provided.")
