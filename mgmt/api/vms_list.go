@@ -89,16 +89,13 @@ func listVMs(c *Call) (any, error) {
 		f.Extra, f.ExtraArgs = db.TagFilterClause("UserVm", "v.id", tags)
 	}
 	if sid := c.P.String("storageid"); sid != "" {
-		f.Extra = strings.TrimPrefix(f.Extra+" AND v.id IN (SELECT vm_id FROM volumes WHERE pool_id = ? AND removed IS NULL AND vm_id IS NOT NULL)", " AND ")
-		f.ExtraArgs = append(f.ExtraArgs, strings.ToLower(sid))
+		f.And("v.id IN (SELECT vm_id FROM volumes WHERE pool_id = ? AND removed IS NULL AND vm_id IS NOT NULL)", strings.ToLower(sid))
 	}
 	if b, ok := c.P.Bool("haenable"); ok {
-		f.Extra = strings.TrimPrefix(f.Extra+" AND v.ha_enabled = ?", " AND ")
-		f.ExtraArgs = append(f.ExtraArgs, boolToInt(b))
+		f.And("v.ha_enabled = ?", boolToInt(b))
 	}
 	if h := c.P.String("hypervisor"); h != "" {
-		f.Extra = strings.TrimPrefix(f.Extra+" AND LOWER(v.hypervisor_type) = ?", " AND ")
-		f.ExtraArgs = append(f.ExtraArgs, strings.ToLower(h))
+		f.And("LOWER(v.hypervisor_type) = ?", strings.ToLower(h))
 	}
 	if b, ok := c.P.Bool("forvirtualnetwork"); ok {
 		// CloudStack's virtual networks are the Isolated ones; false lists VMs on Shared ones.
@@ -106,8 +103,7 @@ func listVMs(c *Call) (any, error) {
 		if b {
 			guest = db.GuestIsolated
 		}
-		f.Extra = strings.TrimPrefix(f.Extra+" AND v.id IN (SELECT n.vm_id FROM nics n JOIN networks w ON w.id = n.network_id WHERE n.removed IS NULL AND w.guest_type = ?)", " AND ")
-		f.ExtraArgs = append(f.ExtraArgs, guest)
+		f.And("v.id IN (SELECT n.vm_id FROM nics n JOIN networks w ON w.id = n.network_id WHERE n.removed IS NULL AND w.guest_type = ?)", guest)
 	}
 	if id := c.P.String("vpcid"); id != "" {
 		// Atoll has no VPCs yet: no id names one.
