@@ -84,17 +84,18 @@ func TestDeployPlanner(t *testing.T) {
 		t.Fatalf("an unknown host tag: %v", err)
 	}
 
-	// Hypervisor: only hosts running the template's qualify.
+	// Hypervisor: only hosts running the template's qualify (DeferTake: chosen, nothing taken,
+	// so that the later steps see the same capacity whichever hosts these choose).
 	if _, err := e.d.SQL.Exec("UPDATE hosts SET hypervisor_type = 'KVM' WHERE cluster_id = ?", e.cb); err != nil {
 		t.Fatal(err)
 	}
-	if pl, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "KVM"}); err != nil || pl.ClusterID != e.cb || pl.Hypervisor != "KVM" {
+	if pl, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "KVM", DeferTake: true}); err != nil || pl.ClusterID != e.cb || pl.Hypervisor != "KVM" {
 		t.Fatalf("hypervisor KVM: %v %v", pl, err)
 	}
-	if pl, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "Simulator"}); err != nil || pl.ClusterID != e.ca || pl.Hypervisor != "Simulator" {
+	if pl, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "Simulator", DeferTake: true}); err != nil || pl.ClusterID != e.ca || pl.Hypervisor != "Simulator" {
 		t.Fatalf("hypervisor Simulator: %v %v", pl, err)
 	}
-	if _, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "XenServer"}); !errors.Is(err, planner.ErrNoDeployment) || !strings.Contains(err.Error(), "hypervisor") {
+	if _, err := e.deploy(t, planner.Request{Need: need, Hypervisor: "XenServer", DeferTake: true}); !errors.Is(err, planner.ErrNoDeployment) || !strings.Contains(err.Error(), "hypervisor") {
 		t.Fatalf("no XenServer host: %v", err)
 	}
 	if _, err := e.d.SQL.Exec("UPDATE hosts SET hypervisor_type = 'Simulator' WHERE cluster_id = ?", e.cb); err != nil {
