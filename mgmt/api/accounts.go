@@ -27,7 +27,7 @@ func registerAccounts(s *Server) {
 		{Name: "account", Type: TString, Description: "Account name; with domainid, names the account when id is not given"},
 		{Name: "domainid", Type: TUUID, Description: "Domain id of the account named by account (default: the caller's domain)"},
 	}
-	s.Reg.Add(&Command{Name: "listAccounts", Roles: AllRoles, List: true, ResponseKey: "account",
+	s.Reg.Add(&Command{Name: "listAccounts", Response: accountResponse, Roles: AllRoles, List: true, ResponseKey: "account",
 		Description: "Lists accounts and provides detailed account information for listed accounts",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list account by account ID"},
@@ -42,7 +42,7 @@ func registerAccounts(s *Server) {
 			{Name: "showicon", Type: TBool, Description: "flag to display the resource icon for accounts"},
 		},
 		Handler: listAccounts})
-	s.Reg.Add(&Command{Name: "createAccount", Roles: adminRoles, ResponseKey: "account",
+	s.Reg.Add(&Command{Name: "createAccount", Response: accountResponse, Roles: adminRoles, ResponseKey: "account",
 		Description: "Creates an account",
 		Params: []Param{
 			{Name: "account", Type: TString, Length: 255, Description: "Name of the account to be created. The user will be added to this newly created account. If no account is specified, the username will be used as the account name."},
@@ -60,7 +60,7 @@ func registerAccounts(s *Server) {
 			{Name: "userid", Type: TString, Description: "User UUID, required for adding account from external provisioning system"},
 		},
 		Handler: createAccount})
-	s.Reg.Add(&Command{Name: "updateAccount", Roles: adminRoles, ResponseKey: "account",
+	s.Reg.Add(&Command{Name: "updateAccount", Response: accountResponse, Roles: adminRoles, ResponseKey: "account",
 		Description: "Updates account information for the authenticated user",
 		Params: append(append([]Param{}, byName...),
 			Param{Name: "newname", Type: TString, Length: 255, Description: "new name for the account"},
@@ -68,20 +68,20 @@ func registerAccounts(s *Server) {
 			Param{Name: "roleid", Type: TUUID, Description: "The UUID of the dynamic role to set for the account"},
 		),
 		Handler: updateAccount})
-	s.Reg.Add(&Command{Name: "deleteAccount", Roles: adminRoles, Async: true, ResponseKey: "account",
+	s.Reg.Add(&Command{Name: "deleteAccount", Response: successResponse, Roles: adminRoles, Async: true, ResponseKey: "account",
 		Description: "Deletes a account, and all users associated with this account",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "Account id"}},
 		Handler:     deleteAccountStart, Job: deleteAccountJob})
-	s.Reg.Add(&Command{Name: "enableAccount", Roles: adminRoles, ResponseKey: "account",
+	s.Reg.Add(&Command{Name: "enableAccount", Response: accountResponse, Roles: adminRoles, ResponseKey: "account",
 		Description: "Enables an account",
 		Params:      append([]Param{}, byName...),
 		Handler:     enableAccount})
-	s.Reg.Add(&Command{Name: "disableAccount", Roles: adminRoles, Async: true, ResponseKey: "account",
+	s.Reg.Add(&Command{Name: "disableAccount", Response: accountResponse, Roles: adminRoles, Async: true, ResponseKey: "account",
 		Description: "Disables an account",
 		Params: append(append([]Param{}, byName...),
 			Param{Name: "lock", Type: TBool, Required: true, Description: "If true, only lock the account; else disable the account"}),
 		Handler: disableAccountStart, Job: disableAccountJob})
-	s.Reg.Add(&Command{Name: "lockAccount", Roles: adminRoles, ResponseKey: "account",
+	s.Reg.Add(&Command{Name: "lockAccount", Response: accountResponse, Roles: adminRoles, ResponseKey: "account",
 		Description: "This deprecated function used to locks an account. Look for the API DisableAccount instead",
 		Params: []Param{
 			{Name: "account", Type: TString, Required: true, Description: "Locks the specified account."},

@@ -12,7 +12,7 @@ import (
 var affinityTypes = []string{db.AffinityHostAnti, db.AffinityHost}
 
 func registerAffinity(s *Server) {
-	s.Reg.Add(&Command{Name: "createAffinityGroup", Roles: AllRoles, Async: true, ResponseKey: "affinitygroup",
+	s.Reg.Add(&Command{Name: "createAffinityGroup", Response: affinityGroupResponse, Roles: AllRoles, Async: true, ResponseKey: "affinitygroup",
 		Description: "Creates an affinity/anti-affinity group",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "name of the affinity group"},
@@ -23,7 +23,7 @@ func registerAffinity(s *Server) {
 			{Name: "projectid", Type: TUUID, Description: "create affinity group for project (projects are not supported)"},
 		},
 		Handler: createAffinityGroup, Job: affinityGroupJob})
-	s.Reg.Add(&Command{Name: "deleteAffinityGroup", Roles: AllRoles, Async: true,
+	s.Reg.Add(&Command{Name: "deleteAffinityGroup", Response: successResponse, Roles: AllRoles, Async: true,
 		Description: "Deletes affinity group; its VMs leave it.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "The ID of the affinity group. Mutually exclusive with name parameter"},
@@ -33,7 +33,7 @@ func registerAffinity(s *Server) {
 			{Name: "projectid", Type: TUUID, Description: "the ID of the project (projects are not supported)"},
 		},
 		Handler: deleteAffinityGroup, Job: func(c *Call, j *db.Job) (any, error) { return Success(), nil }})
-	s.Reg.Add(&Command{Name: "listAffinityGroups", Roles: AllRoles, List: true, ResponseKey: "affinitygroup",
+	s.Reg.Add(&Command{Name: "listAffinityGroups", Response: affinityGroupResponse, Roles: AllRoles, List: true, ResponseKey: "affinitygroup",
 		Description: "Lists affinity groups",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "list the affinity group by the ID provided"},
@@ -43,7 +43,7 @@ func registerAffinity(s *Server) {
 			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 		),
 		Handler: listAffinityGroups})
-	s.Reg.Add(&Command{Name: "listAffinityGroupTypes", Roles: AllRoles, List: true, ResponseKey: "affinityGroupType",
+	s.Reg.Add(&Command{Name: "listAffinityGroupTypes", Response: affinityGroupTypeResponse, Roles: AllRoles, List: true, ResponseKey: "affinityGroupType",
 		Description: "Lists affinity group types available", Handler: func(c *Call) (any, error) {
 			items := make([]any, 0, len(affinityTypes))
 			for _, t := range affinityTypes {
@@ -51,7 +51,7 @@ func registerAffinity(s *Server) {
 			}
 			return ListResult{Key: "affinityGroupType", Items: items, Count: len(items)}, nil
 		}})
-	s.Reg.Add(&Command{Name: "updateVMAffinityGroup", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "updateVMAffinityGroup", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Updates the affinity/anti-affinity group associations of a virtual machine. The VM has to be stopped and restarted for the new properties to take effect.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "The ID of the virtual machine"},

@@ -129,7 +129,7 @@ func (s *Server) jobAdapter(cmd *Command) jobs.Func {
 const queryWait = 3 * time.Second
 
 func registerJobCommands(s *Server) {
-	s.Reg.Add(&Command{Name: "queryAsyncJobResult", Roles: AllRoles, Description: "Retrieves the current status of asynchronous job.",
+	s.Reg.Add(&Command{Name: "queryAsyncJobResult", Response: asyncJobResponse, Roles: AllRoles, Description: "Retrieves the current status of asynchronous job.",
 		Params: []Param{{Name: "jobid", Type: TUUID, Required: true, Description: "the ID of the asynchronous job"}},
 		Handler: func(c *Call) (any, error) {
 			j, err := c.S.Jobs.Wait(c.Ctx, c.P.String("jobid"), queryWait)
@@ -141,7 +141,7 @@ func registerJobCommands(s *Server) {
 			}
 			return Raw(renderJob(j)), nil
 		}})
-	s.Reg.Add(&Command{Name: "listAsyncJobs", Roles: AllRoles, List: true, ResponseKey: "asyncjobs",
+	s.Reg.Add(&Command{Name: "listAsyncJobs", Response: asyncJobResponse, Roles: AllRoles, List: true, ResponseKey: "asyncjobs",
 		Description: "Lists all pending asynchronous jobs for the account.",
 		Params: withScope(Param{Name: "startdate", Type: TDate, Description: "the start date of the async job"},
 			Param{Name: "id", Type: TUUID, Description: "the id of the async job"}),

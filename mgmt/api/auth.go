@@ -14,7 +14,7 @@ import (
 )
 
 func registerAuth(s *Server) {
-	s.Reg.Add(&Command{Name: "login", Roles: AllRoles, NoAuth: true, Description: "Logs a user into the CloudStack. A successful login attempt will generate a JSESSIONID cookie value that can be passed in subsequent Query command calls until the \"logout\" command has been issued or the session has expired.",
+	s.Reg.Add(&Command{Name: "login", Response: loginResponse, Roles: AllRoles, NoAuth: true, Description: "Logs a user into the CloudStack. A successful login attempt will generate a JSESSIONID cookie value that can be passed in subsequent Query command calls until the \"logout\" command has been issued or the session has expired.",
 		Params: []Param{
 			{Name: "username", Type: TString, Required: true, Description: "Username"},
 			{Name: "password", Type: TString, Required: true, Description: "Hashed password (default is MD5). If you wish to use any other hashing algorithm, you would need to write a custom authentication adapter See Docs section."},
@@ -22,7 +22,7 @@ func registerAuth(s *Server) {
 			{Name: "domainId", Type: TLong, Description: "The id of the domain that the user belongs to."},
 		},
 		Handler: login})
-	s.Reg.Add(&Command{Name: "logout", Roles: AllRoles, Description: "Logs out the user", Handler: logout})
+	s.Reg.Add(&Command{Name: "logout", Response: logoutResponse, Roles: AllRoles, Description: "Logs out the user", Handler: logout})
 }
 
 // domainPathFromLogin turns CloudStack's login domain ("/", "/a/b", "a/b", "ROOT/a") into a path.

@@ -18,7 +18,7 @@ import (
 const mgmtServerStale = 60 * time.Second
 
 func registerCapacity(s *Server) {
-	s.Reg.Add(&Command{Name: "listCapacity", Roles: Admin, List: true, ResponseKey: "capacity",
+	s.Reg.Add(&Command{Name: "listCapacity", Response: capacityResponse, Roles: Admin, List: true, ResponseKey: "capacity",
 		Description: "Lists all the system wide capacities.",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Description: "lists capacity by the Zone ID"},
@@ -30,7 +30,7 @@ func registerCapacity(s *Server) {
 			{Name: "tag", Type: TString, Description: "Tag for the resource type (resource limit tags are not supported: lists nothing)"},
 		},
 		Handler: listCapacity})
-	s.Reg.Add(&Command{Name: "listAlerts", Roles: Admin, List: true, ResponseKey: "alert",
+	s.Reg.Add(&Command{Name: "listAlerts", Response: alertResponse, Roles: Admin, List: true, ResponseKey: "alert",
 		Description: "Lists all alerts.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the ID of the alert"},
@@ -38,11 +38,11 @@ func registerCapacity(s *Server) {
 			{Name: "name", Type: TString, Description: "list by alert name"},
 		},
 		Handler: listAlerts})
-	s.Reg.Add(&Command{Name: "listHypervisors", Roles: AllRoles, List: true, ResponseKey: "hypervisor",
+	s.Reg.Add(&Command{Name: "listHypervisors", Response: hypervisorResponse, Roles: AllRoles, List: true, ResponseKey: "hypervisor",
 		Description: "List hypervisors",
 		Params:      []Param{{Name: "zoneid", Type: TUUID, Description: "the zone id for listing hypervisors."}},
 		Handler:     listHypervisors})
-	s.Reg.Add(&Command{Name: "listManagementServers", Roles: Admin, List: true, ResponseKey: "managementserver",
+	s.Reg.Add(&Command{Name: "listManagementServers", Response: managementServerResponse, Roles: Admin, List: true, ResponseKey: "managementserver",
 		Description: "Lists management servers.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the id of the management server"},

@@ -74,7 +74,7 @@ func cpuArch(v string) (string, error) {
 }
 
 func registerClusters(s *Server) {
-	s.Reg.Add(&Command{Name: "addCluster", Roles: Admin, ResponseKey: "cluster",
+	s.Reg.Add(&Command{Name: "addCluster", Response: clusterResponse, Roles: Admin, ResponseKey: "cluster",
 		Description: "Adds a new cluster",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Required: true, Description: "the Zone ID for the cluster"},
@@ -102,7 +102,7 @@ func registerClusters(s *Server) {
 			{Name: "externaldetails", Type: TMap, Description: "Details in key/value pairs for the extension (not supported)"},
 		},
 		Handler: addCluster})
-	s.Reg.Add(&Command{Name: "updateCluster", Roles: Admin, ResponseKey: "cluster",
+	s.Reg.Add(&Command{Name: "updateCluster", Response: clusterResponse, Roles: Admin, ResponseKey: "cluster",
 		Description: "Updates an existing cluster",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the Cluster"},
@@ -115,11 +115,11 @@ func registerClusters(s *Server) {
 			{Name: "externaldetails", Type: TMap, Description: "Details in key/value pairs for the extension (not supported)"},
 		},
 		Handler: updateCluster})
-	s.Reg.Add(&Command{Name: "deleteCluster", Roles: Admin,
+	s.Reg.Add(&Command{Name: "deleteCluster", Response: successResponse, Roles: Admin,
 		Description: "Deletes a cluster.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the cluster ID"}},
 		Handler:     deleteCluster})
-	s.Reg.Add(&Command{Name: "listClusters", Roles: Admin, List: true, ResponseKey: "cluster",
+	s.Reg.Add(&Command{Name: "listClusters", Response: clusterResponse, Roles: Admin, List: true, ResponseKey: "cluster",
 		Description: "Lists clusters.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "lists clusters by the cluster ID"},

@@ -32,14 +32,14 @@ func configScopeParamList(verb string) []Param {
 }
 
 func registerConfig(s *Server) {
-	s.Reg.Add(&Command{Name: "listConfigurations", Roles: Admin, List: true, ResponseKey: "configuration",
+	s.Reg.Add(&Command{Name: "listConfigurations", Response: configurationResponse, Roles: Admin, List: true, ResponseKey: "configuration",
 		Description: "Lists all configurations.",
 		Params: append([]Param{
 			{Name: "name", Type: TString, Description: "lists configuration by name"},
 			{Name: "category", Type: TString, Description: "lists configurations by category"},
 		}, configScopeParamList("list")...),
 		Handler: listConfigurations})
-	s.Reg.Add(&Command{Name: "updateConfiguration", Roles: Admin, ResponseKey: "configuration",
+	s.Reg.Add(&Command{Name: "updateConfiguration", Response: configurationResponse, Roles: Admin, ResponseKey: "configuration",
 		Description: "Updates a configuration.",
 		Params: append([]Param{
 			{Name: "name", Type: TString, Required: true, Description: "the name of the configuration"},

@@ -13,11 +13,11 @@ import (
 const CloudStackVersion = "4.20.0.0"
 
 func registerDiscovery(s *Server) {
-	s.Reg.Add(&Command{Name: "listApis", Roles: AllRoles, ResponseKey: "api", Since: "4.1.0",
+	s.Reg.Add(&Command{Name: "listApis", Response: apiDiscoveryResponse, Roles: AllRoles, ResponseKey: "api", Since: "4.1.0",
 		Description: "lists all available apis on the server, provided by the Api Discovery plugin",
 		Params:      []Param{{Name: "name", Type: TString, Description: "API name"}},
 		Handler:     listApis})
-	s.Reg.Add(&Command{Name: "listCapabilities", Roles: AllRoles, ResponseKey: "capability",
+	s.Reg.Add(&Command{Name: "listCapabilities", Response: capabilitiesResponse, Roles: AllRoles, ResponseKey: "capability",
 		Description: "Lists capabilities",
 		Handler:     listCapabilities})
 }
@@ -125,12 +125,29 @@ func (d *discovery) render(cmd *Command) map[string]any {
 		params = append(params, pm)
 	}
 	// cmk's sync needs "response" to be a list, so it is always present.
-	m := map[string]any{"name": cmd.Name, "description": cmd.Description, "isasync": cmd.Async, "params": params, "response": []any{}}
+	m := map[string]any{"name": cmd.Name, "description": cmd.Description, "isasync": cmd.Async, "params": params,
+		"response": renderFields(cmd.Response)}
 	set(m, "since", cmd.Since)
 	if returnsEntity(cmd) {
 		set(m, "related", d.related(cmd.ResponseKey, cmd.Name))
 	}
 	return m
+}
+
+// renderFields gives response fields as CloudStack's ApiResponseResponse: name, description,
+// type, and a nested object's own fields under "response"; sorted by name, like params.
+func renderFields(fields []Field) []any {
+	fs := append([]Field(nil), fields...)
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+	out := make([]any, 0, len(fs))
+	for _, f := range fs {
+		m := map[string]any{"name": f.Name, "description": f.Description, "type": f.Type}
+		if len(f.Fields) > 0 {
+			m["response"] = renderFields(f.Fields)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // listApis is generated from the registry, filtered to what the caller may call.

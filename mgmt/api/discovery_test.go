@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,7 +46,14 @@ func cmkParse(t *testing.T, res map[string]any) map[string]map[string]any {
 				}
 			}
 		}
-		_ = resp
+		// cmk collects the response names for its output filter completion (filter=...).
+		for _, rn := range resp {
+			if r, ok := rn.(map[string]any); ok {
+				if _, ok := r["name"].(string); !ok {
+					t.Fatalf("response field of %s without a name: %v", name, r)
+				}
+			}
+		}
 		out[name] = a
 	}
 	return out
@@ -131,6 +139,122 @@ func TestListApis(t *testing.T) {
 		t.Fatalf("user apis: %v", len(mine))
 	}
 	mgmttest.Fail(t, user, "listApis", map[string]string{"name": "createDomain"}, 431)
+}
+
+// responseField returns the entry named name of a listApis response list.
+func responseField(t *testing.T, list any, name string) map[string]any {
+	t.Helper()
+	for _, r := range list.([]any) {
+		if r.(map[string]any)["name"] == name {
+			return r.(map[string]any)
+		}
+	}
+	t.Fatalf("no response field %s in %v", name, list)
+	return nil
+}
+
+// checkResponseFields checks a listApis response list (and its nested ones): entries with
+// CloudStack's keys, a description, one of CloudStack's type names, unique names in order.
+func checkResponseFields(t *testing.T, where string, list any) {
+	t.Helper()
+	entries, ok := list.([]any)
+	if !ok || len(entries) == 0 {
+		t.Errorf("%s: response is empty or not a list: %v", where, list)
+		return
+	}
+	prev := ""
+	for _, en := range entries {
+		e := en.(map[string]any)
+		name, _ := e["name"].(string)
+		typ, _ := e["type"].(string)
+		desc, _ := e["description"].(string)
+		for k := range e {
+			if k != "name" && k != "type" && k != "description" && k != "response" {
+				t.Errorf("%s.%s: key %s is not ApiResponseResponse's", where, name, k)
+			}
+		}
+		if name == "" || desc == "" || api.FieldKind(typ) == "" {
+			t.Errorf("%s: entry without a name, a description or a CloudStack type: %v", where, e)
+		}
+		if name <= prev {
+			t.Errorf("%s: %s after %s: not sorted by name, or twice", where, name, prev)
+		}
+		prev = name
+		if sub, ok := e["response"]; ok {
+			if k := api.FieldKind(typ); k != "array" && k != "object" {
+				t.Errorf("%s.%s: nested fields on a %s", where, name, typ)
+			}
+			checkResponseFields(t, where+"."+name, sub)
+		}
+	}
+}
+
+// TestListApisResponse checks that listApis describes every command's response from the
+// registry, typed as CloudStack's listApis types it (cmk completes its filter option with the
+// names).
+func TestListApisResponse(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	apis := cmkParse(t, mgmttest.Do(t, e.Admin, "listApis", nil))
+	for _, cmd := range e.Server.API.Reg.All() {
+		a := apis[cmd.Name]
+		if a == nil {
+			t.Fatalf("%s missing from listApis", cmd.Name)
+		}
+		checkResponseFields(t, cmd.Name, a["response"])
+		if len(a["response"].([]any)) != len(cmd.Response) {
+			t.Errorf("%s: %d response fields, the registry declares %d", cmd.Name, len(a["response"].([]any)), len(cmd.Response))
+		}
+		// BaseResponse's fields are in every top-level response.
+		if responseField(t, a["response"], "jobid")["type"] != "string" || responseField(t, a["response"], "jobstatus")["type"] != "integer" {
+			t.Errorf("%s: jobid/jobstatus mistyped", cmd.Name)
+		}
+	}
+	typeOf := func(api, field string) any { return responseField(t, apis[api]["response"], field)["type"] }
+	for _, c := range []struct{ api, field, want string }{
+		// PodResponse's deprecated range fields are List<String> since 4.16.
+		{"listPods", "startip", "list"}, {"listPods", "endip", "list"}, {"createPod", "vlanid", "list"},
+		{"listPods", "ipranges", "list"}, {"listPods", "name", "string"},
+		// UserVmResponse: Set<NicResponse>, Date created, Integer cpunumber, Map details.
+		{"listVirtualMachines", "nic", "set"}, {"deployVirtualMachine", "created", "date"},
+		{"listVirtualMachines", "cpunumber", "integer"}, {"listVirtualMachines", "details", "map"},
+		{"listVirtualMachines", "tags", "set"}, {"listNetworks", "tags", "list"},
+		{"listHosts", "cpuspeed", "long"}, {"listHosts", "state", "status"},
+		{"listTemplates", "format", "imageformat"}, {"listTemplates", "bits", "int"},
+		{"listAccounts", "user", "list"}, {"queryAsyncJobResult", "jobresult", "responseobject"},
+		// SuccessResponse.
+		{"deletePod", "success", "boolean"}, {"deletePod", "displaytext", "string"},
+		{"deleteVolume", "success", "boolean"}, {"expungeVirtualMachine", "success", "boolean"},
+	} {
+		if got := typeOf(c.api, c.field); got != c.want {
+			t.Errorf("%s %s: type %v, want %s", c.api, c.field, got, c.want)
+		}
+	}
+	if n := len(apis["deleteZone"]["response"].([]any)); n != 4 {
+		t.Errorf("deleteZone answers success, displaytext, jobid, jobstatus; listApis has %d fields", n)
+	}
+	nic := responseField(t, apis["listVirtualMachines"]["response"], "nic")
+	if responseField(t, nic["response"], "ipaddress")["type"] != "string" || responseField(t, nic["response"], "isdefault")["type"] != "boolean" {
+		t.Errorf("nic's nested fields: %v", nic)
+	}
+	ranges := responseField(t, apis["listPods"]["response"], "ipranges")
+	if responseField(t, ranges["response"], "startip")["type"] != "string" {
+		t.Errorf("ipranges' nested fields: %v", ranges)
+	}
+	// One command by name answers the same description.
+	one := mgmttest.Do(t, e.Admin, "listApis", map[string]string{"name": "listPods"})
+	if len(items(one, "api")[0]["response"].([]any)) != len(apis["listPods"]["response"].([]any)) {
+		t.Errorf("listApis name=listPods: %v", one)
+	}
+}
+
+// TestRegistryNeedsResponse: a command must declare its response fields.
+func TestRegistryNeedsResponse(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "no response") {
+			t.Fatalf("Add without Response: %v", r)
+		}
+	}()
+	api.NewRegistry().Add(&api.Command{Name: "launchRocket", Roles: api.Admin})
 }
 
 func TestListCapabilities(t *testing.T) {

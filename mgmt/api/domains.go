@@ -9,7 +9,7 @@ import (
 )
 
 func registerDomains(s *Server) {
-	s.Reg.Add(&Command{Name: "listDomains", Roles: Admin | DomainAdmin | User, List: true, ResponseKey: "domain",
+	s.Reg.Add(&Command{Name: "listDomains", Response: domainResponseFields, Roles: Admin | DomainAdmin | User, List: true, ResponseKey: "domain",
 		Description: "Lists domains and provides detailed information for listed domains",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "List domain by domain ID."},
@@ -19,7 +19,7 @@ func registerDomains(s *Server) {
 			{Name: "details", Type: TList, Description: "comma separated list of domain details requested"},
 		},
 		Handler: listDomains})
-	s.Reg.Add(&Command{Name: "listDomainChildren", Roles: Admin | DomainAdmin, List: true, ResponseKey: "domain",
+	s.Reg.Add(&Command{Name: "listDomainChildren", Response: domainResponseFields, Roles: Admin | DomainAdmin, List: true, ResponseKey: "domain",
 		Description: "Lists all children domains belonging to a specified domain",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list children of the domain by ID"},
@@ -28,7 +28,7 @@ func registerDomains(s *Server) {
 			{Name: "listall", Type: TBool, Description: "If set to true, list every child the caller may see"},
 		},
 		Handler: listDomainChildren})
-	s.Reg.Add(&Command{Name: "createDomain", Roles: Admin | DomainAdmin, ResponseKey: "domain",
+	s.Reg.Add(&Command{Name: "createDomain", Response: domainResponseFields, Roles: Admin | DomainAdmin, ResponseKey: "domain",
 		Description: "Creates a domain",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "creates domain with this name"},
@@ -37,7 +37,7 @@ func registerDomains(s *Server) {
 			{Name: "domainid", Type: TUUID, Description: "Domain UUID, required for adding domain from another Region"},
 		},
 		Handler: createDomain})
-	s.Reg.Add(&Command{Name: "updateDomain", Roles: Admin | DomainAdmin, ResponseKey: "domain",
+	s.Reg.Add(&Command{Name: "updateDomain", Response: domainResponseFields, Roles: Admin | DomainAdmin, ResponseKey: "domain",
 		Description: "Updates a domain with a new name",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "ID of domain to update"},
@@ -45,7 +45,7 @@ func registerDomains(s *Server) {
 			{Name: "networkdomain", Type: TString, Length: 255, Description: "Network domain for the domain's networks; empty string will update domainName with NULL value"},
 		},
 		Handler: updateDomain})
-	s.Reg.Add(&Command{Name: "deleteDomain", Roles: Admin | DomainAdmin, Async: true, ResponseKey: "domain",
+	s.Reg.Add(&Command{Name: "deleteDomain", Response: successResponse, Roles: Admin | DomainAdmin, Async: true, ResponseKey: "domain",
 		Description: "Deletes a specified domain",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "ID of domain to delete"},

@@ -8,7 +8,7 @@ import (
 )
 
 func registerEvents(s *Server) {
-	s.Reg.Add(&Command{Name: "listEvents", Roles: AllRoles, List: true, ResponseKey: "event",
+	s.Reg.Add(&Command{Name: "listEvents", Response: eventResponse, Roles: AllRoles, List: true, ResponseKey: "event",
 		Description: "A command to list events.",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "the ID of the event"},

@@ -40,7 +40,7 @@ var (
 
 func registerHosts(s *Server) {
 	hostIDParam := Param{Name: "id", Type: TUUID, Required: true, Description: "the host ID"}
-	s.Reg.Add(&Command{Name: "addHost", Roles: Admin, ResponseKey: "host", Description: "Adds a new host.",
+	s.Reg.Add(&Command{Name: "addHost", Response: hostResponse, Roles: Admin, ResponseKey: "host", Description: "Adds a new host.",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Required: true, Description: "the Zone ID for the host"},
 			{Name: "podid", Type: TUUID, Required: true, Description: "the Pod ID for the host"},
@@ -55,7 +55,7 @@ func registerHosts(s *Server) {
 			{Name: "storageaccessgroups", Type: TList, Description: "comma separated list of storage access groups for the host"},
 		},
 		Handler: addHost})
-	s.Reg.Add(&Command{Name: "updateHost", Roles: Admin, ResponseKey: "host", Description: "Updates a host.",
+	s.Reg.Add(&Command{Name: "updateHost", Response: hostResponse, Roles: Admin, ResponseKey: "host", Description: "Updates a host.",
 		Params: []Param{hostIDParam,
 			{Name: "hosttags", Type: TList, Description: "list of tags to be added to the host; an empty value removes them"},
 			{Name: "allocationstate", Type: TString, Description: "Change resource state of host, valid values are [Enable, Disable]. Operation may failed if host in states not allowing Enable/Disable"},
@@ -66,13 +66,13 @@ func registerHosts(s *Server) {
 			{Name: "istagarule", Type: TBool, Description: "whether the host tags are a rule"},
 		},
 		Handler: updateHost})
-	s.Reg.Add(&Command{Name: "deleteHost", Roles: Admin, Description: "Deletes a host.",
+	s.Reg.Add(&Command{Name: "deleteHost", Response: successResponse, Roles: Admin, Description: "Deletes a host.",
 		Params: []Param{hostIDParam,
 			{Name: "forced", Type: TBool, Description: "Force delete the host. All HA enabled vms running on the host will be put to HA; HA disabled ones will be stopped"},
 			{Name: "forcedestroylocalstorage", Type: TBool, Description: "Force destroy local storage on this host. All VMs created on this local storage will be destroyed"},
 		},
 		Handler: deleteHost})
-	s.Reg.Add(&Command{Name: "listHosts", Roles: Admin, List: true, ResponseKey: "host", Description: "Lists hosts.",
+	s.Reg.Add(&Command{Name: "listHosts", Response: hostResponse, Roles: Admin, List: true, ResponseKey: "host", Description: "Lists hosts.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the id of the host"},
 			{Name: "name", Type: TString, Description: "the name of the host"},
@@ -93,12 +93,12 @@ func registerHosts(s *Server) {
 			{Name: "arch", Type: TString, Description: "CPU Arch of the host"},
 		},
 		Handler: listHosts})
-	s.Reg.Add(&Command{Name: "reconnectHost", Roles: Admin, Async: true, ResponseKey: "host", Description: "Reconnects a host.",
+	s.Reg.Add(&Command{Name: "reconnectHost", Response: hostResponse, Roles: Admin, Async: true, ResponseKey: "host", Description: "Reconnects a host.",
 		Params: []Param{hostIDParam}, Handler: reconnectHostStart, Job: reconnectHostJob})
-	s.Reg.Add(&Command{Name: "prepareHostForMaintenance", Roles: Admin, Async: true, ResponseKey: "host",
+	s.Reg.Add(&Command{Name: "prepareHostForMaintenance", Response: hostResponse, Roles: Admin, Async: true, ResponseKey: "host",
 		Description: "Prepares a host for maintenance.", Params: []Param{hostIDParam},
 		Handler: prepareMaintenanceStart, Job: prepareMaintenanceJob})
-	s.Reg.Add(&Command{Name: "cancelHostMaintenance", Roles: Admin, Async: true, ResponseKey: "host",
+	s.Reg.Add(&Command{Name: "cancelHostMaintenance", Response: hostResponse, Roles: Admin, Async: true, ResponseKey: "host",
 		Description: "Cancels host maintenance.", Params: []Param{hostIDParam},
 		Handler: cancelMaintenanceStart, Job: cancelMaintenanceJob})
 	registerHostAgentCommands(s)

@@ -10,7 +10,7 @@ import (
 
 // Atoll's own commands for agents (CloudStack has none like them).
 func registerHostAgentCommands(s *Server) {
-	s.Reg.Add(&Command{Name: "createHostToken", Roles: Admin, ResponseKey: "hosttoken",
+	s.Reg.Add(&Command{Name: "createHostToken", Response: hostTokenResponse, Roles: Admin, ResponseKey: "hosttoken",
 		Description: "(Atoll) Creates a one-time token with which `atoll agent` enrolls a host: it obtains its certificate and registers; then addHost with url http://<its address> adds it (or, with a cluster given here, it is added as it registers)",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Description: "zone the enrolled hosts join"},
@@ -20,7 +20,7 @@ func registerHostAgentCommands(s *Server) {
 			{Name: "validity", Type: TInt, Description: "minutes the token stays valid (default 1440)"},
 		},
 		Handler: createHostToken})
-	s.Reg.Add(&Command{Name: "configureSimulatorFault", Roles: Admin, ResponseKey: "simulatorfault",
+	s.Reg.Add(&Command{Name: "configureSimulatorFault", Response: simulatorFaultResponse, Roles: Admin, ResponseKey: "simulatorfault",
 		Description: "(Atoll) Injects latency or failure into a command of the simulated hosts of a zone, cluster or host; remove=true clears it",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Description: "apply to the simulated hosts of this zone"},

@@ -9,7 +9,7 @@ import (
 )
 
 func registerHostsForMigration(s *Server) {
-	s.Reg.Add(&Command{Name: "findHostsForMigration", Roles: Admin, List: true, ResponseKey: "host",
+	s.Reg.Add(&Command{Name: "findHostsForMigration", Response: hostForMigrationResponse, Roles: Admin, List: true, ResponseKey: "host",
 		Description: "Find hosts suitable for migrating a virtual machine.",
 		Params:      []Param{{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "find hosts to which this VM can be migrated and flag the hosts with enough CPU/RAM to host the VM"}},
 		Handler:     func(c *Call) (any, error) { return c.hostsForMigration(c.P.String("virtualmachineid")) }})

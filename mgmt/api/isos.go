@@ -1,7 +1,7 @@
 package api
 
 func registerIsos(s *Server) {
-	s.Reg.Add(&Command{Name: "registerIso", Roles: AllRoles, ResponseKey: "iso",
+	s.Reg.Add(&Command{Name: "registerIso", Response: templateResponse, Roles: AllRoles, ResponseKey: "iso",
 		Description: "Registers an existing ISO into the CloudStack Cloud.",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the ISO"},
@@ -24,7 +24,7 @@ func registerIsos(s *Server) {
 			{Name: "projectid", Type: TUUID, Description: "Register ISO for the project (projects are not supported)"},
 		},
 		Handler: func(c *Call) (any, error) { return c.registerImage(isoKind) }})
-	s.Reg.Add(&Command{Name: "listIsos", Roles: AllRoles, List: true, ResponseKey: "iso",
+	s.Reg.Add(&Command{Name: "listIsos", Response: templateResponse, Roles: AllRoles, List: true, ResponseKey: "iso",
 		Description: "Lists all available ISO files.",
 		Params: withScope(
 			Param{Name: "isofilter", Type: TString, Description: "possible values are featured, self, selfexecutable (default), sharedexecutable, executable, community and all"},
@@ -49,18 +49,18 @@ func registerIsos(s *Server) {
 			}
 			return c.listImages(isoKind, f)
 		}})
-	s.Reg.Add(&Command{Name: "updateIso", Roles: AllRoles, ResponseKey: "iso",
+	s.Reg.Add(&Command{Name: "updateIso", Response: templateResponse, Roles: AllRoles, ResponseKey: "iso",
 		Description: "Updates an ISO file.",
 		Params:      updateImageParams(true),
 		Handler:     func(c *Call) (any, error) { return c.updateImage(isoKind) }})
-	s.Reg.Add(&Command{Name: "deleteIso", Roles: AllRoles, Async: true,
+	s.Reg.Add(&Command{Name: "deleteIso", Response: successResponse, Roles: AllRoles, Async: true,
 		Description: "Deletes an ISO file.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the ISO file"},
 			{Name: "zoneid", Type: TUUID, Description: "the ID of the zone of the ISO file. If not specified, the ISO will be deleted from all the zones"},
 		},
 		Handler: func(c *Call) (any, error) { return c.deleteImage(isoKind) }, Job: successJob})
-	s.Reg.Add(&Command{Name: "copyIso", Roles: AllRoles, Async: true, ResponseKey: "iso",
+	s.Reg.Add(&Command{Name: "copyIso", Response: templateResponse, Roles: AllRoles, Async: true, ResponseKey: "iso",
 		Description: "Copies an iso from one zone to another.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "Template ID."},
@@ -69,7 +69,7 @@ func registerIsos(s *Server) {
 			{Name: "destzoneids", Type: TList, Elem: "uuid", Description: "A list of IDs of the zones that the template needs to be copied to."},
 		},
 		Handler: func(c *Call) (any, error) { return c.copyImage(isoKind) }, Job: copyImageJob})
-	s.Reg.Add(&Command{Name: "extractIso", Roles: AllRoles, Async: true, ResponseKey: "iso",
+	s.Reg.Add(&Command{Name: "extractIso", Response: extractResponse, Roles: AllRoles, Async: true, ResponseKey: "iso",
 		Description: "Extracts an ISO",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the ISO file"},

@@ -13,7 +13,7 @@ const (
 )
 
 func registerIsoAttach(s *Server) {
-	s.Reg.Add(&Command{Name: "attachIso", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "attachIso", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Attaches an ISO to a virtual machine.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the ISO file"},
@@ -21,7 +21,7 @@ func registerIsoAttach(s *Server) {
 			{Name: "forced", Type: TBool, Description: "If true, ejects existing ISO before attaching on VMware. Default: false"},
 		},
 		Handler: attachIso, Job: isoVMJob})
-	s.Reg.Add(&Command{Name: "detachIso", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "detachIso", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Detaches any ISO file (if any) currently attached to a virtual machine.",
 		Params: []Param{
 			{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "The ID of the virtual machine"},

@@ -360,7 +360,7 @@ func (c *Call) applyCharge(tx db.Tx, el *effectiveLimits, deltas map[string]int6
 }
 
 func registerLimits(s *Server) {
-	s.Reg.Add(&Command{Name: "listResourceLimits", Roles: AllRoles, List: true, ResponseKey: "resourcelimit",
+	s.Reg.Add(&Command{Name: "listResourceLimits", Response: resourceLimitResponse, Roles: AllRoles, List: true, ResponseKey: "resourcelimit",
 		Description: "Lists resource limits.",
 		Params: []Param{
 			{Name: "id", Type: TLong, Description: "Lists resource limits by ID (not supported: limits have no ids here, refused)"},
@@ -374,7 +374,7 @@ func registerLimits(s *Server) {
 			{Name: "tag", Type: TString, Description: "Tag for the resource type (not supported: tagged limits are not implemented, refused)"},
 		},
 		Handler: listResourceLimits})
-	s.Reg.Add(&Command{Name: "updateResourceLimit", Roles: Admin | ResourceAdmin | DomainAdmin, ResponseKey: "resourcelimit",
+	s.Reg.Add(&Command{Name: "updateResourceLimit", Response: resourceLimitResponse, Roles: Admin | ResourceAdmin | DomainAdmin, ResponseKey: "resourcelimit",
 		Description: "Updates resource limits for an account or domain.",
 		Params: []Param{
 			{Name: "resourcetype", Type: TInt, Required: true, Description: "type of resource to update (0 to 11)"},
@@ -385,7 +385,7 @@ func registerLimits(s *Server) {
 			{Name: "tag", Type: TString, Description: "tagged limits (not supported)"},
 		},
 		Handler: updateResourceLimit})
-	s.Reg.Add(&Command{Name: "updateResourceCount", Roles: AllRoles, List: true, ResponseKey: "resourcecount",
+	s.Reg.Add(&Command{Name: "updateResourceCount", Response: resourceCountResponse, Roles: AllRoles, List: true, ResponseKey: "resourcecount",
 		Description: "Recalculates the resource counts of an account or a domain from the resources they own.",
 		Params: []Param{
 			{Name: "domainid", Type: TUUID, Required: true, Description: "the domain to recalculate (with its subdomains and accounts)"},

@@ -16,7 +16,7 @@ import (
 var networkIDParam = Param{Name: "id", Type: TUUID, Required: true, Description: "the ID of the network"}
 
 func registerNetworks(s *Server) {
-	s.Reg.Add(&Command{Name: "createNetwork", Roles: AllRoles, ResponseKey: "network",
+	s.Reg.Add(&Command{Name: "createNetwork", Response: networkResponse, Roles: AllRoles, ResponseKey: "network",
 		Description: "Creates a network",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the network"},
@@ -45,7 +45,7 @@ func registerNetworks(s *Server) {
 			{Name: "ip6gateway", Type: TString, Description: "the gateway of the IPv6 network. Required for Shared networks"},
 		},
 		Handler: createNetwork})
-	s.Reg.Add(&Command{Name: "listNetworks", Roles: AllRoles, List: true, ResponseKey: "network",
+	s.Reg.Add(&Command{Name: "listNetworks", Response: networkResponse, Roles: AllRoles, List: true, ResponseKey: "network",
 		Description: "Lists all available networks.",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "list networks by ID"},
@@ -67,7 +67,7 @@ func registerNetworks(s *Server) {
 			tagsListParam,
 		),
 		Handler: listNetworks})
-	s.Reg.Add(&Command{Name: "updateNetwork", Roles: AllRoles, Async: true, ResponseKey: "network",
+	s.Reg.Add(&Command{Name: "updateNetwork", Response: networkResponse, Roles: AllRoles, Async: true, ResponseKey: "network",
 		Description: "Updates a network",
 		Params: []Param{networkIDParam,
 			{Name: "name", Type: TString, Length: 255, Description: "the new name for the network"},
@@ -80,13 +80,13 @@ func registerNetworks(s *Server) {
 			{Name: "forced", Type: TBool, Description: "Setting this to true will cause a forced network update"},
 		},
 		Handler: updateNetworkStart, Job: updateNetworkJob})
-	s.Reg.Add(&Command{Name: "deleteNetwork", Roles: AllRoles, Async: true,
+	s.Reg.Add(&Command{Name: "deleteNetwork", Response: successResponse, Roles: AllRoles, Async: true,
 		Description: "Deletes a network",
 		Params: []Param{networkIDParam,
 			{Name: "forced", Type: TBool, Description: "Force delete a network. Network will be marked as 'Destroy' even when commands to shutdown and cleanup to the backend fails."},
 		},
 		Handler: deleteNetworkStart, Job: deleteNetworkJob})
-	s.Reg.Add(&Command{Name: "restartNetwork", Roles: AllRoles, Async: true, ResponseKey: "network",
+	s.Reg.Add(&Command{Name: "restartNetwork", Response: successResponse, Roles: AllRoles, Async: true, ResponseKey: "network",
 		Description: "Restarts the network; includes 1) restarting network elements - virtual routers, DHCP servers 2) reapplying all public IPs 3) reapplying loadBalancing/portForwarding rules",
 		Params: []Param{networkIDParam,
 			{Name: "cleanup", Type: TBool, Description: "If cleanup old network elements"},

@@ -367,7 +367,7 @@ var deploymentPlanners = []string{"FirstFitPlanner", "UserDispersingPlanner", "U
 var systemVMTypes = []string{"domainrouter", "consoleproxy", "secondarystoragevm", "internalloadbalancervm"}
 
 func registerOfferings(s *Server) {
-	s.Reg.Add(&Command{Name: "createServiceOffering", Roles: Admin | DomainAdmin, ResponseKey: "serviceoffering",
+	s.Reg.Add(&Command{Name: "createServiceOffering", Response: serviceOfferingResponse, Roles: Admin | DomainAdmin, ResponseKey: "serviceoffering",
 		Description: "Creates a service offering.",
 		Params: append([]Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the service offering"},
@@ -406,7 +406,7 @@ func registerOfferings(s *Server) {
 			{Name: "encryptroot", Type: TBool, Description: "VMs using this offering require root volume encryption (not supported)"},
 		}, ioRateParams()...),
 		Handler: createServiceOffering})
-	s.Reg.Add(&Command{Name: "updateServiceOffering", Roles: Admin | DomainAdmin, ResponseKey: "serviceoffering",
+	s.Reg.Add(&Command{Name: "updateServiceOffering", Response: serviceOfferingResponse, Roles: Admin | DomainAdmin, ResponseKey: "serviceoffering",
 		Description: "Updates a service offering.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the service offering to be updated"},
@@ -421,11 +421,11 @@ func registerOfferings(s *Server) {
 			{Name: "purgeresources", Type: TBool, Description: "whether to purge resources of VMs of this offering on expunge"},
 		},
 		Handler: updateServiceOffering})
-	s.Reg.Add(&Command{Name: "deleteServiceOffering", Roles: Admin | DomainAdmin,
+	s.Reg.Add(&Command{Name: "deleteServiceOffering", Response: successResponse, Roles: Admin | DomainAdmin,
 		Description: "Deletes a service offering.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the ID of the service offering"}},
 		Handler:     deleteServiceOffering})
-	s.Reg.Add(&Command{Name: "listServiceOfferings", Roles: AllRoles, List: true, ResponseKey: "serviceoffering",
+	s.Reg.Add(&Command{Name: "listServiceOfferings", Response: serviceOfferingResponse, Roles: AllRoles, List: true, ResponseKey: "serviceoffering",
 		Description: "Lists all available service offerings.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "ID of the service offering"},

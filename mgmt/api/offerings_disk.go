@@ -13,7 +13,7 @@ import (
 const maxDiskSizeGiB = 1024
 
 func registerDiskOfferings(s *Server) {
-	s.Reg.Add(&Command{Name: "createDiskOffering", Roles: Admin | DomainAdmin, ResponseKey: "diskoffering",
+	s.Reg.Add(&Command{Name: "createDiskOffering", Response: diskOfferingResponse, Roles: Admin | DomainAdmin, ResponseKey: "diskoffering",
 		Description: "Creates a disk offering.",
 		Params: append([]Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "name of the disk offering"},
@@ -36,7 +36,7 @@ func registerDiskOfferings(s *Server) {
 			{Name: "details", Type: TMap, Description: "details to specify disk offering parameters"},
 		}, ioRateParams()...),
 		Handler: createDiskOffering})
-	s.Reg.Add(&Command{Name: "updateDiskOffering", Roles: Admin | DomainAdmin, ResponseKey: "diskoffering",
+	s.Reg.Add(&Command{Name: "updateDiskOffering", Response: diskOfferingResponse, Roles: Admin | DomainAdmin, ResponseKey: "diskoffering",
 		Description: "Updates a disk offering.",
 		Params: append([]Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "ID of the disk offering"},
@@ -51,11 +51,11 @@ func registerDiskOfferings(s *Server) {
 			{Name: "cachemode", Type: TString, Description: "the cache mode: none, writeback or writethrough"},
 		}, ioRateParams()...),
 		Handler: updateDiskOffering})
-	s.Reg.Add(&Command{Name: "deleteDiskOffering", Roles: Admin | DomainAdmin,
+	s.Reg.Add(&Command{Name: "deleteDiskOffering", Response: successResponse, Roles: Admin | DomainAdmin,
 		Description: "Updates a disk offering.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "ID of the disk offering"}},
 		Handler:     deleteDiskOffering})
-	s.Reg.Add(&Command{Name: "listDiskOfferings", Roles: AllRoles, List: true, ResponseKey: "diskoffering",
+	s.Reg.Add(&Command{Name: "listDiskOfferings", Response: diskOfferingResponse, Roles: AllRoles, List: true, ResponseKey: "diskoffering",
 		Description: "Lists all available disk offerings.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "ID of the disk offering"},

@@ -28,7 +28,7 @@ func canonical(list []string, v string) (string, bool) {
 }
 
 func registerNetworkOfferings(s *Server) {
-	s.Reg.Add(&Command{Name: "createNetworkOffering", Roles: Admin, ResponseKey: "networkoffering",
+	s.Reg.Add(&Command{Name: "createNetworkOffering", Response: networkOfferingResponse, Roles: Admin, ResponseKey: "networkoffering",
 		Description: "Creates a network offering.",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the network offering"},
@@ -65,7 +65,7 @@ func registerNetworkOfferings(s *Server) {
 			{Name: "enable", Type: TBool, Description: "set to true to enable the offering on creation (default false)"},
 		},
 		Handler: createNetworkOffering})
-	s.Reg.Add(&Command{Name: "updateNetworkOffering", Roles: Admin, ResponseKey: "networkoffering",
+	s.Reg.Add(&Command{Name: "updateNetworkOffering", Response: networkOfferingResponse, Roles: Admin, ResponseKey: "networkoffering",
 		Description: "Updates a network offering.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the id of the network offering"},
@@ -81,11 +81,11 @@ func registerNetworkOfferings(s *Server) {
 			{Name: "zoneid", Type: TString, Description: "the IDs of the containing zones (comma-separated), \"all\" for every zone"},
 		},
 		Handler: updateNetworkOffering})
-	s.Reg.Add(&Command{Name: "deleteNetworkOffering", Roles: Admin,
+	s.Reg.Add(&Command{Name: "deleteNetworkOffering", Response: successResponse, Roles: Admin,
 		Description: "Deletes a network offering.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the ID of the network offering"}},
 		Handler:     deleteNetworkOffering})
-	s.Reg.Add(&Command{Name: "listNetworkOfferings", Roles: AllRoles, List: true, ResponseKey: "networkoffering",
+	s.Reg.Add(&Command{Name: "listNetworkOfferings", Response: networkOfferingResponse, Roles: AllRoles, List: true, ResponseKey: "networkoffering",
 		Description: "Lists all available network offerings.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list network offerings by ID"},
@@ -109,7 +109,7 @@ func registerNetworkOfferings(s *Server) {
 			{Name: "routingmode", Type: TString, Description: "the routing mode (not supported: lists nothing when set)"},
 		},
 		Handler: listNetworkOfferings})
-	s.Reg.Add(&Command{Name: "listVPCOfferings", Roles: AllRoles, List: true, ResponseKey: "vpcoffering",
+	s.Reg.Add(&Command{Name: "listVPCOfferings", Response: vpcOfferingResponse, Roles: AllRoles, List: true, ResponseKey: "vpcoffering",
 		Description: "Lists VPC offerings.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list VPC offerings by id"},

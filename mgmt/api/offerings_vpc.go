@@ -15,7 +15,7 @@ var vpcServices = []string{"Dhcp", "Dns", "UserData", "SourceNat", "StaticNat", 
 var vpcProviders = []string{"VpcVirtualRouter", "InternalLbVm", "ConfigDrive", "Netscaler", "NiciraNvp", "BigSwitchBcf", "Tungsten", "Nsx", "Netris"}
 
 func registerVPCOfferings(s *Server) {
-	s.Reg.Add(&Command{Name: "createVPCOffering", Roles: Admin, Async: true, ResponseKey: "vpcoffering",
+	s.Reg.Add(&Command{Name: "createVPCOffering", Response: vpcOfferingResponse, Roles: Admin, Async: true, ResponseKey: "vpcoffering",
 		Description: "Creates VPC offering",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the vpc offering"},
@@ -31,7 +31,7 @@ func registerVPCOfferings(s *Server) {
 			{Name: "fornsx", Type: TBool, Description: "true if the offering is for NSX (not supported)"},
 		},
 		Handler: createVPCOfferingStart, Job: createVPCOfferingJob})
-	s.Reg.Add(&Command{Name: "updateVPCOffering", Roles: Admin, Async: true, ResponseKey: "vpcoffering",
+	s.Reg.Add(&Command{Name: "updateVPCOffering", Response: vpcOfferingResponse, Roles: Admin, Async: true, ResponseKey: "vpcoffering",
 		Description: "Updates VPC offering",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the id of the VPC offering"},
@@ -43,7 +43,7 @@ func registerVPCOfferings(s *Server) {
 			{Name: "zoneid", Type: TString, Description: "the IDs of the containing zones (comma-separated), \"all\" for every zone"},
 		},
 		Handler: updateVPCOfferingStart, Job: updateVPCOfferingJob})
-	s.Reg.Add(&Command{Name: "deleteVPCOffering", Roles: Admin, Async: true,
+	s.Reg.Add(&Command{Name: "deleteVPCOffering", Response: successResponse, Roles: Admin, Async: true,
 		Description: "Deletes VPC offering",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the ID of the VPC offering"}},
 		Handler:     deleteVPCOfferingStart, Job: deleteVPCOfferingJob})

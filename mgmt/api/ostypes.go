@@ -7,7 +7,7 @@ import (
 )
 
 func registerOSTypes(s *Server) {
-	s.Reg.Add(&Command{Name: "listOsTypes", Roles: AllRoles, List: true, ResponseKey: "ostype",
+	s.Reg.Add(&Command{Name: "listOsTypes", Response: osTypeResponse, Roles: AllRoles, List: true, ResponseKey: "ostype",
 		Description: "Lists all supported OS types for this cloud.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list by Os type Id"},
@@ -17,7 +17,7 @@ func registerOSTypes(s *Server) {
 			{Name: "fordisplay", Type: TBool, Description: "list resources by display flag (root admins only)"},
 		},
 		Handler: listOsTypes})
-	s.Reg.Add(&Command{Name: "listOsCategories", Roles: AllRoles, List: true, ResponseKey: "oscategory",
+	s.Reg.Add(&Command{Name: "listOsCategories", Response: osCategoryResponse, Roles: AllRoles, List: true, ResponseKey: "oscategory",
 		Description: "Lists all supported OS categories for this cloud.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list Os category by id"},

@@ -36,7 +36,7 @@ func registerPhysicalNetworks(s *Server) {
 		{Name: "hypervnetworklabel", Type: TString, Description: "The network name label of the physical device dedicated to this traffic on a Hyperv host"},
 		{Name: "ovm3networklabel", Type: TString, Description: "The network name of the physical device dedicated to this traffic on an OVM3 host"},
 	}
-	s.Reg.Add(&Command{Name: "listPhysicalNetworks", Roles: Admin, List: true, ResponseKey: "physicalnetwork",
+	s.Reg.Add(&Command{Name: "listPhysicalNetworks", Response: physicalNetworkResponse, Roles: Admin, List: true, ResponseKey: "physicalnetwork",
 		Description: "Lists physical networks",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list physical network by id"},
@@ -44,7 +44,7 @@ func registerPhysicalNetworks(s *Server) {
 			{Name: "name", Type: TString, Description: "search by name"},
 		},
 		Handler: listPhysicalNetworks})
-	s.Reg.Add(&Command{Name: "createPhysicalNetwork", Roles: Admin, Async: true, ResponseKey: "physicalnetwork",
+	s.Reg.Add(&Command{Name: "createPhysicalNetwork", Response: physicalNetworkResponse, Roles: Admin, Async: true, ResponseKey: "physicalnetwork",
 		Description: "Creates a physical network",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Required: true, Description: "the Zone ID for the physical network"},
@@ -58,7 +58,7 @@ func registerPhysicalNetworks(s *Server) {
 			{Name: "state", Type: TString, Description: "Enabled/Disabled (default Disabled). Atoll's addition: CloudStack ignores it on create, so Ansible's cs_physical_network needed a second run to enable the network"},
 		},
 		Handler: createPhysicalNetwork, Job: physicalNetworkJob})
-	s.Reg.Add(&Command{Name: "updatePhysicalNetwork", Roles: Admin, Async: true, ResponseKey: "physicalnetwork",
+	s.Reg.Add(&Command{Name: "updatePhysicalNetwork", Response: physicalNetworkResponse, Roles: Admin, Async: true, ResponseKey: "physicalnetwork",
 		Description: "Updates a physical network",
 		Params: []Param{id("physical network id"),
 			{Name: "state", Type: TString, Description: "Enabled/Disabled"},
@@ -67,16 +67,16 @@ func registerPhysicalNetworks(s *Server) {
 			{Name: "networkspeed", Type: TString, Description: "the speed for the physical network[1G/10G]"},
 		},
 		Handler: updatePhysicalNetworkStart, Job: updatePhysicalNetworkJob})
-	s.Reg.Add(&Command{Name: "deletePhysicalNetwork", Roles: Admin, Async: true,
+	s.Reg.Add(&Command{Name: "deletePhysicalNetwork", Response: successResponse, Roles: Admin, Async: true,
 		Description: "Deletes a Physical Network.",
 		Params:      []Param{id("the ID of the Physical network")},
 		Handler:     deletePhysicalNetworkStart, Job: deletePhysicalNetworkJob})
 
-	s.Reg.Add(&Command{Name: "listTrafficTypes", Roles: Admin, List: true, ResponseKey: "traffictype",
+	s.Reg.Add(&Command{Name: "listTrafficTypes", Response: trafficTypeResponse, Roles: Admin, List: true, ResponseKey: "traffictype",
 		Description: "Lists traffic types of a given physical network.",
 		Params:      []Param{{Name: "physicalnetworkid", Type: TUUID, Required: true, Description: "the Physical Network ID"}},
 		Handler:     listTrafficTypes})
-	s.Reg.Add(&Command{Name: "addTrafficType", Roles: Admin, Async: true, ResponseKey: "traffictype",
+	s.Reg.Add(&Command{Name: "addTrafficType", Response: trafficTypeResponse, Roles: Admin, Async: true, ResponseKey: "traffictype",
 		Description: "Adds traffic type to a physical network",
 		Params: append([]Param{
 			{Name: "physicalnetworkid", Type: TUUID, Required: true, Description: "the Physical Network ID"},
@@ -85,11 +85,11 @@ func registerPhysicalNetworks(s *Server) {
 			{Name: "vlan", Type: TString, Description: "The VLAN id to be used for Management traffic by the host"},
 		}, labels...),
 		Handler: addTrafficType, Job: trafficTypeJob})
-	s.Reg.Add(&Command{Name: "updateTrafficType", Roles: Admin, Async: true, ResponseKey: "traffictype",
+	s.Reg.Add(&Command{Name: "updateTrafficType", Response: trafficTypeResponse, Roles: Admin, Async: true, ResponseKey: "traffictype",
 		Description: "Updates traffic type of a physical network",
 		Params:      append([]Param{id("traffic type id")}, labels...),
 		Handler:     updateTrafficTypeStart, Job: updateTrafficTypeJob})
-	s.Reg.Add(&Command{Name: "deleteTrafficType", Roles: Admin, Async: true, ResponseKey: "traffictype",
+	s.Reg.Add(&Command{Name: "deleteTrafficType", Response: successResponse, Roles: Admin, Async: true, ResponseKey: "traffictype",
 		Description: "Deletes traffic type of a physical network",
 		Params:      []Param{id("traffic type id")},
 		Handler:     deleteTrafficTypeStart, Job: deleteTrafficTypeJob})

@@ -11,7 +11,7 @@ import (
 )
 
 func registerPods(s *Server) {
-	s.Reg.Add(&Command{Name: "listPods", Roles: Admin, List: true, ResponseKey: "pod",
+	s.Reg.Add(&Command{Name: "listPods", Response: podResponse, Roles: Admin, List: true, ResponseKey: "pod",
 		Description: "Lists all Pods.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list Pods by ID"},
@@ -22,7 +22,7 @@ func registerPods(s *Server) {
 			{Name: "storageaccessgroup", Type: TString, Description: "the name of the storage access group"},
 		},
 		Handler: listPods})
-	s.Reg.Add(&Command{Name: "createPod", Roles: Admin, ResponseKey: "pod",
+	s.Reg.Add(&Command{Name: "createPod", Response: podResponse, Roles: Admin, ResponseKey: "pod",
 		Description: "Creates a new Pod.",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Required: true, Description: "the Zone ID in which the Pod will be created"},
@@ -35,7 +35,7 @@ func registerPods(s *Server) {
 			{Name: "storageaccessgroups", Type: TList, Description: "comma separated list of storage access groups for the hosts in the pod"},
 		},
 		Handler: createPod})
-	s.Reg.Add(&Command{Name: "updatePod", Roles: Admin, ResponseKey: "pod",
+	s.Reg.Add(&Command{Name: "updatePod", Response: podResponse, Roles: Admin, ResponseKey: "pod",
 		Description: "Updates a Pod.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the Pod"},
@@ -47,7 +47,7 @@ func registerPods(s *Server) {
 			{Name: "allocationstate", Type: TString, Description: "Allocation state of this cluster for allocation of new resources (Enabled or Disabled)"},
 		},
 		Handler: updatePod})
-	s.Reg.Add(&Command{Name: "deletePod", Roles: Admin,
+	s.Reg.Add(&Command{Name: "deletePod", Response: successResponse, Roles: Admin,
 		Description: "Deletes a Pod.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the ID of the Pod"}},
 		Handler:     deletePod})

@@ -36,6 +36,17 @@ type Param struct {
 	Elem string
 }
 
+// Field declares one field of a command's response, as CloudStack's listApis describes it:
+// Type is the Java type CloudStack's response class gives the field, lower-cased (string,
+// long, integer, boolean, date, double, list, set, map, object, or a nested response's class
+// name); Fields lists a nested object's (or list of objects') own fields.
+type Field struct {
+	Name        string
+	Type        string
+	Description string
+	Fields      []Field
+}
+
 // Roles is the set of role types a command is authorised for (CloudStack's @APICommand
 // authorized list). The role's permission rules are checked in addition.
 type Roles uint8
@@ -77,7 +88,10 @@ type Command struct {
 	ResponseKey string
 	List        bool
 	Params      []Param
-	Roles       Roles
+	// Response lists the fields of the object the command answers (a list's items, an async
+	// command's job result), as listApis reports them.
+	Response []Field
+	Roles    Roles
 	// NoAuth commands (login) run without a signed request or session.
 	NoAuth  bool
 	Handler Handler
@@ -118,6 +132,9 @@ func (r *Registry) Add(c *Command) {
 	}
 	if c.Roles == 0 {
 		panic(fmt.Sprintf("api: command %s has no roles", c.Name))
+	}
+	if len(c.Response) == 0 {
+		panic(fmt.Sprintf("api: command %s declares no response fields", c.Name))
 	}
 	if c.Async && c.Job == nil {
 		panic(fmt.Sprintf("api: async command %s has no job", c.Name))

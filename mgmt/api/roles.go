@@ -13,7 +13,7 @@ import (
 func registerRoles(s *Server) {
 	// CloudStack lets root, resource and domain admins list roles (they pick one when
 	// creating accounts); everything else about roles is the root admin's.
-	s.Reg.Add(&Command{Name: "listRoles", Roles: Admin | ResourceAdmin | DomainAdmin, List: true, ResponseKey: "role", Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "listRoles", Response: roleResponse, Roles: Admin | ResourceAdmin | DomainAdmin, List: true, ResponseKey: "role", Since: "4.9.0",
 		Description: "Lists dynamic roles in CloudStack",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "List role by role ID."},
@@ -22,7 +22,7 @@ func registerRoles(s *Server) {
 			{Name: "state", Type: TString, Description: "List role by role state, valid options are: enabled, disabled"},
 		},
 		Handler: listRoles})
-	s.Reg.Add(&Command{Name: "createRole", Roles: Admin, ResponseKey: "role", Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "createRole", Response: roleResponse, Roles: Admin, ResponseKey: "role", Since: "4.9.0",
 		Description: "Creates a role",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "Creates a role with this unique name"},
@@ -32,7 +32,7 @@ func registerRoles(s *Server) {
 			{Name: "ispublic", Type: TBool, Description: "Indicates whether the role will be visible to all users (public) or only to root admins (private). If this parameter is not specified during the creation of the role its value will be defaulted to true."},
 		},
 		Handler: createRole})
-	s.Reg.Add(&Command{Name: "updateRole", Roles: Admin, ResponseKey: "role", Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "updateRole", Response: roleResponse, Roles: Admin, ResponseKey: "role", Since: "4.9.0",
 		Description: "Updates a role",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "ID of the role"},
@@ -42,16 +42,16 @@ func registerRoles(s *Server) {
 			{Name: "ispublic", Type: TBool, Description: "Indicates whether the role will be visible to all users (public) or only to root admins (private)."},
 		},
 		Handler: updateRole})
-	s.Reg.Add(&Command{Name: "deleteRole", Roles: Admin, Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "deleteRole", Response: successResponse, Roles: Admin, Since: "4.9.0",
 		Description: "Deletes a role",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "ID of the role"}},
 		Handler:     deleteRole})
 	// listRolePermissions is a plain command in CloudStack (BaseCmd), without paging.
-	s.Reg.Add(&Command{Name: "listRolePermissions", Roles: Admin, ResponseKey: "rolepermission", Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "listRolePermissions", Response: rolePermissionResponse, Roles: Admin, ResponseKey: "rolepermission", Since: "4.9.0",
 		Description: "Lists role permissions",
 		Params:      []Param{{Name: "roleid", Type: TUUID, Description: "ID of the role"}},
 		Handler:     listRolePermissions})
-	s.Reg.Add(&Command{Name: "createRolePermission", Roles: Admin, ResponseKey: "rolepermission", Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "createRolePermission", Response: rolePermissionResponse, Roles: Admin, ResponseKey: "rolepermission", Since: "4.9.0",
 		Description: "Adds an API permission to a role",
 		Params: []Param{
 			{Name: "roleid", Type: TUUID, Required: true, Description: "ID of the role"},
@@ -60,7 +60,7 @@ func registerRoles(s *Server) {
 			{Name: "description", Type: TString, Length: 1024, Description: "The description of the role permission"},
 		},
 		Handler: createRolePermission})
-	s.Reg.Add(&Command{Name: "updateRolePermission", Roles: Admin, Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "updateRolePermission", Response: successResponse, Roles: Admin, Since: "4.9.0",
 		Description: "Updates a role permission order",
 		Params: []Param{
 			{Name: "roleid", Type: TUUID, Required: true, Description: "ID of the role"},
@@ -69,7 +69,7 @@ func registerRoles(s *Server) {
 			{Name: "permission", Type: TString, Description: "Rule permission, can be: allow or deny"},
 		},
 		Handler: updateRolePermission})
-	s.Reg.Add(&Command{Name: "deleteRolePermission", Roles: Admin, Since: "4.9.0",
+	s.Reg.Add(&Command{Name: "deleteRolePermission", Response: successResponse, Roles: Admin, Since: "4.9.0",
 		Description: "Deletes a role permission",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "ID of the role permission"}},
 		Handler:     deleteRolePermission})

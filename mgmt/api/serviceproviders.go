@@ -82,7 +82,7 @@ func (c *Call) insertProvider(tx db.Tx, pnID string, sp *providerSpec, services 
 }
 
 func registerServiceProviders(s *Server) {
-	s.Reg.Add(&Command{Name: "listNetworkServiceProviders", Roles: Admin, List: true, ResponseKey: "networkserviceprovider",
+	s.Reg.Add(&Command{Name: "listNetworkServiceProviders", Response: networkServiceProviderResponse, Roles: Admin, List: true, ResponseKey: "networkserviceprovider",
 		Description: "Lists network serviceproviders for a given physical network.",
 		Params: []Param{
 			{Name: "physicalnetworkid", Type: TUUID, Description: "the Physical Network ID"},
@@ -90,7 +90,7 @@ func registerServiceProviders(s *Server) {
 			{Name: "state", Type: TString, Description: "list providers by state"},
 		},
 		Handler: listServiceProviders})
-	s.Reg.Add(&Command{Name: "addNetworkServiceProvider", Roles: Admin, Async: true, ResponseKey: "networkserviceprovider",
+	s.Reg.Add(&Command{Name: "addNetworkServiceProvider", Response: networkServiceProviderResponse, Roles: Admin, Async: true, ResponseKey: "networkserviceprovider",
 		Description: "Adds a network serviceProvider to a physical network",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Description: "the name for the physical network service provider"},
@@ -99,7 +99,7 @@ func registerServiceProviders(s *Server) {
 			{Name: "servicelist", Type: TList, Description: "the list of services to be enabled for this physical network service provider"},
 		},
 		Handler: addServiceProvider, Job: serviceProviderJob})
-	s.Reg.Add(&Command{Name: "updateNetworkServiceProvider", Roles: Admin, Async: true, ResponseKey: "networkserviceprovider",
+	s.Reg.Add(&Command{Name: "updateNetworkServiceProvider", Response: networkServiceProviderResponse, Roles: Admin, Async: true, ResponseKey: "networkserviceprovider",
 		Description: "Updates a network serviceProvider of a physical network",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "network service provider id"},
@@ -107,13 +107,13 @@ func registerServiceProviders(s *Server) {
 			{Name: "servicelist", Type: TList, Description: "the list of services to be enabled for this physical network service provider"},
 		},
 		Handler: updateServiceProviderStart, Job: updateServiceProviderJob})
-	s.Reg.Add(&Command{Name: "deleteNetworkServiceProvider", Roles: Admin, Async: true,
+	s.Reg.Add(&Command{Name: "deleteNetworkServiceProvider", Response: successResponse, Roles: Admin, Async: true,
 		Description: "Deletes a Network Service Provider.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the ID of the network service provider"}},
 		Handler:     deleteServiceProviderStart, Job: deleteServiceProviderJob})
 	elementCommands(s, "VirtualRouter", "virtualrouterelement", []string{elemVirtualRouter, elemVPCVirtualRouter})
 	elementCommands(s, "InternalLoadBalancer", "internalloadbalancerelement", []string{elemInternalLbVm})
-	s.Reg.Add(&Command{Name: "createVirtualRouterElement", Roles: Admin, Async: true, ResponseKey: "virtualrouterelement",
+	s.Reg.Add(&Command{Name: "createVirtualRouterElement", Response: routerElementResponse, Roles: Admin, Async: true, ResponseKey: "virtualrouterelement",
 		Description: "Create a virtual router element.",
 		Params: []Param{
 			{Name: "nspid", Type: TUUID, Required: true, Description: "the network service provider ID of the virtual router element"},
@@ -345,7 +345,7 @@ func deleteServiceProviderJob(c *Call, j *db.Job) (any, error) {
 // elementCommands registers list<Kind>Elements and configure<Kind>Element over the elements of
 // the given types, rendered under key.
 func elementCommands(s *Server, kind, key string, types []string) {
-	s.Reg.Add(&Command{Name: "list" + kind + "Elements", Roles: Admin, List: true, ResponseKey: key,
+	s.Reg.Add(&Command{Name: "list" + kind + "Elements", Response: routerElementResponse, Roles: Admin, List: true, ResponseKey: key,
 		Description: "Lists all available " + kind + " elements.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "list elements by id"},
@@ -368,7 +368,7 @@ func elementCommands(s *Server, kind, key string, types []string) {
 			}
 			return ListResult{Key: key, Items: items, Count: total}, nil
 		}})
-	s.Reg.Add(&Command{Name: "configure" + kind + "Element", Roles: Admin, Async: true, ResponseKey: key,
+	s.Reg.Add(&Command{Name: "configure" + kind + "Element", Response: routerElementResponse, Roles: Admin, Async: true, ResponseKey: key,
 		Description: "Configures a " + kind + " element.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the element"},

@@ -16,7 +16,7 @@ import (
 const maxSnapsPerInterval = 8
 
 func registerSnapshotPolicies(s *Server) {
-	s.Reg.Add(&Command{Name: "createSnapshotPolicy", Roles: AllRoles, ResponseKey: "snapshotpolicy",
+	s.Reg.Add(&Command{Name: "createSnapshotPolicy", Response: snapshotPolicyResponse, Roles: AllRoles, ResponseKey: "snapshotpolicy",
 		Description: "Creates a snapshot policy for the account, or updates the volume's policy of the same interval type.",
 		Params: []Param{
 			{Name: "volumeid", Type: TUUID, Required: true, Description: "the ID of the disk volume"},
@@ -31,7 +31,7 @@ func registerSnapshotPolicies(s *Server) {
 			{Name: "usestoragereplication", Type: TBool, Description: "use storage replication (not supported)"},
 		},
 		Handler: createSnapshotPolicy})
-	s.Reg.Add(&Command{Name: "updateSnapshotPolicy", Roles: AllRoles, Async: true, ResponseKey: "snapshotpolicy",
+	s.Reg.Add(&Command{Name: "updateSnapshotPolicy", Response: snapshotPolicyResponse, Roles: AllRoles, Async: true, ResponseKey: "snapshotpolicy",
 		Description: "Updates the snapshot policy.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the ID of the snapshot policy"},
@@ -39,7 +39,7 @@ func registerSnapshotPolicies(s *Server) {
 			{Name: "customid", Type: TString, Description: "an optional field, in case you want to set a custom id to the resource (not supported)"},
 		},
 		Handler: updateSnapshotPolicyStart, Job: updateSnapshotPolicyJob})
-	s.Reg.Add(&Command{Name: "listSnapshotPolicies", Roles: AllRoles, List: true, ResponseKey: "snapshotpolicy",
+	s.Reg.Add(&Command{Name: "listSnapshotPolicies", Response: snapshotPolicyResponse, Roles: AllRoles, List: true, ResponseKey: "snapshotpolicy",
 		Description: "Lists snapshot policies.",
 		Params: withScope(
 			Param{Name: "volumeid", Type: TUUID, Description: "the ID of the disk volume"},
@@ -48,7 +48,7 @@ func registerSnapshotPolicies(s *Server) {
 			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
 		),
 		Handler: listSnapshotPolicies})
-	s.Reg.Add(&Command{Name: "deleteSnapshotPolicies", Roles: AllRoles, ResponseKey: "success",
+	s.Reg.Add(&Command{Name: "deleteSnapshotPolicies", Response: successResponse, Roles: AllRoles, ResponseKey: "success",
 		Description: "Deletes snapshot policies for the account.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the Id of the snapshot policy"},

@@ -22,7 +22,7 @@ const (
 )
 
 func registerSnapshots(s *Server) {
-	s.Reg.Add(&Command{Name: "createSnapshot", Roles: AllRoles, Async: true, ResponseKey: "snapshot",
+	s.Reg.Add(&Command{Name: "createSnapshot", Response: snapshotResponse, Roles: AllRoles, Async: true, ResponseKey: "snapshot",
 		Description: "Creates an instant snapshot of a volume.",
 		Params: []Param{
 			{Name: "volumeid", Type: TUUID, Required: true, Description: "The ID of the disk volume"},
@@ -39,7 +39,7 @@ func registerSnapshots(s *Server) {
 			{Name: "usestoragereplication", Type: TBool, Description: "use storage replication (not supported)"},
 		},
 		Handler: createSnapshotStart, Job: createSnapshotJob})
-	s.Reg.Add(&Command{Name: "listSnapshots", Roles: AllRoles, List: true, ResponseKey: "snapshot",
+	s.Reg.Add(&Command{Name: "listSnapshots", Response: snapshotResponse, Roles: AllRoles, List: true, ResponseKey: "snapshot",
 		Description: "Lists all available snapshots for the account.",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "lists snapshot by snapshot ID"},
@@ -57,14 +57,14 @@ func registerSnapshots(s *Server) {
 			tagsListParam,
 		),
 		Handler: listSnapshots})
-	s.Reg.Add(&Command{Name: "deleteSnapshot", Roles: AllRoles, Async: true, ResponseKey: "success",
+	s.Reg.Add(&Command{Name: "deleteSnapshot", Response: successResponse, Roles: AllRoles, Async: true, ResponseKey: "success",
 		Description: "Deletes a snapshot of a disk volume.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "The ID of the snapshot"},
 			{Name: "zoneid", Type: TUUID, Description: "The ID of the zone for the snapshot"},
 		},
 		Handler: deleteSnapshotStart, Job: deleteSnapshotJob})
-	s.Reg.Add(&Command{Name: "revertSnapshot", Roles: AllRoles, Async: true, ResponseKey: "snapshot",
+	s.Reg.Add(&Command{Name: "revertSnapshot", Response: snapshotResponse, Roles: AllRoles, Async: true, ResponseKey: "snapshot",
 		Description: "This is supposed to revert a volume snapshot. This command is only supported with KVM so far",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "The ID of the snapshot"}},
 		Handler:     revertSnapshotStart, Job: revertSnapshotJob})

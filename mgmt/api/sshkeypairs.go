@@ -33,22 +33,22 @@ func registerSSHKeyPairs(s *Server) {
 		{Name: "domainid", Type: TUUID, Description: "an optional domainId for the ssh key. If the account parameter is used, domainId must also be used."},
 		{Name: "projectid", Type: TUUID, Description: "an optional project for the ssh key (projects are not supported)"},
 	}
-	s.Reg.Add(&Command{Name: "createSSHKeyPair", Roles: AllRoles, ResponseKey: "keypair",
+	s.Reg.Add(&Command{Name: "createSSHKeyPair", Response: createSSHKeyPairResponse, Roles: AllRoles, ResponseKey: "keypair",
 		Description: "Create a new keypair and returns the private key",
 		Params:      append([]Param{{Name: "name", Type: TString, Required: true, Length: 255, Description: "Name of the keypair"}}, ownerParams...),
 		Handler:     createSSHKeyPair})
-	s.Reg.Add(&Command{Name: "registerSSHKeyPair", Roles: AllRoles, ResponseKey: "keypair",
+	s.Reg.Add(&Command{Name: "registerSSHKeyPair", Response: sshKeyPairResponse, Roles: AllRoles, ResponseKey: "keypair",
 		Description: "Register a public key in a keypair under a certain name",
 		Params: append([]Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "Name of the keypair"},
 			{Name: "publickey", Type: TString, Required: true, Length: 5120, Description: "Public key material of the keypair"},
 		}, ownerParams...),
 		Handler: registerSSHKeyPair})
-	s.Reg.Add(&Command{Name: "deleteSSHKeyPair", Roles: AllRoles,
+	s.Reg.Add(&Command{Name: "deleteSSHKeyPair", Response: successResponse, Roles: AllRoles,
 		Description: "Deletes a keypair by name",
 		Params:      append([]Param{{Name: "name", Type: TString, Required: true, Description: "Name of the keypair"}}, ownerParams...),
 		Handler:     deleteSSHKeyPair})
-	s.Reg.Add(&Command{Name: "listSSHKeyPairs", Roles: AllRoles, List: true, ResponseKey: "sshkeypair",
+	s.Reg.Add(&Command{Name: "listSSHKeyPairs", Response: sshKeyPairResponse, Roles: AllRoles, List: true, ResponseKey: "sshkeypair",
 		Description: "List registered keypairs",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "the ID of the ssh keypair"},

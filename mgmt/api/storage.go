@@ -33,7 +33,7 @@ const (
 )
 
 func registerStorage(s *Server) {
-	s.Reg.Add(&Command{Name: "createStoragePool", Roles: Admin, ResponseKey: "storagepool",
+	s.Reg.Add(&Command{Name: "createStoragePool", Response: storagePoolResponse, Roles: Admin, ResponseKey: "storagepool",
 		Description: "Creates a storage pool.",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name for the storage pool"},
@@ -53,7 +53,7 @@ func registerStorage(s *Server) {
 			{Name: "storageaccessgroups", Type: TList, Description: "comma separated list of storage access groups (not supported)"},
 		},
 		Handler: createStoragePool})
-	s.Reg.Add(&Command{Name: "updateStoragePool", Roles: Admin, ResponseKey: "storagepool",
+	s.Reg.Add(&Command{Name: "updateStoragePool", Response: storagePoolResponse, Roles: Admin, ResponseKey: "storagepool",
 		Description: "Updates a storage pool.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the Id of the storage pool"},
@@ -67,22 +67,22 @@ func registerStorage(s *Server) {
 			{Name: "istagarule", Type: TBool, Description: "Whether the informed tag is a JS interpretable rule or not (not supported)"},
 		},
 		Handler: updateStoragePool})
-	s.Reg.Add(&Command{Name: "deleteStoragePool", Roles: Admin,
+	s.Reg.Add(&Command{Name: "deleteStoragePool", Response: successResponse, Roles: Admin,
 		Description: "Deletes a storage pool.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "Storage pool id"},
 			{Name: "forced", Type: TBool, Description: "Force destroy storage pool (force expunge volumes in Destroyed state as a part of pool removal)"},
 		},
 		Handler: deleteStoragePool})
-	s.Reg.Add(&Command{Name: "enableStorageMaintenance", Roles: Admin, Async: true, ResponseKey: "storagepool",
+	s.Reg.Add(&Command{Name: "enableStorageMaintenance", Response: storagePoolResponse, Roles: Admin, Async: true, ResponseKey: "storagepool",
 		Description: "Puts storage pool into maintenance state",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "Primary storage ID"}},
 		Handler:     enableStorageMaintenance, Job: enableStorageMaintenanceJob})
-	s.Reg.Add(&Command{Name: "cancelStorageMaintenance", Roles: Admin, Async: true, ResponseKey: "storagepool",
+	s.Reg.Add(&Command{Name: "cancelStorageMaintenance", Response: storagePoolResponse, Roles: Admin, Async: true, ResponseKey: "storagepool",
 		Description: "Cancels maintenance for primary storage",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the primary storage ID"}},
 		Handler:     cancelStorageMaintenance, Job: cancelStorageMaintenanceJob})
-	s.Reg.Add(&Command{Name: "listStoragePools", Roles: Admin, List: true, ResponseKey: "storagepool",
+	s.Reg.Add(&Command{Name: "listStoragePools", Response: storagePoolResponse, Roles: Admin, List: true, ResponseKey: "storagepool",
 		Description: "Lists storage pools.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the ID of the storage pool"},
@@ -99,11 +99,11 @@ func registerStorage(s *Server) {
 			{Name: "storagecustomstats", Type: TBool, Description: "If true, lists the custom stats of the storage pool"},
 		},
 		Handler: listStoragePools})
-	s.Reg.Add(&Command{Name: "listStorageProviders", Roles: Admin, List: true, ResponseKey: "dataStoreProvider",
+	s.Reg.Add(&Command{Name: "listStorageProviders", Response: storageProviderResponse, Roles: Admin, List: true, ResponseKey: "dataStoreProvider",
 		Description: "Lists storage providers.",
 		Params:      []Param{{Name: "type", Type: TString, Required: true, Description: "the type of storage provider: either primary or image"}},
 		Handler:     listStorageProviders})
-	s.Reg.Add(&Command{Name: "addImageStore", Roles: Admin, ResponseKey: "imagestore",
+	s.Reg.Add(&Command{Name: "addImageStore", Response: imageStoreResponse, Roles: Admin, ResponseKey: "imagestore",
 		Description: "Adds backup image store.",
 		Params: []Param{
 			{Name: "provider", Type: TString, Required: true, Description: "the image store provider name (NFS)"},
@@ -113,11 +113,11 @@ func registerStorage(s *Server) {
 			{Name: "details", Type: TMap, Description: "the details for the image store. Example: details[0].key=accesskey&details[0].value=s389ddssaa"},
 		},
 		Handler: addImageStore})
-	s.Reg.Add(&Command{Name: "deleteImageStore", Roles: Admin,
+	s.Reg.Add(&Command{Name: "deleteImageStore", Response: successResponse, Roles: Admin,
 		Description: "Deletes an image store or Secondary Storage.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "The image store ID or Secondary Storage ID."}},
 		Handler:     deleteImageStore})
-	s.Reg.Add(&Command{Name: "listImageStores", Roles: Admin, List: true, ResponseKey: "imagestore",
+	s.Reg.Add(&Command{Name: "listImageStores", Response: imageStoreResponse, Roles: Admin, List: true, ResponseKey: "imagestore",
 		Description: "Lists image stores.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the ID of the storage pool"},

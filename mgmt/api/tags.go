@@ -107,7 +107,7 @@ func renderTag(t *db.Tag) map[string]any {
 var tagsListParam = Param{Name: "tags", Type: TMap, Description: "List resources by tags (key/value pairs)"}
 
 func registerTags(s *Server) {
-	s.Reg.Add(&Command{Name: "createTags", Roles: AllRoles, Async: true,
+	s.Reg.Add(&Command{Name: "createTags", Response: successResponse, Roles: AllRoles, Async: true,
 		Description: "Creates resource tag(s)",
 		Params: []Param{
 			{Name: "resourceids", Type: TList, Required: true, Description: "list of resources to create the tags for"},
@@ -116,7 +116,7 @@ func registerTags(s *Server) {
 			{Name: "customer", Type: TString, Description: "identifies client specific tag. When the value is not null, the tag can't be used by cloudStack code internally"},
 		},
 		Handler: createTags, Job: successJob})
-	s.Reg.Add(&Command{Name: "deleteTags", Roles: AllRoles, Async: true,
+	s.Reg.Add(&Command{Name: "deleteTags", Response: successResponse, Roles: AllRoles, Async: true,
 		Description: "Deleting resource tag(s)",
 		Params: []Param{
 			{Name: "resourceids", Type: TList, Required: true, Description: "Delete tags for resource id(s)"},
@@ -124,7 +124,7 @@ func registerTags(s *Server) {
 			{Name: "tags", Type: TMap, Description: "Delete tags matching key/value pairs"},
 		},
 		Handler: deleteTags, Job: successJob})
-	s.Reg.Add(&Command{Name: "listTags", Roles: AllRoles, List: true, ResponseKey: "tag",
+	s.Reg.Add(&Command{Name: "listTags", Response: tagResponse, Roles: AllRoles, List: true, ResponseKey: "tag",
 		Description: "List resource tag(s)",
 		Params: withScope(
 			Param{Name: "resourcetype", Type: TString, Description: "list by resource type"},

@@ -12,7 +12,7 @@ import (
 )
 
 func registerCreateTemplate(s *Server) {
-	s.Reg.Add(&Command{Name: "createTemplate", Roles: AllRoles, Async: true, ResponseKey: "template",
+	s.Reg.Add(&Command{Name: "createTemplate", Response: templateResponse, Roles: AllRoles, Async: true, ResponseKey: "template",
 		Description: "Creates a template of a virtual machine. The virtual machine must be in a STOPPED state. A template created from this command is automatically designated as a private template visible to the account that created it.",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the template"},

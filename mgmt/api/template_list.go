@@ -11,7 +11,7 @@ import (
 var templateFilters = []string{"featured", "self", "selfexecutable", "sharedexecutable", "executable", "community", "all"}
 
 func registerTemplateLists(s *Server) {
-	s.Reg.Add(&Command{Name: "listTemplates", Roles: AllRoles, List: true, ResponseKey: "template",
+	s.Reg.Add(&Command{Name: "listTemplates", Response: templateResponse, Roles: AllRoles, List: true, ResponseKey: "template",
 		Description: "List all public, private, and privileged templates.",
 		Params: withScope(
 			Param{Name: "templatefilter", Type: TString, Required: true, Description: "possible values are featured, self, selfexecutable, sharedexecutable, executable, community and all"},

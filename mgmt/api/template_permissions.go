@@ -15,7 +15,7 @@ func registerTemplatePermissions(s *Server) {
 		if k.iso {
 			noun, cmd = "ISO", "Iso"
 		}
-		s.Reg.Add(&Command{Name: "update" + cmd + "Permissions", Roles: AllRoles,
+		s.Reg.Add(&Command{Name: "update" + cmd + "Permissions", Response: successResponse, Roles: AllRoles,
 			Description: "Updates a " + noun + " visibility permissions. A public " + noun + " is visible to all accounts within the same domain. A private " + noun + " is visible only to the owner of the " + noun + ". A privileged " + noun + " is a private " + noun + " with account permissions added. Only accounts specified under the " + noun + " permissions are visible to them.",
 			Params: []Param{
 				{Name: "id", Type: TUUID, Required: true, Description: "the " + noun + " ID"},
@@ -27,7 +27,7 @@ func registerTemplatePermissions(s *Server) {
 				{Name: "projectids", Type: TList, Elem: "uuid", Description: "a comma delimited list of projects (projects are not supported)"},
 			},
 			Handler: func(c *Call) (any, error) { return c.updateImagePermissions(k) }})
-		s.Reg.Add(&Command{Name: "list" + cmd + "Permissions", Roles: AllRoles, ResponseKey: "templatepermission",
+		s.Reg.Add(&Command{Name: "list" + cmd + "Permissions", Response: templatePermissionsResponse, Roles: AllRoles, ResponseKey: "templatepermission",
 			Description: "List " + noun + " visibility and all accounts that have permissions to view this " + noun + ".",
 			Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the " + noun + " ID"}},
 			Handler:     func(c *Call) (any, error) { return c.listImagePermissions(k) }})

@@ -58,7 +58,7 @@ var formatExtensions = map[string][]string{
 func registerTemplates(s *Server) {
 	RegisterTaggable("Template", func(c *Call, q db.Querier, id string) (string, string, error) { return imageOwner(c, q, id, false) })
 	RegisterTaggable("ISO", func(c *Call, q db.Querier, id string) (string, string, error) { return imageOwner(c, q, id, true) })
-	s.Reg.Add(&Command{Name: "registerTemplate", Roles: AllRoles, List: false, ResponseKey: "template",
+	s.Reg.Add(&Command{Name: "registerTemplate", Response: templateResponse, Roles: AllRoles, List: false, ResponseKey: "template",
 		Description: "Registers an existing template into the CloudStack cloud.",
 		Params: []Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the template"},
@@ -90,11 +90,11 @@ func registerTemplates(s *Server) {
 			{Name: "projectid", Type: TUUID, Description: "Register template for the project (projects are not supported)"},
 		},
 		Handler: func(c *Call) (any, error) { return c.registerImage(templateKind) }})
-	s.Reg.Add(&Command{Name: "updateTemplate", Roles: AllRoles, ResponseKey: "template",
+	s.Reg.Add(&Command{Name: "updateTemplate", Response: templateResponse, Roles: AllRoles, ResponseKey: "template",
 		Description: "Updates attributes of a template.",
 		Params:      updateImageParams(false),
 		Handler:     func(c *Call) (any, error) { return c.updateImage(templateKind) }})
-	s.Reg.Add(&Command{Name: "deleteTemplate", Roles: AllRoles, Async: true,
+	s.Reg.Add(&Command{Name: "deleteTemplate", Response: successResponse, Roles: AllRoles, Async: true,
 		Description: "Deletes a template from the system. All virtual machines using the deleted template will not be affected.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the template"},
@@ -103,7 +103,7 @@ func registerTemplates(s *Server) {
 			{Name: "issystem", Type: TBool, Description: "Necessary if the template's type is system."},
 		},
 		Handler: func(c *Call) (any, error) { return c.deleteImage(templateKind) }, Job: successJob})
-	s.Reg.Add(&Command{Name: "copyTemplate", Roles: AllRoles, Async: true, ResponseKey: "template",
+	s.Reg.Add(&Command{Name: "copyTemplate", Response: templateResponse, Roles: AllRoles, Async: true, ResponseKey: "template",
 		Description: "Copies a template from one zone to another.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "Template ID."},
@@ -112,7 +112,7 @@ func registerTemplates(s *Server) {
 			{Name: "destzoneids", Type: TList, Elem: "uuid", Description: "A list of IDs of the zones that the template needs to be copied to."},
 		},
 		Handler: func(c *Call) (any, error) { return c.copyImage(templateKind) }, Job: copyImageJob})
-	s.Reg.Add(&Command{Name: "extractTemplate", Roles: AllRoles, Async: true, ResponseKey: "template",
+	s.Reg.Add(&Command{Name: "extractTemplate", Response: extractResponse, Roles: AllRoles, Async: true, ResponseKey: "template",
 		Description: "Extracts a template",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the template"},

@@ -13,7 +13,7 @@ func registerUsers(s *Server) {
 	id := func(what string) []Param {
 		return []Param{{Name: "id", Type: TUUID, Required: true, Description: what}}
 	}
-	s.Reg.Add(&Command{Name: "listUsers", Roles: AllRoles, List: true, ResponseKey: "user",
+	s.Reg.Add(&Command{Name: "listUsers", Response: userResponse, Roles: AllRoles, List: true, ResponseKey: "user",
 		Description: "Lists user accounts",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "List user by ID."},
@@ -24,7 +24,7 @@ func registerUsers(s *Server) {
 			Param{Name: "showicon", Type: TBool, Description: "flag to display the resource icon for users"},
 		),
 		Handler: listUsers})
-	s.Reg.Add(&Command{Name: "createUser", Roles: adminRoles, ResponseKey: "user",
+	s.Reg.Add(&Command{Name: "createUser", Response: userResponse, Roles: adminRoles, ResponseKey: "user",
 		Description: "Creates a user for an account that already exists",
 		Params: []Param{
 			{Name: "account", Type: TString, Required: true, Description: "Creates the user under the specified account. If no account is specified, the username will be used as the account name."},
@@ -38,7 +38,7 @@ func registerUsers(s *Server) {
 			{Name: "userid", Type: TString, Description: "User UUID, required for adding account from external provisioning system"},
 		},
 		Handler: createUser})
-	s.Reg.Add(&Command{Name: "updateUser", Roles: AllRoles, ResponseKey: "user",
+	s.Reg.Add(&Command{Name: "updateUser", Response: userResponse, Roles: AllRoles, ResponseKey: "user",
 		Description: "Updates a user account",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "User uuid"},
@@ -53,19 +53,19 @@ func registerUsers(s *Server) {
 			{Name: "usersecretkey", Type: TString, Length: 255, Description: "The secret key for the user. Must be specified with userApiKey"},
 		},
 		Handler: updateUser})
-	s.Reg.Add(&Command{Name: "deleteUser", Roles: adminRoles, Description: "Deletes a user for an account",
+	s.Reg.Add(&Command{Name: "deleteUser", Response: successResponse, Roles: adminRoles, Description: "Deletes a user for an account",
 		Params: id("id of the user to be deleted"), Handler: deleteUser})
-	s.Reg.Add(&Command{Name: "enableUser", Roles: adminRoles, ResponseKey: "user",
+	s.Reg.Add(&Command{Name: "enableUser", Response: userResponse, Roles: adminRoles, ResponseKey: "user",
 		Description: "Enables a user account", Params: id("Enables user by user ID."), Handler: enableUser})
-	s.Reg.Add(&Command{Name: "disableUser", Roles: adminRoles, Async: true, ResponseKey: "user",
+	s.Reg.Add(&Command{Name: "disableUser", Response: userResponse, Roles: adminRoles, Async: true, ResponseKey: "user",
 		Description: "Disables a user account", Params: id("Disables user by user ID."),
 		Handler: disableUserStart, Job: disableUserJob})
-	s.Reg.Add(&Command{Name: "lockUser", Roles: adminRoles, ResponseKey: "user",
+	s.Reg.Add(&Command{Name: "lockUser", Response: userResponse, Roles: adminRoles, ResponseKey: "user",
 		Description: "Locks a user account", Params: id("Locks user by user ID."), Handler: lockUser})
-	s.Reg.Add(&Command{Name: "registerUserKeys", Roles: AllRoles, ResponseKey: "userkeys",
+	s.Reg.Add(&Command{Name: "registerUserKeys", Response: userKeysResponse, Roles: AllRoles, ResponseKey: "userkeys",
 		Description: "This command allows a user to register for the developer API, returning a secret key and an API key. This request is made through the integration API port, so it is a privileged command and must be made on behalf of a user. It is up to the implementer just how the username and password are entered, and then how that translates to an integration API request. Both secret key and API key should be returned to the user",
 		Params:      id("User id"), Handler: registerUserKeys})
-	s.Reg.Add(&Command{Name: "getUserKeys", Roles: AllRoles, ResponseKey: "userkeys",
+	s.Reg.Add(&Command{Name: "getUserKeys", Response: userKeysResponse, Roles: AllRoles, ResponseKey: "userkeys",
 		Description: "This command allows the user to query the seceret and API keys for the account",
 		Params:      id("ID of the user whose keys are required"), Handler: getUserKeys})
 }

@@ -16,7 +16,7 @@ import (
 const maxRangeAddresses = 65536
 
 func registerVlanIPRanges(s *Server) {
-	s.Reg.Add(&Command{Name: "createVlanIpRange", Roles: Admin, ResponseKey: "vlan",
+	s.Reg.Add(&Command{Name: "createVlanIpRange", Response: vlanIPRangeResponse, Roles: Admin, ResponseKey: "vlan",
 		Description: "Creates a VLAN IP range.",
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Description: "the Zone ID of the VLAN IP range"},
@@ -40,11 +40,11 @@ func registerVlanIPRanges(s *Server) {
 			{Name: "provider", Type: TString, Description: "Provider name for which the IP range is reserved for"},
 		},
 		Handler: createVlanIPRange})
-	s.Reg.Add(&Command{Name: "deleteVlanIpRange", Roles: Admin,
+	s.Reg.Add(&Command{Name: "deleteVlanIpRange", Response: successResponse, Roles: Admin,
 		Description: "Deletes a VLAN IP range.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the id of the VLAN IP range"}},
 		Handler:     deleteVlanIPRange})
-	s.Reg.Add(&Command{Name: "listVlanIpRanges", Roles: Admin, List: true, ResponseKey: "vlaniprange",
+	s.Reg.Add(&Command{Name: "listVlanIpRanges", Response: vlanIPRangeResponse, Roles: Admin, List: true, ResponseKey: "vlaniprange",
 		Description: "Lists all VLAN IP ranges.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the ID of the VLAN IP range"},

@@ -40,7 +40,7 @@ func init() {
 
 func registerVMs(s *Server) {
 	vmID := Param{Name: "id", Type: TUUID, Required: true, Description: "The ID of the virtual machine"}
-	s.Reg.Add(&Command{Name: "deployVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "deployVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Creates and automatically starts a virtual machine based on a service offering, disk offering, and template.",
 		Params: []Param{
 			{Name: "serviceofferingid", Type: TUUID, Required: true, Description: "the ID of the service offering for the virtual machine"},
@@ -80,7 +80,7 @@ func registerVMs(s *Server) {
 			{Name: "password", Type: TString, Description: "The password of the virtual machine (password-enabled templates). If null, a random password will be generated for the VM."},
 		},
 		Handler: deployVM, Job: startVMJob})
-	s.Reg.Add(&Command{Name: "startVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "startVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Starts a virtual machine.", Params: []Param{vmID,
 			{Name: "hostid", Type: TUUID, Description: "destination Host ID to deploy the VM to - parameter available for root admin only"},
 			{Name: "clusterid", Type: TUUID, Description: "destination Cluster ID to deploy the VM to - parameter available for root admin only"},
@@ -89,25 +89,25 @@ func registerVMs(s *Server) {
 			{Name: "deploymentplanner", Type: TString, Description: "Deployment planner to use for vm allocation. Available to ROOT admin only"},
 			{Name: "bootintosetup", Type: TBool, Description: "Boot into hardware setup menu or not (ignored)"},
 		}, Handler: startVM, Job: startVMJob})
-	s.Reg.Add(&Command{Name: "stopVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "stopVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Stops a virtual machine.", Params: []Param{vmID,
 			{Name: "forced", Type: TBool, Description: "Force stop the VM (vm is marked as Stopped even when command fails to be send to the backend)"}},
 		Handler: stopVM, Job: stopVMJob})
-	s.Reg.Add(&Command{Name: "rebootVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "rebootVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Reboots a virtual machine.", Params: []Param{vmID,
 			{Name: "forced", Type: TBool, Description: "Force reboot the VM (VM is Stopped and then Started)"},
 			{Name: "bootintosetup", Type: TBool, Description: "Boot into hardware setup menu or not (ignored)"}},
 		Handler: rebootVM, Job: rebootVMJob})
-	s.Reg.Add(&Command{Name: "destroyVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "destroyVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Destroys a virtual machine.", Params: []Param{vmID,
 			{Name: "expunge", Type: TBool, Description: "If true is passed, the vm is expunged immediately. False by default."},
 			{Name: "volumeids", Type: TList, Elem: "uuid", Description: "Comma separated list of UUIDs for volumes that will be deleted"}},
 		Handler: destroyVM, Job: destroyVMJob})
-	s.Reg.Add(&Command{Name: "recoverVirtualMachine", Roles: AllRoles, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "recoverVirtualMachine", Response: vmResponseFields, Roles: AllRoles, ResponseKey: "virtualmachine",
 		Description: "Recovers a virtual machine.", Params: []Param{vmID}, Handler: recoverVM})
-	s.Reg.Add(&Command{Name: "expungeVirtualMachine", Roles: AllRoles, Async: true, Description: "Expunge a virtual machine. Once expunged, it cannot be recoverd.",
+	s.Reg.Add(&Command{Name: "expungeVirtualMachine", Response: successResponse, Roles: AllRoles, Async: true, Description: "Expunge a virtual machine. Once expunged, it cannot be recoverd.",
 		Params: []Param{vmID}, Handler: expungeVM, Job: expungeVMJob})
-	s.Reg.Add(&Command{Name: "migrateVirtualMachine", Roles: Admin, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "migrateVirtualMachine", Response: vmResponseFields, Roles: Admin, Async: true, ResponseKey: "virtualmachine",
 		Description: "Attempts Migration of a VM to a different host or Root volume of the vm to a different storage pool",
 		Params: []Param{{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "the ID of the virtual machine"},
 			{Name: "hostid", Type: TUUID, Description: "Destination Host ID to migrate VM to."},
@@ -121,13 +121,13 @@ func registerVMs(s *Server) {
 		{Name: "shrinkok", Type: TBool, Description: "Verify OK to Shrink (no effect: the root volume is not resized by an offering change)"},
 		{Name: "miniops", Type: TLong, Description: "New minimum number of IOPS for the custom disk offering (refused: the root volume keeps its IOPS)"},
 		{Name: "maxiops", Type: TLong, Description: "New maximum number of IOPS for the custom disk offering (refused: the root volume keeps its IOPS)"}}
-	s.Reg.Add(&Command{Name: "changeServiceForVirtualMachine", Roles: AllRoles, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "changeServiceForVirtualMachine", Response: vmResponseFields, Roles: AllRoles, ResponseKey: "virtualmachine",
 		Description: "Changes the service offering for a virtual machine. The virtual machine must be in a \"Stopped\" state for this command to take effect.",
 		Params:      offeringParams, Handler: changeServiceForVM})
-	s.Reg.Add(&Command{Name: "scaleVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "scaleVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Scales the virtual machine to a new service offering. This command also considers the volume size in the service offering or disk offering linked to the new service offering and apply all characteristics to the root volume.",
 		Params:      append([]Param(nil), offeringParams...), Handler: scaleVM, Job: scaleVMJob})
-	s.Reg.Add(&Command{Name: "updateVirtualMachine", Roles: AllRoles, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "updateVirtualMachine", Response: vmResponseFields, Roles: AllRoles, ResponseKey: "virtualmachine",
 		Description: "Updates properties of a virtual machine. The VM has to be stopped and restarted for the new properties to take effect.",
 		Params: []Param{vmID,
 			{Name: "displayname", Type: TString, Length: 255, Description: "user generated name"},
@@ -145,7 +145,7 @@ func registerVMs(s *Server) {
 			{Name: "customid", Type: TString, Description: "an optional field, in case you want to set a custom id to the resource. Allowed to Root Admins only"},
 			{Name: "deleteprotection", Type: TBool, Description: "Set delete protection for the virtual machine. If true, the instance will be protected from deletion. Note: If the instance is managed by another service like autoscaling groups or CKS, delete protection will be ignored."},
 		}, Handler: updateVM})
-	s.Reg.Add(&Command{Name: "resetSSHKeyForVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "resetSSHKeyForVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Resets the SSH Key for virtual machine. The virtual machine must be in a \"Stopped\" state.",
 		Params: []Param{vmID,
 			{Name: "keypair", Type: TString, Description: "name of the ssh key pair used to login to the virtual machine"},
@@ -154,15 +154,15 @@ func registerVMs(s *Server) {
 			{Name: "domainid", Type: TUUID, Description: "an optional domainId for the virtual machine. If the account parameter is used, domainId must also be used."},
 			{Name: "projectid", Type: TUUID, Description: "an optional project for the ssh key (projects are not supported)"}},
 		Handler: resetSSHKey, Job: resetSSHKeyJob})
-	s.Reg.Add(&Command{Name: "resetPasswordForVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "resetPasswordForVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Resets the password for virtual machine. The virtual machine must be in a \"Stopped\" state and the template must already support this feature for this command to take effect.",
 		Params:      []Param{vmID, {Name: "password", Type: TString, Description: "The new password of the virtual machine. If null, a random password will be generated for the VM."}},
 		Handler:     resetPassword, Job: resetPasswordJob})
-	s.Reg.Add(&Command{Name: "getVirtualMachineUserData", Roles: AllRoles, ResponseKey: "virtualmachineuserdata",
+	s.Reg.Add(&Command{Name: "getVirtualMachineUserData", Response: vmUserDataResponse, Roles: AllRoles, ResponseKey: "virtualmachineuserdata",
 		Description: "Returns user data associated with the VM",
 		Params:      []Param{{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "The ID of the virtual machine"}},
 		Handler:     getVMUserData})
-	s.Reg.Add(&Command{Name: "restoreVirtualMachine", Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "restoreVirtualMachine", Response: vmResponseFields, Roles: AllRoles, Async: true, ResponseKey: "virtualmachine",
 		Description: "Restore a VM to original template/ISO or new template/ISO",
 		Params: []Param{{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "Virtual Machine ID"},
 			{Name: "templateid", Type: TUUID, Description: "an optional template Id to restore vm from the new template."},

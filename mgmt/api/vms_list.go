@@ -9,7 +9,7 @@ import (
 )
 
 func registerVMLists(s *Server) {
-	s.Reg.Add(&Command{Name: "listVirtualMachines", Roles: AllRoles, List: true, ResponseKey: "virtualmachine",
+	s.Reg.Add(&Command{Name: "listVirtualMachines", Response: vmResponseFields, Roles: AllRoles, List: true, ResponseKey: "virtualmachine",
 		Description: "List the virtual machines owned by the account.",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "the ID of the virtual machine"},
@@ -42,7 +42,7 @@ func registerVMLists(s *Server) {
 			tagsListParam,
 		),
 		Handler: listVMs})
-	s.Reg.Add(&Command{Name: "listNics", Roles: AllRoles, List: true, ResponseKey: "nic", Description: "list the vm nics IP to NIC",
+	s.Reg.Add(&Command{Name: "listNics", Response: nicResponseFields, Roles: AllRoles, List: true, ResponseKey: "nic", Description: "list the vm nics IP to NIC",
 		Params: []Param{
 			{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "the ID of the vm"},
 			{Name: "nicid", Type: TUUID, Description: "the ID of the nic to to list IPs"},

@@ -31,7 +31,7 @@ const (
 )
 
 func registerVolumes(s *Server) {
-	s.Reg.Add(&Command{Name: "createVolume", Roles: AllRoles, Async: true, ResponseKey: "volume",
+	s.Reg.Add(&Command{Name: "createVolume", Response: volumeResponse, Roles: AllRoles, Async: true, ResponseKey: "volume",
 		Description: "Creates a disk volume from a disk offering, or from a snapshot. This disk volume must still be attached to a virtual machine to make use of it.",
 		Params: []Param{
 			{Name: "name", Type: TString, Length: 255, Description: "the name of the disk volume"},
@@ -50,7 +50,7 @@ func registerVolumes(s *Server) {
 			{Name: "customid", Type: TString, Description: "an optional field, in case you want to set a custom id to the resource. Allowed to Root Admins only"},
 		},
 		Handler: createVolumeStart, Job: createVolumeJob})
-	s.Reg.Add(&Command{Name: "listVolumes", Roles: AllRoles, List: true, ResponseKey: "volume",
+	s.Reg.Add(&Command{Name: "listVolumes", Response: volumeResponse, Roles: AllRoles, List: true, ResponseKey: "volume",
 		Description: "Lists all volumes.",
 		Params: withScope(
 			Param{Name: "id", Type: TUUID, Description: "the ID of the disk volume"},
@@ -74,11 +74,11 @@ func registerVolumes(s *Server) {
 			tagsListParam,
 		),
 		Handler: listVolumes})
-	s.Reg.Add(&Command{Name: "deleteVolume", Roles: AllRoles, ResponseKey: "success",
+	s.Reg.Add(&Command{Name: "deleteVolume", Response: successResponse, Roles: AllRoles, ResponseKey: "success",
 		Description: "Deletes a detached disk volume.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "The ID of the disk volume"}},
 		Handler:     deleteVolume})
-	s.Reg.Add(&Command{Name: "updateVolume", Roles: AllRoles, Async: true, ResponseKey: "volume",
+	s.Reg.Add(&Command{Name: "updateVolume", Response: volumeResponse, Roles: AllRoles, Async: true, ResponseKey: "volume",
 		Description: "Updates the volume.",
 		Params: []Param{{Name: "id", Type: TUUID, Description: "The ID of the disk volume"},
 			{Name: "name", Type: TString, Length: 255, Description: "new name of the volume"},

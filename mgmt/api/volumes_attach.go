@@ -9,7 +9,7 @@ import (
 )
 
 func registerVolumeAttach(s *Server) {
-	s.Reg.Add(&Command{Name: "attachVolume", Roles: AllRoles, Async: true, ResponseKey: "volume",
+	s.Reg.Add(&Command{Name: "attachVolume", Response: volumeResponse, Roles: AllRoles, Async: true, ResponseKey: "volume",
 		Description: "Attaches a disk volume to a virtual machine.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the disk volume"},
@@ -17,7 +17,7 @@ func registerVolumeAttach(s *Server) {
 			{Name: "deviceid", Type: TLong, Description: "the ID of the device to map the volume to the guest OS; 0 is the ROOT disk, 3 the CD-ROM"},
 		},
 		Handler: attachVolumeStart, Job: attachVolumeJob})
-	s.Reg.Add(&Command{Name: "detachVolume", Roles: AllRoles, Async: true, ResponseKey: "volume",
+	s.Reg.Add(&Command{Name: "detachVolume", Response: volumeResponse, Roles: AllRoles, Async: true, ResponseKey: "volume",
 		Description: "Detaches a disk volume from a virtual machine.",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the ID of the disk volume"},

@@ -10,7 +10,7 @@ import (
 )
 
 func registerVolumeResize(s *Server) {
-	s.Reg.Add(&Command{Name: "resizeVolume", Roles: AllRoles, Async: true, ResponseKey: "volume",
+	s.Reg.Add(&Command{Name: "resizeVolume", Response: volumeResponse, Roles: AllRoles, Async: true, ResponseKey: "volume",
 		Description: "Resizes a volume",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the disk volume"},
@@ -22,7 +22,7 @@ func registerVolumeResize(s *Server) {
 			{Name: "automigrate", Type: TBool, Description: "in CloudStack, migrate the volume to a suitable pool if its pool lacks room for the new size. Atoll does not move volumes on resize: when the pool lacks room the resize fails (533) with an error that says so; with room it has no effect"},
 		},
 		Handler: resizeVolumeStart, Job: resizeVolumeJob})
-	s.Reg.Add(&Command{Name: "migrateVolume", Roles: Admin, Async: true, ResponseKey: "volume",
+	s.Reg.Add(&Command{Name: "migrateVolume", Response: volumeResponse, Roles: Admin, Async: true, ResponseKey: "volume",
 		Description: "Migrate volume",
 		Params: []Param{
 			{Name: "volumeid", Type: TUUID, Required: true, Description: "the ID of the volume"},

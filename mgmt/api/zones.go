@@ -37,7 +37,7 @@ func registerZones(s *Server) {
 		{Name: "localstorageenabled", Type: TBool, Description: "true if local storage offering enabled, false otherwise"},
 		{Name: "dhcpprovider", Type: TString, Description: "the dhcp Provider for the Zone (VirtualRouter)"},
 	}
-	s.Reg.Add(&Command{Name: "listZones", Roles: AllRoles, List: true, ResponseKey: "zone",
+	s.Reg.Add(&Command{Name: "listZones", Response: zoneResponse, Roles: AllRoles, List: true, ResponseKey: "zone",
 		Description: "Lists zones",
 		Params: []Param{
 			{Name: "id", Type: TUUID, Description: "the ID of the zone"},
@@ -51,7 +51,7 @@ func registerZones(s *Server) {
 			{Name: "tags", Type: TMap, Description: "List zones by resource tags (key/value pairs)"},
 		},
 		Handler: listZones})
-	s.Reg.Add(&Command{Name: "createZone", Roles: Admin, ResponseKey: "zone",
+	s.Reg.Add(&Command{Name: "createZone", Response: zoneResponse, Roles: Admin, ResponseKey: "zone",
 		Description: "Creates a Zone.",
 		Params: append([]Param{
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the Zone"},
@@ -64,7 +64,7 @@ func registerZones(s *Server) {
 			{Name: "storageaccessgroups", Type: TList, Description: "comma separated list of storage access groups for the hosts in the zone"},
 		}, dns...),
 		Handler: createZone})
-	s.Reg.Add(&Command{Name: "updateZone", Roles: Admin, ResponseKey: "zone",
+	s.Reg.Add(&Command{Name: "updateZone", Response: zoneResponse, Roles: Admin, ResponseKey: "zone",
 		Description: "Updates a Zone.",
 		Params: append([]Param{
 			{Name: "id", Type: TUUID, Required: true, Description: "the ID of the Zone"},
@@ -77,7 +77,7 @@ func registerZones(s *Server) {
 			{Name: "sortkey", Type: TInt, Description: "sort key of the zone, integer"},
 		}, dns...),
 		Handler: updateZone})
-	s.Reg.Add(&Command{Name: "deleteZone", Roles: Admin,
+	s.Reg.Add(&Command{Name: "deleteZone", Response: successResponse, Roles: Admin,
 		Description: "Deletes a Zone.",
 		Params:      []Param{{Name: "id", Type: TUUID, Required: true, Description: "the ID of the Zone"}},
 		Handler:     deleteZone})
