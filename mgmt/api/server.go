@@ -124,14 +124,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, "", Errorf(CodeMalformed, CSServerAPI, "malformed request: %v", err))
 		return
 	}
+	// Parameter names are read case-insensitively here (normalizeKey), which CloudStack does
+	// not do: ApiServer.handleRequest copies the servlet's parameter map with each name as sent
+	// (paramMap.put(key, value[0])) and ParamProcessWorker reads each parameter by its exact,
+	// lower-case name, so of id=A&ID=B CloudStack uses A and ignores ID, while its signature
+	// check (verifyRequest) takes apiKey, signature and expires in any case. So CloudStack has
+	// no one rule for a name sent twice in different case, and ranging over r.Form (a map) would
+	// pick a spelling at random: such a request is refused (431, naming the parameter), the same
+	// way every time, before it is authenticated or run. Clients send each parameter once, and
+	// answering with one spelling while a proxy, WAF or log reads the other is how parameter
+	// pollution works. A name repeated exactly (id=A&id=B) takes its first value, as
+	// CloudStack's value[0] does (r.Form lists a POST body's values before the query string's; a
+	// servlet lists the query string's first), and raw, which the signature covers, keeps that
+	// same first value.
 	p := make(Params, len(r.Form))
 	raw := make(map[string]string, len(r.Form))
+	spelled := make(map[string]bool, len(r.Form))
+	twice := "" // the first, in name order, of the names sent in more than one spelling
 	for k, vs := range r.Form {
 		if len(vs) == 0 {
 			continue
 		}
 		raw[k] = vs[0]
-		p[normalizeKey(k)] = vs[0]
+		n := normalizeKey(k)
+		if spelled[n] && (twice == "" || n < twice) {
+			twice = n
+		}
+		spelled[n] = true
+		p[n] = vs[0]
+	}
+	if twice != "" {
+		name := p["command"]
+		if twice == "command" {
+			name = ""
+		}
+		writeError(w, name, Errorf(CodeParam, CSServerAPI, "Parameter %s was sent more than once, in different case; send each parameter once", twice))
+		return
 	}
 	cmdName = p["command"]
 	if cmdName == "" {
