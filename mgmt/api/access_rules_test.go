@@ -93,7 +93,8 @@ func templateAccessRules(t *testing.T, o mgmttest.Options) {
 	tplWait(t, carol, cpriv, sim)
 	tplRefuse(t, e, subadmin, "copyTemplate", map[string]string{"id": cpub, "sourcezoneid": sim, "destzoneid": sim2}, 531, notOwn)
 	tplRefuse(t, e, subadmin, "extractTemplate", map[string]string{"id": cpub, "mode": "HTTP_DOWNLOAD", "zoneid": sim}, 531, notOwn)
-	const noLaunch = "does not have permission to launch instances from template cpriv"
+	// The refusal names the template by the id sent, never by its owner's name for it.
+	noLaunch := "does not have permission to launch instances from template " + cpriv
 	for _, c := range []*api.Client{subadmin, dave, bob} {
 		tplRefuse(t, e, c, "copyTemplate", map[string]string{"id": cpriv, "sourcezoneid": sim, "destzoneid": sim2}, 531, noLaunch)
 		tplRefuse(t, e, c, "extractTemplate", map[string]string{"id": cpriv, "mode": "HTTP_DOWNLOAD", "zoneid": sim}, 531, noLaunch)

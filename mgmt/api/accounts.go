@@ -174,7 +174,7 @@ func (c *Call) accountListScope() (db.Scope, error) {
 			return db.Scope{}, err
 		}
 		if !c.Caller.CanManageAccount(a.ID, a.DomainPath) {
-			return db.Scope{}, ErrDenied("Account %s does not have permission to access account %s", u.AccountName, a.Name)
+			return db.Scope{}, ErrDenied("Account %s does not have permission to access account %s", u.AccountName, id)
 		}
 		return db.Scope{AccountID: a.ID}, nil
 	}
@@ -249,8 +249,12 @@ func (c *Call) accountByParams(q db.Querier) (*db.Account, error) {
 // its own role does not.
 func (c *Call) checkAccountAccess(a *db.Account) error {
 	if !c.Caller.CanManageAccount(a.ID, a.DomainPath) {
-		return ErrDenied("Account %s does not have permission to operate on account %s in domain %s",
-			c.Caller.User.AccountName, a.Name, a.DomainPath)
+		// Name the account as the caller did (by id, else by name): nothing it may not see.
+		sent := strings.ToLower(c.P.String("id"))
+		if sent != a.ID {
+			sent = c.P.String("account")
+		}
+		return ErrDenied("Account %s does not have permission to operate on account %s", c.Caller.User.AccountName, sent)
 	}
 	return c.checkPrivilege(a.ID, a.Name, a.RoleID, accountRoleType(a), "")
 }

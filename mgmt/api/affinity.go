@@ -176,7 +176,7 @@ func (c *Call) affinityGroupOf(q db.Querier) (*db.AffinityGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkOwnerAccess(q, g.AccountID, g.DomainID); err != nil {
+	if err := c.checkOwnerAccess(q, id+name, g.AccountID, g.DomainID); err != nil {
 		return nil, err
 	}
 	return g, nil

@@ -76,7 +76,7 @@ func (c *Call) configScope() (scope, id string, err error) {
 			return "", "", err
 		}
 		if !c.Caller.CanManageAccount(a.ID, a.DomainPath) {
-			return "", "", ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, a.Name)
+			return "", "", ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, id)
 		}
 	case config.Cluster:
 		if _, err := db.GetCluster(c.Ctx, c.S.DB.Read(), id); errors.Is(err, db.ErrNotFound) {

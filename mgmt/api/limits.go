@@ -440,7 +440,7 @@ func (c *Call) limitOwner(q db.Querier) (acct *db.Account, dom *db.Domain, err e
 			return nil, nil, err
 		}
 		if !c.Caller.CanManageAccount(a.ID, a.DomainPath) {
-			return nil, nil, ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, a.Name)
+			return nil, nil, ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, name)
 		}
 		return a, nil, nil
 	}
@@ -681,7 +681,7 @@ func updateResourceCount(c *Call) (any, error) {
 	} else if !c.Caller.IsAdmin() {
 		// A user recounts its own account only.
 		if dom.ID != c.Caller.User.DomainID {
-			return nil, ErrDenied("Account %s does not have permission to access domain %s", c.Caller.User.AccountName, dom.Path)
+			return nil, ErrDenied("Account %s does not have permission to operate within domain id=%s", c.Caller.User.AccountName, dom.ID)
 		}
 		if acct, err = db.GetAccount(c.Ctx, c.S.DB.Read(), c.Caller.User.AccountID); err != nil {
 			return nil, err

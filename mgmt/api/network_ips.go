@@ -483,7 +483,7 @@ func (c *Call) networkUsableBy(n *db.Network, acct *db.Account) error {
 		ok = len(acct.DomainPath) > len(p) && strings.EqualFold(acct.DomainPath[:len(p)], p)
 	}
 	if !ok {
-		return ErrDenied("Account %s does not have permission to use network %s", acct.Name, n.Name)
+		return ErrDenied("Account %s does not have permission to use network %s", acct.Name, n.ID)
 	}
 	return nil
 }

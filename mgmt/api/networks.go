@@ -115,7 +115,7 @@ func (c *Call) networkForCall(q db.Querier, id string, write bool) (*db.Network,
 		return nil, err
 	}
 	if !c.canUseNetwork(n, write) {
-		return nil, ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.Name)
+		return nil, ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.ID)
 	}
 	return n, nil
 }
@@ -480,7 +480,7 @@ func deleteNetworkJob(c *Call, j *db.Job) (any, error) {
 			return err
 		}
 		if !c.canUseNetwork(n, true) {
-			return ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.Name)
+			return ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.ID)
 		}
 		return c.destroyNetwork(tx, n)
 	})

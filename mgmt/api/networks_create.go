@@ -44,7 +44,7 @@ func (c *Call) networkOwner(q db.Querier) (acct *db.Account, dom *db.Domain, err
 		return nil, nil, err
 	}
 	if !c.Caller.CanManageAccount(acct.ID, dom.Path) {
-		return nil, nil, ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, acct.Name)
+		return nil, nil, ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, name)
 	}
 	return acct, dom, nil
 }

@@ -57,7 +57,7 @@ func (c *Call) offeringDomains(param string, required bool) ([]string, error) {
 			return nil, err
 		}
 		if !c.Caller.IsRootAdmin() && !c.Caller.CanSeeDomain(d.Path) {
-			return nil, ErrDenied("Account %s does not have permission to access domain %s", c.Caller.User.AccountName, d.Path)
+			return nil, ErrDenied("Account %s does not have permission to operate within domain id=%s", c.Caller.User.AccountName, v)
 		}
 		if !slices.Contains(ids, d.ID) {
 			ids = append(ids, d.ID)
@@ -91,22 +91,22 @@ func (c *Call) offeringZones(param string) ([]string, error) {
 	return ids, nil
 }
 
-// canChangeOffering: a root admin changes any offering; a domain admin only offerings
-// restricted to domains within its subtree.
-func (c *Call) canChangeOffering(what, name string, domainIDs []string) error {
+// canChangeOffering: a root admin changes any offering (id, as the caller sent it); a domain
+// admin only offerings restricted to domains within its subtree.
+func (c *Call) canChangeOffering(what, id string, domainIDs []string) error {
 	if c.Caller.IsRootAdmin() {
 		return nil
 	}
 	if len(domainIDs) == 0 {
-		return ErrDenied("Unable to update public %s %s by admin of domain %s", what, name, c.Caller.User.DomainPath)
+		return ErrDenied("Unable to update public %s %s by admin of domain %s", what, id, c.Caller.User.DomainPath)
 	}
 	paths, err := db.DomainPaths(c.Ctx, c.S.DB.Read(), domainIDs)
 	if err != nil {
 		return err
 	}
-	for _, id := range domainIDs {
-		if p, ok := paths[id]; !ok || !c.Caller.CanSeeDomain(p) {
-			return ErrDenied("Unable to update %s %s by admin of domain %s: it is not restricted to domains the admin manages", what, name, c.Caller.User.DomainPath)
+	for _, d := range domainIDs {
+		if p, ok := paths[d]; !ok || !c.Caller.CanSeeDomain(p) {
+			return ErrDenied("Unable to update %s %s by admin of domain %s: it is not restricted to domains the admin manages", what, id, c.Caller.User.DomainPath)
 		}
 	}
 	return nil
@@ -855,7 +855,7 @@ func updateServiceOffering(c *Call) (any, error) {
 		if o.IsSystem && !c.Caller.IsRootAdmin() {
 			return ErrDenied("Only ROOT admins can update system offerings")
 		}
-		if err := c.canChangeOffering("service offering", o.Name, o.DomainIDs); err != nil {
+		if err := c.canChangeOffering("service offering", o.ID, o.DomainIDs); err != nil {
 			return err
 		}
 		if c.P.Has("name") {
@@ -910,7 +910,7 @@ func deleteServiceOffering(c *Call) (any, error) {
 		if o.IsSystem && !c.Caller.IsRootAdmin() {
 			return ErrDenied("Only ROOT admins can delete system offerings")
 		}
-		if err := c.canChangeOffering("service offering", o.Name, o.DomainIDs); err != nil {
+		if err := c.canChangeOffering("service offering", o.ID, o.DomainIDs); err != nil {
 			return err
 		}
 		if err := db.RemoveServiceOffering(c.Ctx, tx, o.ID); err != nil {

@@ -321,7 +321,7 @@ func updateDiskOffering(c *Call) (any, error) {
 		if err != nil {
 			return err
 		}
-		if err := c.canChangeOffering("disk offering", o.Name, o.DomainIDs); err != nil {
+		if err := c.canChangeOffering("disk offering", o.ID, o.DomainIDs); err != nil {
 			return err
 		}
 		if c.P.Has("name") {
@@ -376,7 +376,7 @@ func deleteDiskOffering(c *Call) (any, error) {
 		if err != nil {
 			return err
 		}
-		if err := c.canChangeOffering("disk offering", o.Name, o.DomainIDs); err != nil {
+		if err := c.canChangeOffering("disk offering", o.ID, o.DomainIDs); err != nil {
 			return err
 		}
 		if err := db.RemoveDiskOffering(c.Ctx, tx, o.ID); err != nil {

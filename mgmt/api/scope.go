@@ -31,7 +31,7 @@ func (c *Call) ListScope() (db.Scope, error) {
 				return db.Scope{}, err
 			}
 			if !c.Caller.CanManageAccount(a.ID, dom.Path) {
-				return db.Scope{}, ErrDenied("Account %s does not have permission to access account %s", u.AccountName, a.Name)
+				return db.Scope{}, ErrDenied("Account %s does not have permission to access account %s", u.AccountName, accountName)
 			}
 			return db.Scope{AccountID: a.ID}, nil
 		}
@@ -58,7 +58,8 @@ func (c *Call) VisibleScope() db.Scope {
 	return db.Scope{AccountID: u.AccountID}
 }
 
-// DomainForScope loads a domain the caller may see; "" means the caller's own domain.
+// DomainForScope loads a domain the caller may see; "" means the caller's own domain. A refusal
+// names the domain by the id the caller sent (CloudStack's DomainChecker wording), not its path.
 func (c *Call) DomainForScope(domainID string) (*db.Domain, error) {
 	if domainID == "" {
 		domainID = c.Caller.User.DomainID
@@ -71,7 +72,7 @@ func (c *Call) DomainForScope(domainID string) (*db.Domain, error) {
 		return nil, err
 	}
 	if !c.Caller.CanSeeDomain(d.Path) {
-		return nil, ErrDenied("Account %s does not have permission to access domain %s", c.Caller.User.AccountName, d.Path)
+		return nil, ErrDenied("Account %s does not have permission to operate within domain id=%s", c.Caller.User.AccountName, domainID)
 	}
 	return d, nil
 }

@@ -150,7 +150,7 @@ func (c *Call) snapshotPolicyForCall(q db.Querier, id string) (*db.SnapshotPolic
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkOwnerAccess(q, p.AccountID, p.DomainID); err != nil {
+	if err := c.checkOwnerAccess(q, id, p.AccountID, p.DomainID); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -93,7 +93,7 @@ func (c *Call) snapshotForCall(q db.Querier, id string) (*db.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkOwnerAccess(q, s.AccountID, s.DomainID); err != nil {
+	if err := c.checkOwnerAccess(q, id, s.AccountID, s.DomainID); err != nil {
 		return nil, err
 	}
 	return s, nil

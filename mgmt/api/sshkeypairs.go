@@ -89,7 +89,7 @@ func (c *Call) ownerForCreate(q db.Querier) (*db.Account, error) {
 	a, err := db.GetAccountByName(c.Ctx, q, dom.ID, name)
 	if errors.Is(err, db.ErrNotFound) || err == nil && !c.Caller.CanManageAccount(a.ID, dom.Path) {
 		if err == nil {
-			return nil, ErrDenied("Account %s does not have permission to access account %s", u.AccountName, a.Name)
+			return nil, ErrDenied("Account %s does not have permission to access account %s", u.AccountName, name)
 		}
 		return nil, ErrParam("Unable to find account %s in domain %s", name, domainID)
 	}

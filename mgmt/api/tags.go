@@ -143,7 +143,7 @@ func successJob(c *Call, j *db.Job) (any, error) { return Success(), nil }
 
 // tagResource is a resource named by createTags/deleteTags, with its owner.
 type tagResource struct {
-	id, accountID, domainID string
+	id, raw, accountID, domainID string // raw: the id as the caller sent it
 }
 
 // tagResources resolves resourceids of a type and checks the caller may tag each.
@@ -158,10 +158,10 @@ func (c *Call) tagResources(q db.Querier, t taggable, what string) ([]tagResourc
 		if err != nil {
 			return nil, err
 		}
-		if err := c.checkOwnerAccess(q, acct, dom); err != nil {
+		if err := c.checkOwnerAccess(q, id, acct, dom); err != nil {
 			return nil, ErrDenied("Account '%s' doesn't have permissions to %s tags for resource '%s'.", c.Caller.User.AccountName, what, raw)
 		}
-		out = append(out, tagResource{id: id, accountID: acct, domainID: dom})
+		out = append(out, tagResource{id: id, raw: raw, accountID: acct, domainID: dom})
 	}
 	if len(out) == 0 {
 		return nil, ErrMissing(c.Cmd.Name, "resourceids")
@@ -169,9 +169,11 @@ func (c *Call) tagResources(q db.Querier, t taggable, what string) ([]tagResourc
 	return out, nil
 }
 
-// checkOwnerAccess answers an error unless the caller may act on what accountID owns; the
-// system's resources (accountID "") only root admins may.
-func (c *Call) checkOwnerAccess(q db.Querier, accountID, domainID string) error {
+// checkOwnerAccess answers an error unless the caller may act on resourceID, which accountID
+// owns; the system's resources (accountID "") only root admins may. The error names only
+// resourceID, the id the caller sent: never the owner (CloudStack's DomainChecker answers
+// "Caller does not have permission to operate with provided resource." and logs the owner).
+func (c *Call) checkOwnerAccess(q db.Querier, resourceID, accountID, domainID string) error {
 	if accountID == "" {
 		if c.Caller.IsRootAdmin() {
 			return nil
@@ -189,7 +191,7 @@ func (c *Call) checkOwnerAccess(q db.Querier, accountID, domainID string) error 
 		}
 	}
 	if !c.Caller.CanManageAccount(accountID, path) {
-		return ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, accountID)
+		return ErrDenied("Account %s does not have permission to operate with resource %s", c.Caller.User.AccountName, resourceID)
 	}
 	return nil
 }
@@ -276,7 +278,7 @@ func deleteTags(c *Call) (any, error) {
 		}
 		for _, tag := range doomed {
 			if tag.AccountID != c.Caller.User.AccountID {
-				if err := c.checkOwnerAccess(tx, tag.AccountID, tag.DomainID); err != nil {
+				if err := c.checkOwnerAccess(tx, tag.ResourceID, tag.AccountID, tag.DomainID); err != nil {
 					return err
 				}
 			}

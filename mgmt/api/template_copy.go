@@ -123,7 +123,7 @@ func (c *Call) checkImageOperate(q db.Querier, k imageKind, t *db.Template) erro
 	if ok, err := c.hasLaunchPermission(q, t); err != nil || ok {
 		return err
 	}
-	return ErrDenied("Account %s does not have permission to launch instances from %s %s", c.Caller.User.AccountName, k.noun, t.Name)
+	return ErrDenied("Account %s does not have permission to launch instances from %s %s", c.Caller.User.AccountName, k.noun, t.ID)
 }
 
 // copyImageJob waits for the copies to land and answers the template in the first

@@ -112,7 +112,7 @@ func createTemplate(c *Call) (any, error) {
 			if err != nil {
 				return err
 			}
-			if err := c.checkOwnerAccess(tx, v.AccountID, v.DomainID); err != nil {
+			if err := c.checkOwnerAccess(tx, volID, v.AccountID, v.DomainID); err != nil {
 				return ErrDenied("Account %s does not have permission to use volume %s", c.Caller.User.AccountName, volID)
 			}
 			if v.State != "Ready" {
@@ -137,7 +137,7 @@ func createTemplate(c *Call) (any, error) {
 			if err != nil {
 				return err
 			}
-			if err := c.checkOwnerAccess(tx, s.AccountID, s.DomainID); err != nil {
+			if err := c.checkOwnerAccess(tx, snapID, s.AccountID, s.DomainID); err != nil {
 				return ErrDenied("Account %s does not have permission to use snapshot %s", c.Caller.User.AccountName, snapID)
 			}
 			if s.State != "BackedUp" {

@@ -178,7 +178,7 @@ func (c *Call) imageByID(q db.Querier, k imageKind, id string) (*db.Template, er
 // checkImageUse answers an error unless the caller may use a template or ISO: a public one,
 // one it (or an account it manages) owns, or one shared with its account.
 func (c *Call) checkImageUse(q db.Querier, k imageKind, t *db.Template) error {
-	if t.IsPublic || c.checkOwnerAccess(q, t.AccountID, t.DomainID) == nil {
+	if t.IsPublic || c.checkOwnerAccess(q, t.ID, t.AccountID, t.DomainID) == nil {
 		return nil
 	}
 	if ok, err := c.hasLaunchPermission(q, t); err != nil || ok {
@@ -204,7 +204,7 @@ func (c *Call) hasLaunchPermission(q db.Querier, t *db.Template) (bool, error) {
 
 // checkImageOwner answers an error unless the caller may change a template or ISO.
 func (c *Call) checkImageOwner(q db.Querier, k imageKind, t *db.Template) error {
-	if err := c.checkOwnerAccess(q, t.AccountID, t.DomainID); err != nil {
+	if err := c.checkOwnerAccess(q, t.ID, t.AccountID, t.DomainID); err != nil {
 		return ErrDenied("Account %s does not have permission to operate on %s %s", c.Caller.User.AccountName, k.noun, t.ID)
 	}
 	return nil

@@ -164,8 +164,7 @@ func (c *Call) userByID(q db.Querier, id string) (*db.User, error) {
 // checkUserAccess: the caller must administer the user's account (a plain user: be that user).
 func (c *Call) checkUserAccess(u *db.User) error {
 	if !c.Caller.CanManageAccount(u.AccountID, u.DomainPath) {
-		return ErrDenied("Account %s does not have permission to operate on user %s of account %s",
-			c.Caller.User.AccountName, u.Username, u.AccountName)
+		return ErrDenied("Account %s does not have permission to operate on user %s", c.Caller.User.AccountName, u.ID)
 	}
 	return c.checkPrivilege(u.AccountID, u.AccountName, u.RoleID, userRoleType(u), u.ID)
 }

@@ -186,7 +186,7 @@ func (c *Call) vmOf(q db.Querier, id string) (*db.VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkOwnerAccess(q, v.AccountID, v.DomainID); err != nil {
+	if err := c.checkOwnerAccess(q, id, v.AccountID, v.DomainID); err != nil {
 		return nil, err
 	}
 	return v, nil

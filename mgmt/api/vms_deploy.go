@@ -140,7 +140,7 @@ func (c *Call) offeringOf(q db.Querier, so *db.ServiceOffering, id string, owner
 			return nil, err
 		}
 		if !db.OfferingVisibleTo(so.DomainIDs, paths, owner.DomainPath) {
-			return nil, ErrDenied("Service offering %s is not available to account %s", so.Name, owner.Name)
+			return nil, ErrDenied("Service offering %s is not available to account %s", so.ID, owner.Name)
 		}
 	}
 	if len(so.ZoneIDs) > 0 && zoneID != "" && !slices.Contains(so.ZoneIDs, zoneID) {
@@ -173,7 +173,7 @@ func (c *Call) templateOf(q db.Querier, t *db.Template, ready bool, id string, o
 			return nil, err
 		}
 		if !slices.Contains(perms, owner.ID) {
-			return nil, ErrDenied("Account %s does not have permission to use template %s", owner.Name, t.Name)
+			return nil, ErrDenied("Account %s does not have permission to use template %s", owner.Name, t.ID)
 		}
 	}
 	if !ready {
@@ -545,7 +545,7 @@ func (c *Call) deployNetworks(q db.Querier, p *deployment, read map[string]*db.N
 			return err
 		}
 		if n.ZoneID != p.zone.ID {
-			return ErrParam("Network %s does not belong to zone %s", n.Name, p.zone.Name)
+			return ErrParam("Network %s does not belong to zone %s", n.ID, p.zone.Name)
 		}
 		if err := c.networkUsableBy(n, p.owner); err != nil {
 			return err

@@ -104,7 +104,7 @@ func (c *Call) volumeForCall(q db.Querier, id string) (*db.Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkOwnerAccess(q, v.AccountID, v.DomainID); err != nil {
+	if err := c.checkOwnerAccess(q, id, v.AccountID, v.DomainID); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -119,7 +119,7 @@ func (c *Call) vmForVolume(q db.Querier, id string) (*db.VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkOwnerAccess(q, vm.AccountID, vm.DomainID); err != nil {
+	if err := c.checkOwnerAccess(q, id, vm.AccountID, vm.DomainID); err != nil {
 		return nil, err
 	}
 	return vm, nil
@@ -369,7 +369,7 @@ func (c *Call) planNewVolume(q db.Querier) (*newVolumePlan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.checkOwnerAccess(q, s.AccountID, s.DomainID); err != nil {
+		if err := c.checkOwnerAccess(q, snapID, s.AccountID, s.DomainID); err != nil {
 			return nil, err
 		}
 		if s.State != db.SnapshotBackedUp {
@@ -420,7 +420,7 @@ func (c *Call) planNewVolume(q db.Querier) (*newVolumePlan, error) {
 			}
 		}
 		if len(o.DomainIDs) > 0 && !c.offeringInDomain(q, o.DomainIDs, p.owner.DomainID) {
-			return nil, ErrDenied("Account %s does not have access to disk offering %s", p.owner.Name, o.Name)
+			return nil, ErrDenied("Account %s does not have access to disk offering %s", p.owner.Name, o.ID)
 		}
 	}
 	if vmID := c.P.String("virtualmachineid"); vmID != "" {

@@ -73,7 +73,7 @@ func (c *Call) planResize(q db.Querier, v *db.Volume) (*resizePlan, error) {
 			return nil, err
 		}
 		if len(o.DomainIDs) > 0 && !c.offeringInDomain(q, o.DomainIDs, v.DomainID) {
-			return nil, ErrDenied("The owner of volume %s does not have access to disk offering %s", v.Name, o.Name)
+			return nil, ErrDenied("The owner of volume %s does not have access to disk offering %s", v.Name, o.ID)
 		}
 		p.offeringID, newOff = o.ID, o
 		switch {
