@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -234,6 +235,26 @@ func Retryable(err error) bool {
 	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked") ||
 		strings.Contains(msg, "(5)") && strings.Contains(msg, "sqlite") ||
 		strings.Contains(msg, "Deadlock found")
+}
+
+// IsDatabaseError reports whether err came from the database: a driver's error (its text may
+// carry SQL, table or column names), database/sql's, or this package's own ("db: ...").
+// Callers log such an error and answer with words of their own.
+func IsDatabaseError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	var se *sqlite.Error
+	if errors.As(err, &me) || errors.As(err, &se) {
+		return true
+	}
+	for _, e := range []error{sql.ErrNoRows, sql.ErrTxDone, sql.ErrConnDone, driver.ErrBadConn, ErrNotFound, ErrConflict} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return strings.HasPrefix(err.Error(), "db: ")
 }
 
 // IsDuplicate reports whether err is a unique-key violation.

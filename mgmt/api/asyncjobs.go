@@ -98,7 +98,8 @@ func (s *Server) jobAdapter(cmd *Command) jobs.Func {
 	return func(ctx context.Context, j *db.Job) jobs.Outcome {
 		var p Params
 		if err := json.Unmarshal([]byte(j.Params), &p); err != nil {
-			return jobs.Failure(CodeInternal, "corrupt job parameters: "+err.Error())
+			s.Log.Error("corrupt job parameters", "job", j.ID, "command", cmd.Name, "err", err)
+			return jobs.Failure(CodeInternal, ErrInternalGeneric().Text)
 		}
 		c := &Call{Ctx: ctx, S: s, Cmd: cmd, P: p}
 		if h, ok := jobs.HintOf(ctx).(*jobHint); ok && h.caller != nil {
@@ -118,7 +119,8 @@ func (s *Server) jobAdapter(cmd *Command) jobs.Func {
 		}
 		body, err := json.Marshal(inner(res))
 		if err != nil {
-			return jobs.Failure(CodeInternal, "encode job result: "+err.Error())
+			s.Log.Error("encode job result", "job", j.ID, "command", cmd.Name, "err", err)
+			return jobs.Failure(CodeInternal, ErrInternalGeneric().Text)
 		}
 		return jobs.Outcome{Status: db.JobSucceeded, Code: 0, Result: string(body)}
 	}

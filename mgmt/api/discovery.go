@@ -116,7 +116,7 @@ func (d *discovery) render(cmd *Command) map[string]any {
 	for _, p := range ps {
 		length := p.Length
 		if length == 0 {
-			length = 255 // CloudStack's @Parameter default
+			length = DefaultLength // CloudStack's @Parameter default, and the bound validate applies
 		}
 		pm := map[string]any{"name": p.Name, "description": p.Description, "type": string(p.Type), "length": length, "required": p.Required}
 		if e := d.paramEntity(cmd, p); e != "" {

@@ -1,8 +1,12 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/jobs"
 )
 
 // CloudStack's API error codes (ApiErrorCode) and the exception codes (CSExceptionErrorCode)
@@ -52,6 +56,26 @@ func ErrInvalid(cmd, param, value, why string) *Error {
 		strings.ToLower(cmd), param, value, why)
 }
 
+// ErrLength is CloudStack's answer to a parameter value longer than the parameter allows
+// (ParamProcessWorker; CloudStack names the Java field, we name the parameter).
+func ErrLength(cmd, param string, max int) *Error {
+	return Errorf(CodeParam, CSServerAPI, "Unable to execute API command %s due to invalid value. Value greater than max allowed length %d for param: %s",
+		strings.ToLower(cmd), max, param)
+}
+
+// ErrTooMany refuses a list or map parameter with more items than we accept (CloudStack sets
+// no bound; the wording follows ErrLength's).
+func ErrTooMany(cmd, param string, max int) *Error {
+	return Errorf(CodeParam, CSServerAPI, "Unable to execute API command %s due to invalid value. More than max allowed %d items for param: %s",
+		strings.ToLower(cmd), max, param)
+}
+
+// ErrInternalGeneric is CloudStack's answer to an unexpected failure: the details go to the
+// log, never to the caller (they may carry SQL or driver text).
+func ErrInternalGeneric() *Error {
+	return ErrInternal("%s", jobs.InternalErrorText)
+}
+
 // ErrParam is an InvalidParameterValueException raised by business rules (431/4350).
 func ErrParam(format string, args ...any) *Error {
 	return Errorf(CodeParam, CSInvalidParameter, format, args...)
@@ -77,4 +101,19 @@ var errUnauthorized = &Error{Code: CodeUnauthorized, CSCode: CSServerAPI, Text: 
 
 func errUnknownCommand(name string) *Error {
 	return Errorf(CodeUnsupported, CSServerAPI, "The given command %s does not exist or it is not available for user", name)
+}
+
+// cause is what may be said to the caller of a failure's cause: an API error's own text, or an
+// agent's or hypervisor's words as they are; a database error is logged and replaced by
+// CloudStack's generic words, since its text may carry SQL, table names or driver messages.
+func (c *Call) cause(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Text
+	}
+	if db.IsDatabaseError(err) {
+		c.S.Log.Error("command failed", "command", c.Cmd.Name, "err", err)
+		return jobs.InternalErrorText
+	}
+	return err.Error()
 }

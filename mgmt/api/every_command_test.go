@@ -77,8 +77,18 @@ func TestEveryCommandStaysInScope(t *testing.T) {
 // TestEveryCommandBadInput sends every command, as the admin, with each required parameter
 // missing and each typed parameter malformed: each answers 431 naming the parameter and
 // changes nothing. Unsigned and wrongly signed requests answer 401 for every command.
-func TestEveryCommandBadInput(t *testing.T) {
-	e := mgmttest.Start(t, mgmttest.Options{})
+// Then every parameter of every command gets every hostile shape (badInputShapes).
+func TestEveryCommandBadInput(t *testing.T) { everyCommandBadInput(t, false) }
+
+// TestEveryCommandBadInputOnMariaDB is TestEveryCommandBadInput on MariaDB (strict mode,
+// utf8mb4 columns with lengths), where more malformed values reach a driver error.
+func TestEveryCommandBadInputOnMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	everyCommandBadInput(t, true)
+}
+
+func everyCommandBadInput(t *testing.T, mysql bool) {
+	e := mgmttest.Start(t, mgmttest.Options{MySQL: mysql})
 	bad := map[api.Type]string{api.TBool: "maybe", api.TInt: "1x", api.TLong: "ten", api.TShort: "1.5", api.TUUID: "not-a-uuid", api.TDate: "2024-13-45"}
 	for _, cmd := range e.Server.API.Reg.All() {
 		var required []api.Param
@@ -145,4 +155,5 @@ func TestEveryCommandBadInput(t *testing.T) {
 		wrong := &api.Client{Endpoint: e.URL, Key: e.Admin.Key, Secret: e.Admin.Secret + "x"}
 		mgmttest.Fail(t, wrong, cmd.Name, full, 401)
 	}
+	badInputShapes(t, e, mysql, nil)
 }

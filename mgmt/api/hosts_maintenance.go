@@ -34,14 +34,14 @@ func reconnectHostJob(c *Call, _ *db.Job) (any, error) {
 	case sim && (h.Owner == "" || h.Owner == m.ServerID() || h.Status != db.HostStatusUp):
 		m.StopSimulator(h.ID)
 		if err := m.StartSimulator(c.Ctx, h.ID); err != nil {
-			return nil, ErrInternal("Failed to reconnect host %s: %v", h.Name, err)
+			return nil, ErrInternal("Failed to reconnect host %s: %s", h.Name, c.cause(err))
 		}
 	case h.Status == db.HostStatusUp || h.Status == db.HostStatusConnecting:
 		ctx, cancel := context.WithTimeout(c.Ctx, 10*time.Second)
 		ans, err := m.Send(ctx, h.ID, protocol.CmdReconnect, nil)
 		cancel()
 		if err != nil {
-			return nil, ErrInternal("Failed to reconnect host %s: %v", h.Name, err)
+			return nil, ErrInternal("Failed to reconnect host %s: %s", h.Name, c.cause(err))
 		}
 		if !ans.OK {
 			return nil, ErrInternal("Failed to reconnect host %s: %s", h.Name, ans.Error)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Params are a request's parameters, first value of each key.
@@ -28,7 +29,12 @@ func normalizeKey(k string) string {
 // validate checks every declared parameter that was sent and every required one.
 func (c *Command) validate(p Params) error {
 	for _, d := range c.Params {
-		v, ok := p[d.Name]
+		v, ok := p[normalizeKey(d.Name)] // login declares domainId, as CloudStack spells it
+		if d.Type == TMap {
+			if err := c.checkMapSize(d, p); err != nil {
+				return err
+			}
+		}
 		if !ok {
 			if d.Type == TMap && p.hasMap(d.Name) {
 				continue
@@ -41,8 +47,8 @@ func (c *Command) validate(p Params) error {
 		if d.Required && strings.TrimSpace(v) == "" {
 			return ErrMissing(c.Name, d.Name)
 		}
-		if d.Length > 0 && len(v) > d.Length {
-			return ErrInvalid(c.Name, d.Name, v, "its length exceeding the limit of "+strconv.Itoa(d.Length)+" characters")
+		if err := c.checkSize(d, v); err != nil {
+			return err
 		}
 		switch d.Type {
 		case TBool:
@@ -86,6 +92,94 @@ func (c *Command) validate(p Params) error {
 		}
 	}
 	return nil
+}
+
+// DefaultLength bounds a parameter that declares no Length: CloudStack's @Parameter length
+// default. It bounds every kind of value (a long id or number is malformed anyway), each item
+// of a list and each key and value of a map.
+const DefaultLength = 255
+
+// MaxListItems bounds the items of a list parameter and the entries of a map parameter. CloudStack
+// sets no bound; ours keeps every filter a statement the database accepts (SQLite refuses an
+// expression deeper than 1,000 terms) and is a page's worth of ids (DefaultPageSize).
+const MaxListItems = DefaultPageSize
+
+// limit is the length bound of a parameter's values.
+func (d *Param) limit() int {
+	if d.Length > 0 {
+		return d.Length
+	}
+	return DefaultLength
+}
+
+// checkSize bounds a parameter's value before anything reads it: its length, in characters, or
+// for a list, each item's length and the number of items.
+func (c *Command) checkSize(d Param, v string) error {
+	n := d.limit()
+	if d.Type != TList {
+		if tooLong(v, n) {
+			return ErrLength(c.Name, d.Name, n)
+		}
+		return c.checkUTF8(d.Name, v)
+	}
+	if len(v) > MaxListItems*(n+1) {
+		return ErrTooMany(c.Name, d.Name, MaxListItems)
+	}
+	items := 0
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if items++; items > MaxListItems {
+			return ErrTooMany(c.Name, d.Name, MaxListItems)
+		}
+		if tooLong(e, n) {
+			return ErrLength(c.Name, d.Name, n)
+		}
+	}
+	return c.checkUTF8(d.Name, v)
+}
+
+// checkMapSize bounds a map parameter sent as name[i].key=value: each key and value, and the
+// number of entries.
+func (c *Command) checkMapSize(d Param, p Params) error {
+	n := d.limit()
+	prefix := d.Name + "["
+	var entries map[string]bool
+	for k, v := range p {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		idx, sub, _ := strings.Cut(k[len(prefix):], "]")
+		if tooLong(v, n) || tooLong(sub, n) || tooLong(idx, n) {
+			return ErrLength(c.Name, d.Name, n)
+		}
+		if err := c.checkUTF8(d.Name, k+v); err != nil {
+			return err
+		}
+		if entries == nil {
+			entries = map[string]bool{}
+		}
+		if entries[idx] = true; len(entries) > MaxListItems {
+			return ErrTooMany(c.Name, d.Name, MaxListItems)
+		}
+	}
+	return nil
+}
+
+// checkUTF8 refuses a value that is not UTF-8 text: no column could store it (MariaDB's
+// utf8mb4 columns refuse it; CloudStack, in Java, would have replaced the bytes).
+func (c *Command) checkUTF8(name, v string) error {
+	if utf8.ValidString(v) {
+		return nil
+	}
+	return ErrInvalid(c.Name, name, strings.ToValidUTF8(v, "\uFFFD"), "it not being valid UTF-8 text")
+}
+
+// tooLong reports whether s has more than n characters (runes; a byte that is not UTF-8 counts
+// as one).
+func tooLong(s string, n int) bool {
+	return len(s) > n && utf8.RuneCountInString(s) > n
 }
 
 // ParseDate accepts CloudStack's date parameter forms.

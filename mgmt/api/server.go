@@ -110,7 +110,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.Log.Error("panic serving API request", "command", cmdName, "panic", p, "stack", string(debug.Stack()))
-			writeError(w, cmdName, ErrInternal("internal error executing command %s", cmdName))
+			writeError(w, cmdName, ErrInternalGeneric())
 		}
 	}()
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
@@ -204,11 +204,14 @@ func (s *Server) asAPIError(cmd string, err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	// Anything else is unexpected: its text may carry SQL, table names or driver messages, so
+	// it goes to the log and the caller gets CloudStack's generic words (BaseCmd.USER_ERROR_MESSAGE).
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return ErrInternal("request cancelled: %v", err)
+		s.Log.Warn("command cancelled", "command", cmd, "err", err)
+	} else {
+		s.Log.Error("command failed", "command", cmd, "err", err)
 	}
-	s.Log.Error("command failed", "command", cmd, "err", err)
-	return ErrInternal("internal error executing command %s: %v", cmd, err)
+	return ErrInternalGeneric()
 }
 
 // permitted checks the command's authorised role types and the caller's role rules.

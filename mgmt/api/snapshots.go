@@ -308,7 +308,7 @@ func createSnapshotStart(c *Call) (any, error) {
 func createSnapshotJob(c *Call, j *db.Job) (any, error) {
 	s, err := db.GetSnapshot(c.Ctx, c.S.DB.SQL, j.InstanceID)
 	if err != nil {
-		return nil, ErrInternal("The snapshot %s being created is gone: %v", j.InstanceID, err)
+		return nil, ErrInternal("The snapshot %s being created is gone: %s", j.InstanceID, c.cause(err))
 	}
 	if s.State == db.SnapshotBackedUp {
 		return c.snapshotObject(s.ID)

@@ -229,7 +229,10 @@ func createTags(c *Call) (any, error) {
 				err := db.InsertTag(c.Ctx, tx, &db.Tag{ID: uuid.NewString(), Key: k, Value: tags[k], ResourceType: t.name, ResourceID: r.id,
 					AccountID: r.accountID, DomainID: r.domainID, Customer: customer, Created: now})
 				if db.IsDuplicate(err) {
-					return ErrInternal("tag %s already on %s with id %s", k, t.name, r.id)
+					// CloudStack's words (TaggedResourceManagerImpl.createTags); it answers
+					// 530, but the key is the caller's mistake: 431, and the transaction
+					// rolls back every tag this call inserted.
+					return ErrParam("tag %s already on %s with id %s", k, t.name, r.raw)
 				}
 				if err != nil {
 					return err
@@ -257,9 +260,15 @@ func deleteTags(c *Call) (any, error) {
 	want := c.tagsParam()
 	var jobID string
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		var ids []string
-		for _, raw := range c.P.List("resourceids") {
-			ids = append(ids, strings.ToLower(raw))
+		// Every id must name a resource of the type the caller may act on (CloudStack does not
+		// check, and answers a 530 "Failed to delete tags" for an id that matches nothing).
+		res, err := c.tagResources(tx, t, "delete")
+		if err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(res))
+		for _, r := range res {
+			ids = append(ids, r.id)
 		}
 		have, err := db.TagsFor(c.Ctx, tx, t.name, ids)
 		if err != nil {
@@ -274,7 +283,8 @@ func deleteTags(c *Call) (any, error) {
 			}
 		}
 		if len(doomed) == 0 {
-			return ErrInternal("Failed to delete tags")
+			// CloudStack's DeleteTagsCmd answers this as a 530; it is the caller's mistake.
+			return ErrParam("Failed to delete tags: no tag of the resources in resourceids matches tags")
 		}
 		for _, tag := range doomed {
 			if tag.AccountID != c.Caller.User.AccountID {

@@ -56,7 +56,8 @@ func (s *Server) downloadJob(ctx context.Context, j *db.Job) jobs.Outcome {
 	for {
 		pending, err := c.advanceDownloads(j.InstanceID)
 		if err != nil {
-			return jobs.Failure(CodeInternal, err.Error())
+			e := s.asAPIError(downloadJobCmd, err) // logs an unexpected error; never its text
+			return jobs.Failure(e.Code, e.Text)
 		}
 		if !pending {
 			return jobs.Outcome{Status: db.JobSucceeded, Result: `{"success":true}`}

@@ -235,7 +235,7 @@ func templateLifecycle(t *testing.T, o mgmttest.Options) {
 		t.Fatalf("listTemplates by another tag value: %v", l)
 	}
 	tplRefuse(t, e, alice, "createTags", map[string]string{"resourceids": tid, "resourcetype": "Template", "tags[0].key": "env",
-		"tags[0].value": "x"}, 530, "tag env already on Template")
+		"tags[0].value": "x"}, 431, "tag env already on Template")
 	tplRefuse(t, e, alice, "createTags", map[string]string{"resourceids": tid, "resourcetype": "Template", "tags[0].key": "k"}, 431, "null or empty")
 	tplRefuse(t, e, alice, "createTags", map[string]string{"resourceids": tid, "resourcetype": "Gizmo", "tags[0].key": "k", "tags[0].value": "v"}, 431, "Invalid resource type")
 	tplRefuse(t, e, alice, "createTags", map[string]string{"resourceids": aliceIDs[0], "resourcetype": "Template", "tags[0].key": "k", "tags[0].value": "v"}, 431, "Unable to find resource")
@@ -250,7 +250,7 @@ func templateLifecycle(t *testing.T, o mgmttest.Options) {
 	if tl := items(mgmttest.Do(t, alice, "listTags", map[string]string{"resourceid": tid}), "tag"); len(tl) != 0 {
 		t.Fatalf("tag survived deleteTags: %v", tl)
 	}
-	tplRefuse(t, e, alice, "deleteTags", map[string]string{"resourceids": tid, "resourcetype": "Template"}, 530, "Failed to delete tags")
+	tplRefuse(t, e, alice, "deleteTags", map[string]string{"resourceids": tid, "resourcetype": "Template"}, 431, "Failed to delete tags")
 
 	// Extract: CloudStack's answer, with a URL under this management server.
 	ex := mgmttest.DoAsync(t, alice, "extractTemplate", map[string]string{"id": tid, "mode": "HTTP_DOWNLOAD", "zoneid": sim})["template"].(map[string]any)

@@ -158,7 +158,7 @@ func startVMJob(c *Call, j *db.Job) (any, error) {
 		if err := c.failStart(v.ID, deploying); err != nil {
 			return nil, err
 		}
-		return nil, ErrInternal("Unable to start %s: %v", vmString(v), serr)
+		return nil, ErrInternal("Unable to start %s: %s", vmString(v), c.cause(serr))
 	}
 	// The agent created the volumes: they are Ready, then the VM Running. Two statements, no
 	// transaction: if this server dies between them, the job runs again elsewhere with the VM
@@ -350,7 +350,7 @@ func (c *Call) stopOnHostWithin(v *db.VM, forced bool, wait time.Duration) error
 		}
 		if serr != nil && !forced {
 			cur.State = db.VMRunning
-			failed = ErrInternal("Unable to stop %s: %v", vmString(cur), serr)
+			failed = ErrInternal("Unable to stop %s: %s", vmString(cur), c.cause(serr))
 			return db.UpdateVM(c.Ctx, tx, cur)
 		}
 		if err := orchestrate.ReleaseCompute(c.Ctx, tx, c.ledger(), cur); err != nil {
@@ -383,7 +383,7 @@ func rebootVMJob(c *Call, j *db.Job) (any, error) {
 		return nil, errVMState(v, "reboot")
 	}
 	if err := c.deps().Send(c.Ctx, v.HostID, protocol.CmdRebootVM, protocol.VMRef{Name: v.InstanceName()}, agentTimeout); err != nil {
-		return nil, ErrInternal("Unable to reboot %s: %v", vmString(v), err)
+		return nil, ErrInternal("Unable to reboot %s: %s", vmString(v), c.cause(err))
 	}
 	return c.vmObject(v.ID)
 }

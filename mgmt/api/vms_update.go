@@ -129,7 +129,7 @@ func migrateVMJob(c *Call, j *db.Job) (any, error) {
 		return nil, err
 	}
 	if serr != nil {
-		return nil, ErrInternal("Failed to migrate %s: %v", vmString(v), serr)
+		return nil, ErrInternal("Failed to migrate %s: %s", vmString(v), c.cause(serr))
 	}
 	return c.vmObject(v.ID)
 }
@@ -323,7 +323,7 @@ func scaleVMJob(c *Call, j *db.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, ErrInternal("Unable to scale %s: %v", vmString(v), serr)
+	return nil, ErrInternal("Unable to scale %s: %s", vmString(v), c.cause(serr))
 }
 
 // updateVM changes a VM's properties; its host name only while it is Stopped.
@@ -543,7 +543,7 @@ func restoreVMJob(c *Call, j *db.Job) (any, error) {
 	d := c.deps()
 	if wasRunning {
 		if err := d.Send(c.Ctx, v.HostID, protocol.CmdStopVM, protocol.VMRef{Name: v.InstanceName(), Force: true}, agentTimeout); err != nil {
-			return nil, ErrInternal("Unable to restore %s: stopping it failed: %v", vmString(v), err)
+			return nil, ErrInternal("Unable to restore %s: stopping it failed: %s", vmString(v), c.cause(err))
 		}
 	}
 	l := c.ledger()
@@ -621,7 +621,7 @@ func restoreVMJob(c *Call, j *db.Job) (any, error) {
 		}
 		if err := d.Send(c.Ctx, cur.HostID, protocol.CmdStartVM, spec, agentTimeout); err != nil {
 			// The power-state sync finds it off and stops it; say so now.
-			return nil, ErrInternal("Restored %s but starting it again failed: %v", vmString(cur), err)
+			return nil, ErrInternal("Restored %s but starting it again failed: %s", vmString(cur), c.cause(err))
 		}
 	}
 	_, err = c.S.DB.SQL.ExecContext(c.Ctx, "UPDATE volumes SET state = 'Ready', path = COALESCE(path, id), version = version + 1 WHERE vm_id = ? AND state = 'Allocated' AND removed IS NULL AND ? = 1",

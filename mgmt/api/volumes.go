@@ -562,7 +562,7 @@ func createVolumeStart(c *Call) (any, error) {
 func createVolumeJob(c *Call, j *db.Job) (any, error) {
 	v, err := db.GetVolume(c.Ctx, c.S.DB.SQL, j.InstanceID)
 	if err != nil {
-		return nil, ErrInternal("The volume %s being created is gone: %v", j.InstanceID, err)
+		return nil, ErrInternal("The volume %s being created is gone: %s", j.InstanceID, c.cause(err))
 	}
 	if v.SnapshotID != "" && v.State == db.VolumeCreating {
 		if err := c.createVolumeFromSnapshot(v); err != nil {

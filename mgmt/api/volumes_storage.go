@@ -103,14 +103,14 @@ func (c *Call) sendStorage(hostID, name string, body any, answer any) error {
 	defer cancel()
 	ans, err := m.Send(ctx, hostID, name, body)
 	if err != nil {
-		return ErrInternal("%s failed on host %s: %v", name, hostID, err)
+		return ErrInternal("%s failed on host %s: %s", name, hostID, c.cause(err))
 	}
 	if !ans.OK {
 		return ErrInternal("%s failed on host %s: %s", name, hostID, ans.Error)
 	}
 	if answer != nil && len(ans.Body) > 0 {
 		if err := json.Unmarshal(ans.Body, answer); err != nil {
-			return ErrInternal("%s: bad answer from host %s: %v", name, hostID, err)
+			return ErrInternal("%s: bad answer from host %s: %s", name, hostID, c.cause(err))
 		}
 	}
 	return nil

@@ -353,11 +353,14 @@ func (r *Runner) safeRun(ctx context.Context, f Func, j *db.Job) (out Outcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.Log.Error("job panicked", "job", j.ID, "cmd", j.Cmd, "panic", p, "stack", string(debug.Stack()))
-			out = Failure(530, fmt.Sprintf("internal error running %s", j.Cmd))
+			out = Failure(530, InternalErrorText) // the panic's details are in the log only
 		}
 	}()
 	return f(ctx, j)
 }
+
+// InternalErrorText is CloudStack's answer to an unexpected failure (BaseCmd.USER_ERROR_MESSAGE).
+const InternalErrorText = "Internal error executing command, please contact your system administrator"
 
 // Failure builds a failed outcome with CloudStack's error object as jobresult.
 func Failure(code int, text string) Outcome {
