@@ -63,7 +63,10 @@ func registerAffinity(s *Server) {
 
 func renderAffinityGroup(g *db.AffinityGroup, vmIDs []string) map[string]any {
 	m := map[string]any{"id": g.ID, "name": g.Name, "type": g.Type, "account": g.AccountName, "domainid": g.DomainID,
-		"domain": g.DomainName, "domainpath": g.DomainPath, "virtualmachineIds": vmIDs}
+		"domain": g.DomainName, "domainpath": g.DomainPath}
+	if len(vmIDs) > 0 { // CloudStack leaves the list out when no VM is in the group
+		m["virtualmachineIds"] = vmIDs
+	}
 	set(m, "description", g.Description)
 	return m
 }

@@ -73,7 +73,7 @@ func login(c *Call) (any, error) {
 		http.SetCookie(c.W, &http.Cookie{Name: "sessionkey", Value: key, Path: "/", SameSite: http.SameSiteLaxMode})
 		http.SetCookie(c.W, &http.Cookie{Name: "userid", Value: u.ID, Path: "/"})
 	}
-	resp := Raw{"timeout": strconv.Itoa(timeout), "sessionkey": key, "username": u.Username, "userid": u.ID,
+	resp := Raw{"timeout": timeout, "sessionkey": key, "username": u.Username, "userid": u.ID,
 		"domainid": u.DomainID, "account": u.AccountName, "type": strconv.Itoa(u.AccountType),
 		"registered": "false", "issuerfor2fa": "", "is2faenabled": "false", "is2faverified": "false"}
 	set(resp, "firstname", u.FirstName)

@@ -216,8 +216,8 @@ func addHost(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// CloudStack's AddHostCmd answers a list of hosts.
-	return Object{Key: "host", Value: items}, nil
+	// CloudStack's AddHostCmd answers a list of hosts (a ListResponse, with its count).
+	return ListResult{Key: "host", Items: items, Count: len(items)}, nil
 }
 
 // fakeAddress gives a simulated host a stable address from TEST-NET-2 (198.51.100.0/24) and

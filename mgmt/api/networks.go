@@ -596,7 +596,7 @@ func restartNetworkJob(c *Call, j *db.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.networkObject(j.InstanceID)
+	return Success(), nil // RestartNetworkCmd answers a SuccessResponse
 }
 
 // vnetHeld reports whether an Implemented network still holds its VNI's allocation row.

@@ -27,9 +27,9 @@ func registerPods(s *Server) {
 		Params: []Param{
 			{Name: "zoneid", Type: TUUID, Required: true, Description: "the Zone ID in which the Pod will be created"},
 			{Name: "name", Type: TString, Required: true, Length: 255, Description: "the name of the Pod"},
-			{Name: "gateway", Type: TString, Required: true, Description: "the gateway for the Pod"},
-			{Name: "netmask", Type: TString, Required: true, Description: "the netmask for the Pod"},
-			{Name: "startip", Type: TString, Required: true, Description: "the starting IP address for the Pod"},
+			{Name: "gateway", Type: TString, Description: "the gateway for the Pod (with netmask and startip, when the Pod has a management IP range)"},
+			{Name: "netmask", Type: TString, Description: "the netmask for the Pod (with gateway and startip)"},
+			{Name: "startip", Type: TString, Description: "the starting IP address for the Pod (with gateway and netmask)"},
 			{Name: "endip", Type: TString, Description: "the ending IP address for the Pod (default: the last usable address of the subnet)"},
 			{Name: "allocationstate", Type: TString, Description: "Allocation state of this Pod for allocation of new resources (Enabled or Disabled)"},
 			{Name: "storageaccessgroups", Type: TList, Description: "comma separated list of storage access groups for the hosts in the pod"},
@@ -58,10 +58,13 @@ func renderPod(p *db.Pod) map[string]any {
 		"allocationstate": p.AllocationState, "hasannotations": false}
 	set(m, "gateway", p.Gateway)
 	set(m, "netmask", p.Netmask)
+	// CloudStack (PodResponse) answers one entry per management IP range in each of the lists
+	// startip, endip, forsystemvms and vlanid, and the ranges again in ipranges; a pod
+	// without a range has empty lists.
+	m["startip"], m["endip"], m["forsystemvms"], m["vlanid"] = []string{}, []string{}, []string{}, []string{}
 	if p.StartIP != "" {
-		// CloudStack 4.20 renders startip/endip as lists plus "ipranges"; the Ansible modules
-		// accept a string or a list, and strings keep older clients working.
-		m["startip"], m["endip"] = p.StartIP, p.EndIP
+		m["startip"], m["endip"] = []string{p.StartIP}, []string{p.EndIP}
+		m["forsystemvms"], m["vlanid"] = []string{"0"}, []string{"vlan://untagged"}
 		r := map[string]any{"startip": p.StartIP, "endip": p.EndIP, "forsystemvms": "0", "vlanid": "vlan://untagged"}
 		set(r, "gateway", p.Gateway)
 		if n, err := parseSubnet(p.Gateway, p.Netmask); err == nil {
@@ -152,16 +155,28 @@ func createPod(c *Call) (any, error) {
 		}
 		p.AllocationState = st
 	}
-	if _, err := parseSubnet(p.Gateway, p.Netmask); err != nil {
-		return nil, err
+	// CloudStack 4.20 needs only a name and a zone: a pod may have no management IP range.
+	// A range needs all of gateway, netmask and startip.
+	withRange := p.Gateway != "" || p.Netmask != "" || p.StartIP != "" || p.EndIP != ""
+	if withRange {
+		for _, f := range []struct{ name, v string }{{"gateway", p.Gateway}, {"netmask", p.Netmask}, {"startip", p.StartIP}} {
+			if strings.TrimSpace(f.v) == "" {
+				return nil, ErrParam("A pod IP range needs gateway, netmask and startip: %s is missing", f.name)
+			}
+		}
+		if _, err := parseSubnet(p.Gateway, p.Netmask); err != nil {
+			return nil, err
+		}
 	}
 	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		z, err := c.zoneForChange(tx, p.ZoneID)
 		if err != nil {
 			return err
 		}
-		if err := c.checkPodRange(tx, z, p); err != nil {
-			return err
+		if withRange {
+			if err := c.checkPodRange(tx, z, p); err != nil {
+				return err
+			}
 		}
 		if err := db.InsertPod(c.Ctx, tx, p); err != nil {
 			if db.IsDuplicate(err) {

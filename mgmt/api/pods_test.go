@@ -16,7 +16,8 @@ func TestPodRules(t *testing.T) {
 	p := topoObj(t, mgmttest.Do(t, a, "createPod", map[string]string{"zoneid": zone, "name": "pod1", "gateway": "192.168.10.1",
 		"netmask": "255.255.255.0", "startip": "192.168.10.10", "endip": "192.168.10.100"}), "pod")
 	topoWant(t, "pod", p, "name", "pod1", "zoneid", zone, "zonename", "pz", "gateway", "192.168.10.1", "netmask", "255.255.255.0",
-		"startip", "192.168.10.10", "endip", "192.168.10.100", "allocationstate", "Enabled")
+		"startip", "[192.168.10.10]", "endip", "[192.168.10.100]", "forsystemvms", "[0]", "vlanid", "[vlan://untagged]",
+		"allocationstate", "Enabled")
 	r := p["ipranges"].([]any)[0].(map[string]any)
 	topoWant(t, "pod ip range", r, "startip", "192.168.10.10", "endip", "192.168.10.100", "forsystemvms", "0",
 		"vlanid", "vlan://untagged", "cidr", "192.168.10.0/24")
@@ -25,7 +26,23 @@ func TestPodRules(t *testing.T) {
 	// Without endip the range runs to the last usable address of the subnet.
 	p2 := topoObj(t, mgmttest.Do(t, a, "createPod", map[string]string{"zoneid": zone, "name": "pod2", "gateway": "192.168.20.1",
 		"netmask": "255.255.255.0", "startip": "192.168.20.10", "allocationstate": "Disabled"}), "pod")
-	topoWant(t, "pod without endip", p2, "endip", "192.168.20.254", "allocationstate", "Disabled")
+	topoWant(t, "pod without endip", p2, "endip", "[192.168.20.254]", "allocationstate", "Disabled")
+
+	// CloudStack 4.20 needs only a name and a zone: a pod without a management IP range has
+	// empty range lists; a range needs gateway, netmask and startip together.
+	bare := topoObj(t, mgmttest.Do(t, a, "createPod", map[string]string{"zoneid": zone, "name": "bare"}), "pod")
+	topoWant(t, "pod without a range", bare, "startip", "[]", "endip", "[]", "forsystemvms", "[]", "vlanid", "[]")
+	if _, ok := bare["ipranges"]; ok {
+		t.Errorf("a pod without a range answers ipranges: %v", bare)
+	}
+	for _, miss := range []string{"gateway", "netmask", "startip"} {
+		p := map[string]string{"zoneid": zone, "name": "part", "gateway": "192.168.40.1", "netmask": "255.255.255.0", "startip": "192.168.40.10"}
+		delete(p, miss)
+		if text := topoRefuse(t, e, a, "createPod", p, 431); !strings.Contains(text, miss) {
+			t.Errorf("createPod without %s: %q does not name it", miss, text)
+		}
+	}
+	mgmttest.Do(t, a, "deletePod", map[string]string{"id": bare["id"].(string)})
 
 	for _, tc := range []struct {
 		p    map[string]string
@@ -59,7 +76,7 @@ func TestPodRules(t *testing.T) {
 	// Update: a new range is checked like a new pod's.
 	u := topoObj(t, mgmttest.Do(t, a, "updatePod", map[string]string{"id": podID, "name": "pod1b", "startip": "192.168.10.20",
 		"endip": "192.168.10.120", "allocationstate": "Disabled"}), "pod")
-	topoWant(t, "updated pod", u, "name", "pod1b", "startip", "192.168.10.20", "endip", "192.168.10.120", "allocationstate", "Disabled")
+	topoWant(t, "updated pod", u, "name", "pod1b", "startip", "[192.168.10.20]", "endip", "[192.168.10.120]", "allocationstate", "Disabled")
 	topoRefuse(t, e, a, "updatePod", map[string]string{"id": podID, "name": "POD2"}, 431)
 	topoRefuse(t, e, a, "updatePod", map[string]string{"id": podID, "gateway": "192.168.20.1"}, 431) // range outside the subnet
 	topoRefuse(t, e, a, "updatePod", map[string]string{"id": podID, "netmask": "255.255.255.0", "gateway": "192.168.20.1",

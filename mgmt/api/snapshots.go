@@ -109,7 +109,6 @@ func renderSnapshot(s *db.Snapshot) map[string]any {
 	}
 	set(m, "volumestate", s.VolumeState)
 	set(m, "intervaltype", s.IntervalType)
-	set(m, "hypervisor", s.HypervisorType)
 	if s.StoreID != "" {
 		m["datastoreid"], m["datastoretype"], m["datastorestate"] = s.StoreID, "Image", "Ready"
 	}

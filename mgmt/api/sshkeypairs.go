@@ -200,7 +200,6 @@ func renderKeyPair(k *db.SSHKeyPair) map[string]any {
 	m := map[string]any{"id": k.ID, "name": k.Name, "fingerprint": k.Fingerprint, "domainid": k.DomainID, "hasannotations": false}
 	set(m, "account", k.AccountName)
 	set(m, "domain", k.DomainName)
-	set(m, "domainpath", k.DomainPath)
 	return m
 }
 

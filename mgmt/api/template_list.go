@@ -275,7 +275,7 @@ func (c *Call) renderImage(t *db.TemplateInZone, names *imageNames) (map[string]
 		"isdynamicallyscalable": t.IsDynamicallyScalable, "requireshvm": t.RequiresHVM, "bootable": t.Bootable, "format": t.Format,
 		"hypervisor": t.HypervisorType, "templatetype": t.TemplateType, "created": FormatTime(t.Created), "isready": t.DownloadState == db.DownloadDone,
 		"status": imageStatus(t), "size": size, "physicalsize": t.PhysicalSize, "bits": t.Bits, "hasannotations": false,
-		"directdownload": false, "deployasis": false, "arch": "x86_64", "isrouting": false, "state": t.State}
+		"directdownload": false, "deployasis": false, "arch": "x86_64"}
 	set(m, "checksum", t.Checksum)
 	set(m, "url", t.URL)
 	set(m, "templatetag", t.TemplateTag)

@@ -140,7 +140,10 @@ func (c *Call) listImagePermissions(k imageKind) (any, error) {
 			names = append(names, a.Name)
 		}
 	}
-	m := map[string]any{"id": t.ID, "ispublic": t.IsPublic, "account": names, "projectids": []any{}}
+	m := map[string]any{"id": t.ID, "ispublic": t.IsPublic}
+	if len(names) > 0 { // CloudStack sets the account list only when someone holds a permission
+		m["account"] = names
+	}
 	set(m, "domainid", t.DomainID)
 	return Object{Key: "templatepermission", Value: m}, nil
 }
