@@ -144,7 +144,11 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 			return err
 		}
 	}
-	if _, err := do("addImageStore", map[string]string{"zoneid": zoneID, "name": "secondary", "provider": "NFS",
+	store := "secondary" // image store names are unique across zones
+	if o.Zone != DemoZone {
+		store = o.Zone + "-secondary"
+	}
+	if _, err := do("addImageStore", map[string]string{"zoneid": zoneID, "name": store, "provider": "NFS",
 		"url": "nfs://192.0.2.10/export/" + o.Zone + "-secondary"}); err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ type Client struct {
 	HTTP        *http.Client
 	// Post sends parameters as a form body instead of a query string.
 	Post bool
+	// Observe, when set, sees every answer: the command, its parameters, the HTTP status and
+	// the body as the server sent it (tests use it to check responses against CloudStack's).
+	Observe func(command string, params map[string]string, status int, body []byte)
 }
 
 // ClientError is an error answer from the server.
@@ -95,6 +98,9 @@ func (c *Client) Raw(ctx context.Context, command string, params map[string]stri
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return 0, nil, fmt.Errorf("api client: read: %w", err)
+	}
+	if c.Observe != nil {
+		c.Observe(command, params, resp.StatusCode, body)
 	}
 	return resp.StatusCode, body, nil
 }
