@@ -254,7 +254,8 @@ func IsDatabaseError(err error) bool {
 			return true
 		}
 	}
-	return strings.HasPrefix(err.Error(), "db: ")
+	msg := err.Error()
+	return strings.HasPrefix(msg, "db: ") || strings.HasPrefix(msg, "sql: ") || strings.Contains(msg, ": db: ")
 }
 
 // IsDuplicate reports whether err is a unique-key violation.

@@ -153,7 +153,7 @@ func (c *Call) hostPlacement(hypervisor string) (*db.Placement, error) {
 		return nil, ErrParam("Unable to find cluster by %s %s in pod %s", what, cluster, podID)
 	}
 	if err != nil {
-		return nil, ErrParam("%v", err)
+		return nil, err // the database's: logged, and answered with CloudStack's generic words
 	}
 	if what == "id" && p.ClusterID != cluster {
 		return nil, ErrParam("Unable to find cluster by id %s in pod %s", cluster, podID)

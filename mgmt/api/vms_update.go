@@ -295,6 +295,10 @@ func scaleVMJob(c *Call, j *db.Job) (any, error) {
 		}
 		delta = planner.Compute{CPUMHz: int64(cpu)*speed - int64(v.CPUNumber)*v.CPUSpeed, Cores: int64(cpu - v.CPUNumber), Memory: (mem - v.Memory) << 20}
 		if err := c.ledger().ReserveCompute(c.Ctx, tx, v.HostID, delta, planner.Options{}); err != nil {
+			var ce *planner.CapacityError
+			if !errors.As(err, &ce) {
+				return err // the database's: logged, and answered with CloudStack's generic words
+			}
 			return Errorf(CodeCapacity, CSInsufficientServerCapacity, "Unable to scale %s on its host: %v", vmString(v), err)
 		}
 		return c.applyOffering(tx, v, so, cpu, speed, mem)
@@ -591,6 +595,10 @@ func restoreVMJob(c *Call, j *db.Job) (any, error) {
 				return err
 			}
 			if err := l.ReserveStorage(c.Ctx, tx, old.PoolID, size, planner.Options{IgnoreThreshold: true}); err != nil {
+				var ce *planner.CapacityError
+				if !errors.As(err, &ce) {
+					return err // the database's: logged, and answered with CloudStack's generic words
+				}
 				return Errorf(CodeCapacity, CSInsufficientServerCapacity, "Unable to restore %s: %v", vmString(cur), err)
 			}
 		}
