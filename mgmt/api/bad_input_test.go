@@ -88,6 +88,8 @@ type shape struct {
 	long  bool
 	// repeat sends the parameter twice: a well-formed value, then this one.
 	repeat bool
+	// mapEntries, for map parameters only, sends that many entries of value each.
+	mapEntries int
 }
 
 const longLen = 50000
@@ -124,6 +126,8 @@ var badShapes = []shape{
 	{name: "invalid UTF-8", value: func(api.Param) string { return "bad\xff\xfe-utf8" }},
 	{name: "SQL metacharacters", value: func(api.Param) string { return sqlMeta }},
 	{name: "repeated key", repeat: true, value: func(api.Param) string { return sqlMeta }},
+	{name: "more map entries than allowed", mapEntries: api.MaxListItems + 1, value: func(api.Param) string { return "v" }},
+	{name: "a map larger than allowed", mapEntries: 20, value: func(api.Param) string { return strings.Repeat("m", 1000) }},
 }
 
 // answer is one API call's outcome.
@@ -225,6 +229,9 @@ func badInputShapes(t *testing.T, e *mgmttest.Env, mysql bool, shapes []shape) {
 				if sh.name == "at the length limit" && p.Type != api.TString && p.Type != api.TMap {
 					continue // a typed value that long is malformed, covered by long string
 				}
+				if sh.mapEntries > 0 && p.Type != api.TMap {
+					continue
+				}
 				params := map[string]string{}
 				for k, val := range full {
 					params[k] = val
@@ -232,6 +239,12 @@ func badInputShapes(t *testing.T, e *mgmttest.Env, mysql bool, shapes []shape) {
 				var extra url.Values
 				target := p.Name
 				switch {
+				case p.Type == api.TMap && sh.mapEntries > 0:
+					delete(params, p.Name)
+					for i := 0; i < sh.mapEntries; i++ {
+						params[fmt.Sprintf("%s[%d].key", p.Name, i)] = fmt.Sprintf("k%d", i)
+						params[fmt.Sprintf("%s[%d].value", p.Name, i)] = v
+					}
 				case p.Type == api.TMap:
 					delete(params, p.Name)
 					target = p.Name + "[0].key"
@@ -259,7 +272,7 @@ func badInputShapes(t *testing.T, e *mgmttest.Env, mysql bool, shapes []shape) {
 				if m := leak(a.text); m != "" {
 					t.Errorf("%s: error text carries %q: %s", what, m, a.text)
 				}
-				if sh.long && utf8.RuneCountInString(v) > limitOf(p) {
+				if sh.long && utf8.RuneCountInString(v) > limitOf(p) || sh.mapEntries > 0 {
 					if a.code != api.CodeParam || !strings.Contains(a.text, p.Name) {
 						t.Errorf("%s: want 431 naming %s, got HTTP %d %d %s", what, p.Name, a.status, a.code, a.text)
 					}

@@ -402,7 +402,7 @@ func registerOfferings(s *Server) {
 			{Name: "networkrate", Type: TInt, Description: "data transfer rate in megabits per second allowed"},
 			{Name: "cachemode", Type: TString, Description: "the cache mode: none, writeback or writethrough"},
 			{Name: "dynamicscalingenabled", Type: TBool, Description: "whether a VM of this offering may be scaled dynamically (default true)"},
-			{Name: "serviceofferingdetails", Type: TMap, Description: "details for the service offering (mincpunumber, maxcpunumber, minmemory, maxmemory, ...)"},
+			{Name: "serviceofferingdetails", Type: TMap, Length: 5120, Description: "details for the service offering (mincpunumber, maxcpunumber, minmemory, maxmemory, ...)"},
 			{Name: "encryptroot", Type: TBool, Description: "VMs using this offering require root volume encryption (not supported)"},
 		}, ioRateParams()...),
 		Handler: createServiceOffering})

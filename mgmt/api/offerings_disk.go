@@ -33,7 +33,7 @@ func registerDiskOfferings(s *Server) {
 			{Name: "encrypt", Type: TBool, Description: "volumes using this offering should be encrypted (not supported)"},
 			{Name: "domainid", Type: TList, Elem: "uuid", Description: "the IDs of the containing domains, null for public offerings"},
 			{Name: "zoneid", Type: TList, Elem: "uuid", Description: "the IDs of the containing zones, null for all zones"},
-			{Name: "details", Type: TMap, Description: "details to specify disk offering parameters"},
+			{Name: "details", Type: TMap, Length: 5120, Description: "details to specify disk offering parameters"},
 		}, ioRateParams()...),
 		Handler: createDiskOffering})
 	s.Reg.Add(&Command{Name: "updateDiskOffering", Response: diskOfferingResponse, Roles: Admin | DomainAdmin, ResponseKey: "diskoffering",

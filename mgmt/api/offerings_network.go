@@ -60,7 +60,7 @@ func registerNetworkOfferings(s *Server) {
 			{Name: "nsxsupportsinternallb", Type: TBool, Description: "true if network offering for NSX VPC network offering supports Internal Load balancer or not (not supported: true is refused)"},
 			{Name: "domainid", Type: TList, Elem: "uuid", Description: "the IDs of the containing domains, null for public offerings"},
 			{Name: "zoneid", Type: TList, Elem: "uuid", Description: "the IDs of the containing zones, null for all zones"},
-			{Name: "details", Type: TMap, Description: "network offering details in key/value pairs"},
+			{Name: "details", Type: TMap, Length: 5120, Description: "network offering details in key/value pairs"},
 			{Name: "internetprotocol", Type: TString, Description: "the internet protocol: ipv4 (default) or dualstack"},
 			{Name: "enable", Type: TBool, Description: "set to true to enable the offering on creation (default false)"},
 		},

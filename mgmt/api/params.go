@@ -140,12 +140,17 @@ func (c *Command) checkSize(d Param, v string) error {
 	return c.checkUTF8(d.Name, v)
 }
 
-// checkMapSize bounds a map parameter sent as name[i].key=value: each key and value, and the
-// number of entries.
+// MaxMapBytes bounds the whole of a map parameter (its keys and values, in bytes): a map is kept
+// as one JSON text, and MariaDB's TEXT holds 65,535 bytes, escapes included.
+const MaxMapBytes = 16384
+
+// checkMapSize bounds a map parameter sent as name[i].key=value: each key and value, the number
+// of entries, and the whole map's size.
 func (c *Command) checkMapSize(d Param, p Params) error {
 	n := d.limit()
 	prefix := d.Name + "["
 	var entries map[string]bool
+	total := 0
 	for k, v := range p {
 		if !strings.HasPrefix(k, prefix) {
 			continue
@@ -153,6 +158,9 @@ func (c *Command) checkMapSize(d Param, p Params) error {
 		idx, sub, _ := strings.Cut(k[len(prefix):], "]")
 		if tooLong(v, n) || tooLong(sub, n) || tooLong(idx, n) {
 			return ErrLength(c.Name, d.Name, n)
+		}
+		if total += len(sub) + len(v); total > MaxMapBytes {
+			return ErrLength(c.Name, d.Name, MaxMapBytes)
 		}
 		if err := c.checkUTF8(d.Name, k+v); err != nil {
 			return err
@@ -173,7 +181,9 @@ func (c *Command) checkUTF8(name, v string) error {
 	if utf8.ValidString(v) {
 		return nil
 	}
-	return ErrInvalid(c.Name, name, strings.ToValidUTF8(v, "\uFFFD"), "it not being valid UTF-8 text")
+	// The value is not repeated back: it may be a secret, or a megabyte of userdata.
+	return Errorf(CodeParam, CSServerAPI, "Unable to execute API command %s due to invalid value. Invalid parameter %s: it is not valid UTF-8 text",
+		strings.ToLower(c.Name), name)
 }
 
 // tooLong reports whether s has more than n characters (runes; a byte that is not UTF-8 counts

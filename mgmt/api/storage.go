@@ -48,7 +48,7 @@ func registerStorage(s *Server) {
 			{Name: "capacityiops", Type: TLong, Description: "IOPS CloudStack can provision from this storage pool"},
 			{Name: "provider", Type: TString, Description: "the storage provider name (DefaultPrimary)"},
 			{Name: "managed", Type: TBool, Description: "whether the storage should be managed by CloudStack (not supported)"},
-			{Name: "details", Type: TMap, Description: "the details for the storage pool"},
+			{Name: "details", Type: TMap, Length: 5120, Description: "the details for the storage pool"},
 			{Name: "istagarule", Type: TBool, Description: "Whether the informed tag is a JS interpretable rule or not (not supported)"},
 			{Name: "storageaccessgroups", Type: TList, Description: "comma separated list of storage access groups (not supported)"},
 		},
@@ -63,7 +63,7 @@ func registerStorage(s *Server) {
 			{Name: "capacityiops", Type: TLong, Description: "IOPS CloudStack can provision from this storage pool"},
 			{Name: "enabled", Type: TBool, Description: "false to disable the pool for allocation of new volumes, true to enable it back"},
 			{Name: "url", Type: TString, Description: "the URL of the storage pool (cannot be changed)"},
-			{Name: "details", Type: TMap, Description: "the details for the storage pool"},
+			{Name: "details", Type: TMap, Length: 5120, Description: "the details for the storage pool"},
 			{Name: "istagarule", Type: TBool, Description: "Whether the informed tag is a JS interpretable rule or not (not supported)"},
 		},
 		Handler: updateStoragePool})
@@ -110,7 +110,7 @@ func registerStorage(s *Server) {
 			{Name: "name", Type: TString, Length: 255, Description: "the name for the image store"},
 			{Name: "url", Type: TString, Length: 1024, Description: "the URL for the image store: nfs://host/path"},
 			{Name: "zoneid", Type: TUUID, Description: "the Zone ID for the image store"},
-			{Name: "details", Type: TMap, Description: "the details for the image store. Example: details[0].key=accesskey&details[0].value=s389ddssaa"},
+			{Name: "details", Type: TMap, Length: 5120, Description: "the details for the image store. Example: details[0].key=accesskey&details[0].value=s389ddssaa"},
 		},
 		Handler: addImageStore})
 	s.Reg.Add(&Command{Name: "deleteImageStore", Response: successResponse, Roles: Admin,

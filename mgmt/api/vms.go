@@ -70,7 +70,7 @@ func registerVMs(s *Server) {
 			{Name: "clusterid", Type: TUUID, Description: "destination Cluster ID to deploy the VM to - parameter available for root admin only"},
 			{Name: "podid", Type: TUUID, Description: "destination Pod ID to deploy the VM to - parameter available for root admin only"},
 			{Name: "deploymentplanner", Type: TString, Description: "Deployment planner to use for vm allocation. Available to ROOT admin only"},
-			{Name: "details", Type: TMap, Description: "used to specify the custom parameters (cpuNumber, cpuSpeed, memory)"},
+			{Name: "details", Type: TMap, Length: 5120, Description: "used to specify the custom parameters (cpuNumber, cpuSpeed, memory)"},
 			{Name: "affinitygroupids", Type: TList, Elem: "uuid", Description: "comma separated list of affinity groups id that are going to be applied to the virtual machine"},
 			{Name: "affinitygroupnames", Type: TList, Description: "comma separated list of affinity groups names that are going to be applied to the virtual machine"},
 			{Name: "dynamicscalingenabled", Type: TBool, Description: "true if virtual machine needs to be dynamically scalable"},
@@ -116,7 +116,7 @@ func registerVMs(s *Server) {
 		Handler: migrateVM, Job: migrateVMJob})
 	offeringParams := []Param{vmID,
 		{Name: "serviceofferingid", Type: TUUID, Required: true, Description: "the service offering ID to apply to the virtual machine"},
-		{Name: "details", Type: TMap, Description: "name value pairs of custom parameters for cpu, memory and cpunumber"},
+		{Name: "details", Type: TMap, Length: 5120, Description: "name value pairs of custom parameters for cpu, memory and cpunumber"},
 		{Name: "automigrate", Type: TBool, Description: "Flag for automatic migration of the root volume (no effect: the root volume is not resized or moved by an offering change)"},
 		{Name: "shrinkok", Type: TBool, Description: "Verify OK to Shrink (no effect: the root volume is not resized by an offering change)"},
 		{Name: "miniops", Type: TLong, Description: "New minimum number of IOPS for the custom disk offering (refused: the root volume keeps its IOPS)"},
@@ -138,7 +138,7 @@ func registerVMs(s *Server) {
 			{Name: "userdata", Type: TString, Length: 1048576, Description: "an optional binary data that can be sent to the virtual machine upon a successful deployment, base64 encoded"},
 			{Name: "displayvm", Type: TBool, Description: "an optional field, whether to the display the vm to the end user or not."},
 			{Name: "isdynamicallyscalable", Type: TBool, Description: "true if VM contains XS/VMWare tools inorder to support dynamic scaling of VM cpu/memory"},
-			{Name: "details", Type: TMap, Description: "Details in key/value pairs."},
+			{Name: "details", Type: TMap, Length: 5120, Description: "Details in key/value pairs."},
 			{Name: "cleanupdetails", Type: TBool, Description: "optional boolean field, which indicates if details should be cleaned up or not"},
 			{Name: "securitygroupids", Type: TList, Elem: "uuid", Description: "list of security group ids to be applied to the virtual machine"},
 			{Name: "securitygroupnames", Type: TList, Description: "comma separated list of security groups names that going to be applied to the virtual machine"},
@@ -169,7 +169,7 @@ func registerVMs(s *Server) {
 			{Name: "rootdisksize", Type: TLong, Description: "Override root volume's size (in GB)."},
 			{Name: "diskofferingid", Type: TUUID, Description: "Override root volume's diskoffering (not supported)"},
 			{Name: "expunge", Type: TBool, Description: "Optional field to expunge old root volume after restore (the old root volume is always expunged: false is refused)."},
-			{Name: "details", Type: TMap, Description: "used to specify the custom parameters (rootdisksize)"}},
+			{Name: "details", Type: TMap, Length: 5120, Description: "used to specify the custom parameters (rootdisksize)"}},
 		Handler: restoreVM, Job: restoreVMJob})
 	registerVMLists(s)
 	registerAffinity(s)

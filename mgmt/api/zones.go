@@ -72,7 +72,7 @@ func registerZones(s *Server) {
 			{Name: "dns1", Type: TString, Description: "the first DNS for the Zone"},
 			{Name: "internaldns1", Type: TString, Description: "the first internal DNS for the Zone"},
 			{Name: "ispublic", Type: TBool, Description: "updates a private zone to public if set, but not vice-versa"},
-			{Name: "details", Type: TMap, Description: "the details for the Zone"},
+			{Name: "details", Type: TMap, Length: 5120, Description: "the details for the Zone"},
 			{Name: "dnssearchorder", Type: TList, Description: "the dns search order list"},
 			{Name: "sortkey", Type: TInt, Description: "sort key of the zone, integer"},
 		}, dns...),
