@@ -117,7 +117,8 @@ func renderConfig(v config.Value) map[string]any {
 	}
 	m := map[string]any{"name": v.Name, "value": v.Value, "defaultvalue": v.Default, "category": v.Category,
 		"description": v.Description, "scope": v.Scope, "isdynamic": v.Dynamic, "type": configType(v.Type), "component": component}
-	set(m, "id", v.ScopeID)
+	// CloudStack's "id" is the scope's numeric database id (a long); Atoll's ids are UUIDs, so
+	// it is left out rather than sent as a string a typed client cannot decode.
 	return m
 }
 

@@ -68,8 +68,17 @@ var refCorrections = map[string]refCorrection{
 	"registerSSHKeyPair": {ObjectKey: "keypair", Proof: "RegisterSSHKeyPairCmd: response.setObjectName(\"keypair\")"},
 	"scaleVirtualMachine": {FieldsOf: "deployVirtualMachine", ObjectKey: "virtualmachine",
 		Proof: "ScaleVMCmd.execute answers the scaled VM's UserVmResponse, not a SuccessResponse"},
-	"addTrafficType":    {Fields: trafficTypeFields, Proof: "TrafficTypeResponse has isolationmethods and vlan"},
-	"updateTrafficType": {Fields: trafficTypeFields, Proof: "TrafficTypeResponse has isolationmethods and vlan"},
+	"addTrafficType": {Fields: trafficTypeFields, ObjectKey: "traffictype",
+		Proof: "TrafficTypeResponse has isolationmethods and vlan; setObjectName(\"traffictype\") (Ansible's cs_traffic_type reads jobresult.traffictype)"},
+	"updateTrafficType": {Fields: trafficTypeFields, ObjectKey: "traffictype",
+		Proof: "TrafficTypeResponse has isolationmethods and vlan; setObjectName(\"traffictype\")"},
+	"extractIso":       {ObjectKey: "iso", Proof: "ExtractIsoCmd.execute: response.setObjectName(\"iso\")"},
+	"extractTemplate":  {ObjectKey: "template", Proof: "ExtractTemplateCmd.execute: response.setObjectName(\"template\")"},
+	"getUserKeys":      {ObjectKey: "userkeys", Proof: "GetUserKeysCmd: response.setObjectName(\"userkeys\")"},
+	"registerUserKeys": {ObjectKey: "userkeys", Proof: "RegisterCmd (registerUserKeys): response.setObjectName(\"userkeys\")"},
+	"getVirtualMachineUserData": {ObjectKey: "virtualmachineuserdata",
+		Proof: "GetVMUserDataCmd: response.setObjectName(\"virtualmachineuserdata\")"},
+	"listCapabilities": {ObjectKey: "capability", Proof: "ListCapabilitiesCmd: response.setObjectName(\"capability\")"},
 	"listIsoPermissions": {NotList: true, ObjectKey: "templatepermission",
 		Proof: "BaseListTemplateOrIsoPermissionsCmd answers one TemplatePermissionsResponse, named templatepermission for ISOs too"},
 	"listTemplatePermissions": {NotList: true, ObjectKey: "templatepermission",
@@ -83,6 +92,14 @@ var trafficTypeFields = map[string]string{"isolationmethods": "string", "vlan": 
 var deliberateExtras = map[string]string{
 	"virtualmachine.keypair": "Ansible's cs_instance reads instance['keypair'] to decide whether the SSH key changed " +
 		"(CloudStack 4.5 to 4.16 sent it; 4.17 replaced it with keypairs, which Atoll sends too)",
+}
+
+// atollOnly lists registered commands CloudStack does not have, with the reason: their answers
+// are checked against their declared Response only.
+var atollOnly = map[string]string{
+	"createHostToken": "hosts join Atoll with a one-time token and a certificate signing request; CloudStack logs in over SSH",
+	"configureSimulatorFault": "injects failures into Simulator hosts for tests (CloudStack's simulator has its own " +
+		"configureSimulator, with another shape)",
 }
 
 // notDriven lists registered commands the tour cannot answer successfully, with the reason.
@@ -316,6 +333,8 @@ func (c *conformance) checkResult(cmd *api.Command, res map[string]any) {
 			}
 			if keys := c.objKeys[cmd.Name]; len(keys) > 0 && !contains(keys, k) {
 				c.problem(cmd.Name, fmt.Sprintf("object key %q, CloudStack answers %v", k, keys), "")
+			} else if len(keys) == 0 && ref != nil {
+				c.problem(cmd.Name, fmt.Sprintf("object key %q cannot be derived from the reference: list it in refCorrections (ObjectKey) with its proof", k), "")
 			}
 			switch o := v.(type) {
 			case map[string]any:
@@ -444,6 +463,10 @@ func jsonFits(typ string, v any) string {
 				if why := keysWithin(m, elem[1:len(elem)-1]); why != "" {
 					return why
 				}
+			case strings.HasPrefix(elem, "map["):
+				if _, ok := it.(map[string]any); !ok {
+					return "an item is not an object"
+				}
 			case elem == "string":
 				if _, ok := it.(string); !ok {
 					return "an item is not a string"
@@ -554,9 +577,49 @@ func (c *conformance) noNull(cmd, path string, v any) {
 	}
 }
 
+// checkDeclarations reports every field a command declares (and so listApis describes) that
+// CloudStack's response lacks, unless it is a listed deliberate extra: a declaration must not
+// promise what neither CloudStack nor Atoll sends.
+func (c *conformance) checkDeclarations() {
+	for _, cmd := range c.reg.All() {
+		ref := c.ref[cmd.Name]
+		if ref == nil {
+			continue
+		}
+		keys := c.objKeys[cmd.Name]
+		if ref.ListKey != "" {
+			keys = []string{ref.ListKey}
+		} else if len(keys) == 0 {
+			keys = []string{cmd.ResponseKey}
+		}
+		allowed := map[string]bool{}
+		for k, typ := range ref.Fields {
+			allowed[k] = true
+			if k == cmd.ResponseKey && strings.HasPrefix(typ, "{") { // listCapabilities' one nested object
+				for _, n := range strings.Split(typ[1:len(typ)-1], ",") {
+					allowed[n] = true
+				}
+			}
+		}
+		for _, f := range cmd.Response {
+			if allowed[f.Name] {
+				continue
+			}
+			extra := false
+			for _, k := range keys {
+				extra = extra || deliberateExtras[k+"."+f.Name] != ""
+			}
+			if !extra {
+				c.problem(cmd.Name, "declares "+f.Name+", which CloudStack's response lacks", "")
+			}
+		}
+	}
+}
+
 // report fails t for every problem found and every registered command left unchecked.
 func (c *conformance) report(t *testing.T) {
 	t.Helper()
+	c.checkDeclarations()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var lines []string
@@ -567,6 +630,9 @@ func (c *conformance) report(t *testing.T) {
 		lines = append(lines, p)
 	}
 	for _, cmd := range c.reg.All() {
+		if c.ref[cmd.Name] == nil && atollOnly[cmd.Name] == "" {
+			lines = append(lines, cmd.Name+": not a CloudStack command: list it in atollOnly with the reason")
+		}
 		if _, ok := notDriven[cmd.Name]; ok {
 			if c.answered[cmd.Name] > 0 {
 				lines = append(lines, cmd.Name+": listed in notDriven but was answered: remove it from the table")

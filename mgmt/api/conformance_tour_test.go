@@ -174,6 +174,8 @@ func (tr *tour) run() {
 	tr.do(a, "listStorageProviders", map[string]string{"type": "primary"})
 	tr.do(a, "listStorageProviders", map[string]string{"type": "image"})
 	tr.do(a, "listCapacity", map[string]string{"zoneid": zone})
+	tr.do(a, "updateConfiguration", map[string]string{"name": "cpu.overprovisioning.factor", "value": "2", "clusterid": clusters[0]["id"].(string)})
+	tr.do(a, "listConfigurations", map[string]string{"clusterid": clusters[0]["id"].(string), "name": "cpu.overprovisioning.factor"})
 
 	// Identity: domains, accounts, users, roles.
 	sub := id(tr.do(a, "createDomain", map[string]string{"name": "csub"}), "domain")
