@@ -28,21 +28,15 @@ var nicFields = []Field{
 var nicResponseFields = join(jobFields, nicFields)
 
 // vmResponseFields is CloudStack's UserVmResponse (the fields Atoll renders).
-var vmResponseFields = join(jobFields, []Field{
+var vmResponseFields = join(jobFields, owner("VM"), inZone("VM"), []Field{
 	f("id", rString, "the VM's id"),
 	f("name", rString, "the VM's name"),
 	f("displayname", rString, "the VM's display name (its name when none was given)"),
-	f("account", rString, "the name of the account that owns the VM"),
-	f("domainid", rString, "the id of the domain of the VM's owner"),
-	f("domain", rString, "the name of the domain of the VM's owner"),
-	f("domainpath", rString, "the path of the domain of the VM's owner"),
 	f("created", rDate, "when the VM was created"),
 	f("lastupdated", rDate, "when the VM's power state was last reported"),
 	f("state", rString, "the VM's state: Running, Stopped, Starting, Stopping, Destroyed, Expunging, Error, ..."),
 	f("haenable", rBool, "whether the VM is restarted on another host when its host fails"),
 	f("deleteprotection", rBool, "whether the VM is protected from destruction"),
-	f("zoneid", rString, "the id of the VM's zone"),
-	f("zonename", rString, "the name of the VM's zone"),
 	f("hostid", rString, "the id of the VM's host (root admins only)"),
 	f("hostname", rString, "the name of the VM's host (root admins only)"),
 	f("instancename", rString, "the VM's name on its hypervisor (admins only)"),
@@ -111,7 +105,7 @@ var affinityGroupTypeResponse = join(jobFields, []Field{
 })
 
 // templateResponse is CloudStack's TemplateResponse, for templates and ISOs alike.
-var templateResponse = join(jobFields, []Field{
+var templateResponse = join(jobFields, owner("image"), []Field{
 	f("id", rString, "the image's id"),
 	f("name", rString, "the image's name"),
 	f("displaytext", rString, "the image's display text"),
@@ -153,10 +147,6 @@ var templateResponse = join(jobFields, []Field{
 	f("ostypename", rString, "the name of the image's guest OS type"),
 	f("details", rMap, "the image's details as key/value pairs"),
 	f("accountid", rString, "the id of the account that owns the image"),
-	f("account", rString, "the name of the account that owns the image"),
-	f("domainid", rString, "the id of the domain of the image's owner"),
-	f("domain", rString, "the name of the domain of the image's owner"),
-	f("domainpath", rString, "the path of the domain of the image's owner"),
 	f("projectid", rString, "the id of the project that owns the image"),
 	f("project", rString, "the name of the project that owns the image"),
 	f("userdataid", rString, "the id of the user data linked to the image"),
@@ -214,20 +204,14 @@ var createSSHKeyPairResponse = join(sshKeyPairResponse, []Field{
 })
 
 // volumeResponse is CloudStack's VolumeResponse (the fields Atoll renders).
-var volumeResponse = join(jobFields, []Field{
+var volumeResponse = join(jobFields, inZone("volume"), owner("volume"), []Field{
 	f("id", rString, "the volume's id"),
 	f("name", rString, "the volume's name"),
 	f("type", rString, "the volume's type: ROOT or DATADISK"),
 	f("state", rString, "the volume's state: Allocated, Ready, Destroy, ..."),
 	f("size", rLong, "the volume's size, in bytes"),
 	f("virtualsize", rLong, "the volume's virtual size, in bytes"),
-	f("zoneid", rString, "the id of the volume's zone"),
-	f("zonename", rString, "the name of the volume's zone"),
 	f("podid", rString, "the id of the pod of the volume's storage pool"),
-	f("account", rString, "the name of the account that owns the volume"),
-	f("domainid", rString, "the id of the domain of the volume's owner"),
-	f("domain", rString, "the name of the domain of the volume's owner"),
-	f("domainpath", rString, "the path of the domain of the volume's owner"),
 	f("created", rDate, "when the volume was created"),
 	f("attached", rDate, "when the volume was attached to its VM"),
 	f("destroyed", rBool, "whether the volume is destroyed and awaits expunging"),
@@ -260,13 +244,9 @@ var volumeResponse = join(jobFields, []Field{
 })
 
 // snapshotResponse is CloudStack's SnapshotResponse.
-var snapshotResponse = join(jobFields, []Field{
+var snapshotResponse = join(jobFields, owner("snapshot"), inZone("snapshot"), []Field{
 	f("id", rString, "the snapshot's id"),
 	f("name", rString, "the snapshot's name"),
-	f("account", rString, "the name of the account that owns the snapshot"),
-	f("domainid", rString, "the id of the domain of the snapshot's owner"),
-	f("domain", rString, "the name of the domain of the snapshot's owner"),
-	f("domainpath", rString, "the path of the domain of the snapshot's owner"),
 	f("projectid", rString, "the id of the project that owns the snapshot"),
 	f("project", rString, "the name of the project that owns the snapshot"),
 	f("volumeid", rString, "the id of the snapshot's volume"),
@@ -278,8 +258,6 @@ var snapshotResponse = join(jobFields, []Field{
 	f("state", rString, "the snapshot's state: Creating, BackedUp, ..."),
 	f("status", rString, "the state of the snapshot's copy on its store"),
 	f("created", rDate, "when the snapshot was taken"),
-	f("zoneid", rString, "the id of the snapshot's zone"),
-	f("zonename", rString, "the name of the snapshot's zone"),
 	f("virtualsize", rLong, "the size of the snapshot's volume, in bytes"),
 	f("physicalsize", rLong, "the space the snapshot takes, in bytes"),
 	f("chainsize", rLong, "the space the snapshot's chain takes, in bytes"),

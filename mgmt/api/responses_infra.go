@@ -59,11 +59,9 @@ var capacityFields = []Field{
 var capacityResponse = join(jobFields, capacityFields)
 
 // podResponse is CloudStack's PodResponse.
-var podResponse = join(jobFields, []Field{
+var podResponse = join(jobFields, inZone("pod"), []Field{
 	f("id", rString, "the pod's id"),
 	f("name", rString, "the pod's name"),
-	f("zoneid", rString, "the id of the pod's zone"),
-	f("zonename", rString, "the name of the pod's zone"),
 	f("gateway", rString, "the gateway of the pod's management network"),
 	f("netmask", rString, "the netmask of the pod's management network"),
 	f("allocationstate", rString, "whether new resources may be placed in the pod: Enabled or Disabled"),
@@ -77,11 +75,9 @@ var podResponse = join(jobFields, []Field{
 })
 
 // clusterResponse is CloudStack's ClusterResponse.
-var clusterResponse = join(jobFields, []Field{
+var clusterResponse = join(jobFields, inZone("cluster"), []Field{
 	f("id", rString, "the cluster's id"),
 	f("name", rString, "the cluster's name"),
-	f("zoneid", rString, "the id of the cluster's zone"),
-	f("zonename", rString, "the name of the cluster's zone"),
 	f("podid", rString, "the id of the cluster's pod"),
 	f("podname", rString, "the name of the cluster's pod"),
 	f("hypervisortype", rString, "the hypervisor of the cluster's hosts"),
@@ -176,11 +172,9 @@ var simulatorFaultResponse = join(jobFields, []Field{
 })
 
 // storagePoolResponse is CloudStack's StoragePoolResponse.
-var storagePoolResponse = join(jobFields, []Field{
+var storagePoolResponse = join(jobFields, inZone("pool"), []Field{
 	f("id", rString, "the storage pool's id"),
 	f("name", rString, "the storage pool's name"),
-	f("zoneid", rString, "the id of the pool's zone"),
-	f("zonename", rString, "the name of the pool's zone"),
 	f("podid", rString, "the id of the pool's pod (cluster-wide pools)"),
 	f("podname", rString, "the name of the pool's pod"),
 	f("clusterid", rString, "the id of the pool's cluster (cluster-wide pools)"),
@@ -206,15 +200,13 @@ var storagePoolResponse = join(jobFields, []Field{
 })
 
 // imageStoreResponse is CloudStack's ImageStoreResponse.
-var imageStoreResponse = join(jobFields, []Field{
+var imageStoreResponse = join(jobFields, inZone("image store"), []Field{
 	f("id", rString, "the image store's id"),
 	f("name", rString, "the image store's name"),
 	f("url", rString, "the image store's URL"),
 	f("protocol", rString, "the protocol of the image store's URL"),
 	f("providername", rString, "the image store's provider"),
 	f("scope", rString, "the image store's scope: ZONE or REGION"),
-	f("zoneid", rString, "the id of the image store's zone"),
-	f("zonename", rString, "the name of the image store's zone"),
 	f("readonly", rBool, "whether new templates, ISOs and snapshots are kept off the store"),
 	f("disksizetotal", rLong, "the store's size, in bytes"),
 	f("disksizeused", rLong, "the store's space in use, in bytes"),
@@ -268,11 +260,9 @@ var configurationResponse = join(jobFields, []Field{
 })
 
 // physicalNetworkResponse is CloudStack's PhysicalNetworkResponse.
-var physicalNetworkResponse = join(jobFields, []Field{
+var physicalNetworkResponse = join(jobFields, inZone("physical network"), []Field{
 	f("id", rString, "the physical network's id"),
 	f("name", rString, "the physical network's name"),
-	f("zoneid", rString, "the id of the physical network's zone"),
-	f("zonename", rString, "the name of the physical network's zone"),
 	f("state", rString, "the physical network's state: Enabled or Disabled"),
 	f("broadcastdomainrange", rString, "the range of the physical network's broadcast domains: ZONE or POD"),
 	f("isolationmethods", rString, "how guest networks are isolated on the physical network: VLAN, VXLAN, ..."),

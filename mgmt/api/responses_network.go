@@ -13,12 +13,10 @@ var serviceFields = []Field{
 }
 
 // networkResponse is CloudStack's NetworkResponse (the fields Atoll renders).
-var networkResponse = join(jobFields, []Field{
+var networkResponse = join(jobFields, inZone("network"), owner("network"), []Field{
 	f("id", rString, "the network's id"),
 	f("name", rString, "the network's name"),
 	f("displaytext", rString, "the network's display text"),
-	f("zoneid", rString, "the id of the network's zone"),
-	f("zonename", rString, "the name of the network's zone"),
 	f("type", rString, "the network's guest type: Isolated, Shared or L2"),
 	f("traffictype", rString, "the kind of traffic the network carries"),
 	f("state", rString, "the network's state: Allocated, Implemented, Setup, Shutdown, Destroy, ..."),
@@ -40,10 +38,6 @@ var networkResponse = join(jobFields, []Field{
 	f("strechedl2subnet", rBool, "whether the network's subnet spans zones"),
 	f("supportsvmautoscaling", rBool, "whether VMs of the network can be auto-scaled"),
 	f("isdefault", rBool, "whether the network is the default of its owner's VMs"),
-	f("account", rString, "the name of the account that owns the network"),
-	f("domainid", rString, "the id of the domain of the network's owner"),
-	f("domain", rString, "the name of the domain of the network's owner"),
-	f("domainpath", rString, "the path of the domain of the network's owner"),
 	f("subdomainaccess", rBool, "whether the subdomains of a domain network's domain may use it"),
 	f("created", rDate, "when the network was created"),
 	f("internetprotocol", rString, "the network's protocols: IPv4 or DualStack"),
