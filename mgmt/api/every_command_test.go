@@ -15,13 +15,16 @@ import (
 // server heartbeat excepted), so a test can prove a refused call changed nothing.
 func fingerprint(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
-	return dbtest.Fingerprint(t, e.Server.DB.SQL, "domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events",
-		"networks", "network_ips",
-		"templates", "template_stores", "template_permissions", "ssh_keypairs", "resource_tags",
-		"volumes", "snapshots", "snapshot_store_refs", "snapshot_policies",
-		"vm_instances", "nics", "affinity_groups", "affinity_group_vm_map",
-		"service_offerings", "disk_offerings", "network_offerings", "vpc_offerings", "os_types", "resource_limits", "resource_counts")
+	return dbtest.Fingerprint(t, e.Server.DB.SQL, fingerprintTables...)
 }
+
+// fingerprintTables are the tables fingerprint reads.
+var fingerprintTables = []string{"domains", "accounts", "users", "roles", "role_permissions", "configuration_values", "events",
+	"networks", "network_ips",
+	"templates", "template_stores", "template_permissions", "ssh_keypairs", "resource_tags",
+	"volumes", "snapshots", "snapshot_store_refs", "snapshot_policies",
+	"vm_instances", "nics", "affinity_groups", "affinity_group_vm_map",
+	"service_offerings", "disk_offerings", "network_offerings", "vpc_offerings", "os_types", "resource_limits", "resource_counts"}
 
 // dummy returns a well-formed value for a parameter of type typ.
 func dummy(typ api.Type) string {
