@@ -99,7 +99,7 @@ func (s *Server) jobAdapter(cmd *Command) jobs.Func {
 		var p Params
 		if err := json.Unmarshal([]byte(j.Params), &p); err != nil {
 			s.Log.Error("corrupt job parameters", "job", j.ID, "command", cmd.Name, "err", err)
-			return jobs.Failure(CodeInternal, ErrInternalGeneric().Text)
+			return jobs.Failure(CodeInternal, jobs.InternalErrorText)
 		}
 		c := &Call{Ctx: ctx, S: s, Cmd: cmd, P: p}
 		if h, ok := jobs.HintOf(ctx).(*jobHint); ok && h.caller != nil {
@@ -120,7 +120,7 @@ func (s *Server) jobAdapter(cmd *Command) jobs.Func {
 		body, err := json.Marshal(inner(res))
 		if err != nil {
 			s.Log.Error("encode job result", "job", j.ID, "command", cmd.Name, "err", err)
-			return jobs.Failure(CodeInternal, ErrInternalGeneric().Text)
+			return jobs.Failure(CodeInternal, jobs.InternalErrorText)
 		}
 		return jobs.Outcome{Status: db.JobSucceeded, Code: 0, Result: string(body)}
 	}
