@@ -4,54 +4,34 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/iam"
 	"github.com/atollcloud/atoll/mgmt/jobs"
-	"github.com/google/uuid"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
 )
 
 // JobFunc does an async command's work; its result renders as jobresult.
 type JobFunc func(c *Call, j *db.Job) (any, error)
 
-// EnqueueJob writes this call's job in the caller's transaction q, against the object it works
-// on (jobs on one object run one at a time), and returns the job id.
-func (c *Call) EnqueueJob(q db.Querier, instanceType, instanceID string) (string, error) {
-	params, err := json.Marshal(c.P)
-	if err != nil {
-		return "", fmt.Errorf("api: encode job params: %w", err)
+// actor is the call as a workflow's Actor: its caller, command and parameters.
+func (c *Call) actor() orchestrate.Actor {
+	a := orchestrate.Actor{Caller: c.Caller, Params: c.P}
+	if c.Cmd != nil {
+		a.Cmd = c.Cmd.Name
 	}
-	id := uuid.NewString()
-	if instanceID == "" {
-		instanceType, instanceID = "None", id
-	}
-	u := c.Caller.User
-	err = db.InsertJob(c.Ctx, q, &db.Job{ID: id, Cmd: c.Cmd.Name, Params: string(params), UserID: u.ID, AccountID: u.AccountID,
-		DomainID: u.DomainID, InstanceType: instanceType, InstanceID: instanceID, Created: db.Now()})
-	return id, err
+	return a
 }
 
-// EnqueueLocalJob is EnqueueJob for a new object's first job (no other job can be ahead of
-// it): the job is written claimed by this server, and RunLocal runs it once the transaction
-// has committed, without a claim. While this server's runner is not running it is an ordinary
-// queued job.
+// EnqueueJob writes this call's job in the caller's transaction q (orchestrate.EnqueueJob).
+func (c *Call) EnqueueJob(q db.Querier, instanceType, instanceID string) (string, error) {
+	return orchestrate.EnqueueJob(c.Ctx, q, c.actor(), instanceType, instanceID)
+}
+
+// EnqueueLocalJob is EnqueueJob for a new object's first job (orchestrate's EnqueueLocalJob).
 func (c *Call) EnqueueLocalJob(q db.Querier, instanceType, instanceID string) (*db.Job, error) {
-	params, err := json.Marshal(c.P)
-	if err != nil {
-		return nil, fmt.Errorf("api: encode job params: %w", err)
-	}
-	u := c.Caller.User
-	j := &db.Job{ID: uuid.NewString(), Cmd: c.Cmd.Name, Params: string(params), UserID: u.ID, AccountID: u.AccountID,
-		DomainID: u.DomainID, InstanceType: instanceType, InstanceID: instanceID, Created: db.Now()}
-	if owner, lease, ok := c.S.Jobs.LocalClaim(); ok {
-		j.Owner, j.LeaseUntil, j.Attempts = owner, lease, 1
-	}
-	if err := db.InsertJob(c.Ctx, q, j); err != nil {
-		return nil, err
-	}
-	return j, nil
+	return c.deps().EnqueueLocalJob(c.Ctx, q, c.actor(), instanceType, instanceID)
 }
 
 // RunLocal starts a job written by EnqueueLocalJob (after its transaction committed), handing

@@ -2,48 +2,46 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/jobs"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
 )
 
-// CloudStack's API error codes (ApiErrorCode) and the exception codes (CSExceptionErrorCode)
-// that go with them in "cserrorcode".
+// CloudStack's error codes and the Error type live in mgmt/orchestrate, where the workflows
+// raise them; the API names them as its own.
 const (
-	CodeUnauthorized     = 401
-	CodeMalformed        = 430
-	CodeParam            = 431
-	CodeUnsupported      = 432
-	CodeInternal         = 530
-	CodeAccount          = 531
-	CodeResourceLimit    = 532
-	CodeCapacity         = 533
-	CodeUnavailable      = 534
-	CodeResourceInUse    = 536
-	CSServerAPI          = 9999
-	CSInvalidParameter   = 4350
-	CSPermissionDenied   = 4365
-	CSCloudRuntime       = 4250
-	CSResourceInUse      = 4375
-	CSResourceAllocation = 4370
+	CodeUnauthorized     = orchestrate.CodeUnauthorized
+	CodeMalformed        = orchestrate.CodeMalformed
+	CodeParam            = orchestrate.CodeParam
+	CodeUnsupported      = orchestrate.CodeUnsupported
+	CodeInternal         = orchestrate.CodeInternal
+	CodeAccount          = orchestrate.CodeAccount
+	CodeResourceLimit    = orchestrate.CodeResourceLimit
+	CodeCapacity         = orchestrate.CodeCapacity
+	CodeUnavailable      = orchestrate.CodeUnavailable
+	CodeResourceInUse    = orchestrate.CodeResourceInUse
+	CSServerAPI          = orchestrate.CSServerAPI
+	CSInvalidParameter   = orchestrate.CSInvalidParameter
+	CSPermissionDenied   = orchestrate.CSPermissionDenied
+	CSCloudRuntime       = orchestrate.CSCloudRuntime
+	CSResourceInUse      = orchestrate.CSResourceInUse
+	CSResourceAllocation = orchestrate.CSResourceAllocation
 )
 
 // Error is a CloudStack error response.
-type Error struct {
-	Code     int // errorcode and HTTP status
-	CSCode   int // cserrorcode
-	Text     string
-	UUIDList []string
-}
+type Error = orchestrate.Error
 
-func (e *Error) Error() string { return fmt.Sprintf("%d: %s", e.Code, e.Text) }
-
-// Errorf builds an Error.
-func Errorf(code, cs int, format string, args ...any) *Error {
-	return &Error{Code: code, CSCode: cs, Text: fmt.Sprintf(format, args...)}
-}
+// Errorf, ErrParam, ErrDenied, ErrInUse and ErrInternal build the Errors of orchestrate's
+// names.
+var (
+	Errorf      = orchestrate.Errorf
+	ErrParam    = orchestrate.ErrParam
+	ErrDenied   = orchestrate.ErrDenied
+	ErrInUse    = orchestrate.ErrInUse
+	ErrInternal = orchestrate.ErrInternal
+)
 
 // ErrMissing is CloudStack's answer to a missing required parameter.
 func ErrMissing(cmd, param string) *Error {
@@ -74,27 +72,6 @@ func ErrTooMany(cmd, param string, max int) *Error {
 // log, never to the caller (they may carry SQL or driver text).
 func ErrInternalGeneric() *Error {
 	return ErrInternal("%s", jobs.InternalErrorText)
-}
-
-// ErrParam is an InvalidParameterValueException raised by business rules (431/4350).
-func ErrParam(format string, args ...any) *Error {
-	return Errorf(CodeParam, CSInvalidParameter, format, args...)
-}
-
-// ErrDenied is a PermissionDeniedException (531/4365).
-func ErrDenied(format string, args ...any) *Error {
-	return Errorf(CodeAccount, CSPermissionDenied, format, args...)
-}
-
-// ErrInUse refuses to remove something still in use (CloudStack answers these as 431/4350 or
-// 536/4375; we use 536 where CloudStack's ResourceInUseException applies).
-func ErrInUse(format string, args ...any) *Error {
-	return Errorf(CodeResourceInUse, CSResourceInUse, format, args...)
-}
-
-// ErrInternal is an unexpected server failure (530).
-func ErrInternal(format string, args ...any) *Error {
-	return Errorf(CodeInternal, CSCloudRuntime, format, args...)
 }
 
 var errUnauthorized = &Error{Code: CodeUnauthorized, CSCode: CSServerAPI, Text: "unable to verify user credentials and/or request signature"}

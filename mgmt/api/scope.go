@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/google/uuid"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
 )
 
 // ListScope turns account, domainid, isrecursive and listall into what a list may return, as
@@ -79,8 +79,5 @@ func (c *Call) DomainForScope(domainID string) (*db.Domain, error) {
 
 // Event records an event for this call's caller inside transaction q.
 func (c *Call) Event(q db.Querier, typ, description, resourceType, resourceID string) error {
-	u := c.Caller.User
-	return db.InsertEvent(c.Ctx, q, &db.Event{ID: uuid.NewString(), Type: typ, Level: "INFO", State: "Completed",
-		Description: description, UserID: u.ID, AccountID: u.AccountID, DomainID: u.DomainID,
-		ResourceType: resourceType, ResourceID: resourceID, Created: db.Now()})
+	return orchestrate.Event(c.Ctx, q, c.actor(), typ, description, resourceType, resourceID)
 }

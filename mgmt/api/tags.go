@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/google/uuid"
 )
 
@@ -174,26 +175,7 @@ func (c *Call) tagResources(q db.Querier, t taggable, what string) ([]tagResourc
 // resourceID, the id the caller sent: never the owner (CloudStack's DomainChecker answers
 // "Caller does not have permission to operate with provided resource." and logs the owner).
 func (c *Call) checkOwnerAccess(q db.Querier, resourceID, accountID, domainID string) error {
-	if accountID == "" {
-		if c.Caller.IsRootAdmin() {
-			return nil
-		}
-		return ErrDenied("Account %s does not have permission to operate on a system resource", c.Caller.User.AccountName)
-	}
-	path := ""
-	if domainID != "" {
-		d, err := db.GetDomain(c.Ctx, q, domainID)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return err
-		}
-		if d != nil {
-			path = d.Path
-		}
-	}
-	if !c.Caller.CanManageAccount(accountID, path) {
-		return ErrDenied("Account %s does not have permission to operate with resource %s", c.Caller.User.AccountName, resourceID)
-	}
-	return nil
+	return orchestrate.CheckOwnerAccess(c.Ctx, q, c.Caller, resourceID, accountID, domainID)
 }
 
 func createTags(c *Call) (any, error) {

@@ -216,7 +216,7 @@ func errVMState(v *db.VM, action string) *Error {
 }
 
 func (c *Call) deps() *orchestrate.Deps {
-	d := &orchestrate.Deps{DB: c.S.DB, Ledger: c.ledger(), Log: c.S.Log}
+	d := &orchestrate.Deps{DB: c.S.DB, Ledger: c.ledger(), Log: c.S.Log, Config: c.S.Config, Jobs: c.S.Jobs}
 	if m, err := c.agents(); err == nil {
 		d.Agents = m
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
+	"github.com/atollcloud/atoll/mgmt/jobs"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
@@ -27,6 +29,8 @@ type Deps struct {
 	Ledger *planner.Ledger
 	Agents Sender
 	Log    *slog.Logger
+	Config *config.Store // settings (limit defaults among them)
+	Jobs   *jobs.Runner  // this server's job runner (nil where no job is written)
 }
 
 // Compute is what a VM takes of its host.
