@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/google/uuid"
 )
@@ -17,8 +18,8 @@ import (
 
 // CloudStack's exception codes for capacity refusals (CSExceptionErrorCode).
 const (
-	CSInsufficientAddressCapacity = 4320
-	CSInsufficientVirtualNetwork  = 4340
+	CSInsufficientAddressCapacity = orchestrate.CSInsufficientAddressCapacity
+	CSInsufficientVirtualNetwork  = orchestrate.CSInsufficientVirtualNetwork
 )
 
 // ErrNoAddress is InsufficientAddressCapacityException (533).

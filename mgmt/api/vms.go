@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -206,14 +205,10 @@ func refuseSecurityGroups(ids, names []string) error {
 }
 
 // vmString is how CloudStack names a VM in messages.
-func vmString(v *db.VM) string {
-	return fmt.Sprintf("VM instance {\"id\":\"%s\",\"instanceName\":\"%s\",\"name\":\"%s\",\"state\":\"%s\"}", v.ID, v.InstanceName(), v.Name, v.State)
-}
+func vmString(v *db.VM) string { return orchestrate.VMString(v) }
 
 // errVMState is CloudStack's refusal of an operation in a VM state that does not allow it.
-func errVMState(v *db.VM, action string) *Error {
-	return ErrParam("VM %s is in state %s, unable to %s", vmString(v), v.State, action)
-}
+func errVMState(v *db.VM, action string) *Error { return orchestrate.ErrVMState(v, action) }
 
 func (c *Call) deps() *orchestrate.Deps {
 	d := &orchestrate.Deps{DB: c.S.DB, Ledger: c.ledger(), Log: c.S.Log, Config: c.S.Config, Jobs: c.S.Jobs}
@@ -261,7 +256,7 @@ func vmDeployErr(v *db.VM, err error) error {
 }
 
 // CSInsufficientServerCapacity is InsufficientServerCapacityException's cserrorcode.
-const CSInsufficientServerCapacity = 4310
+const CSInsufficientServerCapacity = orchestrate.CSInsufficientServerCapacity
 
 // userMay reads a per-account boolean permission setting (allow.user.view.destroyed.vm,
 // allow.user.expunge.recover.vm) for the caller; admins always may.

@@ -1,6 +1,12 @@
 package orchestrate
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/jobs"
+)
 
 // CloudStack's API error codes (ApiErrorCode) and the exception codes (CSExceptionErrorCode)
 // that go with them in "cserrorcode". The workflows answer with these; mgmt/api renders them.
@@ -58,4 +64,42 @@ func ErrInUse(format string, args ...any) *Error {
 // ErrInternal is an unexpected server failure (530).
 func ErrInternal(format string, args ...any) *Error {
 	return Errorf(CodeInternal, CSCloudRuntime, format, args...)
+}
+
+// CloudStack's capacity exception codes (cserrorcode).
+const (
+	CSInsufficientServerCapacity  = 4310
+	CSInsufficientAddressCapacity = 4320
+	CSInsufficientVirtualNetwork  = 4340
+)
+
+// InternalErrorText is what a caller is told of an unexpected failure: the details go to the
+// log, never to the caller (they may carry SQL or driver text).
+const InternalErrorText = jobs.InternalErrorText
+
+// Cause is what may be said to the caller of a failure's cause: an Error's own text, or an
+// agent's or hypervisor's words as they are; a database error is logged and replaced by
+// CloudStack's generic words, since its text may carry SQL, table names or driver messages.
+func (d *Deps) Cause(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Text
+	}
+	if db.IsDatabaseError(err) {
+		if d.Log != nil {
+			d.Log.Error("workflow failed", "err", err)
+		}
+		return InternalErrorText
+	}
+	return err.Error()
+}
+
+// VMString is how CloudStack names a VM in messages.
+func VMString(v *db.VM) string {
+	return fmt.Sprintf("VM instance {\"id\":\"%s\",\"instanceName\":\"%s\",\"name\":\"%s\",\"state\":\"%s\"}", v.ID, v.InstanceName(), v.Name, v.State)
+}
+
+// ErrVMState is CloudStack's refusal of an operation in a VM state that does not allow it.
+func ErrVMState(v *db.VM, action string) *Error {
+	return ErrParam("VM %s is in state %s, unable to %s", VMString(v), v.State, action)
 }
