@@ -1,0 +1,25 @@
+package atoll_test
+
+// apiPending lists the mgmt/api files TestAPIIsAThinAdapter lets through for now, each with
+// why. An entry that has become clean fails the test until it is taken off.
+var apiPending = map[string]string{
+	"hosts.go":                "the hosts family (addHost, deleteHost, maintenance) still runs its agent commands here: its move to mgmt/orchestrate/host is issue 11 work not yet done",
+	"hosts_agent.go":          "hosts family, not yet moved",
+	"hosts_maintenance.go":    "hosts family, not yet moved",
+	"isos_attach.go":          "VM family, being moved to mgmt/orchestrate/vm",
+	"snapshot_policies.go":    "snapshot family, being moved to mgmt/orchestrate/snapshot",
+	"snapshots.go":            "snapshot family, being moved to mgmt/orchestrate/snapshot",
+	"template_copy.go":        "template family, being moved to mgmt/orchestrate/template",
+	"template_create.go":      "template family, being moved to mgmt/orchestrate/template",
+	"template_download.go":    "template family, being moved to mgmt/orchestrate/template",
+	"template_permissions.go": "template family, being moved to mgmt/orchestrate/template",
+	"templates.go":            "template family, being moved to mgmt/orchestrate/template",
+	"vms_deploy.go":           "VM family, being moved to mgmt/orchestrate/vm",
+	"vms_lifecycle.go":        "VM family, being moved to mgmt/orchestrate/vm",
+	"vms_sync.go":             "VM family, being moved to mgmt/orchestrate/vm",
+	"vms_update.go":           "VM family, being moved to mgmt/orchestrate/vm",
+	"volumes.go":              "volume family, being moved to mgmt/orchestrate/volume",
+	"volumes_attach.go":       "volume family, being moved to mgmt/orchestrate/volume",
+	"volumes_resize.go":       "volume family, being moved to mgmt/orchestrate/volume",
+	"volumes_storage.go":      "volume family, being moved to mgmt/orchestrate/volume",
+}
