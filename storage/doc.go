@@ -1,3 +1,6 @@
-// Package storage holds the primary and secondary storage drivers (NFS, local), qcow2 volumes,
-// templates and snapshots. It never imports db or mgmt.
+// Package storage owns the host side of primary and secondary storage: the Pool interface
+// (qcow2 volumes, linked clones from installed templates, resize, snapshot backups and
+// restores, heartbeats) implemented once over an FS, and the ImageStore that downloads and
+// verifies templates. Sub-packages local and nfs provide the FS for a host directory and an
+// NFS export (kernel mount or userspace); it never imports db or mgmt.
 package storage
