@@ -40,6 +40,11 @@ type Config struct {
 	// Zone, Pod and Cluster are placement hints (ids or names); enrollment may supply them.
 	Zone, Pod, Cluster string
 	Driver             hypervisor.Driver
+	// Storage and Network are a real host's: where VM disks live (pools and image stores
+	// opened from the management server's references) and which bridge each NIC joins. Nil on
+	// Simulator hosts, whose driver needs neither.
+	Storage *HostStorage
+	Network NetworkDriver
 	// Dial, when set, replaces TLS: the connection it returns is used as is (in-process
 	// simulated hosts use a net.Pipe).
 	Dial func(ctx context.Context, addr string) (net.Conn, error)

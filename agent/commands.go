@@ -139,7 +139,7 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		if err := decode(cmd, &s); err != nil {
 			return nil, err
 		}
-		return nil, d.StartVM(ctx, driverSpec(s))
+		return nil, a.startVM(ctx, s)
 	case protocol.CmdPrepareMigration:
 		var s protocol.VMSpec
 		if err := decode(cmd, &s); err != nil {
@@ -201,6 +201,9 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 func driverSpec(s protocol.VMSpec) hypervisor.VMSpec {
 	out := hypervisor.VMSpec{Name: s.Name, UUID: s.UUID, Hostname: s.Hostname, CPUs: s.CPUs, SpeedMHz: s.SpeedMHz,
 		MemoryBytes: s.MemoryBytes, Details: s.Details, UserData: s.UserData, SSHKeys: s.SSHKeys, BootISO: s.BootISO, OSType: s.OSType}
+	if s.ConfigDrive || s.UserData != "" || len(s.SSHKeys) > 0 || s.Password != "" {
+		out.ConfigDrive = &hypervisor.ConfigDrive{Password: s.Password}
+	}
 	for _, d := range s.Disks {
 		out.Disks = append(out.Disks, hypervisor.DiskSpec{VolumeID: d.VolumeID, Type: d.Type, DeviceID: d.DeviceID, Path: d.Path,
 			PoolID: d.PoolID, Size: d.Size, Format: d.Format, Template: d.Template})

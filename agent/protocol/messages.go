@@ -150,6 +150,12 @@ type VMSpec struct {
 	SSHKeys     []string          `json:"sshkeys,omitempty"`
 	BootISO     string            `json:"bootiso,omitempty"`
 	OSType      string            `json:"ostype,omitempty"`
+	// BootISOSource is where the boot ISO's bytes are on secondary storage (real hosts).
+	BootISOSource *ImageFileRef `json:"bootisosource,omitempty"`
+	// Password, when set, goes on the config drive (a password-enabled template's new
+	// password); ConfigDrive asks for one even without userdata or keys.
+	Password    string `json:"password,omitempty"`
+	ConfigDrive bool   `json:"configdrive,omitempty"`
 }
 
 // VMRef names a VM.

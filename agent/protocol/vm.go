@@ -18,6 +18,29 @@ type DiskSpec struct {
 	Size     int64  `json:"size"`
 	Format   string `json:"format,omitempty"`
 	Template string `json:"template,omitempty"` // path of the template a new ROOT disk is cloned from
+
+	// For hosts whose disks are real files: the pool the disk lives on (its type and URL, so
+	// that an agent opens a pool it has not seen), where the template's bytes are on
+	// secondary storage (a new ROOT disk is cloned from it, installed in the pool once), and
+	// the disk offering's I/O rates. All optional: a Simulator host ignores them.
+	Pool           *PoolRef      `json:"pool,omitempty"`
+	TemplateSource *ImageFileRef `json:"templatesource,omitempty"`
+	Rates          *DiskRates    `json:"rates,omitempty"`
+}
+
+// ImageFileRef is a file on a secondary (image) store: a template's or a snapshot's.
+type ImageFileRef struct {
+	Store  ImageStoreRef `json:"store"`
+	Path   string        `json:"path"`             // within the store
+	Format string        `json:"format,omitempty"` // QCOW2, RAW, ISO
+}
+
+// DiskRates are a disk offering's I/O caps per second; zero is unlimited.
+type DiskRates struct {
+	BytesReadRate  int64 `json:"bytesreadrate,omitempty"`
+	BytesWriteRate int64 `json:"byteswriterate,omitempty"`
+	IOPSReadRate   int64 `json:"iopsreadrate,omitempty"`
+	IOPSWriteRate  int64 `json:"iopswriterate,omitempty"`
 }
 
 // NicSpec is one network interface of a VMSpec.
