@@ -47,6 +47,25 @@ type VMSpec struct {
 	SSHKeys     []string
 	BootISO     string // path of an ISO to boot from (a VM deployed from an ISO)
 	OSType      string
+
+	// MaxCPUs and MaxMemoryBytes are the most a running VM may be scaled up to (ScaleVM);
+	// zero means CPUs and MemoryBytes, i.e. not scalable while running.
+	MaxCPUs        int
+	MaxMemoryBytes int64
+	// ConfigDrive, when set, asks the driver to attach a CloudStack config drive: an ISO
+	// labelled config-2 carrying UserData, SSHKeys, Hostname, UUID and what ConfigDrive adds.
+	ConfigDrive *ConfigDrive
+}
+
+// ConfigDrive is what a CloudStack config drive carries beyond the VMSpec's own fields.
+type ConfigDrive struct {
+	// Password becomes cloudstack/password/vm_password.txt (empty: no password file).
+	Password string
+	// Metadata adds or overrides cloudstack/metadata/<name>.txt files, by CloudStack's names:
+	// service-offering, availability-zone, local-ipv4, public-ipv4, public-hostname,
+	// cloud-identifier, hypervisor-host-name, ... The driver itself writes instance-id and
+	// vm-id (UUID, else Name), local-hostname (Hostname) and public-keys (SSHKeys).
+	Metadata map[string]string
 }
 
 // DiskSpec is one disk of a VM.
@@ -59,6 +78,27 @@ type DiskSpec struct {
 	Size     int64
 	Format   string
 	Template string // path of the template a ROOT disk is cloned from, when it is new
+
+	// Source says where the hypervisor finds the disk's bytes (the storage layer fills it
+	// in); when it is empty, Path is taken as a file on the host.
+	Source DiskSource
+	// Limits caps the disk's throughput (QEMU I/O throttling); zero fields are unlimited.
+	Limits DiskLimits
+}
+
+// DiskSource locates a disk's bytes: a file on the host, or a file on an NFS export that the
+// hypervisor opens itself (QEMU's NFS client), without a kernel mount.
+type DiskSource struct {
+	File    string // absolute path of a file on the host
+	NFSHost string // NFS server name or address, with NFSPath
+	NFSPath string // the file on the server, export path included: /export/primary/vol.qcow2
+}
+
+// DiskLimits are a disk's throughput caps, per second (CloudStack's disk offering
+// bytesreadrate, byteswriterate, iopsreadrate, iopswriterate, and totals).
+type DiskLimits struct {
+	ReadBytesSec, WriteBytesSec, TotalBytesSec int64
+	ReadIOPS, WriteIOPS, TotalIOPS             int64
 }
 
 // NicSpec is one network interface of a VM.
@@ -70,6 +110,26 @@ type NicSpec struct {
 	DeviceID     int
 	IsDefault    bool
 	NetworkID    string
+	// Bridge is the host bridge the NIC is plugged into (set by the agent's network driver);
+	// empty: the driver creates no interface for it.
+	Bridge string
+}
+
+// TapName is the host-side device of a VM NIC with this MAC on a KVM host: "at" and the MAC's
+// twelve hex digits (14 characters, within Linux's 15). MACs are unique in a zone, so the name
+// is unique on a host, and network code finds a NIC's tap from its MAC alone.
+func TapName(mac string) string {
+	hex := make([]byte, 0, 12)
+	for i := 0; i < len(mac) && len(hex) < 12; i++ {
+		c := mac[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+			hex = append(hex, c)
+		case c >= 'A' && c <= 'F':
+			hex = append(hex, c+'a'-'A')
+		}
+	}
+	return "at" + string(hex)
 }
 
 // Migrator is implemented by drivers that move running VMs between hosts: the target prepares
@@ -77,6 +137,43 @@ type NicSpec struct {
 type Migrator interface {
 	PrepareMigration(ctx context.Context, spec VMSpec) error
 	MigrateVM(ctx context.Context, name, target string) error
+}
+
+// VMStats are one VM's raw counters at one moment; rates are differences between samples.
+type VMStats struct {
+	Name        string
+	State       PowerState
+	CPUs        int
+	CPUTimeNs   uint64 // guest CPU time used since it started, all vCPUs
+	MemoryBytes int64  // memory the guest has now (its balloon's size)
+	MaxMemory   int64  // the most it may have
+	RSSBytes    int64  // host memory its process uses
+	Disks       []DiskStats
+	Nics        []NicStats
+}
+
+// DiskStats are one disk's I/O counters since the VM started.
+type DiskStats struct {
+	Device     string // target device: vda, vdb, hdc ...
+	Path       string // the file (or NFS path) behind it
+	ReadBytes  int64
+	WriteBytes int64
+	ReadOps    int64
+	WriteOps   int64
+}
+
+// NicStats are one NIC's counters since the VM started.
+type NicStats struct {
+	Device    string // host-side device (TapName of the NIC's MAC on KVM)
+	RxBytes   int64  // received by the guest
+	TxBytes   int64  // sent by the guest
+	RxPackets int64
+	TxPackets int64
+}
+
+// StatsReporter is implemented by drivers that report per-VM usage counters.
+type StatsReporter interface {
+	VMStats(ctx context.Context) ([]VMStats, error)
 }
 
 // Scaler is implemented by drivers that change a running VM's CPU and memory.
