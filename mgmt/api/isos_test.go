@@ -7,6 +7,7 @@ import (
 
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 )
 
 // waitIso polls listIsos until the ISO is ready.
@@ -27,9 +28,9 @@ func waitIso(t *testing.T, c *api.Client, id string) {
 
 // simulatorDownloads makes the Simulator's template and ISO downloads take d for this test.
 func simulatorDownloads(t *testing.T, d time.Duration) {
-	old := api.SimulatorDownloadTime
-	api.SimulatorDownloadTime = d
-	t.Cleanup(func() { api.SimulatorDownloadTime = old })
+	old := template.SimulatorDownloadTime
+	template.SimulatorDownloadTime = d
+	t.Cleanup(func() { template.SimulatorDownloadTime = old })
 }
 
 func TestIsoAttachDetach(t *testing.T) {

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 	"github.com/google/uuid"
 )
 
@@ -22,7 +22,7 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 		dest = append(dest, strings.ToLower(z))
 	}
 	if len(dest) == 0 {
-		return nil, ErrParam("Please specify valid destination zone to copy the %s.", k.noun)
+		return nil, ErrParam("Please specify valid destination zone to copy the %s.", k.Noun)
 	}
 	src := strings.ToLower(c.P.String("sourcezoneid"))
 	var id, jobID string
@@ -36,7 +36,7 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 			return err
 		}
 		if t.TemplateType == db.TemplateSystem {
-			return ErrParam("Unable to copy the system %s %s", k.noun, t.Name)
+			return ErrParam("Unable to copy the system %s %s", k.Noun, t.Name)
 		}
 		if src != "" {
 			if _, err := db.GetZone(c.Ctx, tx, src); errors.Is(err, db.ErrNotFound) {
@@ -49,7 +49,7 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 				return err
 			}
 			if !ready {
-				return ErrParam("Please specify a %s that is installed on secondary storage host in zone %s", k.noun, src)
+				return ErrParam("Please specify a %s that is installed on secondary storage host in zone %s", k.Noun, src)
 			}
 		} else {
 			copies, err := db.ListTemplateCopies(c.Ctx, tx, t.ID, "")
@@ -61,7 +61,7 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 				ok = ok || cp.DownloadState == db.DownloadDone
 			}
 			if !ok {
-				return ErrParam("Unable to find a secondary storage host that has the %s %s ready", k.noun, t.ID)
+				return ErrParam("Unable to find a secondary storage host that has the %s %s ready", k.Noun, t.ID)
 			}
 		}
 		var zones []*db.Zone
@@ -90,13 +90,13 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 				return err
 			}
 			if len(cs) == 0 {
-				return ErrInternal("Unable to find image store in zone %s to copy the %s to", z.Name, k.noun)
+				return ErrInternal("Unable to find image store in zone %s to copy the %s to", z.Name, k.Noun)
 			}
 		}
-		if err := c.Event(tx, k.evCopy, fmt.Sprintf("copying %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+		if err := c.Event(tx, k.EvCopy, fmt.Sprintf("copying %s %s", k.Noun, t.Name), k.ResType, t.ID); err != nil {
 			return err
 		}
-		jobID, err = c.EnqueueJob(tx, k.resType, t.ID)
+		jobID, err = c.EnqueueJob(tx, k.ResType, t.ID)
 		return err
 	})
 	if err != nil {
@@ -106,46 +106,20 @@ func (c *Call) copyImage(k imageKind) (any, error) {
 	return JobStarted{JobID: jobID, ID: id}, nil
 }
 
-// checkImageOperate is CloudStack's checkAccess(caller, OperateEntry, true, template) for
-// copyTemplate/copyIso and extractTemplate/extractIso (DomainChecker.checkAccess for a
-// VirtualMachineTemplate). Only the root admin and the owning account pass outright: unlike
-// checkImageOwner, a domain admin gets no right over the templates of the accounts in its
-// domain. Beyond them, a private template is open to the accounts holding a launch permission
-// on it (updateTemplatePermissions op=add), and a public one to nobody: being able to see and
-// use a public template does not make another account's copy or extraction of it legitimate.
+// checkImageOperate is CloudStack's OperateEntry access to a template (template.CheckOperate).
 func (c *Call) checkImageOperate(q db.Querier, k imageKind, t *db.Template) error {
-	if c.Caller.IsRootAdmin() || t.AccountID == c.Caller.User.AccountID {
-		return nil
-	}
-	if t.IsPublic {
-		return ErrDenied("Domain Admin and regular users can modify only their own Public templates")
-	}
-	if ok, err := c.hasLaunchPermission(q, t); err != nil || ok {
-		return err
-	}
-	return ErrDenied("Account %s does not have permission to launch instances from %s %s", c.Caller.User.AccountName, k.noun, t.ID)
+	return template.CheckOperate(c.Ctx, q, c.Caller, k.Kind, t)
 }
 
 // copyImageJob waits for the copies to land and answers the template in the first
 // destination zone.
 func copyImageJob(c *Call, j *db.Job) (any, error) {
 	k := templateKind
-	if j.InstanceType == isoKind.resType {
+	if j.InstanceType == isoKind.ResType {
 		k = isoKind
 	}
-	for {
-		pending, err := c.advanceDownloads(j.InstanceID)
-		if err != nil {
-			return nil, err
-		}
-		if !pending {
-			break
-		}
-		select {
-		case <-c.Ctx.Done():
-			return nil, c.Ctx.Err()
-		case <-time.After(downloadStep):
-		}
+	if err := template.Wait(c.Ctx, c.deps(), j.InstanceID); err != nil {
+		return nil, err
 	}
 	dest := strings.ToLower(c.P.String("destzoneid"))
 	if dest == "" {
@@ -158,11 +132,11 @@ func copyImageJob(c *Call, j *db.Job) (any, error) {
 		return nil, err
 	}
 	if len(items) == 0 {
-		return nil, ErrInternal("Failed to copy %s", k.noun)
+		return nil, ErrInternal("Failed to copy %s", k.Noun)
 	}
 	m := items[0].(map[string]any)
 	if m["isready"] != true {
-		return nil, ErrInternal("Failed to copy %s: %v", k.noun, m["status"])
+		return nil, ErrInternal("Failed to copy %s: %v", k.Noun, m["status"])
 	}
 	return Object{Key: k.key, Value: m}, nil
 }
@@ -190,12 +164,12 @@ func (c *Call) extractImage(k imageKind) (any, error) {
 		}
 		id = t.ID
 		if t.TemplateType == db.TemplateSystem || t.TemplateType == db.TemplateBuiltin {
-			return ErrParam("Unable to extract the %s %s as it is a default System %s", k.noun, t.Name, k.noun)
+			return ErrParam("Unable to extract the %s %s as it is a default System %s", k.Noun, t.Name, k.Noun)
 		}
 		// TemplateManagerImpl.extract: only a root admin bypasses isextractable=false (checked
 		// before access, as CloudStack does), then OperateEntry access to the template.
 		if !t.Extractable && !c.Caller.IsRootAdmin() {
-			return ErrParam("Unable to extract %s id=%s as it's not extractable", k.noun, t.ID)
+			return ErrParam("Unable to extract %s id=%s as it's not extractable", k.Noun, t.ID)
 		}
 		if err := c.checkImageOperate(tx, k, t); err != nil {
 			return err
@@ -217,13 +191,13 @@ func (c *Call) extractImage(k imageKind) (any, error) {
 			ready = ready || cp.DownloadState == db.DownloadDone
 		}
 		if !ready {
-			return ErrParam("The %s %s is not ready in any image store of the zone: it cannot be extracted", k.noun, t.ID)
+			return ErrParam("The %s %s is not ready in any image store of the zone: it cannot be extracted", k.Noun, t.ID)
 		}
-		if err := c.Event(tx, k.evExtrct, fmt.Sprintf("extracting %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+		if err := c.Event(tx, k.EvExtract, fmt.Sprintf("extracting %s %s", k.Noun, t.Name), k.ResType, t.ID); err != nil {
 			return err
 		}
 		c.P[extractBaseParam] = c.baseURL()
-		jobID, err = c.EnqueueJob(tx, k.resType, t.ID)
+		jobID, err = c.EnqueueJob(tx, k.ResType, t.ID)
 		return err
 	})
 	if err != nil {
@@ -247,7 +221,7 @@ func (c *Call) baseURL() string {
 
 func extractImageJob(c *Call, j *db.Job) (any, error) {
 	k := templateKind
-	if j.InstanceType == isoKind.resType {
+	if j.InstanceType == isoKind.ResType {
 		k = isoKind
 	}
 	t, err := c.imageByID(c.S.DB.Read(), k, j.InstanceID)
@@ -267,13 +241,13 @@ func extractImageJob(c *Call, j *db.Job) (any, error) {
 		}
 	}
 	if cp == nil {
-		return nil, ErrInternal("The %s %s is no longer ready to extract", k.noun, t.ID)
+		return nil, ErrInternal("The %s %s is no longer ready to extract", k.Noun, t.ID)
 	}
 	extractID := uuid.NewString()
 	base := c.P.String(extractBaseParam)
 	m := map[string]any{"id": t.ID, "name": t.Name, "extractId": extractID, "extractMode": "HTTP_DOWNLOAD", "state": "DOWNLOAD_URL_CREATED",
 		"status": "DOWNLOAD_URL_CREATED", "uploadpercentage": 100, "storagetype": "SecondaryStorage", "zoneid": cp.ZoneID,
-		"url": fmt.Sprintf("%s/client/extract/%s/%s.%s", base, extractID, t.ID, lowerFormat(t.Format)), "created": FormatTime(db.Now())}
+		"url": fmt.Sprintf("%s/client/extract/%s/%s.%s", base, extractID, t.ID, template.FileExtension(t.Format)), "created": FormatTime(db.Now())}
 	if z, err := db.GetZone(c.Ctx, c.S.DB.Read(), cp.ZoneID); err == nil {
 		m["zonename"] = z.Name
 	}

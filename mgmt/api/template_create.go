@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/config"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 	"github.com/google/uuid"
 )
 
@@ -186,10 +186,10 @@ func createTemplate(c *Call) (any, error) {
 		if n == 0 {
 			return ErrInternal("Unable to find image store to create the template %s in zone %s", t.Name, zone.Name)
 		}
-		if err := c.Event(tx, evTemplateCreate, fmt.Sprintf("creating template %s", t.Name), templateKind.resType, t.ID); err != nil {
+		if err := c.Event(tx, template.EvTemplateCreate, fmt.Sprintf("creating template %s", t.Name), templateKind.ResType, t.ID); err != nil {
 			return err
 		}
-		jobID, err = c.EnqueueJob(tx, templateKind.resType, t.ID)
+		jobID, err = c.EnqueueJob(tx, templateKind.ResType, t.ID)
 		return err
 	})
 	if err != nil {
@@ -201,19 +201,8 @@ func createTemplate(c *Call) (any, error) {
 
 // createTemplateJob waits for the new template's copies and answers it.
 func createTemplateJob(c *Call, j *db.Job) (any, error) {
-	for {
-		pending, err := c.advanceDownloads(j.InstanceID)
-		if err != nil {
-			return nil, err
-		}
-		if !pending {
-			break
-		}
-		select {
-		case <-c.Ctx.Done():
-			return nil, c.Ctx.Err()
-		case <-time.After(downloadStep):
-		}
+	if err := template.Wait(c.Ctx, c.deps(), j.InstanceID); err != nil {
+		return nil, err
 	}
 	items, err := c.imageItems(templateKind, db.TemplateFilter{ID: j.InstanceID})
 	if err != nil {

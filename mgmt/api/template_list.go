@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 )
 
 // templateFilters are CloudStack's TemplateFilter values.
@@ -129,10 +130,10 @@ func (c *Call) listImages(k imageKind, filter string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.ensureBuiltinTemplate(); err != nil {
+	if err := template.EnsureBuiltin(c.Ctx, c.deps()); err != nil {
 		return nil, err
 	}
-	f := db.TemplateFilter{ISO: k.iso, ID: strings.ToLower(c.P.String("id")), Name: c.P.String("name"), Keyword: c.P.String("keyword"),
+	f := db.TemplateFilter{ISO: k.ISO, ID: strings.ToLower(c.P.String("id")), Name: c.P.String("name"), Keyword: c.P.String("keyword"),
 		ZoneID: strings.ToLower(c.P.String("zoneid")), Hypervisor: c.P.String("hypervisor"), Visible: visible, Args: args, Ready: ready,
 		Tags: c.tagsParam()}
 	for _, id := range c.P.List("ids") {
@@ -167,7 +168,7 @@ func (c *Call) listImages(k imageKind, filter string) (any, error) {
 
 // imageItems lists and renders the (template, zone) items a filter selects, unpaged.
 func (c *Call) imageItems(k imageKind, f db.TemplateFilter) ([]any, error) {
-	f.ISO = k.iso
+	f.ISO = k.ISO
 	list, _, err := db.ListTemplates(c.Ctx, c.S.DB.Read(), f)
 	if err != nil {
 		return nil, err
@@ -236,7 +237,7 @@ func (c *Call) renderImages(k imageKind, list []*db.TemplateInZone) ([]any, erro
 		}
 		items, maps, ids = append(items, m), append(maps, m), append(ids, t.ID)
 	}
-	if err := c.attachTags(k.resType, ids, maps); err != nil {
+	if err := c.attachTags(k.ResType, ids, maps); err != nil {
 		return nil, err
 	}
 	return items, nil

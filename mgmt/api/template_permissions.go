@@ -12,7 +12,7 @@ func registerTemplatePermissions(s *Server) {
 	for _, k := range []imageKind{templateKind, isoKind} {
 		k := k
 		noun, cmd := "template", "Template"
-		if k.iso {
+		if k.ISO {
 			noun, cmd = "ISO", "Iso"
 		}
 		s.Reg.Add(&Command{Name: "update" + cmd + "Permissions", Response: successResponse, Roles: AllRoles,
@@ -52,7 +52,7 @@ func (c *Call) updateImagePermissions(k imageKind) (any, error) {
 			return err
 		}
 		if err := c.checkImageOwner(tx, k, t); err != nil {
-			return ErrParam("unable to update permissions for %s with id %s", k.noun, c.P.String("id"))
+			return ErrParam("unable to update permissions for %s with id %s", k.Noun, c.P.String("id"))
 		}
 		if t.TemplateType == db.TemplateSystem {
 			return ErrParam("Unable to update public/private/featured status of system templates")
@@ -66,20 +66,20 @@ func (c *Call) updateImagePermissions(k imageKind) (any, error) {
 					return err
 				}
 				if !allow {
-					return ErrParam("Only private %ss can be created.", k.noun)
+					return ErrParam("Only private %ss can be created.", k.Noun)
 				}
 			}
 			t.IsPublic = v
 		}
 		if v, ok := c.P.Bool("isfeatured"); ok && v != t.Featured {
 			if !root {
-				return ErrDenied("Only root admins may change whether a %s is featured", k.noun)
+				return ErrDenied("Only root admins may change whether a %s is featured", k.Noun)
 			}
 			t.Featured = v
 		}
 		if v, ok := c.P.Bool("isextractable"); ok && v != t.Extractable {
 			if wasPublic && !root {
-				return ErrDenied("Only root admins may change whether a public %s is extractable", k.noun)
+				return ErrDenied("Only root admins may change whether a public %s is extractable", k.Noun)
 			}
 			t.Extractable = v
 		}
@@ -96,7 +96,7 @@ func (c *Call) updateImagePermissions(k imageKind) (any, error) {
 			for _, name := range accounts {
 				a, err := db.GetAccountByName(c.Ctx, tx, domainID, name)
 				if errors.Is(err, db.ErrNotFound) || err == nil && a.State != "enabled" {
-					return ErrParam("Unable to share %s %s with account %s in domain id=%s, account not found.", k.noun, t.ID, name, domainID)
+					return ErrParam("Unable to share %s %s with account %s in domain id=%s, account not found.", k.Noun, t.ID, name, domainID)
 				}
 				if err != nil {
 					return err
@@ -111,7 +111,7 @@ func (c *Call) updateImagePermissions(k imageKind) (any, error) {
 				}
 			}
 		}
-		return c.Event(tx, k.evUpdate, fmt.Sprintf("updating permissions of %s %s", k.noun, t.Name), k.resType, t.ID)
+		return c.Event(tx, k.EvUpdate, fmt.Sprintf("updating permissions of %s %s", k.Noun, t.Name), k.ResType, t.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -127,7 +127,7 @@ func (c *Call) listImagePermissions(k imageKind) (any, error) {
 	}
 	if err := c.checkImageOwner(q, k, t); err != nil {
 		if !t.IsPublic {
-			return nil, ErrParam("unable to list permissions for %s with id %s", k.noun, c.P.String("id"))
+			return nil, ErrParam("unable to list permissions for %s with id %s", k.Noun, c.P.String("id"))
 		}
 	}
 	ids, err := db.TemplatePermissions(c.Ctx, q, t.ID)

@@ -9,45 +9,23 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 	"github.com/google/uuid"
 )
 
-// Event types for templates and ISOs (CloudStack's EventTypes).
-const (
-	evTemplateCreate = "TEMPLATE.CREATE"
-	evTemplateDelete = "TEMPLATE.DELETE"
-	evTemplateUpdate = "TEMPLATE.UPDATE"
-	evTemplateCopy   = "TEMPLATE.COPY"
-	evTemplateExtrct = "TEMPLATE.EXTRACT"
-	evISOCreate      = "ISO.CREATE"
-	evISODelete      = "ISO.DELETE"
-	evISOUpdate      = "ISO.UPDATE"
-	evISOCopy        = "ISO.COPY"
-	evISOExtract     = "ISO.EXTRACT"
-)
-
-// imageKind is what differs between templates and ISOs in the commands they share.
+// imageKind is a template's or ISO's Kind with the key its responses render under.
 type imageKind struct {
-	iso      bool
-	noun     string // "template" or "iso", in error messages
-	key      string // response key
-	resType  string // resource type for tags and events
-	evCreate string
-	evDelete string
-	evUpdate string
-	evCopy   string
-	evExtrct string
+	template.Kind
+	key string // response key
 }
 
 var (
-	templateKind = imageKind{noun: "template", key: "template", resType: "Template", evCreate: evTemplateCreate, evDelete: evTemplateDelete,
-		evUpdate: evTemplateUpdate, evCopy: evTemplateCopy, evExtrct: evTemplateExtrct}
-	isoKind = imageKind{iso: true, noun: "iso", key: "iso", resType: "ISO", evCreate: evISOCreate, evDelete: evISODelete,
-		evUpdate: evISOUpdate, evCopy: evISOCopy, evExtrct: evISOExtract}
+	templateKind = imageKind{Kind: template.TemplateKind, key: "template"}
+	isoKind      = imageKind{Kind: template.ISOKind, key: "iso"}
 )
 
 // templateFormats are CloudStack's Storage.ImageFormat values a template may have.
-var templateFormats = []string{"QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK", "TAR", "ZIP", "DIR", "VDI", "BAREMETAL"}
+var templateFormats = template.Formats
 
 // formatExtensions are UriUtils' supported file extensions by format (each also compressed).
 var formatExtensions = map[string][]string{
@@ -168,46 +146,17 @@ func imageOwner(c *Call, q db.Querier, id string, iso bool) (string, string, err
 
 // imageByID loads a live template or ISO with CloudStack's error for an unknown id.
 func (c *Call) imageByID(q db.Querier, k imageKind, id string) (*db.Template, error) {
-	t, err := db.GetTemplate(c.Ctx, q, strings.ToLower(id))
-	if errors.Is(err, db.ErrNotFound) || err == nil && t.IsISO() != k.iso {
-		return nil, ErrParam("unable to find %s with id %s", k.noun, id)
-	}
-	return t, err
+	return template.ByID(c.Ctx, q, k.Kind, id)
 }
 
-// checkImageUse answers an error unless the caller may use a template or ISO: a public one,
-// one it (or an account it manages) owns, or one shared with its account.
+// checkImageUse answers an error unless the caller may use a template or ISO (template.CheckUse).
 func (c *Call) checkImageUse(q db.Querier, k imageKind, t *db.Template) error {
-	if t.IsPublic || c.checkOwnerAccess(q, t.ID, t.AccountID, t.DomainID) == nil {
-		return nil
-	}
-	if ok, err := c.hasLaunchPermission(q, t); err != nil || ok {
-		return err
-	}
-	return ErrDenied("Account %s does not have permission to use %s %s", c.Caller.User.AccountName, k.noun, t.ID)
-}
-
-// hasLaunchPermission reports whether a template or ISO is shared with the caller's account
-// (updateTemplatePermissions op=add).
-func (c *Call) hasLaunchPermission(q db.Querier, t *db.Template) (bool, error) {
-	shared, err := db.TemplatePermissions(c.Ctx, q, t.ID)
-	if err != nil {
-		return false, err
-	}
-	for _, a := range shared {
-		if a == c.Caller.User.AccountID {
-			return true, nil
-		}
-	}
-	return false, nil
+	return template.CheckUse(c.Ctx, q, c.Caller, k.Kind, t)
 }
 
 // checkImageOwner answers an error unless the caller may change a template or ISO.
 func (c *Call) checkImageOwner(q db.Querier, k imageKind, t *db.Template) error {
-	if err := c.checkOwnerAccess(q, t.ID, t.AccountID, t.DomainID); err != nil {
-		return ErrDenied("Account %s does not have permission to operate on %s %s", c.Caller.User.AccountName, k.noun, t.ID)
-	}
-	return nil
+	return template.CheckOwner(c.Ctx, q, c.Caller, k.Kind, t)
 }
 
 var hexRE = regexp.MustCompile(`^[0-9a-fA-F]+$`)
@@ -376,7 +325,7 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 	}
 	format := "ISO"
 	hypervisor := "None"
-	if !k.iso {
+	if !k.ISO {
 		format = strings.ToUpper(c.P.String("format"))
 		valid := false
 		for _, f := range templateFormats {
@@ -426,7 +375,7 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 		hvm = true
 	}
 	bootable, bootSet := c.P.Bool("bootable")
-	if !k.iso || !bootSet {
+	if !k.ISO || !bootSet {
 		bootable = true
 	}
 	details := map[string]string{}
@@ -450,7 +399,7 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 		if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
 			return err
 		}
-		if k.iso && bootable && t.OSTypeID == "" {
+		if k.ISO && bootable && t.OSTypeID == "" {
 			return ErrParam("Please pass a valid GuestOS Id")
 		}
 		zones, all, err := c.imageZones(tx)
@@ -482,9 +431,9 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 			return err
 		}
 		if n == 0 {
-			return ErrInternal("Unable to find image store to download the %s %s", k.noun, t.Name)
+			return ErrInternal("Unable to find image store to download the %s %s", k.Noun, t.Name)
 		}
-		if err := c.Event(tx, k.evCreate, fmt.Sprintf("registering %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+		if err := c.Event(tx, k.EvCreate, fmt.Sprintf("registering %s %s", k.Noun, t.Name), k.ResType, t.ID); err != nil {
 			return err
 		}
 		jobID, err = c.enqueueDownload(tx, t.ID)
@@ -500,45 +449,6 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 		return nil, err
 	}
 	return ListResult{Key: k.key, Items: items, Count: len(items)}, nil
-}
-
-// addImageCopies records a copy of t, not yet downloaded, in every writable image store of
-// each zone that has none; a Simulator zone's copies are simulated. It answers how many.
-func (c *Call) addImageCopies(tx db.Tx, t *db.Template, zones []*db.Zone) (int, error) {
-	ids := make([]string, 0, len(zones))
-	for _, z := range zones {
-		ids = append(ids, z.ID)
-	}
-	stores, err := db.StoresMissingTemplate(c.Ctx, tx, t.ID, ids, false)
-	if err != nil {
-		return 0, err
-	}
-	sim, err := db.SimulatorZones(c.Ctx, tx)
-	if err != nil {
-		return 0, err
-	}
-	simulated := map[string]bool{}
-	for _, z := range sim {
-		simulated[z] = true
-	}
-	now := db.Now()
-	n := 0
-	for _, st := range stores {
-		if st.ReadOnly {
-			continue
-		}
-		cp := &db.TemplateCopy{ID: uuid.NewString(), TemplateID: t.ID, StoreID: st.ID, ZoneID: st.ZoneID, DownloadState: db.DownloadInProgress,
-			Simulated: simulated[st.ZoneID] || t.HypervisorType == "Simulator", DownloadStarted: now,
-			DownloadMS: SimulatorDownloadTime.Milliseconds(), Created: now}
-		if !cp.Simulated {
-			cp.DownloadState = db.DownloadNotStarted
-		}
-		if err := db.InsertTemplateCopy(c.Ctx, tx, cp); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	return n, nil
 }
 
 func (c *Call) updateImage(k imageKind) (any, error) {
@@ -570,7 +480,7 @@ func (c *Call) updateImage(k imageKind) (any, error) {
 			for _, v := range templateFormats {
 				valid = valid || v == f
 			}
-			if k.iso && f != "ISO" || !k.iso && !valid {
+			if k.ISO && f != "ISO" || !k.ISO && !valid {
 				return ErrParam("Image format: %s is incorrect. Supported formats are %s", c.P.String("format"), strings.Join(append(templateFormats, "ISO"), ", "))
 			}
 			t.Format = f
@@ -616,7 +526,7 @@ func (c *Call) updateImage(k imageKind) (any, error) {
 		if err := db.UpdateTemplate(c.Ctx, tx, t); err != nil {
 			return err
 		}
-		return c.Event(tx, k.evUpdate, fmt.Sprintf("updating %s %s", k.noun, t.Name), k.resType, t.ID)
+		return c.Event(tx, k.EvUpdate, fmt.Sprintf("updating %s %s", k.Noun, t.Name), k.ResType, t.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -669,13 +579,13 @@ func (c *Call) deleteImage(k imageKind) (any, error) {
 				return err
 			}
 		}
-		if forced, _ := c.P.Bool("forced"); !forced || k.iso {
-			users, err := db.VMsUsingTemplate(c.Ctx, tx, t.ID, zoneID, k.iso)
+		if forced, _ := c.P.Bool("forced"); !forced || k.ISO {
+			users, err := db.VMsUsingTemplate(c.Ctx, tx, t.ID, zoneID, k.ISO)
 			if err != nil {
 				return err
 			}
 			if len(users) > 0 {
-				if k.iso {
+				if k.ISO {
 					return ErrParam("Unable to delete iso, as it's used by other vms")
 				}
 				return ErrParam("Unable to delete template with id: %s because VM instances: [%s] are using it.", t.ID, strings.Join(users, ","))
@@ -684,10 +594,10 @@ func (c *Call) deleteImage(k imageKind) (any, error) {
 		if err := c.removeImageCopies(tx, t, zoneID); err != nil {
 			return err
 		}
-		if err := c.Event(tx, k.evDelete, fmt.Sprintf("deleting %s %s", k.noun, t.Name), k.resType, t.ID); err != nil {
+		if err := c.Event(tx, k.EvDelete, fmt.Sprintf("deleting %s %s", k.Noun, t.Name), k.ResType, t.ID); err != nil {
 			return err
 		}
-		jobID, err = c.EnqueueJob(tx, k.resType, t.ID)
+		jobID, err = c.EnqueueJob(tx, k.ResType, t.ID)
 		return err
 	})
 	if err != nil {
@@ -697,55 +607,8 @@ func (c *Call) deleteImage(k imageKind) (any, error) {
 	return JobStarted{JobID: jobID}, nil
 }
 
-// removeImageCopies removes a template's copies in one zone (all zones when zoneID is empty),
-// giving back their secondary storage; when no copy is left the template itself goes, with
-// its count, permissions and tags.
+// removeImageCopies removes a template's copies in one zone (all zones when zoneID is empty)
+// in the caller's transaction (template.RemoveCopies).
 func (c *Call) removeImageCopies(tx db.Tx, t *db.Template, zoneID string) error {
-	copies, err := db.ListTemplateCopies(c.Ctx, tx, t.ID, zoneID)
-	if err != nil {
-		return err
-	}
-	var freed int64
-	zones := map[string]bool{}
-	for _, cp := range copies {
-		zones[cp.ZoneID] = true
-		if cp.DownloadState == db.DownloadDone {
-			freed += cp.PhysicalSize
-		}
-	}
-	for z := range zones {
-		if _, err := db.RemoveTemplateCopies(c.Ctx, tx, t.ID, z); err != nil {
-			return err
-		}
-	}
-	left, err := db.TemplateZones(c.Ctx, tx, t.ID)
-	if err != nil {
-		return err
-	}
-	deltas := map[string]int64{}
-	if freed > 0 {
-		deltas[db.ResSecondaryStorage] = -freed
-	}
-	if len(left) == 0 {
-		if err := db.RemoveTemplate(c.Ctx, tx, t.ID); err != nil {
-			return err
-		}
-		if err := db.DeleteTagsOf(c.Ctx, tx, templateTagTypeOf(t), t.ID); err != nil {
-			return err
-		}
-		if t.TemplateType == db.TemplateUser {
-			deltas[db.ResTemplate] = -1
-		}
-	}
-	if len(deltas) > 0 && t.AccountID != "" {
-		return c.chargeResources(tx, t.AccountID, deltas)
-	}
-	return nil
-}
-
-func templateTagTypeOf(t *db.Template) string {
-	if t.IsISO() {
-		return "ISO"
-	}
-	return "Template"
+	return template.RemoveCopies(c.Ctx, c.deps(), tx, t, zoneID)
 }
