@@ -8,14 +8,6 @@ import (
 
 // Temporary: these go to mgmt/orchestrate/template with the workflows that use them.
 
-func (c *Call) enqueueDownload(q db.Querier, templateID string) (string, error) {
-	u := c.Caller.User
-	id := uuid.NewString()
-	err := db.InsertJob(c.Ctx, q, &db.Job{ID: id, Cmd: template.DownloadJobCmd, Params: "{}", UserID: u.ID, AccountID: u.AccountID, DomainID: u.DomainID,
-		InstanceType: "Template", InstanceID: templateID, Created: db.Now()})
-	return id, err
-}
-
 func (c *Call) addImageCopies(tx db.Tx, t *db.Template, zones []*db.Zone) (int, error) {
 	ids := make([]string, 0, len(zones))
 	for _, z := range zones {
@@ -52,4 +44,3 @@ func (c *Call) addImageCopies(tx db.Tx, t *db.Template, zones []*db.Zone) (int, 
 	}
 	return n, nil
 }
-

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"regexp"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
-	"github.com/google/uuid"
 )
 
 // imageKind is a template's or ISO's Kind with the key its responses render under.
@@ -247,57 +245,6 @@ func validateImageURL(raw, format string) error {
 	return ErrParam("Please specify a valid %s", strings.ToLower(format))
 }
 
-// imageZones resolves zoneid (a uuid, or -1 for all zones) and zoneids; nil means all zones.
-func (c *Call) imageZones(q db.Querier) ([]*db.Zone, bool, error) {
-	var ids []string
-	all := false
-	if z := strings.TrimSpace(c.P.String("zoneid")); z != "" {
-		if z == "-1" {
-			all = true
-		} else if !IsUUID(z) {
-			return nil, false, ErrInvalid(c.Cmd.Name, "zoneid", z, "incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class")
-		} else {
-			ids = append(ids, strings.ToLower(z))
-		}
-	}
-	for _, z := range c.P.List("zoneids") {
-		ids = append(ids, strings.ToLower(z))
-	}
-	if len(ids) == 0 {
-		all = true
-	}
-	var zones []*db.Zone
-	if all {
-		list, _, err := db.ListZones(c.Ctx, q, db.ZoneFilter{})
-		if err != nil {
-			return nil, false, err
-		}
-		if len(list) == 0 {
-			return nil, false, ErrInternal("No zones are present in the system, can't add template")
-		}
-		return list, true, nil
-	}
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		z, err := db.GetZone(c.Ctx, q, id)
-		if errors.Is(err, db.ErrNotFound) {
-			return nil, false, ErrParam("Please specify a valid zone.")
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		if z.AllocationState == "Disabled" && !c.Caller.IsRootAdmin() {
-			return nil, false, ErrDenied("Cannot perform this operation, Zone %s is currently disabled", z.Name)
-		}
-		zones = append(zones, z)
-	}
-	return zones, false, nil
-}
-
 // osTypeParam checks an ostypeid parameter names a guest OS type; "" when absent.
 func (c *Call) osTypeParam(q db.Querier) (string, error) {
 	id := strings.ToLower(c.P.String("ostypeid"))
@@ -313,7 +260,7 @@ func (c *Call) osTypeParam(q db.Querier) (string, error) {
 }
 
 // registerImage registers a template or ISO from a URL into every image store of its zones
-// and starts the download job, in one transaction.
+// and starts the download job (template.Register), and answers it as a list.
 func (c *Call) registerImage(k imageKind) (any, error) {
 	name := strings.TrimSpace(c.P.String("name"))
 	if name == "" {
@@ -384,65 +331,17 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 			details[kk] = v
 		}
 	}
-	t := &db.Template{ID: uuid.NewString(), Name: name, DisplayText: display, Format: format, HypervisorType: hypervisor,
-		IsPublic: public, Extractable: extractable, PasswordEnabled: pw, SSHKeyEnabled: sshKey, IsDynamicallyScalable: dyn,
-		RequiresHVM: hvm, Bootable: bootable, TemplateType: db.TemplateUser, Checksum: checksum, URL: rawURL, State: "Active",
-		Bits: bits, TemplateTag: c.P.String("templatetag"), Details: details, Created: db.Now()}
-	var jobID string
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		owner, err := c.ownerForCreate(tx)
-		if err != nil {
-			return err
-		}
-		t.AccountID, t.DomainID = owner.ID, owner.DomainID
-		ownerIsRoot := owner.Type == db.AccountRootAdmin
-		if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
-			return err
-		}
-		if k.ISO && bootable && t.OSTypeID == "" {
-			return ErrParam("Please pass a valid GuestOS Id")
-		}
-		zones, all, err := c.imageZones(tx)
-		if err != nil {
-			return err
-		}
-		if all && !ownerIsRoot {
-			return ErrParam("Template registered for 'All zones' can only be owned a Root Admin account. Please select specific zone(s).")
-		}
-		t.CrossZones = all
-		if !ownerIsRoot && public {
-			allow, err := c.publicUserTemplatesAllowed(owner.ID)
-			if err != nil {
-				return err
-			}
-			if !allow {
-				return ErrParam("Only private templates/ISO can be created.")
-			}
-		}
-		t.Featured = featured && ownerIsRoot
-		if err := c.chargeResources(tx, owner.ID, map[string]int64{db.ResTemplate: 1}); err != nil {
-			return err
-		}
-		if err := db.InsertTemplate(c.Ctx, tx, t); err != nil {
-			return err
-		}
-		n, err := c.addImageCopies(tx, t, zones)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrInternal("Unable to find image store to download the %s %s", k.Noun, t.Name)
-		}
-		if err := c.Event(tx, k.EvCreate, fmt.Sprintf("registering %s %s", k.Noun, t.Name), k.ResType, t.ID); err != nil {
-			return err
-		}
-		jobID, err = c.enqueueDownload(tx, t.ID)
-		return err
-	})
+	if err := c.refuseProject(); err != nil {
+		return nil, err
+	}
+	t, err := template.Register(c.Ctx, c.deps(), c.actor(), k.Kind, template.RegisterSpec{Name: name, DisplayText: display, Format: format,
+		Hypervisor: hypervisor, URL: rawURL, Checksum: checksum, Bits: bits, Public: public, Featured: featured, Extractable: extractable,
+		PasswordEnabled: pw, SSHKeyEnabled: sshKey, DynamicScaling: dyn, RequiresHVM: hvm, Bootable: bootable,
+		TemplateTag: c.P.String("templatetag"), Details: details, OSTypeID: strings.ToLower(c.P.String("ostypeid")),
+		ZoneID: strings.TrimSpace(c.P.String("zoneid")), ZoneIDs: c.P.List("zoneids"), Owner: c.owner()})
 	if err != nil {
 		return nil, err
 	}
-	_ = jobID
 	c.S.Jobs.Wake()
 	items, err := c.imageItems(k, db.TemplateFilter{ID: t.ID, ShowRemoved: false})
 	if err != nil {
@@ -452,86 +351,37 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 }
 
 func (c *Call) updateImage(k imageKind) (any, error) {
-	var id string
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		t, err := c.imageByID(tx, k, c.P.String("id"))
-		if err != nil {
-			return err
+	spec := template.UpdateSpec{Format: c.P.String("format"), TemplateType: c.P.String("templatetype")}
+	for name, dst := range map[string]**string{"name": &spec.Name, "displaytext": &spec.DisplayText, "templatetag": &spec.TemplateTag} {
+		if c.P.Has(name) {
+			v := c.P.String(name)
+			*dst = &v
 		}
-		id = t.ID
-		if err := c.checkImageOwner(tx, k, t); err != nil {
-			return err
+	}
+	if c.P.Has("ostypeid") {
+		v := strings.ToLower(c.P.String("ostypeid"))
+		spec.OSTypeID = &v
+	}
+	for name, dst := range map[string]**bool{"passwordenabled": &spec.PasswordEnabled, "sshkeyenabled": &spec.SSHKeyEnabled,
+		"isdynamicallyscalable": &spec.DynamicScaling, "requireshvm": &spec.RequiresHVM, "bootable": &spec.Bootable} {
+		if v, ok := c.P.Bool(name); ok {
+			*dst = &v
 		}
-		if t.TemplateType == db.TemplateSystem && !c.Caller.IsRootAdmin() {
-			return ErrDenied("Only root admins may update system templates")
-		}
-		if n := c.P.String("name"); c.P.Has("name") {
-			if strings.TrimSpace(n) == "" {
-				return ErrParam("Please specify a valid name")
-			}
-			t.Name = n
-		}
-		if c.P.Has("displaytext") {
-			t.DisplayText = c.P.String("displaytext")
-		}
-		if f := c.P.String("format"); f != "" {
-			f = strings.ToUpper(f)
-			valid := false
-			for _, v := range templateFormats {
-				valid = valid || v == f
-			}
-			if k.ISO && f != "ISO" || !k.ISO && !valid {
-				return ErrParam("Image format: %s is incorrect. Supported formats are %s", c.P.String("format"), strings.Join(append(templateFormats, "ISO"), ", "))
-			}
-			t.Format = f
-		}
-		if c.P.Has("ostypeid") {
-			if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
-				return err
+	}
+	spec.CleanupDetails, _ = c.P.Bool("cleanupdetails")
+	if ms := c.P.Map("details"); len(ms) > 0 {
+		spec.Details = map[string]string{}
+		for _, m := range ms {
+			for kk, v := range m {
+				spec.Details[kk] = v
 			}
 		}
-		for name, dst := range map[string]*bool{"passwordenabled": &t.PasswordEnabled, "sshkeyenabled": &t.SSHKeyEnabled,
-			"isdynamicallyscalable": &t.IsDynamicallyScalable, "requireshvm": &t.RequiresHVM, "bootable": &t.Bootable} {
-			if v, ok := c.P.Bool(name); ok {
-				*dst = v
-			}
-		}
-		if tt := strings.ToUpper(c.P.String("templatetype")); tt != "" && tt != t.TemplateType {
-			if !c.Caller.IsRootAdmin() {
-				return ErrDenied("Only root admins may change the template type")
-			}
-			switch tt {
-			case db.TemplateUser, db.TemplateBuiltin, db.TemplateSystem, "ROUTING", "VNF":
-				t.TemplateType = tt
-			default:
-				return ErrParam("Invalid template type %s", c.P.String("templatetype"))
-			}
-		}
-		if c.P.Has("templatetag") {
-			t.TemplateTag = c.P.String("templatetag")
-		}
-		if v, _ := c.P.Bool("cleanupdetails"); v {
-			t.Details = nil
-		}
-		if ms := c.P.Map("details"); len(ms) > 0 {
-			if t.Details == nil {
-				t.Details = map[string]string{}
-			}
-			for _, m := range ms {
-				for kk, v := range m {
-					t.Details[kk] = v
-				}
-			}
-		}
-		if err := db.UpdateTemplate(c.Ctx, tx, t); err != nil {
-			return err
-		}
-		return c.Event(tx, k.EvUpdate, fmt.Sprintf("updating %s %s", k.Noun, t.Name), k.ResType, t.ID)
-	})
+	}
+	t, err := template.Update(c.Ctx, c.deps(), c.actor(), k.Kind, c.P.String("id"), spec)
 	if err != nil {
 		return nil, err
 	}
-	return c.imageObject(k, id)
+	return c.imageObject(k, t.ID)
 }
 
 // imageObject renders a template or ISO (its first zone) as {"template": ...} or {"iso": ...}.
@@ -557,49 +407,10 @@ func (c *Call) imageObject(k imageKind, id string) (any, error) {
 }
 
 func (c *Call) deleteImage(k imageKind) (any, error) {
-	zoneID := strings.ToLower(c.P.String("zoneid"))
-	var jobID string
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		t, err := c.imageByID(tx, k, c.P.String("id"))
-		if err != nil {
-			return err
-		}
-		if t.TemplateType == db.TemplateSystem {
-			if sys, _ := c.P.Bool("issystem"); !sys {
-				return ErrParam("Could not delete template as it is a SYSTEM template and isSystem is not set to true.")
-			}
-		}
-		if err := c.checkImageOwner(tx, k, t); err != nil {
-			return err
-		}
-		if zoneID != "" {
-			if _, err := db.GetZone(c.Ctx, tx, zoneID); errors.Is(err, db.ErrNotFound) {
-				return ErrParam("Please specify a valid zone.")
-			} else if err != nil {
-				return err
-			}
-		}
-		if forced, _ := c.P.Bool("forced"); !forced || k.ISO {
-			users, err := db.VMsUsingTemplate(c.Ctx, tx, t.ID, zoneID, k.ISO)
-			if err != nil {
-				return err
-			}
-			if len(users) > 0 {
-				if k.ISO {
-					return ErrParam("Unable to delete iso, as it's used by other vms")
-				}
-				return ErrParam("Unable to delete template with id: %s because VM instances: [%s] are using it.", t.ID, strings.Join(users, ","))
-			}
-		}
-		if err := c.removeImageCopies(tx, t, zoneID); err != nil {
-			return err
-		}
-		if err := c.Event(tx, k.EvDelete, fmt.Sprintf("deleting %s %s", k.Noun, t.Name), k.ResType, t.ID); err != nil {
-			return err
-		}
-		jobID, err = c.EnqueueJob(tx, k.ResType, t.ID)
-		return err
-	})
+	forced, _ := c.P.Bool("forced")
+	system, _ := c.P.Bool("issystem")
+	jobID, err := template.StartDelete(c.Ctx, c.deps(), c.actor(), k.Kind, c.P.String("id"),
+		template.DeleteSpec{ZoneID: strings.ToLower(c.P.String("zoneid")), Forced: forced, IsSystem: system})
 	if err != nil {
 		return nil, err
 	}
@@ -611,4 +422,9 @@ func (c *Call) deleteImage(k imageKind) (any, error) {
 // in the caller's transaction (template.RemoveCopies).
 func (c *Call) removeImageCopies(tx db.Tx, t *db.Template, zoneID string) error {
 	return template.RemoveCopies(c.Ctx, c.deps(), tx, t, zoneID)
+}
+
+// owner is the account and domainid parameters: who a new template or ISO is for.
+func (c *Call) owner() template.Owner {
+	return template.Owner{Account: c.P.String("account"), DomainID: strings.ToLower(c.P.String("domainid"))}
 }
