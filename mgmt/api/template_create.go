@@ -1,14 +1,11 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
-	"github.com/google/uuid"
 )
 
 func registerCreateTemplate(s *Server) {
@@ -40,9 +37,8 @@ func registerCreateTemplate(s *Server) {
 		Handler: createTemplate, Job: createTemplateJob})
 }
 
-// createTemplate records a private template made from a stopped VM's volume or a backed-up
-// snapshot, with copies in the zone's image stores, and starts the job that waits for them.
-// On the Simulator the copy completes without moving any data.
+// createTemplate checks the parameters of a private template made from a stopped VM's volume
+// or a backed-up snapshot and starts it (template.StartCreate).
 func createTemplate(c *Call) (any, error) {
 	volID, snapID := strings.ToLower(c.P.String("volumeid")), strings.ToLower(c.P.String("snapshotid"))
 	if volID == "" && snapID == "" {
@@ -81,117 +77,13 @@ func createTemplate(c *Call) (any, error) {
 			details[k] = v
 		}
 	}
-	t := &db.Template{ID: uuid.NewString(), Name: name, DisplayText: display, IsPublic: public, PasswordEnabled: pw, SSHKeyEnabled: sshKey,
-		IsDynamicallyScalable: dyn, RequiresHVM: hvm, Bootable: true, TemplateType: db.TemplateUser, State: "Active", Bits: bits,
-		TemplateTag: c.P.String("templatetag"), Details: details, Created: db.Now()}
-	var jobID string
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		owner, err := c.ownerForCreate(tx)
-		if err != nil {
-			return err
-		}
-		t.AccountID, t.DomainID = owner.ID, owner.DomainID
-		if public && !c.Caller.IsAdmin() {
-			allowed, err := c.publicUserTemplatesAllowed(owner.ID)
-			if err != nil {
-				return err
-			}
-			if !allowed {
-				return ErrDenied("Failed to create template %s, only private templates can be created.", name)
-			}
-		}
-		if t.OSTypeID, err = c.osTypeParam(tx); err != nil {
-			return err
-		}
-		var zoneID string
-		if volID != "" {
-			v, err := db.GetVolume(c.Ctx, tx, volID)
-			if errors.Is(err, db.ErrNotFound) {
-				return ErrParam("Failed to create private template record, unable to find volume %s", volID)
-			}
-			if err != nil {
-				return err
-			}
-			if err := c.checkOwnerAccess(tx, volID, v.AccountID, v.DomainID); err != nil {
-				return ErrDenied("Account %s does not have permission to use volume %s", c.Caller.User.AccountName, volID)
-			}
-			if v.State != "Ready" {
-				return ErrParam("Volume %s is in state %s: a template can only be created from a Ready volume", v.ID, v.State)
-			}
-			if v.VMID != "" {
-				vm, err := db.GetVM(c.Ctx, tx, v.VMID)
-				if err != nil && !errors.Is(err, db.ErrNotFound) {
-					return err
-				}
-				if vm != nil && vm.State != "Stopped" {
-					return ErrParam("VM %s the volume is attached to is in state %s: stop it to create a template from its volume", vm.Name, vm.State)
-				}
-			}
-			zoneID, t.Size, t.SourceVolumeID, t.SourceTemplateID = v.ZoneID, v.Size, v.ID, v.TemplateID
-			t.HypervisorType, t.Format = v.HypervisorType, strings.ToUpper(v.Format)
-		} else {
-			s, err := db.GetSnapshot(c.Ctx, tx, snapID)
-			if errors.Is(err, db.ErrNotFound) {
-				return ErrParam("Failed to create private template record, unable to find snapshot %s", snapID)
-			}
-			if err != nil {
-				return err
-			}
-			if err := c.checkOwnerAccess(tx, snapID, s.AccountID, s.DomainID); err != nil {
-				return ErrDenied("Account %s does not have permission to use snapshot %s", c.Caller.User.AccountName, snapID)
-			}
-			if s.State != "BackedUp" {
-				return ErrParam("Snapshot id=%s is not in BackedUp state yet and can't be used for template creation", s.ID)
-			}
-			zoneID, t.Size, t.SourceSnapshotID, t.HypervisorType = s.ZoneID, s.Size, s.ID, s.HypervisorType
-			if v, err := db.GetVolume(c.Ctx, tx, s.VolumeID); err == nil {
-				t.SourceTemplateID, t.Format = v.TemplateID, strings.ToUpper(v.Format)
-			}
-			if z := strings.ToLower(c.P.String("zoneid")); z != "" {
-				zoneID = z
-			}
-		}
-		if t.HypervisorType == "" {
-			t.HypervisorType = "Simulator"
-		}
-		if t.Format == "" {
-			t.Format = "QCOW2"
-		}
-		if t.SourceTemplateID != "" {
-			if src, err := db.GetTemplate(c.Ctx, tx, t.SourceTemplateID); err == nil && t.Size < src.Size {
-				t.Size = src.Size
-			}
-		}
-		t.PhysicalSize = t.Size
-		zone, err := db.GetZone(c.Ctx, tx, zoneID)
-		if errors.Is(err, db.ErrNotFound) {
-			return ErrParam("Please specify a valid zone.")
-		}
-		if err != nil {
-			return err
-		}
-		if owner.Type == db.AccountRootAdmin {
-			t.Featured = featured
-		}
-		if err := c.chargeResources(tx, owner.ID, map[string]int64{db.ResTemplate: 1}); err != nil {
-			return err
-		}
-		if err := db.InsertTemplate(c.Ctx, tx, t); err != nil {
-			return err
-		}
-		n, err := c.addImageCopies(tx, t, []*db.Zone{zone})
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrInternal("Unable to find image store to create the template %s in zone %s", t.Name, zone.Name)
-		}
-		if err := c.Event(tx, template.EvTemplateCreate, fmt.Sprintf("creating template %s", t.Name), templateKind.ResType, t.ID); err != nil {
-			return err
-		}
-		jobID, err = c.EnqueueJob(tx, templateKind.ResType, t.ID)
-		return err
-	})
+	if err := c.refuseProject(); err != nil {
+		return nil, err
+	}
+	jobID, t, err := template.StartCreate(c.Ctx, c.deps(), c.actor(), template.CreateSpec{Name: name, DisplayText: display,
+		OSTypeID: strings.ToLower(c.P.String("ostypeid")), VolumeID: volID, SnapshotID: snapID, ZoneID: strings.ToLower(c.P.String("zoneid")),
+		Bits: bits, Public: public, Featured: featured, PasswordEnabled: pw, SSHKeyEnabled: sshKey, DynamicScaling: dyn, RequiresHVM: hvm,
+		TemplateTag: c.P.String("templatetag"), Details: details, Owner: c.owner()})
 	if err != nil {
 		return nil, err
 	}

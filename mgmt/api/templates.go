@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net"
 	"net/url"
 	"regexp"
@@ -243,20 +242,6 @@ func validateImageURL(raw, format string) error {
 		}
 	}
 	return ErrParam("Please specify a valid %s", strings.ToLower(format))
-}
-
-// osTypeParam checks an ostypeid parameter names a guest OS type; "" when absent.
-func (c *Call) osTypeParam(q db.Querier) (string, error) {
-	id := strings.ToLower(c.P.String("ostypeid"))
-	if id == "" {
-		return "", nil
-	}
-	if _, err := db.GetOSType(c.Ctx, q, id); errors.Is(err, db.ErrNotFound) {
-		return "", ErrParam("Please specify a valid guest OS type: unable to find OS type with id %s", id)
-	} else if err != nil {
-		return "", err
-	}
-	return id, nil
 }
 
 // registerImage registers a template or ISO from a URL into every image store of its zones
