@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 )
 
@@ -108,11 +107,4 @@ func createTemplateJob(c *Call, j *db.Job) (any, error) {
 		return nil, ErrInternal("Failed to create template: %v", m["status"])
 	}
 	return Object{Key: "template", Value: m}, nil
-}
-
-// publicUserTemplatesAllowed reads allow.public.user.templates for the account that will own a
-// template: whether a user (not an admin) may make it public.
-func (c *Call) publicUserTemplatesAllowed(accountID string) (bool, error) {
-	v, err := c.S.Config.Get(c.Ctx, config.Account, accountID, "allow.public.user.templates")
-	return strings.EqualFold(v, "true"), err
 }

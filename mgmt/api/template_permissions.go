@@ -1,11 +1,10 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 )
 
 func registerTemplatePermissions(s *Server) {
@@ -46,74 +45,13 @@ func (c *Call) updateImagePermissions(k imageKind) (any, error) {
 	if op != "" && op != "add" && op != "remove" && op != "reset" {
 		return nil, ErrParam("Invalid operation %s: use add, remove or reset", c.P.String("op"))
 	}
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		t, err := c.imageByID(tx, k, c.P.String("id"))
-		if err != nil {
-			return err
+	spec := template.PermissionsSpec{Op: op, Accounts: accounts}
+	for name, dst := range map[string]**bool{"ispublic": &spec.Public, "isfeatured": &spec.Featured, "isextractable": &spec.Extractable} {
+		if v, ok := c.P.Bool(name); ok {
+			*dst = &v
 		}
-		if err := c.checkImageOwner(tx, k, t); err != nil {
-			return ErrParam("unable to update permissions for %s with id %s", k.Noun, c.P.String("id"))
-		}
-		if t.TemplateType == db.TemplateSystem {
-			return ErrParam("Unable to update public/private/featured status of system templates")
-		}
-		root := c.Caller.IsRootAdmin()
-		wasPublic := t.IsPublic
-		if v, ok := c.P.Bool("ispublic"); ok {
-			if v && !t.IsPublic && !c.Caller.IsAdmin() {
-				allow, err := c.publicUserTemplatesAllowed(t.AccountID)
-				if err != nil {
-					return err
-				}
-				if !allow {
-					return ErrParam("Only private %ss can be created.", k.Noun)
-				}
-			}
-			t.IsPublic = v
-		}
-		if v, ok := c.P.Bool("isfeatured"); ok && v != t.Featured {
-			if !root {
-				return ErrDenied("Only root admins may change whether a %s is featured", k.Noun)
-			}
-			t.Featured = v
-		}
-		if v, ok := c.P.Bool("isextractable"); ok && v != t.Extractable {
-			if wasPublic && !root {
-				return ErrDenied("Only root admins may change whether a public %s is extractable", k.Noun)
-			}
-			t.Extractable = v
-		}
-		if err := db.UpdateTemplate(c.Ctx, tx, t); err != nil {
-			return err
-		}
-		switch {
-		case op == "reset":
-			if err := db.ResetTemplatePermissions(c.Ctx, tx, t.ID); err != nil {
-				return err
-			}
-		case len(accounts) > 0:
-			domainID := t.DomainID
-			for _, name := range accounts {
-				a, err := db.GetAccountByName(c.Ctx, tx, domainID, name)
-				if errors.Is(err, db.ErrNotFound) || err == nil && a.State != "enabled" {
-					return ErrParam("Unable to share %s %s with account %s in domain id=%s, account not found.", k.Noun, t.ID, name, domainID)
-				}
-				if err != nil {
-					return err
-				}
-				if op == "add" {
-					err = db.AddTemplatePermission(c.Ctx, tx, t.ID, a.ID)
-				} else {
-					err = db.RemoveTemplatePermission(c.Ctx, tx, t.ID, a.ID)
-				}
-				if err != nil {
-					return err
-				}
-			}
-		}
-		return c.Event(tx, k.EvUpdate, fmt.Sprintf("updating permissions of %s %s", k.Noun, t.Name), k.ResType, t.ID)
-	})
-	if err != nil {
+	}
+	if err := template.UpdatePermissions(c.Ctx, c.deps(), c.actor(), k.Kind, c.P.String("id"), spec); err != nil {
 		return nil, err
 	}
 	return Success(), nil
