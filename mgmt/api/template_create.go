@@ -82,7 +82,7 @@ func createTemplate(c *Call) (any, error) {
 	jobID, t, err := template.StartCreate(c.Ctx, c.deps(), c.actor(), template.CreateSpec{Name: name, DisplayText: display,
 		OSTypeID: strings.ToLower(c.P.String("ostypeid")), VolumeID: volID, SnapshotID: snapID, ZoneID: strings.ToLower(c.P.String("zoneid")),
 		Bits: bits, Public: public, Featured: featured, PasswordEnabled: pw, SSHKeyEnabled: sshKey, DynamicScaling: dyn, RequiresHVM: hvm,
-		TemplateTag: c.P.String("templatetag"), Details: details, Owner: c.owner()})
+		TemplateTag: c.P.String("templatetag"), Details: details, Owner: c.imageOwnerParam()})
 	if err != nil {
 		return nil, err
 	}

@@ -323,7 +323,7 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 		Hypervisor: hypervisor, URL: rawURL, Checksum: checksum, Bits: bits, Public: public, Featured: featured, Extractable: extractable,
 		PasswordEnabled: pw, SSHKeyEnabled: sshKey, DynamicScaling: dyn, RequiresHVM: hvm, Bootable: bootable,
 		TemplateTag: c.P.String("templatetag"), Details: details, OSTypeID: strings.ToLower(c.P.String("ostypeid")),
-		ZoneID: strings.TrimSpace(c.P.String("zoneid")), ZoneIDs: c.P.List("zoneids"), Owner: c.owner()})
+		ZoneID: strings.TrimSpace(c.P.String("zoneid")), ZoneIDs: c.P.List("zoneids"), Owner: c.imageOwnerParam()})
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +409,7 @@ func (c *Call) removeImageCopies(tx db.Tx, t *db.Template, zoneID string) error 
 	return template.RemoveCopies(c.Ctx, c.deps(), tx, t, zoneID)
 }
 
-// owner is the account and domainid parameters: who a new template or ISO is for.
-func (c *Call) owner() template.Owner {
+// imageOwnerParam is the account and domainid parameters: who a new template or ISO is for.
+func (c *Call) imageOwnerParam() template.Owner {
 	return template.Owner{Account: c.P.String("account"), DomainID: strings.ToLower(c.P.String("domainid"))}
 }
