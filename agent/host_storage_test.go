@@ -42,7 +42,9 @@ func (d *recordingDriver) StartVM(ctx context.Context, s hypervisor.VMSpec) erro
 
 type fixedBridge string
 
-func (b fixedBridge) BridgeFor(context.Context, protocol.NicSpec) (string, error) { return string(b), nil }
+func (b fixedBridge) BridgeFor(context.Context, protocol.NicSpec) (string, error) {
+	return string(b), nil
+}
 
 func startCommand(t *testing.T, s protocol.VMSpec) protocol.Command {
 	t.Helper()
