@@ -1,34 +1,14 @@
 package api
 
 import (
-	"errors"
-	"strconv"
 	"strings"
 
-	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/planner"
-	"github.com/google/uuid"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
 )
 
 // Volume commands: create, list and delete here; attach and detach in volumes_attach.go;
 // resize and migrate in volumes_resize.go; pools, hosts and agent calls in volumes_storage.go.
-
-// Event types (CloudStack's EventTypes).
-const (
-	evVolumeCreate  = "VOLUME.CREATE"
-	evVolumeDelete  = "VOLUME.DELETE"
-	evVolumeAttach  = "VOLUME.ATTACH"
-	evVolumeDetach  = "VOLUME.DETACH"
-	evVolumeResize  = "VOLUME.RESIZE"
-	evVolumeMigrate = "VOLUME.MIGRATE"
-)
-
-// CloudStack's defaults for custom.diskoffering.size.min and .max (GiB).
-const (
-	customDiskMinGiB = 1
-	customDiskMaxGiB = 1024
-)
 
 func registerVolumes(s *Server) {
 	s.Reg.Add(&Command{Name: "createVolume", Response: volumeResponse, Roles: AllRoles, Async: true, ResponseKey: "volume",
@@ -93,36 +73,6 @@ func registerVolumes(s *Server) {
 	registerVolumeAttach(s)
 	registerVolumeResize(s)
 	// The Volume taggable type is registered with the VMs (vms.go), which own the volumes table.
-}
-
-// volumeForCall loads a volume the caller may act on.
-func (c *Call) volumeForCall(q db.Querier, id string) (*db.Volume, error) {
-	v, err := db.GetVolume(c.Ctx, q, strings.ToLower(id))
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrParam("Unable to find volume with ID %s", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.checkOwnerAccess(q, id, v.AccountID, v.DomainID); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// vmForVolume loads a VM (not destroyed) the caller may act on.
-func (c *Call) vmForVolume(q db.Querier, id string) (*db.VM, error) {
-	vm, err := db.GetVM(c.Ctx, q, strings.ToLower(id))
-	if errors.Is(err, db.ErrNotFound) || err == nil && (vm.State == db.VMDestroyed || vm.State == db.VMExpunging || vm.State == db.VMExpunged) {
-		return nil, ErrParam("Unable to find virtual machine with ID %s", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.checkOwnerAccess(q, id, vm.AccountID, vm.DomainID); err != nil {
-		return nil, err
-	}
-	return vm, nil
 }
 
 // volumeRenderer renders volumes, loading each disk offering once.
@@ -299,202 +249,12 @@ func listVolumes(c *Call) (any, error) {
 	return ListResult{Key: "volume", Items: items, Count: total}, nil
 }
 
-// giBParam reads a size in GiB (CloudStack's size parameters) as bytes.
-func (c *Call) giBParam(name string) (int64, bool, error) {
-	s := c.P.String(name)
-	if s == "" {
-		return 0, false, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > 1<<30 {
-		return 0, true, ErrParam("Invalid %s %s", name, s)
-	}
-	return n << 30, true, nil
-}
-
-// newVolumePlan is what createVolume validated, for its handler and its job.
-type newVolumePlan struct {
-	owner    *db.Account
-	zone     *db.Zone
-	offering *db.DiskOffering
-	snapshot *db.Snapshot
-	vm       *db.VM
-	pool     *db.StoragePool
-	size     int64
-	// minIOPS and maxIOPS: the offering's, or the caller's with a customized-IOPS offering.
-	minIOPS, maxIOPS int64
-}
-
-// createIOPS gives a new volume's IOPS as CloudStack's allocVolume does: with a
-// customized-IOPS offering the caller's miniops and maxiops (neither, or miniops > 0 and not
-// above maxiops, which is 0 when not given); otherwise the offering's, the caller's ignored.
-func (c *Call) createIOPS(o *db.DiskOffering) (int64, int64, error) {
-	if !o.CustomizedIOPS {
-		return o.MinIOPS, o.MaxIOPS, nil
-	}
-	mn, hasMin := intParam(c, "miniops")
-	mx, hasMax := intParam(c, "maxiops")
-	if !hasMin && !hasMax {
-		return 0, 0, nil
-	}
-	if mn <= 0 {
-		return 0, 0, ErrParam("The min IOPS must be greater than 0.")
-	}
-	if mn > mx {
-		return 0, 0, ErrParam("The min IOPS must be less than or equal to the max IOPS.")
-	}
-	return mn, mx, nil
-}
-
-func (c *Call) planNewVolume(q db.Querier) (*newVolumePlan, error) {
-	p := &newVolumePlan{}
-	var err error
-	if p.owner, err = c.ownerForCreate(q); err != nil {
-		return nil, err
-	}
-	offID, snapID := strings.ToLower(c.P.String("diskofferingid")), strings.ToLower(c.P.String("snapshotid"))
-	if offID == "" && snapID == "" {
-		return nil, ErrParam("At least one of disk Offering ID or snapshot ID must be passed whilst creating volume")
-	}
-	size, sizeGiven, err := c.giBParam("size")
-	if err != nil {
-		return nil, err
-	}
-	zoneID := strings.ToLower(c.P.String("zoneid"))
-	if snapID != "" {
-		s, err := db.GetSnapshot(c.Ctx, q, snapID)
-		if errors.Is(err, db.ErrNotFound) {
-			return nil, ErrParam("Unable to find a snapshot with id %s", snapID)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := c.checkOwnerAccess(q, snapID, s.AccountID, s.DomainID); err != nil {
-			return nil, err
-		}
-		if s.State != db.SnapshotBackedUp {
-			return nil, ErrParam("Snapshot id=%s is not in %s state yet and can't be used for volume creation", s.ID, db.SnapshotBackedUp)
-		}
-		// CloudStack takes an offering only with a ROOT disk's snapshot; the volume then has
-		// the offering's size (never below the snapshot's). A snapshot alone gives its own
-		// size and offering, and size is not read.
-		if offID != "" && s.VolumeType != db.VolumeRoot {
-			return nil, ErrParam("Disk Offering ID cannot be passed whilst creating volume from snapshot other than ROOT disk snapshots")
-		}
-		p.snapshot = s
-		if zoneID != "" && zoneID != s.ZoneID {
-			return nil, ErrParam("Snapshot %s is not in zone %s", s.ID, zoneID)
-		}
-		zoneID = s.ZoneID
-		if offID == "" {
-			p.size, offID = s.Size, s.DiskOfferingID
-		}
-	}
-	if offID != "" {
-		o, err := db.GetDiskOffering(c.Ctx, q, offID)
-		if errors.Is(err, db.ErrNotFound) || err == nil && o.State != "" && o.State != "Active" {
-			return nil, ErrParam("Unable to find disk offering by id %s", offID)
-		}
-		if err != nil {
-			return nil, err
-		}
-		p.offering = o
-		if p.snapshot == nil || c.P.String("diskofferingid") != "" {
-			switch {
-			case o.Customized && !sizeGiven:
-				return nil, ErrParam("This disk offering requires a custom size specified")
-			case o.Customized && (size < customDiskMinGiB<<30 || size > customDiskMaxGiB<<30):
-				return nil, ErrParam("Volume size: %d GB is out of allowed range. Max: %d Min:%d", size>>30, customDiskMaxGiB, customDiskMinGiB)
-			case o.Customized:
-				p.size = size
-			case sizeGiven && size != o.DiskSize && size != 0:
-				return nil, ErrParam("This disk offering does not allow custom size")
-			default:
-				p.size = o.DiskSize
-			}
-			if p.minIOPS, p.maxIOPS, err = c.createIOPS(o); err != nil {
-				return nil, err
-			}
-			if s := p.snapshot; s != nil && p.size < s.Size {
-				return nil, ErrParam("Invalid size for volume creation: %dGB, snapshot size is: %dGB", p.size>>30, s.Size>>30)
-			}
-		}
-		if len(o.DomainIDs) > 0 && !c.offeringInDomain(q, o.DomainIDs, p.owner.DomainID) {
-			return nil, ErrDenied("Account %s does not have access to disk offering %s", p.owner.Name, o.ID)
-		}
-	}
-	if vmID := c.P.String("virtualmachineid"); vmID != "" {
-		if p.vm, err = c.vmForVolume(q, vmID); err != nil {
-			return nil, err
-		}
-		if p.vm.AccountID != p.owner.ID {
-			return nil, ErrParam("The VM %s does not belong to the owner of the new volume", p.vm.ID)
-		}
-		if zoneID == "" {
-			zoneID = p.vm.ZoneID
-		}
-		if p.vm.ZoneID != zoneID {
-			return nil, ErrParam("Please specify a VM that is in the same zone as the volume.")
-		}
-	}
-	if zoneID == "" {
-		return nil, ErrParam("Please specify a zone for the volume (zoneid)")
-	}
-	z, err := db.GetZone(c.Ctx, q, zoneID)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrParam("Unable to find zone by id %s", zoneID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if z.AllocationState == "Disabled" && !c.Caller.IsRootAdmin() {
-		return nil, ErrDenied("Cannot perform this operation, Zone is currently disabled: %s", z.ID)
-	}
-	p.zone = z
-	if p.offering != nil && len(p.offering.ZoneIDs) > 0 && !listHasFold(p.offering.ZoneIDs, z.ID) {
-		return nil, ErrParam("Disk offering %s is not available in zone %s", p.offering.Name, z.Name)
-	}
-	if poolID := c.P.String("storageid"); poolID != "" {
-		if !c.Caller.IsRootAdmin() {
-			return nil, ErrDenied("Only a root admin may choose the storage pool of a volume")
-		}
-		pool, err := db.GetStoragePool(c.Ctx, q, strings.ToLower(poolID))
-		if errors.Is(err, db.ErrNotFound) || err == nil && pool.ZoneID != z.ID {
-			return nil, ErrParam("Unable to find storage pool %s in zone %s", poolID, z.Name)
-		}
-		if err != nil {
-			return nil, err
-		}
-		p.pool = pool
-	}
-	if p.size <= 0 {
-		return nil, ErrParam("Volume size must be greater than zero")
-	}
-	return p, nil
-}
-
-func listHasFold(list []string, s string) bool {
-	for _, e := range list {
-		if strings.EqualFold(e, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// offeringInDomain reports whether domainID is one of ids or below one of them.
-func (c *Call) offeringInDomain(q db.Querier, ids []string, domainID string) bool {
-	d, err := db.GetDomain(c.Ctx, q, domainID)
-	if err != nil {
-		return false
-	}
-	for _, id := range ids {
-		od, err := db.GetDomain(c.Ctx, q, id)
-		if err == nil && (od.Path == d.Path || strings.HasPrefix(d.Path, od.Path+"/")) {
-			return true
-		}
-	}
-	return false
+func createVolumeSpec(c *Call) volume.CreateSpec {
+	return volume.CreateSpec{Name: strings.TrimSpace(c.P.String("name")), Account: c.P.String("account"),
+		DomainID: strings.ToLower(c.P.String("domainid")), DiskOfferingID: strings.ToLower(c.P.String("diskofferingid")),
+		SnapshotID: strings.ToLower(c.P.String("snapshotid")), ZoneID: strings.ToLower(c.P.String("zoneid")), Size: c.P.String("size"),
+		MinIOPS: volIntParam(c, "miniops"), MaxIOPS: volIntParam(c, "maxiops"), VMID: c.P.String("virtualmachineid"),
+		StorageID: c.P.String("storageid"), CustomID: c.P.String("customid"), DisplayVolume: volBoolParam(c, "displayvolume")}
 }
 
 func createVolumeStart(c *Call) (any, error) {
@@ -504,52 +264,7 @@ func createVolumeStart(c *Call) (any, error) {
 	if c.P.Has("customid") && !c.Caller.IsRootAdmin() {
 		return nil, ErrDenied("Only a root admin may set customid")
 	}
-	var jobID, volID string
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		p, err := c.planNewVolume(tx)
-		if err != nil {
-			return err
-		}
-		v := &db.Volume{ID: uuid.NewString(), Name: strings.TrimSpace(c.P.String("name")), AccountID: p.owner.ID, DomainID: p.owner.DomainID,
-			ZoneID: p.zone.ID, Type: db.VolumeDataDisk, Size: p.size, State: db.VolumeAllocated, DisplayVolume: true, Created: db.Now()}
-		if cid := c.P.String("customid"); cid != "" {
-			v.ID = cid
-		}
-		if v.Name == "" {
-			v.Name = "DATA-" + v.ID[:8]
-		}
-		if d, ok := c.P.Bool("displayvolume"); ok {
-			v.DisplayVolume = d
-		}
-		if p.offering != nil {
-			v.DiskOfferingID, v.ProvisioningType = p.offering.ID, p.offering.ProvisioningType
-		}
-		if p.snapshot != nil {
-			v.SnapshotID, v.State = p.snapshot.ID, db.VolumeCreating
-		}
-		v.MinIOPS, v.MaxIOPS = p.minIOPS, p.maxIOPS
-		if err := c.chargeResources(tx, v.AccountID, map[string]int64{db.ResVolume: 1, db.ResPrimaryStorage: v.Size}); err != nil {
-			return err
-		}
-		if p.pool != nil && p.snapshot == nil {
-			if err := c.reservePool(tx, p.pool, v.Size); err != nil {
-				return err
-			}
-			v.PoolID, v.PodID, v.State, v.Path = p.pool.ID, p.pool.PodID, db.VolumeReady, v.ID
-		}
-		if err := db.InsertVolume(c.Ctx, tx, v); err != nil {
-			if db.IsDuplicate(err) {
-				return ErrParam("A volume with id %s already exists", v.ID)
-			}
-			return err
-		}
-		if err := c.Event(tx, evVolumeCreate, "Creating volume "+v.Name, "Volume", v.ID); err != nil {
-			return err
-		}
-		volID = v.ID
-		jobID, err = c.EnqueueJob(tx, "Volume", v.ID)
-		return err
-	})
+	jobID, volID, err := volume.StartCreate(c.Ctx, c.deps(), c.actor(), createVolumeSpec(c))
 	if err != nil {
 		return nil, err
 	}
@@ -560,104 +275,28 @@ func createVolumeStart(c *Call) (any, error) {
 // createVolumeJob finishes createVolume: a volume from a snapshot is written to a pool of the
 // zone; with virtualmachineid the volume is then attached.
 func createVolumeJob(c *Call, j *db.Job) (any, error) {
-	v, err := db.GetVolume(c.Ctx, c.S.DB.SQL, j.InstanceID)
+	v, err := volume.Create(c.Ctx, c.deps(), c.actor(), j, createVolumeSpec(c))
 	if err != nil {
-		return nil, ErrInternal("The volume %s being created is gone: %s", j.InstanceID, c.cause(err))
-	}
-	if v.SnapshotID != "" && v.State == db.VolumeCreating {
-		if err := c.createVolumeFromSnapshot(v); err != nil {
-			return nil, err
-		}
-	}
-	if vmID := strings.ToLower(c.P.String("virtualmachineid")); vmID != "" {
-		if _, err := c.attachVolume(v.ID, vmID, nil, j.Attempts > 1); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	return c.volumeObject(v.ID)
 }
 
 func deleteVolume(c *Call) (any, error) {
-	var pool *db.StoragePool
-	var gone *db.Volume
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		v, err := c.volumeForCall(tx, c.P.String("id"))
-		if err != nil {
-			return err
-		}
-		if v.VMID != "" {
-			return ErrParam("Please specify a volume that is not attached to any VM.")
-		}
-		if err := volumeDeleteProtected(v); err != nil {
-			return err
-		}
-		switch v.State {
-		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, "Error":
-		default:
-			return ErrParam("Volume %s is %s; it can be deleted only when Ready, Allocated, Uploaded or Destroy", v.Name, v.State)
-		}
-		if n, err := db.CountVolumeSnapshots(c.Ctx, tx, v.ID, db.SnapshotAllocated, db.SnapshotCreating, db.SnapshotBackingUp); err != nil {
-			return err
-		} else if n > 0 {
-			return ErrInUse("Volume %s has snapshots being taken; try again when they are done", v.Name)
-		}
-		if pool, err = c.expungeVolumeRows(tx, v, false); err != nil {
-			return err
-		}
-		gone = v
-		return nil
-	})
-	if err != nil {
+	if err := volume.Delete(c.Ctx, c.deps(), c.actor(), c.P.String("id")); err != nil {
 		return nil, err
 	}
-	c.dropVolumeFile(pool, gone)
 	return Success(), nil
 }
 
-// expungeVolumeRows removes a detached volume in tx: its pool's ledger gives its bytes back,
-// its account is uncharged (unless Destroy already did), and it is marked Expunged with its
-// snapshot policies and tags gone and an event. It returns the volume's pool (nil when it has
-// none or the pool is gone) for dropVolumeFile after the commit. With noLedgerOK a pool
-// without its ledger row is passed over (an account's cleanup, after the pool's removal).
+// expungeVolumeRows is volume.ExpungeRows for this call (an account's cleanup).
 func (c *Call) expungeVolumeRows(tx db.Tx, v *db.Volume, noLedgerOK bool) (*db.StoragePool, error) {
-	var pool *db.StoragePool
-	if v.PoolID != "" {
-		var err error
-		if pool, err = db.GetStoragePool(c.Ctx, tx, v.PoolID); err != nil && !errors.Is(err, db.ErrNotFound) {
-			return nil, err
-		}
-		if err := c.ledger().ReleaseStorage(c.Ctx, tx, v.PoolID, v.Size); err != nil && !(noLedgerOK && errors.Is(err, planner.ErrNoLedger)) {
-			return nil, err
-		}
-	}
-	if v.State != db.VolumeDestroy {
-		if err := c.chargeResources(tx, v.AccountID, map[string]int64{db.ResVolume: -1, db.ResPrimaryStorage: -v.Size}); err != nil {
-			return nil, err
-		}
-	}
-	v.State, v.Removed = db.VolumeExpunged, db.Now()
-	if err := db.UpdateVolume(c.Ctx, tx, v); err != nil {
-		return nil, err
-	}
-	if err := db.RemoveVolumeSnapshotPolicies(c.Ctx, tx, v.ID); err != nil {
-		return nil, err
-	}
-	if err := db.DeleteTagsOf(c.Ctx, tx, "Volume", v.ID); err != nil {
-		return nil, err
-	}
-	return pool, c.Event(tx, evVolumeDelete, "Deleting volume "+v.Name, "Volume", v.ID)
+	return volume.ExpungeRows(c.Ctx, c.deps(), c.actor(), tx, v, noLedgerOK)
 }
 
-// dropVolumeFile deletes an expunged volume's disk on its pool. It goes after the rows: a
-// host that cannot be reached now leaves a file behind (logged), never a volume that is
-// counted but unusable.
+// dropVolumeFile is volume.DropFile for this call.
 func (c *Call) dropVolumeFile(pool *db.StoragePool, v *db.Volume) {
-	if pool == nil || v == nil {
-		return
-	}
-	if err := c.volumeCommand(pool, "", protocol.CmdDeleteVolume, v, nil); err != nil {
-		c.S.Log.Warn("delete volume on primary storage", "volume", v.ID, "pool", pool.ID, "err", err)
-	}
+	volume.DropFile(c.Ctx, c.deps(), pool, v)
 }
 
 // updateVolumeStart checks an updateVolume call and starts its job (async, as CloudStack's):
@@ -676,47 +315,14 @@ func updateVolumeStart(c *Call) (any, error) {
 	if c.P.String("id") == "" {
 		return nil, ErrMissing(c.Cmd.Name, "id")
 	}
-	v, err := c.volumeForCall(c.S.DB.Read(), c.P.String("id"))
-	if err != nil {
-		return nil, err
-	}
-	if err := updatableVolume(v); err != nil {
-		return nil, err
-	}
-	return c.StartJob("Volume", v.ID)
-}
-
-func updatableVolume(v *db.Volume) error {
-	if v.State == db.VolumeDestroy || v.State == db.VolumeExpunged {
-		return ErrParam("Volume %s is %s and cannot be updated", v.Name, v.State)
-	}
-	return nil
+	jobID, volID, err := volume.StartUpdate(c.Ctx, c.deps(), c.actor(), c.P.String("id"))
+	return c.volJobStarted(jobID, volID, err)
 }
 
 func updateVolumeJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		v, err := c.volumeForCall(tx, j.InstanceID)
-		if err != nil {
-			return err
-		}
-		if err := updatableVolume(v); err != nil {
-			return err
-		}
-		if name := strings.TrimSpace(c.P.String("name")); name != "" {
-			v.Name = name
-		}
-		if b, ok := c.P.Bool("displayvolume"); ok {
-			v.DisplayVolume = b
-		}
-		if b, ok := c.P.Bool("deleteprotection"); ok {
-			v.DeleteProtection = b
-		}
-		if err := db.UpdateVolume(c.Ctx, tx, v); err != nil {
-			return err
-		}
-		return c.Event(tx, "VOLUME.UPDATE", "Updated volume "+v.Name, "Volume", v.ID)
-	})
-	if err != nil {
+	spec := volume.UpdateSpec{Name: strings.TrimSpace(c.P.String("name")), DisplayVolume: volBoolParam(c, "displayvolume"),
+		DeleteProtection: volBoolParam(c, "deleteprotection")}
+	if err := volume.Update(c.Ctx, c.deps(), c.actor(), j.InstanceID, spec); err != nil {
 		return nil, err
 	}
 	return c.volumeObject(j.InstanceID)
