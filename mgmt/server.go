@@ -17,6 +17,9 @@ import (
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/iam"
 	"github.com/atollcloud/atoll/mgmt/jobs"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/snapshot"
+	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/atollcloud/atoll/mgmt/snapshots"
 	"github.com/google/uuid"
 )
@@ -136,7 +139,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return fail(err)
 		}
 	}
-	s.Snapshots = snapshots.New(d, id, apiSrv.FireSnapshotPolicy, log)
+	// The scheduler fires policies through the snapshot workflow itself, not through the API.
+	deps := &orchestrate.Deps{DB: d, Ledger: planner.New(apiSrv.Config), Agents: mgr, Log: log, Config: apiSrv.Config, Jobs: runner}
+	s.Snapshots = snapshots.New(d, id, func(ctx context.Context, p *db.SnapshotPolicy, ran time.Time, next int64) error {
+		return snapshot.Fire(ctx, deps, p, ran, next)
+	}, log)
 	if o.JobLease > 0 {
 		s.Snapshots.Lease = o.JobLease
 	}

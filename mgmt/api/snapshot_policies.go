@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"strings"
-	"time"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/snapshot"
@@ -160,10 +158,4 @@ func deleteSnapshotPolicies(c *Call) (any, error) {
 		return nil, err
 	}
 	return Success(), nil
-}
-
-// FireSnapshotPolicy is the snapshot scheduler's FireFunc: snapshot.Fire with this server's
-// workflow dependencies.
-func (s *Server) FireSnapshotPolicy(ctx context.Context, p *db.SnapshotPolicy, ran time.Time, next int64) error {
-	return snapshot.Fire(ctx, (&Call{Ctx: ctx, S: s}).deps(), p, ran, next)
 }
