@@ -19,9 +19,13 @@ import (
 	"github.com/atollcloud/atoll/agent"
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/hypervisor"
+	"github.com/atollcloud/atoll/hypervisor/kvm"
 	"github.com/atollcloud/atoll/hypervisor/simulator"
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
+	"github.com/atollcloud/atoll/network/bridge"
+	"github.com/atollcloud/atoll/storage/nfs"
+	"github.com/vishvananda/netns"
 )
 
 const usage = `atoll: an IaaS orchestrator that speaks the Apache CloudStack API
@@ -204,16 +208,40 @@ func cmdAgent(args []string) error {
 	name := fs.String("name", "", "host name to report (default: the hostname)")
 	address := fs.String("address", "", "address to report, which addHost's url names (default: the local address of the connection)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	socket := fs.String("libvirt-socket", "/run/libvirt/libvirt-sock", "with --hypervisor kvm: libvirtd's unix socket")
+	domainType := fs.String("domain-type", "auto", "with --hypervisor kvm: auto (kvm where it works, else qemu emulation), kvm or qemu")
+	consoleDir := fs.String("console-log-dir", "/var/log/atoll/console", "with --hypervisor kvm: where each VM's serial console is logged")
+	driveDir := fs.String("config-drive-dir", "/var/lib/atoll/configdrive", "with --hypervisor kvm: where config drive ISOs are kept")
+	nfsMode := fs.String("nfs-mode", "auto", "with --hypervisor kvm: how NFS storage is reached: auto (a kernel mount where the kernel has an NFS client, else QEMU's own), kernel or userspace")
 	fs.Parse(args)
 	if *servers == "" {
 		return errors.New("agent: --mgmt is required")
 	}
+	log := logger(*level)
 	var newDriver func(int) hypervisor.Driver
+	var hostStorage *agent.HostStorage
+	var network agent.NetworkDriver
 	switch strings.ToLower(*hv) {
 	case "simulator":
 		newDriver = func(int) hypervisor.Driver { return simulator.New(hypervisor.HostInfo{}) }
 	case "kvm":
-		return errors.New("agent: the KVM driver is not in this build yet; use --hypervisor simulator")
+		mode, err := nfs.ParseMode(*nfsMode)
+		if err != nil {
+			return fmt.Errorf("agent: --nfs-mode: %w", err)
+		}
+		drv, err := kvm.New(kvm.Config{Socket: *socket, DomainType: *domainType, ConsoleLogDir: *consoleDir, ConfigDriveDir: *driveDir, Logger: log})
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		defer drv.Close()
+		bridges, err := bridge.New(netns.None(), log)
+		if err != nil {
+			return fmt.Errorf("agent: network: %w", err)
+		}
+		hostStorage = &agent.HostStorage{NFSMode: mode, Log: log}
+		defer hostStorage.Close()
+		network = &agent.Bridges{Manager: bridges}
+		newDriver = func(int) hypervisor.Driver { return drv }
 	default:
 		return fmt.Errorf("agent: unknown hypervisor %q (kvm or simulator)", *hv)
 	}
@@ -221,7 +249,7 @@ func cmdAgent(args []string) error {
 		return errors.New("agent: --hosts is for --hypervisor simulator")
 	}
 	cfg := agent.Config{Servers: strings.Split(*servers, ","), LB: *lb, StateDir: *stateDir, Token: *tok, CAFingerprint: *fp,
-		Zone: *zone, Pod: *pod, Cluster: *cluster, Name: *name, Address: *address, Log: logger(*level)}
+		Zone: *zone, Pod: *pod, Cluster: *cluster, Name: *name, Address: *address, Log: log, Storage: hostStorage, Network: network}
 	if err := agent.ValidLB(cfg.LB); err != nil {
 		return err
 	}
