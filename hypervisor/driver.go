@@ -201,3 +201,11 @@ type Interceptor interface {
 
 // ErrNoVM is returned for an operation on a VM the hypervisor does not know.
 var ErrNoVM = errors.New("hypervisor: no such vm")
+
+// DiskAttacher is implemented by drivers that plug a disk into a running VM and pull it out
+// again (attachVolume, detachVolume). A VM that is not running has nothing to change on the
+// host: its next start takes its disks from its spec.
+type DiskAttacher interface {
+	AttachDisk(ctx context.Context, vm string, disk DiskSpec) error
+	DetachDisk(ctx context.Context, vm string, disk DiskSpec) error
+}

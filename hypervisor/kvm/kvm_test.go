@@ -422,6 +422,27 @@ func testTinyTemplate(t *testing.T, e *kvmEnv) {
 			t.Errorf("console lacks %q:\n%s", want, tail(b, 3000))
 		}
 	}
+	// A data disk plugged in while it runs shows up in the guest, and goes when pulled out;
+	// plugging it twice, or pulling it twice, changes nothing.
+	data := hypervisor.DiskSpec{VolumeID: "data-" + spec.Name, Type: "DATADISK", DeviceID: 1, Format: "QCOW2",
+		Source: hypervisor.DiskSource{File: filepath.Join(e.dir, "data-"+spec.Name+".qcow2")}}
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", data.Source.File, "48M")
+	start = time.Now()
+	for range 2 {
+		if err := drv.AttachDisk(ctxT(t, time.Minute), spec.Name, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConsole(t, log, "ATOLL-TINY-DISK-ADDED vdb 50331648", 1, 60*time.Second)
+	e.m.add("tiny template: AttachDisk to ATOLL-TINY-DISK-ADDED: %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	for range 2 {
+		if err := drv.DetachDisk(ctxT(t, time.Minute), spec.Name, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConsole(t, log, "ATOLL-TINY-DISK-REMOVED vdb", 1, 60*time.Second)
+	e.m.add("tiny template: DetachDisk to ATOLL-TINY-DISK-REMOVED: %s", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	if err := drv.StopVM(ctxT(t, time.Minute), spec.Name, false); err != nil {
 		t.Fatal(err)
