@@ -168,3 +168,113 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 	}
 	return b
 }
+
+// attachRecorder is recordingDriver with disk hot-plug, which it records.
+type attachRecorder struct {
+	*recordingDriver
+	plugged map[string]hypervisor.DiskSpec // by volume id
+}
+
+func (d *attachRecorder) AttachDisk(_ context.Context, vm string, disk hypervisor.DiskSpec) error {
+	d.plugged[disk.VolumeID] = disk
+	return nil
+}
+
+func (d *attachRecorder) DetachDisk(_ context.Context, vm string, disk hypervisor.DiskSpec) error {
+	delete(d.plugged, disk.VolumeID)
+	return nil
+}
+
+func volumeCommand(t *testing.T, name string, body any) protocol.Command {
+	t.Helper()
+	return protocol.Command{Name: name, Body: mustJSON(t, body)}
+}
+
+// A real host's volume and snapshot commands act on the pool's and image store's files: a
+// data volume made on its first attach and plugged into the VM, resized, backed up to the
+// store, restored into a new volume, reverted, deleted; a running VM's volume is neither
+// resized nor snapshotted (not supported live yet), with a clear error.
+func TestHostVolumeCommandsOnLocalPool(t *testing.T) {
+	needQemuImg(t)
+	dir := t.TempDir()
+	poolDir, storeDir := filepath.Join(dir, "primary"), filepath.Join(dir, "secondary")
+	drv := &attachRecorder{recordingDriver: &recordingDriver{Driver: simulator.New(hypervisor.HostInfo{})}, plugged: map[string]hypervisor.DiskSpec{}}
+	hs := &HostStorage{}
+	t.Cleanup(func() { hs.Close() })
+	a, err := New(Config{Servers: []string{"s"}, GUID: "g", Driver: drv, Storage: hs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := protocol.PoolRef{ID: "p1", Type: "Filesystem", URL: "file://" + poolDir}
+	store := protocol.ImageStoreRef{ID: "s1", URL: "file://" + storeDir}
+	run := func(c protocol.Command) protocol.Answer {
+		t.Helper()
+		return a.run(c)
+	}
+	mustOK := func(ans protocol.Answer) protocol.Answer {
+		t.Helper()
+		if !ans.OK {
+			t.Fatalf("command failed: %s", ans.Error)
+		}
+		return ans
+	}
+	// A running VM to attach to (the simulator runs it).
+	mustOK(run(startCommand(t, protocol.VMSpec{Name: "i-2-9-VM", CPUs: 1, MemoryBytes: 1 << 28,
+		Disks: []protocol.DiskSpec{{VolumeID: "root-9", Type: "ROOT", Size: 64 << 20, Pool: &pool}}})))
+
+	vol := protocol.VolumeRef{ID: "data-9", Size: 16 << 20, Pool: pool}
+	mustOK(run(volumeCommand(t, protocol.CmdAttachVolume, protocol.VolumeCommand{VM: "i-2-9-VM", Volume: vol, DeviceID: 1})))
+	if d, ok := drv.plugged["data-9"]; !ok || d.DeviceID != 1 || d.Source.File != filepath.Join(poolDir, "data-9") {
+		t.Fatalf("attach plugged %+v", drv.plugged)
+	}
+	if info := qemuInfo(t, filepath.Join(poolDir, "data-9")); info.VirtualSize != 16<<20 {
+		t.Errorf("attached volume: %+v", info)
+	}
+	ans := run(volumeCommand(t, protocol.CmdResizeVolume, protocol.VolumeCommand{VM: "i-2-9-VM", Volume: vol, NewSize: 32 << 20}))
+	if ans.OK || !strings.Contains(ans.Error, "running VM i-2-9-VM") {
+		t.Errorf("live resize answered %+v", ans)
+	}
+	ans = run(volumeCommand(t, protocol.CmdCreateSnapshot, protocol.SnapshotCommand{VM: "i-2-9-VM", SnapshotID: "snap-1", Volume: vol, Store: store}))
+	if ans.OK || !strings.Contains(ans.Error, "is running") {
+		t.Errorf("live snapshot answered %+v", ans)
+	}
+	mustOK(run(volumeCommand(t, protocol.CmdDetachVolume, protocol.VolumeCommand{VM: "i-2-9-VM", Volume: vol})))
+	if len(drv.plugged) != 0 {
+		t.Errorf("still plugged after detach: %+v", drv.plugged)
+	}
+
+	// Detached: resize, snapshot, restore, revert, delete.
+	mustOK(run(volumeCommand(t, protocol.CmdResizeVolume, protocol.VolumeCommand{Volume: vol, NewSize: 32 << 20})))
+	if info := qemuInfo(t, filepath.Join(poolDir, "data-9")); info.VirtualSize != 32<<20 {
+		t.Errorf("resized volume: %+v", info)
+	}
+	vol.Size = 32 << 20
+	var snap protocol.SnapshotAnswer
+	ans = mustOK(run(volumeCommand(t, protocol.CmdCreateSnapshot, protocol.SnapshotCommand{SnapshotID: "snap-1", Volume: vol, Store: store})))
+	if err := json.Unmarshal(ans.Body, &snap); err != nil || snap.Path != "snapshots/data-9/snap-1" || snap.PhysicalSize <= 0 {
+		t.Fatalf("snapshot answer %s (%v)", ans.Body, err)
+	}
+	if info := qemuInfo(t, filepath.Join(storeDir, snap.Path)); info.VirtualSize != 32<<20 || info.BackingFilename != "" {
+		t.Errorf("backup on the store: %+v", info)
+	}
+	restored := protocol.VolumeRef{ID: "data-10", Size: 64 << 20, Pool: pool}
+	mustOK(run(volumeCommand(t, protocol.CmdCreateVolumeFromSnapshot, protocol.SnapshotCommand{SnapshotID: "snap-1", Path: snap.Path, Volume: restored, Store: store})))
+	if info := qemuInfo(t, filepath.Join(poolDir, "data-10")); info.VirtualSize != 64<<20 {
+		t.Errorf("volume from snapshot: %+v", info)
+	}
+	mustOK(run(volumeCommand(t, protocol.CmdResizeVolume, protocol.VolumeCommand{Volume: vol, NewSize: 48 << 20})))
+	mustOK(run(volumeCommand(t, protocol.CmdRevertSnapshot, protocol.SnapshotCommand{SnapshotID: "snap-1", Path: snap.Path, Volume: vol, Store: store})))
+	if info := qemuInfo(t, filepath.Join(poolDir, "data-9")); info.VirtualSize != 32<<20 {
+		t.Errorf("reverted volume is %d bytes, want the snapshot's 32 MiB", info.VirtualSize)
+	}
+	if _, err := os.Stat(filepath.Join(poolDir, "data-9.revert")); !os.IsNotExist(err) {
+		t.Errorf("revert left its temporary file (stat: %v)", err)
+	}
+	mustOK(run(volumeCommand(t, protocol.CmdDeleteSnapshot, protocol.SnapshotCommand{SnapshotID: "snap-1", Path: snap.Path, Store: store})))
+	mustOK(run(volumeCommand(t, protocol.CmdDeleteVolume, protocol.VolumeCommand{Volume: vol})))
+	for _, f := range []string{filepath.Join(storeDir, snap.Path), filepath.Join(poolDir, "data-9")} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s still there after its delete (stat: %v)", f, err)
+		}
+	}
+}

@@ -36,6 +36,10 @@ func (a *Agent) storageCommand(ctx context.Context, cmd protocol.Command) (body 
 	default:
 		return nil, false, nil
 	}
+	if a.cfg.Storage != nil {
+		body, err = a.hostVolumeCommand(ctx, cmd)
+		return body, true, err
+	}
 	d, can := a.cfg.Driver.(VolumeDriver)
 	if !can {
 		return nil, true, errUnsupported(cmd.Name)

@@ -337,3 +337,18 @@ func (p *filePool) LastHeartbeat(ctx context.Context, hostID string) (time.Time,
 	}
 	return time.Unix(0, ns), nil
 }
+
+func (p *filePool) Replace(ctx context.Context, from, to string) error {
+	if err := CheckName(from); err != nil {
+		return err
+	}
+	if err := CheckName(to); err != nil {
+		return err
+	}
+	ctx, cancel := p.bound(ctx)
+	defer cancel()
+	if err := p.fs.Rename(ctx, from, to); err != nil {
+		return p.errorf("replace", to, err)
+	}
+	return nil
+}

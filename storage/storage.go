@@ -35,6 +35,9 @@ type Pool interface {
 	Resize(ctx context.Context, name string, size int64, shrink bool) (VolumeInfo, error)
 	// Delete removes a volume; deleting one that does not exist succeeds.
 	Delete(ctx context.Context, name string) error
+	// Replace puts volume from in to's place (atomically, to is replaced): a reverted
+	// snapshot written beside its volume takes the volume's name.
+	Replace(ctx context.Context, from, to string) error
 	Exists(ctx context.Context, name string) (bool, error)
 	Info(ctx context.Context, name string) (VolumeInfo, error)
 
