@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 	"github.com/google/uuid"
 )
 
@@ -262,36 +263,7 @@ func updateVMAffinityGroup(c *Call) (any, error) {
 	return c.vmJob("id")
 }
 
-// updateVMAffinityGroupJob replaces a Stopped VM's groups.
+// updateVMAffinityGroupJob replaces a Stopped VM's groups (vm.UpdateAffinityGroups).
 func updateVMAffinityGroupJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		v, err := db.GetVM(c.Ctx, tx, j.InstanceID)
-		if err != nil {
-			return err
-		}
-		if v.State != db.VMStopped {
-			return ErrParam("Unable to update affinity groups of the virtual machine %s in state %s; make sure the virtual machine is stopped and not in an error state before updating.",
-				vmString(v), v.State)
-		}
-		owner, err := db.GetAccount(c.Ctx, tx, v.AccountID)
-		if err != nil {
-			return err
-		}
-		groups, err := c.affinityGroupsFor(tx, owner)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, len(groups))
-		for i, g := range groups {
-			ids[i] = g.ID
-		}
-		if err := db.SetVMAffinityGroups(c.Ctx, tx, v.ID, ids); err != nil {
-			return err
-		}
-		return db.UpdateVM(c.Ctx, tx, v)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c.vmObject(j.InstanceID)
+	return c.vmAnswer(vm.UpdateAffinityGroups(c.Ctx, c.deps(), j.InstanceID, c.P.List("affinitygroupids"), c.P.List("affinitygroupnames")))
 }

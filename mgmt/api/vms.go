@@ -1,24 +1,19 @@
 package api
 
 import (
-	"errors"
 	"strings"
-	"time"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
-	"github.com/atollcloud/atoll/mgmt/planner"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 )
 
 // Virtual machines: commands are registered here; deployment is in vms_deploy.go, the state
 // machine in vms_lifecycle.go, changes in vms_update.go, lists in vms_list.go, power-state
 // sync and the expunge sweeper in vms_sync.go.
 
-const vmJobType = "VirtualMachine"
-
-// agentTimeout bounds one VM command on an agent.
-var agentTimeout = 60 * time.Second
+const vmJobType = vm.JobType
 
 func init() {
 	RegisterTaggable("UserVm", func(c *Call, q db.Querier, id string) (string, string, error) {
@@ -174,41 +169,13 @@ func registerVMs(s *Server) {
 	registerAffinity(s)
 }
 
-// vmOf loads a VM the caller may act on. A VM that does not exist, or that the caller may not
-// see, answers 431 "Unable to find virtual machine" (CloudStack's wording for a bad id).
+// vmOf loads a VM the caller may act on (vm.Get).
 func (c *Call) vmOf(q db.Querier, id string) (*db.VM, error) {
-	id = strings.ToLower(id)
-	v, err := db.GetVM(c.Ctx, q, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrParam("Unable to find virtual machine with specified id %s", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.checkOwnerAccess(q, id, v.AccountID, v.DomainID); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// refuseSecurityGroups answers a VM's security groups: Atoll has none yet (no security group
-// can be created), so any group named is one that cannot be found, and the VM would be
-// unprotected by what its owner asked for.
-func refuseSecurityGroups(ids, names []string) error {
-	switch {
-	case len(ids) > 0:
-		return ErrParam("Unable to find security group by id %s: security groups are not supported yet", ids[0])
-	case len(names) > 0:
-		return ErrParam("Unable to find security group by name %s: security groups are not supported yet", names[0])
-	}
-	return nil
+	return vm.Get(c.Ctx, q, c.Caller, id)
 }
 
 // vmString is how CloudStack names a VM in messages.
 func vmString(v *db.VM) string { return orchestrate.VMString(v) }
-
-// errVMState is CloudStack's refusal of an operation in a VM state that does not allow it.
-func errVMState(v *db.VM, action string) *Error { return orchestrate.ErrVMState(v, action) }
 
 func (c *Call) deps() *orchestrate.Deps {
 	d := &orchestrate.Deps{DB: c.S.DB, Ledger: c.ledger(), Log: c.S.Log, Config: c.S.Config, Jobs: c.S.Jobs}
@@ -242,17 +209,13 @@ func (c *Call) vmObjectFrom(v *db.VM) (any, *db.VM, error) {
 	return Object{Key: "virtualmachine", Value: items[0]}, v, nil
 }
 
-// vmDeployErr turns a planner refusal into CloudStack's 533.
-func vmDeployErr(v *db.VM, err error) error {
-	var de *planner.DeployError
-	if errors.As(err, &de) {
-		return Errorf(CodeCapacity, CSInsufficientServerCapacity, "Unable to create a deployment for %s: %s", vmString(v), de.Reason)
+// vmAnswer renders the VM a workflow returned.
+func (c *Call) vmAnswer(v *db.VM, err error) (any, error) {
+	if err != nil {
+		return nil, err
 	}
-	var ce *planner.CapacityError
-	if errors.As(err, &ce) {
-		return Errorf(CodeCapacity, CSInsufficientServerCapacity, "Unable to create a deployment for %s: %v", vmString(v), ce)
-	}
-	return err
+	o, _, err := c.vmObjectFrom(v)
+	return o, err
 }
 
 // CSInsufficientServerCapacity is InsufficientServerCapacityException's cserrorcode.
@@ -276,48 +239,28 @@ func (c *Call) checkExpungeRecover(what string) error {
 	return ErrDenied("%s can be done by Admin only. Or when the allow.user.expunge.recover.vm key is set.", what)
 }
 
-// renderSeed is what a deploy's job already holds for rendering its VM as the job's result:
-// its NICs, that it is in no affinity group, and the offering, template and networks it names.
-type renderSeed struct {
-	vmID       string
-	nics       []*db.Nic
-	noAffinity bool
-	noTags     bool
-	offering   *db.ServiceOffering
-	template   *db.Template
-	networks   []*db.Network
-}
-
-// seedFor returns the call's render seed when vms is exactly the seeded VM.
-func (c *Call) seedFor(vms []*db.VM) *renderSeed {
-	h, ok := c.Hint.(*deployHint)
-	if !ok || h.seed == nil || len(vms) != 1 || vms[0].ID != h.seed.vmID {
+// seedFor returns the call's render seed (what a deploy's job holds already for rendering its
+// VM, vm.Hint) when vms is exactly the seeded VM.
+func (c *Call) seedFor(vms []*db.VM) *vm.RenderSeed {
+	h, ok := c.Hint.(*vm.Hint)
+	if !ok || h.Seed == nil || len(vms) != 1 || vms[0].ID != h.Seed.VMID {
 		return nil
 	}
-	return h.seed
+	return h.Seed
 }
 
-// fill puts the seed's offering, template and networks in a render's name cache.
-func (s *renderSeed) fill(n *nameCache) {
+// fillSeed puts a seed's offering, template and networks in a render's name cache.
+func fillSeed(s *vm.RenderSeed, n *nameCache) {
 	if s == nil {
 		return
 	}
-	if s.offering != nil {
-		n.offers[s.offering.ID] = s.offering
+	if s.Offering != nil {
+		n.offers[s.Offering.ID] = s.Offering
 	}
-	if s.template != nil {
-		n.tmpls[s.template.ID] = s.template
+	if s.Template != nil {
+		n.tmpls[s.Template.ID] = s.Template
 	}
-	for _, net := range s.networks {
+	for _, net := range s.Networks {
 		n.networks[net.ID] = net
 	}
-}
-
-// deployHint is what deployVirtualMachine hands its job (jobs.RunLocal): the VM as committed,
-// its volumes and NICs (the agent's spec), and the render seed.
-type deployHint struct {
-	vm   *db.VM
-	vols []*db.Volume
-	nics []*db.Nic
-	seed *renderSeed
 }

@@ -350,7 +350,7 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 	nics := map[string][]*db.Nic{}
 	seed := c.seedFor(vms)
 	if seed != nil {
-		nics[seed.vmID] = seed.nics
+		nics[seed.VMID] = seed.Nics
 	} else if pre != nil {
 		nics = pre.nics
 	} else {
@@ -361,7 +361,7 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 		nics = db.NicsByVM(ns)
 	}
 	members := map[string][]*db.AffinityMember{}
-	if seed != nil && seed.noAffinity {
+	if seed != nil && seed.NoAffinity {
 		// the seeded VM is in no affinity group
 	} else if pre != nil {
 		members = pre.members
@@ -379,7 +379,7 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 		}
 	}
 	tags := map[string][]db.Tag{}
-	if seed != nil && seed.noTags {
+	if seed != nil && seed.NoTags {
 		// the seeded VM had no tags when its job began
 	} else if pre != nil {
 		tags = pre.tags
@@ -391,7 +391,7 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 		}
 	}
 	names := newNameCache(c, q)
-	seed.fill(names)
+	fillSeed(seed, names)
 	admin := c.Caller != nil && c.Caller.IsAdmin()
 	root := c.Caller != nil && c.Caller.IsRootAdmin()
 	out := make([]any, 0, len(vms))

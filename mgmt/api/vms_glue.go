@@ -1,0 +1,92 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
+	"github.com/atollcloud/atoll/mgmt/planner"
+)
+
+// What the VM workflows (mgmt/orchestrate/vm) take from the API, and the shorthands other API
+// files use them through.
+
+// callNetworks is the guest network layer (network_ips.go) as the VM workflows' vm.Networks.
+type callNetworks struct{ c *Call }
+
+// networks is the call's guest network layer for the VM workflows.
+func (c *Call) networks() vm.Networks { return callNetworks{c} }
+
+// on is the call working under ctx (the call itself when ctx is its own).
+func (n callNetworks) on(ctx context.Context) *Call {
+	if ctx == n.c.Ctx {
+		return n.c
+	}
+	c := *n.c
+	c.Ctx = ctx
+	return &c
+}
+
+func (n callNetworks) DefaultFor(ctx context.Context, tx db.Tx, zone *db.Zone, accountID string) (*db.Network, error) {
+	return n.on(ctx).defaultNetworkFor(tx, zone, accountID)
+}
+
+func (n callNetworks) Lock(ctx context.Context, tx db.Tx, net *db.Network) (*db.Network, error) {
+	return n.on(ctx).lockedNetwork(tx, net)
+}
+
+func (n callNetworks) Implement(ctx context.Context, tx db.Tx, net *db.Network) error {
+	return n.on(ctx).implementNetwork(tx, net)
+}
+
+func (n callNetworks) AllocateNicIP(ctx context.Context, tx db.Tx, ins db.Querier, net *db.Network, requestedIP string) (string, error) {
+	return n.on(ctx).allocateLockedNicIP(tx, ins, net, requestedIP)
+}
+
+func (n callNetworks) ReleaseNicIP(ctx context.Context, tx db.Tx, net *db.Network, ip string) error {
+	return n.on(ctx).releaseNicIP(tx, net, ip)
+}
+
+// stopOnHost stops a Stopping VM on its host and settles it Stopped (vm.StopOnHost).
+func (c *Call) stopOnHost(v *db.VM, forced bool) error {
+	return vm.StopOnHost(c.Ctx, c.deps(), v, forced, vm.AgentTimeout)
+}
+
+// stopOnHostWithin is stopOnHost waiting at most wait for the host's answer.
+func (c *Call) stopOnHostWithin(v *db.VM, forced bool, wait time.Duration) error {
+	return vm.StopOnHost(c.Ctx, c.deps(), v, forced, wait)
+}
+
+// uncountVM takes a VM out of its account's instance, CPU and memory counts (vm.Uncount).
+func (c *Call) uncountVM(tx db.Tx, v *db.VM) error { return vm.Uncount(c.Ctx, c.deps(), tx, v) }
+
+// destroyVolumes marks a VM's volumes Destroy, uncounted (vm.DestroyVolumes).
+func (c *Call) destroyVolumes(tx db.Tx, v *db.VM, dataIDs []string, all bool) error {
+	return vm.DestroyVolumes(c.Ctx, c.deps(), tx, v, dataIDs, all)
+}
+
+// expunge removes a Destroyed (or Error) VM for good (vm.Expunge).
+func (c *Call) expunge(id string, event bool) error {
+	return vm.Expunge(c.Ctx, c.deps(), c.actor(), c.networks(), id, event)
+}
+
+// volumeDeleteProtected refuses to delete or destroy a volume with delete protection.
+func volumeDeleteProtected(o *db.Volume) error { return vm.VolumeDeleteProtected(o) }
+
+// migrationRequest is the planner's request for moving a Running VM off its host (vm.MigrationRequest).
+func (c *Call) migrationRequest(q db.Querier, v *db.VM) planner.Request {
+	return vm.MigrationRequest(c.Ctx, q, v)
+}
+
+// vmStorageScope tells where a VM's volumes are (vm.StorageScope).
+func vmStorageScope(c *Call, q db.Querier, vmID string) (zoneWide, local bool, err error) {
+	return vm.StorageScope(c.Ctx, q, vmID)
+}
+
+func boolToInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

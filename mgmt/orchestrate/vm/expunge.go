@@ -1,0 +1,142 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/atollcloud/atoll/agent/protocol"
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/planner"
+)
+
+// Expunge removes a Destroyed (or Error) VM for good: the host forgets it, its ROOT volume and
+// destroyed DATADISKs are expunged (their pool allocation released), other DATADISKs are
+// detached, its NICs give their addresses back (through nets), and its affinity memberships
+// and tags go. With event (and an actor with a caller) it records VM.EXPUNGE. Each step is
+// idempotent, so a run that dies half-way is finished by the next.
+func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, nets Networks, id string, event bool) error {
+	var v *db.VM
+	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
+		var err error
+		if v, err = db.GetVM(ctx, tx, id); err != nil {
+			return err
+		}
+		switch v.State {
+		case db.VMExpunging:
+			return nil
+		case db.VMDestroyed, db.VMError:
+			v.State = db.VMExpunging
+			return db.UpdateVM(ctx, tx, v)
+		}
+		return orchestrate.ErrVMState(v, "expunge")
+	})
+	if errors.Is(err, db.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	host := v.HostID
+	if host == "" {
+		host = v.LastHostID
+	}
+	if host != "" {
+		// Best effort: a stopped VM runs nowhere; this clears any definition left on the host.
+		if err := d.Send(ctx, host, protocol.CmdDestroyVM, protocol.VMRef{Name: v.InstanceName(), Force: true}, AgentTimeout); err != nil {
+			d.Log.Warn("expunge: host did not destroy the vm", "vm", v.ID, "host", host, "err", err)
+		}
+	}
+	l := d.Ledger
+	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+		cur, err := db.GetVM(ctx, tx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.State != db.VMExpunging {
+			return nil
+		}
+		now := db.Now()
+		vols, _, err := db.ListVolumes(ctx, tx, db.VolumeFilter{VMID: cur.ID})
+		if err != nil {
+			return err
+		}
+		for _, o := range vols {
+			if o.Type == db.VolumeRoot || o.State == db.VolumeDestroy {
+				if o.PoolID != "" {
+					if err := l.ReleaseStorage(ctx, tx, o.PoolID, o.Size); err != nil && !errors.Is(err, planner.ErrNoLedger) {
+						return err
+					}
+				}
+				if o.State != db.VolumeDestroy {
+					// A ROOT volume still counted (a VM expunged from Error never is).
+					if err := d.ChargeResources(ctx, tx, o.AccountID, map[string]int64{db.ResVolume: -1, db.ResPrimaryStorage: -o.Size}); err != nil {
+						return err
+					}
+				}
+				o.State, o.Removed = db.VolumeExpunged, now
+				if err := db.DeleteTagsOf(ctx, tx, "Volume", o.ID); err != nil {
+					return err
+				}
+			} else {
+				o.VMID, o.DeviceID, o.Attached = "", 0, 0
+			}
+			if err := db.UpdateVolume(ctx, tx, o); err != nil {
+				return err
+			}
+		}
+		nics, err := db.ListNics(ctx, tx, db.NicFilter{VMID: cur.ID})
+		if err != nil {
+			return err
+		}
+		for _, n := range nics {
+			net, err := db.GetNetwork(ctx, tx, n.NetworkID)
+			if err == nil {
+				if err := nets.ReleaseNicIP(ctx, tx, net, n.IPAddress); err != nil {
+					return err
+				}
+			} else if !errors.Is(err, db.ErrNotFound) {
+				return err
+			}
+		}
+		if err := db.RemoveVMNics(ctx, tx, cur.ID, now); err != nil {
+			return err
+		}
+		if err := db.SetVMAffinityGroups(ctx, tx, cur.ID, nil); err != nil {
+			return err
+		}
+		if err := db.DeleteTagsOf(ctx, tx, "UserVm", cur.ID); err != nil {
+			return err
+		}
+		cur.State, cur.Removed = db.VMExpunged, now
+		if err := db.UpdateVM(ctx, tx, cur); err != nil {
+			return err
+		}
+		if event && a.Caller != nil {
+			return orchestrate.Event(ctx, tx, a, "VM.EXPUNGE", "Expunged VM "+cur.Name, "VirtualMachine", cur.ID)
+		}
+		return nil
+	})
+}
+
+// SweepOnce expunges the VMs destroyed (or failed at deploy) before the time given (ms), up
+// to 200 of them. A VM another server expunges meanwhile is skipped.
+func SweepOnce(ctx context.Context, d *orchestrate.Deps, nets Networks, before int64) error {
+	ids, err := db.ListExpungeDue(ctx, d.DB.Read(), before, 200)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := Expunge(ctx, d, orchestrate.Actor{}, nets, id, false); err != nil {
+			var e *orchestrate.Error
+			if !errors.As(err, &e) {
+				return fmt.Errorf("expunge %s: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
