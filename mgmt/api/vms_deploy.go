@@ -319,7 +319,7 @@ func deployVM(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	job, hint, err := vm.Deploy(c.Ctx, c.deps(), c.actor(), p, c.networks(), c.S.deploySlots)
+	job, hint, err := vm.Deploy(c.Ctx, c.deps(), c.actor(), p, c.S.deploySlots)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"time"
 
 	"github.com/atollcloud/atoll/db"
@@ -11,42 +10,6 @@ import (
 
 // What the VM workflows (mgmt/orchestrate/vm) take from the API, and the shorthands other API
 // files use them through.
-
-// callNetworks is the guest network layer (network_ips.go) as the VM workflows' vm.Networks.
-type callNetworks struct{ c *Call }
-
-// networks is the call's guest network layer for the VM workflows.
-func (c *Call) networks() vm.Networks { return callNetworks{c} }
-
-// on is the call working under ctx (the call itself when ctx is its own).
-func (n callNetworks) on(ctx context.Context) *Call {
-	if ctx == n.c.Ctx {
-		return n.c
-	}
-	c := *n.c
-	c.Ctx = ctx
-	return &c
-}
-
-func (n callNetworks) DefaultFor(ctx context.Context, tx db.Tx, zone *db.Zone, accountID string) (*db.Network, error) {
-	return n.on(ctx).defaultNetworkFor(tx, zone, accountID)
-}
-
-func (n callNetworks) Lock(ctx context.Context, tx db.Tx, net *db.Network) (*db.Network, error) {
-	return n.on(ctx).lockedNetwork(tx, net)
-}
-
-func (n callNetworks) Implement(ctx context.Context, tx db.Tx, net *db.Network) error {
-	return n.on(ctx).implementNetwork(tx, net)
-}
-
-func (n callNetworks) AllocateNicIP(ctx context.Context, tx db.Tx, ins db.Querier, net *db.Network, requestedIP string) (string, error) {
-	return n.on(ctx).allocateLockedNicIP(tx, ins, net, requestedIP)
-}
-
-func (n callNetworks) ReleaseNicIP(ctx context.Context, tx db.Tx, net *db.Network, ip string) error {
-	return n.on(ctx).releaseNicIP(tx, net, ip)
-}
 
 // stopOnHost stops a Stopping VM on its host and settles it Stopped (vm.StopOnHost).
 func (c *Call) stopOnHost(v *db.VM, forced bool) error {
@@ -68,7 +31,7 @@ func (c *Call) destroyVolumes(tx db.Tx, v *db.VM, dataIDs []string, all bool) er
 
 // expunge removes a Destroyed (or Error) VM for good (vm.Expunge).
 func (c *Call) expunge(id string, event bool) error {
-	return vm.Expunge(c.Ctx, c.deps(), c.actor(), c.networks(), id, event)
+	return vm.Expunge(c.Ctx, c.deps(), c.actor(), id, event)
 }
 
 // volumeDeleteProtected refuses to delete or destroy a volume with delete protection.

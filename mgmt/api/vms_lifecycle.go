@@ -118,7 +118,7 @@ func destroyVM(c *Call) (any, error) {
 func destroyVMJob(c *Call, j *db.Job) (any, error) {
 	s := c.destroySpec()
 	var result any
-	v, err := vm.Destroy(c.Ctx, c.deps(), c.actor(), c.networks(), j.InstanceID, s, func(id string) error {
+	v, err := vm.Destroy(c.Ctx, c.deps(), c.actor(), j.InstanceID, s, func(id string) error {
 		var err error
 		result, err = c.vmObject(id)
 		return err
@@ -151,7 +151,7 @@ func expungeVM(c *Call) (any, error) {
 }
 
 func expungeVMJob(c *Call, j *db.Job) (any, error) {
-	if err := vm.ExpungeDestroyed(c.Ctx, c.deps(), c.actor(), c.networks(), j.InstanceID); err != nil {
+	if err := vm.ExpungeDestroyed(c.Ctx, c.deps(), c.actor(), j.InstanceID); err != nil {
 		return nil, err
 	}
 	return Success(), nil

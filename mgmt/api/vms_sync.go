@@ -60,5 +60,5 @@ func (s *Server) sweepExpunged(ctx context.Context) {
 func (s *Server) SweepOnce(ctx context.Context) error {
 	delay := s.settingInt(ctx, "expunge.delay", 86400) * 1000
 	c := &Call{Ctx: ctx, S: s}
-	return vm.SweepOnce(ctx, c.deps(), c.networks(), db.Now()-delay)
+	return vm.SweepOnce(ctx, c.deps(), db.Now()-delay)
 }

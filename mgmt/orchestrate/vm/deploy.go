@@ -8,6 +8,7 @@ import (
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/google/uuid"
 )
@@ -51,21 +52,6 @@ type Deployment struct {
 	Pools            []*planner.PoolCandidate // and its primary storage pools
 }
 
-// Networks is the guest network layer a VM's NICs take their networks and addresses from, in
-// the caller's transaction.
-type Networks interface {
-	// DefaultFor is the network a deploy naming none goes to (made when the account has none).
-	DefaultFor(ctx context.Context, tx db.Tx, zone *db.Zone, accountID string) (*db.Network, error)
-	// Lock share-locks a network a NIC is being added to and returns it as it is now.
-	Lock(ctx context.Context, tx db.Tx, n *db.Network) (*db.Network, error)
-	// Implement readies a network for its first VM.
-	Implement(ctx context.Context, tx db.Tx, n *db.Network) error
-	// AllocateNicIP takes an address of a locked network, claimed through ins.
-	AllocateNicIP(ctx context.Context, tx db.Tx, ins db.Querier, n *db.Network, requestedIP string) (string, error)
-	// ReleaseNicIP frees a NIC's address of a network.
-	ReleaseNicIP(ctx context.Context, tx db.Tx, n *db.Network, ip string) error
-}
-
 // Hint is what a deploy hands its job (jobs.RunLocal): the VM as committed, its volumes and
 // NICs (the agent's spec), and the render seed.
 type Hint struct {
@@ -91,7 +77,7 @@ type RenderSeed struct {
 // and event; with Start its host and pools reserved and the VM Starting), taking one of slots
 // (the deploy transactions a server runs at once) while it runs. It returns the VM's first job,
 // written for this server's runner to run (RunLocal), and the hint to hand it.
-func Deploy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, p *Deployment, nets Networks, slots chan struct{}) (*db.Job, *Hint, error) {
+func Deploy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, p *Deployment, slots chan struct{}) (*db.Job, *Hint, error) {
 	l := d.Ledger.Snapshot()
 	var job *db.Job
 	var hint *Hint
@@ -152,7 +138,7 @@ func Deploy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, p *De
 		}
 		v.AccountName, v.DomainName, v.DomainPath, v.ZoneName = p.Owner.Name, p.Owner.DomainName, p.Owner.DomainPath, p.Zone.Name
 		hint = &Hint{VM: v, Seed: &RenderSeed{VMID: v.ID, NoAffinity: len(p.Groups) == 0, NoTags: true, Offering: p.Offering, Template: p.Template}}
-		if err := createNics(ctx, tx, w, p, nets, v, hint); err != nil {
+		if err := createNics(ctx, d, a, tx, w, p, v, hint); err != nil {
 			return err
 		}
 		if len(p.Groups) > 0 {
@@ -273,10 +259,10 @@ func Deploy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, p *De
 // implementing each network on its first VM and allocating the NIC's address.
 // Their inserts (and their addresses' claims) are held back in w and sent with the VM's: a
 // duplicate key there, other than the VM's name, is a lost race, and the transaction runs again.
-func createNics(ctx context.Context, tx db.Tx, w *db.Deferred, p *Deployment, nets Networks, v *db.VM, h *Hint) error {
+func createNics(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, tx db.Tx, w *db.Deferred, p *Deployment, v *db.VM, h *Hint) error {
 	list := p.Networks
 	if len(list) == 0 {
-		n, err := nets.DefaultFor(ctx, tx, p.Zone, p.Owner.ID)
+		n, err := network.DefaultFor(ctx, d, a, tx, p.Zone, p.Owner.ID)
 		if err != nil {
 			return err
 		}
@@ -286,14 +272,14 @@ func createNics(ctx context.Context, tx db.Tx, w *db.Deferred, p *Deployment, ne
 		}
 	}
 	for i, n0 := range list {
-		n, err := nets.Lock(ctx, tx, n0)
+		n, err := network.Lock(ctx, d, tx, n0)
 		if err != nil {
 			return err
 		}
-		if err := nets.Implement(ctx, tx, n); err != nil {
+		if err := network.Implement(ctx, d, tx, n); err != nil {
 			return err
 		}
-		ip, err := nets.AllocateNicIP(ctx, tx, w.Later(), n, p.IPs[n.ID])
+		ip, err := network.AllocateLockedNicIP(ctx, d, tx, w.Later(), n, p.IPs[n.ID])
 		if err != nil {
 			return err
 		}

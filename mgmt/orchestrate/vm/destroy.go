@@ -90,7 +90,7 @@ func destroyProtected(ctx context.Context, q db.Querier, v *db.VM, s DestroySpec
 // DATADISKs Destroy), uncounted; with Expunge it is expunged at once. stopped is called with
 // the VM's id once it is stopped, before it is destroyed (the API renders it then: an expunged
 // VM's answer is the VM as it was). It returns the VM to answer (nil when expunged).
-func Destroy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, nets Networks, id string, s DestroySpec, stopped func(id string) error) (*db.VM, error) {
+func Destroy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, s DestroySpec, stopped func(id string) error) (*db.VM, error) {
 	v, err := db.GetVM(ctx, d.DB.SQL, id)
 	if err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func Destroy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, nets
 		return nil, err
 	}
 	if s.Expunge {
-		return nil, Expunge(ctx, d, a, nets, v.ID, true)
+		return nil, Expunge(ctx, d, a, v.ID, true)
 	}
 	return Read(ctx, d, v.ID)
 }
@@ -209,7 +209,7 @@ func Recover(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 
 // ExpungeDestroyed expunges a Destroyed (or Error) VM for expungeVirtualMachine's job; a VM
 // gone already (an earlier run, or the sweeper) is done.
-func ExpungeDestroyed(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, nets Networks, id string) error {
+func ExpungeDestroyed(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
 	v, err := db.GetVM(ctx, d.DB.SQL, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil // expunged by an earlier run or the sweeper
@@ -222,5 +222,5 @@ func ExpungeDestroyed(ctx context.Context, d *orchestrate.Deps, a orchestrate.Ac
 	default:
 		return orchestrate.ErrParam("Please destroy %s before expunging it: it is in state %s", orchestrate.VMString(v), v.State)
 	}
-	return Expunge(ctx, d, a, nets, v.ID, true)
+	return Expunge(ctx, d, a, v.ID, true)
 }

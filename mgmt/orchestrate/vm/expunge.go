@@ -8,15 +8,16 @@ import (
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
 // Expunge removes a Destroyed (or Error) VM for good: the host forgets it, its ROOT volume and
 // destroyed DATADISKs are expunged (their pool allocation released), other DATADISKs are
-// detached, its NICs give their addresses back (through nets), and its affinity memberships
+// detached, its NICs give their addresses back, and its affinity memberships
 // and tags go. With event (and an actor with a caller) it records VM.EXPUNGE. Each step is
 // idempotent, so a run that dies half-way is finished by the next.
-func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, nets Networks, id string, event bool) error {
+func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, event bool) error {
 	var v *db.VM
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		var err error
@@ -96,7 +97,7 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, nets
 		for _, n := range nics {
 			net, err := db.GetNetwork(ctx, tx, n.NetworkID)
 			if err == nil {
-				if err := nets.ReleaseNicIP(ctx, tx, net, n.IPAddress); err != nil {
+				if err := network.ReleaseNicIP(ctx, d, tx, net, n.IPAddress); err != nil {
 					return err
 				}
 			} else if !errors.Is(err, db.ErrNotFound) {
@@ -125,13 +126,13 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, nets
 
 // SweepOnce expunges the VMs destroyed (or failed at deploy) before the time given (ms), up
 // to 200 of them. A VM another server expunges meanwhile is skipped.
-func SweepOnce(ctx context.Context, d *orchestrate.Deps, nets Networks, before int64) error {
+func SweepOnce(ctx context.Context, d *orchestrate.Deps, before int64) error {
 	ids, err := db.ListExpungeDue(ctx, d.DB.Read(), before, 200)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		if err := Expunge(ctx, d, orchestrate.Actor{}, nets, id, false); err != nil {
+		if err := Expunge(ctx, d, orchestrate.Actor{}, id, false); err != nil {
 			var e *orchestrate.Error
 			if !errors.As(err, &e) {
 				return fmt.Errorf("expunge %s: %w", id, err)

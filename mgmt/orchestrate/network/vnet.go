@@ -1,0 +1,71 @@
+package network
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
+)
+
+// Isolation methods of a physical network.
+const (
+	isoVLAN  = "VLAN"
+	isoVXLAN = "VXLAN"
+)
+
+// vnetRange is an inclusive range of VLAN ids or VXLAN VNIs.
+type vnetRange struct{ lo, hi int64 }
+
+// vnetBounds are the ids an isolation method allows (CloudStack's MIN/MAX_VLAN_ID and _VXLAN_VNI).
+func vnetBounds(iso string) (int64, int64) {
+	if iso == isoVXLAN {
+		return 1, 16777214
+	}
+	return 1, 4094
+}
+
+// isolationOf is a physical network's isolation method (VLAN when none was given).
+func isolationOf(pn *db.PhysicalNetwork) string {
+	if pn.IsolationMethods == "" {
+		return isoVLAN
+	}
+	return strings.Split(pn.IsolationMethods, ",")[0]
+}
+
+// parseVnetRanges parses "500-1000,2000-2100" (a lone id n means n-n) within the bounds of the
+// isolation method, sorted and with touching ranges merged.
+func parseVnetRanges(param, s, iso string) ([]vnetRange, error) {
+	lo, hi := vnetBounds(iso)
+	var out []vnetRange
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		a, b, isRange := strings.Cut(part, "-")
+		if !isRange {
+			b = a
+		}
+		x, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+		y, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, orchestrate.ErrParam("Please provide a valid %s: %q is not a range; give a comma separated list of ranges like 2001-2012,3000-3005", param, part)
+		}
+		if x < lo || y > hi || x > y {
+			return nil, orchestrate.ErrParam("Please provide a valid %s: range %s has to be between %d and %d (%s) and its start must not be above its end", param, part, lo, hi, iso)
+		}
+		out = append(out, vnetRange{x, y})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].lo < out[j].lo })
+	merged := out[:0]
+	for _, r := range out {
+		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi+1 {
+			merged[n-1].hi = max(merged[n-1].hi, r.hi)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged, nil
+}
