@@ -9,9 +9,10 @@ import (
 	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 )
 
-// Virtual machines: commands are registered here; deployment is in vms_deploy.go, the state
-// machine in vms_lifecycle.go, changes in vms_update.go, lists in vms_list.go, power-state
-// sync and the expunge sweeper in vms_sync.go.
+// Virtual machines: commands are registered here; their parameters are read and validated in
+// vms_deploy.go (deployment), vms_lifecycle.go (the state machine) and vms_update.go (changes),
+// lists in vms_list.go, the power-state sync and expunge sweeper's wiring in vms_sync.go. The
+// workflows themselves are mgmt/orchestrate/vm's.
 
 const vmJobType = vm.JobType
 
