@@ -7,7 +7,7 @@ DATA_DIR  ?= ./var
 LISTEN    ?= 127.0.0.1:8080
 FUZZTIME  ?= 10s
 
-.PHONY: all build deps run test test-fast bench fuzz vet clean
+.PHONY: all build deps run test test-fast bench fuzz vet clean tiny-template
 
 all: build
 
@@ -33,6 +33,10 @@ vet:
 
 bench: deps build
 	@scripts/bench.sh
+
+# The tiny guest template (build/tiny/: qcow2, ISO, kernel + initramfs); rebuilds only on change.
+tiny-template:
+	@scripts/tiny-template.sh
 
 fuzz:
 	$(GO) test ./mgmt/api -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME)

@@ -16,29 +16,30 @@ import (
 // Marker lines the guest prints on its serial console, one per line. Lines with a value carry
 // it after one space: "ATOLL-TINY-IP eth0 10.0.0.5/24", "ATOLL-TINY-DISKS vda:33554432 ...".
 const (
-	MarkerBootOK        = "ATOLL-TINY-BOOT-OK"          // userspace started
-	MarkerNIC           = "ATOLL-TINY-NIC"              // <ifname> <mac>, per NIC at boot or hot-plug
-	MarkerNICRemoved    = "ATOLL-TINY-NIC-REMOVED"      // <ifname>
-	MarkerIP            = "ATOLL-TINY-IP"               // <ifname> <address/prefix>, per DHCP lease
-	MarkerNoDHCP        = "ATOLL-TINY-NO-DHCP"          // <ifname>, no lease within 10 s
-	MarkerDisks         = "ATOLL-TINY-DISKS"            // <name:bytes ...> at boot
-	MarkerDiskAdded     = "ATOLL-TINY-DISK-ADDED"       // <name> <bytes>
-	MarkerDiskRemoved   = "ATOLL-TINY-DISK-REMOVED"     // <name>
-	MarkerDiskResized   = "ATOLL-TINY-DISK-RESIZED"     // <name> <bytes>
-	MarkerConfigDrive   = "ATOLL-TINY-CONFIGDRIVE"      // </dev/name> of the config-2 drive
-	MarkerNoConfigDrive = "ATOLL-TINY-NO-CONFIGDRIVE"   // no config-2 drive found
-	MarkerHostname      = "ATOLL-TINY-HOSTNAME"         // <name> from the config drive
-	MarkerSSHKey        = "ATOLL-TINY-SSHKEY"           // <comment, or key type>, per key
-	MarkerPasswordSet   = "ATOLL-TINY-PASSWORD-SET"     // root password set (never printed)
-	MarkerUserdataRan   = "ATOLL-TINY-USERDATA-RAN"     // exit=<code> of a #! user-data script
-	MarkerUserdataSkip  = "ATOLL-TINY-USERDATA-SKIPPED" // user data that is not a script
-	MarkerUserdataNone  = "ATOLL-TINY-USERDATA-NONE"    // config drive without user data
-	MarkerHTTPUp        = "ATOLL-TINY-HTTP-UP"          // httpd answers on port 80
-	MarkerUptime        = "ATOLL-TINY-UPTIME"           // init=<s> ready=<s>: guest seconds since kernel start, just before READY
-	MarkerReady         = "ATOLL-TINY-READY"            // every step above is done
-	MarkerPowerButton   = "ATOLL-TINY-POWER-BUTTON"     // ACPI power button pressed
-	MarkerShutdown      = "ATOLL-TINY-SHUTDOWN"         // init is powering off or rebooting
-	MarkerWarn          = "ATOLL-TINY-WARN"             // a step failed; the text says which
+	MarkerBootOK         = "ATOLL-TINY-BOOT-OK"           // userspace started
+	MarkerNIC            = "ATOLL-TINY-NIC"               // <ifname> <mac>, per NIC at boot or hot-plug
+	MarkerNICRemoved     = "ATOLL-TINY-NIC-REMOVED"       // <ifname>
+	MarkerIP             = "ATOLL-TINY-IP"                // <ifname> <address/prefix>, per DHCP lease
+	MarkerNoDHCP         = "ATOLL-TINY-NO-DHCP"           // <ifname>, no lease within 10 s
+	MarkerDisks          = "ATOLL-TINY-DISKS"             // <name:bytes ...> at boot
+	MarkerDiskAdded      = "ATOLL-TINY-DISK-ADDED"        // <name> <bytes>
+	MarkerDiskRemoved    = "ATOLL-TINY-DISK-REMOVED"      // <name>
+	MarkerDiskResized    = "ATOLL-TINY-DISK-RESIZED"      // <name> <bytes>
+	MarkerConfigDrive    = "ATOLL-TINY-CONFIGDRIVE"       // </dev/name> of the config-2 drive
+	MarkerNoConfigDrive  = "ATOLL-TINY-NO-CONFIGDRIVE"    // no config-2 drive found
+	MarkerConfigDriveErr = "ATOLL-TINY-CONFIGDRIVE-ERROR" // </dev/name>: found but not mountable
+	MarkerHostname       = "ATOLL-TINY-HOSTNAME"          // <name> from the config drive
+	MarkerSSHKey         = "ATOLL-TINY-SSHKEY"            // <comment, or key type>, per key
+	MarkerPasswordSet    = "ATOLL-TINY-PASSWORD-SET"      // root password set (never printed)
+	MarkerUserdataRan    = "ATOLL-TINY-USERDATA-RAN"      // exit=<code> of a #! user-data script
+	MarkerUserdataSkip   = "ATOLL-TINY-USERDATA-SKIPPED"  // user data that is not a script
+	MarkerUserdataNone   = "ATOLL-TINY-USERDATA-NONE"     // config drive without user data
+	MarkerHTTPUp         = "ATOLL-TINY-HTTP-UP"           // httpd answers on port 80
+	MarkerUptime         = "ATOLL-TINY-UPTIME"            // init=<s> ready=<s>: guest seconds since kernel start, just before READY
+	MarkerReady          = "ATOLL-TINY-READY"             // every step above is done
+	MarkerPowerButton    = "ATOLL-TINY-POWER-BUTTON"      // ACPI power button pressed
+	MarkerShutdown       = "ATOLL-TINY-SHUTDOWN"          // init is powering off or rebooting
+	MarkerWarn           = "ATOLL-TINY-WARN"              // a step failed; the text says which
 )
 
 // Files are the outputs of scripts/tiny-template.sh.
