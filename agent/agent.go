@@ -66,10 +66,11 @@ type Config struct {
 
 // Agent is one host's agent.
 type Agent struct {
-	cfg   Config
-	id    *identity
-	log   *slog.Logger
-	cache *answerCache
+	downloads downloads // template downloads into image stores (real hosts)
+	cfg       Config
+	id        *identity
+	log       *slog.Logger
+	cache     *answerCache
 
 	mu       sync.Mutex
 	conn     *protocol.Conn

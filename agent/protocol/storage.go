@@ -71,3 +71,39 @@ type SnapshotAnswer struct {
 	Path         string `json:"path"`
 	PhysicalSize int64  `json:"physicalsize"`
 }
+
+// CmdDownloadTemplate asks a host to fetch a template or ISO into an image store (CloudStack's
+// DownloadCommand, which its secondary storage VM runs). The first command starts the
+// download and answers its status; the same command again (same ID) answers where it stands,
+// so the management server polls with it. Body DownloadTemplate; answer DownloadStatus.
+const CmdDownloadTemplate = "DownloadTemplate"
+
+// DownloadTemplate is one copy's download: URL into Path on Store, checked against Checksum
+// (CloudStack's {ALG}hex or bare hex) and Format, at most MaxBytes.
+type DownloadTemplate struct {
+	ID       string        `json:"id"` // the copy's id: one download per id on a host
+	URL      string        `json:"url"`
+	Checksum string        `json:"checksum,omitempty"`
+	Format   string        `json:"format,omitempty"`
+	Store    ImageStoreRef `json:"store"`
+	Path     string        `json:"path"`
+	MaxBytes int64         `json:"maxbytes,omitempty"`
+}
+
+// Download states, as CloudStack names a template copy's download states.
+const (
+	DownloadInProgress = "DOWNLOAD_IN_PROGRESS"
+	DownloadDone       = "DOWNLOADED"
+	DownloadError      = "DOWNLOAD_ERROR"
+)
+
+// DownloadStatus is where a download stands.
+type DownloadStatus struct {
+	State        string `json:"state"`
+	Pct          int    `json:"pct"`
+	Status       string `json:"status,omitempty"` // "45% Downloaded"
+	Size         int64  `json:"size,omitempty"`   // when done: the image's virtual size
+	PhysicalSize int64  `json:"physicalsize,omitempty"`
+	Path         string `json:"path,omitempty"`
+	Error        string `json:"error,omitempty"`
+}

@@ -2,10 +2,13 @@ package template
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/jobs"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
@@ -29,8 +32,6 @@ const (
 // DownloadJobCmd is the internal job that downloads a template's copies (RunDownloadJob).
 const DownloadJobCmd = "templateDownload"
 
-const errRealDownload = "Downloading into an image store that is not simulated is not implemented yet: only Simulator zones can download templates and ISOs"
-
 // enqueueDownload writes, in the caller's transaction, the job that downloads a template's
 // copies still in progress.
 func enqueueDownload(ctx context.Context, q db.Querier, a orchestrate.Actor, templateID string) (string, error) {
@@ -43,8 +44,8 @@ func enqueueDownload(ctx context.Context, q db.Querier, a orchestrate.Actor, tem
 
 // RunDownloadJob is the DownloadJobCmd job: it brings a template's copies to DOWNLOADED. A
 // simulated copy's progress follows the clock from its start, so a job taken over by another
-// server carries on where it was; a copy in a real image store fails, as real downloads are
-// not implemented yet (see download).
+// server carries on where it was; a copy in a real image store is fetched by a host of its
+// zone (see storeDownload).
 func RunDownloadJob(ctx context.Context, d *orchestrate.Deps, j *db.Job) jobs.Outcome {
 	if _, err := db.GetUser(ctx, d.DB.Read(), j.UserID); err != nil {
 		return jobs.Failure(orchestrate.CodeInternal, "the user who registered the template no longer exists")
@@ -195,10 +196,10 @@ func record(ctx context.Context, d *orchestrate.Deps, tx db.Tx, t *db.Template, 
 		cp.DownloadState, cp.ErrorStr = db.DownloadError, p.Err
 	case !p.Done:
 		pending = true
-		if p.Pct == cp.DownloadPct {
+		if p.Pct == cp.DownloadPct && cp.DownloadState == db.DownloadInProgress {
 			return pending, nil
 		}
-		cp.DownloadPct = p.Pct
+		cp.DownloadState, cp.DownloadPct = db.DownloadInProgress, p.Pct
 	default:
 		if t.AccountID != "" {
 			err := d.ChargeResources(ctx, tx, t.AccountID, map[string]int64{db.ResSecondaryStorage: p.PhysicalSize})
@@ -233,12 +234,79 @@ func download(ctx context.Context, d *orchestrate.Deps, t *db.Template, cp *db.T
 	return storeDownload(ctx, d, t, cp)
 }
 
-// storeDownload is the download step of a copy in a real image store. Nothing fetches images
-// into one yet, so the copy fails. The agent command that downloads t.URL into the NFS
-// secondary store (CloudStack's DownloadCommand), started on the first step and polled for
-// its progress on the next ones, replaces it.
-func storeDownload(_ context.Context, _ *orchestrate.Deps, _ *db.Template, _ *db.TemplateCopy) (Progress, error) {
-	return Progress{Err: errRealDownload}, nil
+// storeDownload is the download step of a copy in a real image store: a host of the zone
+// fetches the image into the store (CloudStack's DownloadCommand, which its secondary storage
+// VM runs). The first step starts the download; the next ones, the same command again, poll
+// where it stands. A zone with no host Up to do it fails the copy.
+func storeDownload(ctx context.Context, d *orchestrate.Deps, t *db.Template, cp *db.TemplateCopy) (Progress, error) {
+	q := d.DB.Read()
+	store, err := db.GetImageStore(ctx, q, cp.StoreID)
+	if errors.Is(err, db.ErrNotFound) {
+		return Progress{Err: "the image store of this copy no longer exists"}, nil
+	}
+	if err != nil {
+		return Progress{}, err
+	}
+	host, err := downloadHost(ctx, q, cp.ZoneID)
+	if err != nil {
+		return Progress{}, err
+	}
+	if host == nil {
+		return Progress{Err: "No host in the zone is Up to download it into its image store"}, nil
+	}
+	if d.Agents == nil {
+		return Progress{}, orchestrate.ErrInternal("the agents manager is not running on this management server")
+	}
+	path := installPath(t)
+	cmd := protocol.DownloadTemplate{ID: cp.ID, URL: t.URL, Checksum: t.Checksum, Format: t.Format,
+		Store: protocol.ImageStoreRef{ID: store.ID, URL: store.URL}, Path: path}
+	sctx, cancel := context.WithTimeout(ctx, downloadCommandTimeout)
+	defer cancel()
+	ans, err := d.Agents.Send(sctx, host.ID, protocol.CmdDownloadTemplate, cmd)
+	if err != nil {
+		// The host could not be reached this time: the next step asks again (on the same
+		// host while it is Up, which still has the download running).
+		d.Log.Warn("template download step", "template", t.ID, "host", host.ID, "err", err)
+		return Progress{Pct: cp.DownloadPct}, nil
+	}
+	if !ans.OK {
+		return Progress{Err: ans.Error}, nil
+	}
+	var st protocol.DownloadStatus
+	if err := json.Unmarshal(ans.Body, &st); err != nil {
+		return Progress{}, fmt.Errorf("template %s: download status from host %s: %w", t.ID, host.ID, err)
+	}
+	switch st.State {
+	case protocol.DownloadDone:
+		return Progress{Done: true, Size: st.Size, PhysicalSize: st.PhysicalSize, InstallPath: path}, nil
+	case protocol.DownloadError:
+		return Progress{Err: st.Error}, nil
+	}
+	return Progress{Pct: st.Pct}, nil
+}
+
+// downloadCommandTimeout bounds one download step's command (the download itself runs on).
+const downloadCommandTimeout = 30 * time.Second
+
+// installPath is where a template's file lives on a store, as CloudStack lays them out:
+// template/tmpl/<account>/<template>/<template>.<ext>.
+func installPath(t *db.Template) string {
+	return fmt.Sprintf("template/tmpl/%s/%s/%s.%s", t.AccountID, t.ID, t.ID, FileExtension(t.Format))
+}
+
+// downloadHost picks the host that downloads into a zone's stores: the first real host Up
+// (by creation, so that every step of a download asks the same one).
+func downloadHost(ctx context.Context, q db.Querier, zoneID string) (*db.Host, error) {
+	hosts, _, err := db.ListHosts(ctx, q, db.HostFilter{ZoneID: zoneID, Status: "Up"})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hosts {
+		if !strings.EqualFold(h.HypervisorType, "Simulator") && h.Type == db.HostTypeRouting {
+			return h, nil
+		}
+	}
+	return nil, nil
 }
 
 // simulateDownload is the download step of a simulated copy: DownloadMS after its start it is
@@ -255,6 +323,5 @@ func simulateDownload(t *db.Template, cp *db.TemplateCopy, now int64) Progress {
 	if size == 0 {
 		size, phys = SimulatedTemplateSize, SimulatedTemplatePhysical
 	}
-	return Progress{Done: true, Size: size, PhysicalSize: phys,
-		InstallPath: fmt.Sprintf("template/tmpl/%s/%s/%s.%s", t.AccountID, t.ID, t.ID, FileExtension(t.Format))}
+	return Progress{Done: true, Size: size, PhysicalSize: phys, InstallPath: installPath(t)}
 }

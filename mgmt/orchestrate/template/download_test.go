@@ -83,7 +83,7 @@ func TestAdvance(t *testing.T) {
 	if cp := state["pending"]; cp.DownloadState != db.DownloadInProgress {
 		t.Errorf("pending copy: %+v", cp)
 	}
-	if cp := state["real"]; cp.DownloadState != db.DownloadError || cp.ErrorStr != errRealDownload {
+	if cp := state["real"]; cp.DownloadState != db.DownloadError || cp.ErrorStr != "the image store of this copy no longer exists" {
 		t.Errorf("copy in a real store: %+v", cp)
 	}
 	after, err := db.GetTemplate(ctx, d.DB.Read(), tpl.ID)
