@@ -8,7 +8,7 @@ pkgs=(mariadb-server mariadb-client python3-cs python3-requests python3-sshpubke
   # NFS primary and secondary storage served in userspace (this kernel has no NFS server)
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   # the tiny guest template, built from Debian packages (make tiny-template)
-  linux-image-amd64 busybox-static dosfstools syslinux syslinux-common mtools cpio xorriso)
+  linux-image-amd64 busybox-static dosfstools syslinux syslinux-common isolinux mtools cpio xorriso)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

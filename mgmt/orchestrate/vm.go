@@ -67,7 +67,8 @@ func Spec(ctx context.Context, q db.Querier, v *db.VM) (protocol.VMSpec, error) 
 	if err != nil {
 		return protocol.VMSpec{}, err
 	}
-	return SpecOf(v, vols, nics), nil
+	s := SpecOf(v, vols, nics)
+	return s, ForRealHost(ctx, q, v, &s)
 }
 
 // SpecOf is Spec from a VM's volumes and NICs already loaded (in device order).

@@ -116,13 +116,24 @@ func Start(ctx context.Context, d *orchestrate.Deps, vmID string, deploying bool
 		return Read(ctx, d, v.ID)
 	}
 	var spec protocol.VMSpec
+	var serr error
 	if h != nil {
 		spec = orchestrate.SpecOf(v, h.Vols, h.Nics)
+		serr = orchestrate.ForRealHost(ctx, d.DB.Read(), v, &spec)
 	} else {
-		var err error
-		if spec, err = orchestrate.Spec(ctx, d.DB.Read(), v); err != nil {
+		spec, serr = orchestrate.Spec(ctx, d.DB.Read(), v)
+	}
+	var e *orchestrate.Error
+	if errors.As(serr, &e) {
+		// What the host would need is missing (a template not in the zone's store): the
+		// start fails as an agent's refusal would, releasing what it reserved.
+		if err := failStart(ctx, d, v.ID, deploying); err != nil {
 			return nil, err
 		}
+		return nil, orchestrate.ErrInternal("Unable to start %s: %s", orchestrate.VMString(v), e.Text)
+	}
+	if serr != nil {
+		return nil, serr
 	}
 	if serr := d.Send(ctx, v.HostID, protocol.CmdStartVM, spec, AgentTimeout); serr != nil {
 		if deploying {
