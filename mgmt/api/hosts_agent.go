@@ -2,10 +2,8 @@ package api
 
 import (
 	"strings"
-	"time"
 
-	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/agents"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/host"
 )
 
 // Atoll's own commands for agents (CloudStack has none like them).
@@ -36,50 +34,21 @@ func registerHostAgentCommands(s *Server) {
 }
 
 func createHostToken(c *Call) (any, error) {
-	m, err := c.agents()
-	if err != nil {
-		return nil, err
-	}
-	zoneID, podID, clusterID := strings.ToLower(c.P.String("zoneid")), strings.ToLower(c.P.String("podid")), strings.ToLower(c.P.String("clusterid"))
-	if clusterID != "" {
-		p, err := db.ResolvePlacement(c.Ctx, c.S.DB.Read(), zoneID, podID, clusterID)
-		if err != nil || p.ClusterID != clusterID {
-			return nil, ErrParam("Unable to find cluster by id %s", clusterID)
-		}
-		zoneID, podID = p.ZoneID, p.PodID
-	} else if zoneID != "" || podID != "" {
-		if zoneID == "" {
-			return nil, ErrParam("zoneid is required with podid")
-		}
-		if _, err := db.ZonePod(c.Ctx, c.S.DB.Read(), zoneID, podID); err != nil {
-			return nil, ErrParam("Unable to find zone %s / pod %s", zoneID, podID)
-		}
-	}
 	count, ok := c.P.Int("hosts")
 	if !ok {
 		count = 1
-	}
-	if count < 1 || count > 10000 {
-		return nil, ErrParam("hosts must be between 1 and 10000")
 	}
 	minutes, ok := c.P.Int("validity")
 	if !ok {
 		minutes = 1440
 	}
-	if minutes < 1 {
-		return nil, ErrParam("validity must be at least 1 minute")
-	}
-	var tok *agents.Token
-	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		var err error
-		tok, err = m.CreateToken(c.Ctx, tx, zoneID, podID, clusterID, time.Duration(minutes)*time.Minute, count)
-		return err
-	})
+	tok, endpoints, err := host.CreateToken(c.Ctx, c.deps(), host.TokenSpec{ZoneID: strings.ToLower(c.P.String("zoneid")),
+		PodID: strings.ToLower(c.P.String("podid")), ClusterID: strings.ToLower(c.P.String("clusterid")), Hosts: count, Validity: minutes})
 	if err != nil {
 		return nil, err
 	}
 	res := map[string]any{"token": tok.Token, "hosts": tok.Count, "cafingerprint": tok.CAFingerprint,
-		"expires": FormatTime(tok.Expires.UnixMilli()), "agentendpoints": m.Addrs()}
+		"expires": FormatTime(tok.Expires.UnixMilli()), "agentendpoints": endpoints}
 	set(res, "zoneid", tok.ZoneID)
 	set(res, "podid", tok.PodID)
 	set(res, "clusterid", tok.ClusterID)
@@ -87,60 +56,20 @@ func createHostToken(c *Call) (any, error) {
 }
 
 func configureSimulatorFault(c *Call) (any, error) {
-	m, err := c.agents()
+	latency, _ := c.P.Int("latency")
+	fail, _ := c.P.Bool("fail")
+	remove, _ := c.P.Bool("remove")
+	f, err := host.ConfigureFault(c.Ctx, c.deps(), host.FaultSpec{ZoneID: c.P.String("zoneid"), ClusterID: c.P.String("clusterid"),
+		HostID: c.P.String("hostid"), Command: c.P.String("name"), Message: c.P.String("message"), Latency: latency, Fail: fail, Remove: remove})
 	if err != nil {
 		return nil, err
 	}
-	var scope, id string
-	n := 0
-	for _, sp := range []struct{ param, scope string }{{"zoneid", db.FaultScopeZone}, {"clusterid", db.FaultScopeCluster}, {"hostid", db.FaultScopeHost}} {
-		if v := c.P.String(sp.param); v != "" {
-			scope, id = sp.scope, strings.ToLower(v)
-			n++
-		}
-	}
-	if n != 1 {
-		return nil, ErrParam("give exactly one of zoneid, clusterid and hostid")
-	}
-	if err := c.faultScopeExists(scope, id); err != nil {
-		return nil, err
-	}
-	command := strings.TrimSpace(c.P.String("name"))
-	res := map[string]any{"scope": scope, "scopeid": id, "command": command}
-	if remove, _ := c.P.Bool("remove"); remove {
-		if err := m.ClearSimulatorFaults(c.Ctx, scope, id, command); err != nil {
-			return nil, err
-		}
+	res := map[string]any{"scope": f.Scope, "scopeid": f.ScopeID, "command": f.Command}
+	if remove {
 		res["removed"] = true
 		return Object{Key: "simulatorfault", Value: res}, nil
-	}
-	latency, _ := c.P.Int("latency")
-	if latency < 0 {
-		return nil, ErrParam("latency must not be negative")
-	}
-	fail, _ := c.P.Bool("fail")
-	if err := m.SetSimulatorFault(c.Ctx, scope, id, command, time.Duration(latency)*time.Millisecond, fail, c.P.String("message")); err != nil {
-		return nil, err
 	}
 	res["latency"], res["fail"] = latency, fail
 	set(res, "message", c.P.String("message"))
 	return Object{Key: "simulatorfault", Value: res}, nil
-}
-
-func (c *Call) faultScopeExists(scope, id string) error {
-	switch scope {
-	case db.FaultScopeHost:
-		if h, err := db.GetHost(c.Ctx, c.S.DB.Read(), id); err != nil || h.Unbound() {
-			return ErrParam("Unable to find host by id %s", id)
-		}
-	case db.FaultScopeCluster:
-		if p, err := db.ResolvePlacement(c.Ctx, c.S.DB.Read(), "", "", id); err != nil || p.ClusterID != id {
-			return ErrParam("Unable to find cluster by id %s", id)
-		}
-	case db.FaultScopeZone:
-		if _, err := db.ZonePod(c.Ctx, c.S.DB.Read(), id, ""); err != nil {
-			return ErrParam("Unable to find zone by id %s", id)
-		}
-	}
-	return nil
 }

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"time"
-
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 	"github.com/atollcloud/atoll/mgmt/planner"
@@ -14,11 +12,6 @@ import (
 // stopOnHost stops a Stopping VM on its host and settles it Stopped (vm.StopOnHost).
 func (c *Call) stopOnHost(v *db.VM, forced bool) error {
 	return vm.StopOnHost(c.Ctx, c.deps(), v, forced, vm.AgentTimeout)
-}
-
-// stopOnHostWithin is stopOnHost waiting at most wait for the host's answer.
-func (c *Call) stopOnHostWithin(v *db.VM, forced bool, wait time.Duration) error {
-	return vm.StopOnHost(c.Ctx, c.deps(), v, forced, wait)
 }
 
 // uncountVM takes a VM out of its account's instance, CPU and memory counts (vm.Uncount).

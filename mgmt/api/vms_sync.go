@@ -6,17 +6,16 @@ import (
 	"time"
 
 	"github.com/atollcloud/atoll/db"
-	"github.com/atollcloud/atoll/mgmt/agents"
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/host"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 )
 
 // startCompute installs the VM power-state sync on the agents manager and starts the expunge
-// sweeper, both for as long as the manager runs.
-func (s *Server) startCompute(m *agents.Manager) {
-	m.OnPowerReport(vm.PowerSync(func(ctx context.Context) *orchestrate.Deps { return (&Call{Ctx: ctx, S: s}).deps() }, s.Log))
-	m.Go(func(ctx context.Context) { s.sweepExpunged(ctx) })
+// sweeper, both for as long as the manager runs (host.RunCompute).
+func (s *Server) startCompute(m host.Agents) {
+	host.RunCompute(m, func(ctx context.Context) *orchestrate.Deps { return (&Call{Ctx: ctx, S: s}).deps() }, s.Log, s.sweepExpunged)
 }
 
 // settingInt reads an integer setting (global), with a fallback.
