@@ -72,7 +72,7 @@ func hasAnyPrefix(s string, ps ...string) bool {
 func TestAPIIsAThinAdapter(t *testing.T) {
 	const mod = "github.com/atollcloud/atoll/"
 	banned := map[string]bool{mod + "agent/protocol": true, mod + "mgmt/agents": true}
-	moved := []string{"vms", "volumes", "snapshot", "template", "isos"}
+	moved := []string{"vms", "volumes", "snapshot", "template", "isos", "hosts"}
 	files, err := filepath.Glob("mgmt/api/*.go")
 	if err != nil || len(files) < 20 {
 		t.Fatalf("glob mgmt/api: %d files, %v", len(files), err)
