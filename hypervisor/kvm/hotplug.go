@@ -36,19 +36,24 @@ func (d *Driver) hotplug(ctx context.Context, op, vm string, disk hypervisor.Dis
 	if !active(st) {
 		return nil
 	}
-	present, err := d.hasDisk(ctx, dom, disk)
+	cur, err := d.findDisk(ctx, dom, disk.VolumeID)
 	if err != nil {
 		return fmt.Errorf("kvm: %s %s: %w", op, vm, err)
 	}
-	if present == attach {
+	if (cur != nil) == attach {
 		return nil
 	}
-	disks, err := buildDisks([]hypervisor.DiskSpec{disk}, d.cfg.DiskCache)
-	if err != nil {
-		return fmt.Errorf("kvm: %s %s: %w", op, vm, err)
+	var xml string
+	if attach {
+		disks, err := buildDisks([]hypervisor.DiskSpec{disk}, d.cfg.DiskCache)
+		if err != nil {
+			return fmt.Errorf("kvm: %s %s: %w", op, vm, err)
+		}
+		cur = &disks[0]
 	}
-	xml, err := disks[0].Marshal()
-	if err != nil {
+	// A detach names the disk as the domain has it (found by the volume's serial: the
+	// caller need not know its device).
+	if xml, err = cur.Marshal(); err != nil {
 		return fmt.Errorf("kvm: %s %s: %w", op, vm, err)
 	}
 	flags := libvirt.DomainDeviceModifyLive | libvirt.DomainDeviceModifyConfig
@@ -61,26 +66,27 @@ func (d *Driver) hotplug(ctx context.Context, op, vm string, disk hypervisor.Dis
 	if err != nil {
 		return fmt.Errorf("kvm: %s %s (volume %s): %w", op, vm, disk.VolumeID, err)
 	}
-	d.log.Info(op, "vm", vm, "volume", disk.VolumeID, "device", diskName("vd", disk.DeviceID))
+	d.log.Info(op, "vm", vm, "volume", disk.VolumeID)
 	return nil
 }
 
-// hasDisk reports whether the running domain has a disk at the spec's target device.
-func (d *Driver) hasDisk(ctx context.Context, dom libvirt.Domain, disk hypervisor.DiskSpec) (bool, error) {
+// findDisk returns the running domain's disk of a volume (by the serial buildDisks gives
+// it), or nil.
+func (d *Driver) findDisk(ctx context.Context, dom libvirt.Domain, volumeID string) (*libvirtxml.DomainDisk, error) {
 	def, err := d.liveXML(ctx, dom)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	want := diskName("vd", disk.DeviceID)
 	if def.Devices == nil {
-		return false, nil
+		return nil, nil
 	}
-	for _, x := range def.Devices.Disks {
-		if x.Target != nil && x.Target.Dev == want {
-			return true, nil
+	want := diskSerial(volumeID)
+	for i, x := range def.Devices.Disks {
+		if x.Device == "disk" && x.Serial == want {
+			return &def.Devices.Disks[i], nil
 		}
 	}
-	return false, nil
+	return nil, nil
 }
 
 // liveXML reads the running domain's definition.
