@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 )
 
@@ -188,7 +189,7 @@ func validateChecksum(s string) error {
 
 // validateImageURL is UriUtils.validateUrl without the DNS lookup (nothing is contacted on the
 // Simulator): http or https, a usable host, and a file extension matching the format.
-func validateImageURL(raw, format string) error {
+func validateImageURL(raw, format string, allowLoopback bool) error {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Scheme == "" {
 		return ErrParam("Invalid URL: %s", raw)
@@ -205,7 +206,7 @@ func validateImageURL(raw, format string) error {
 		return ErrParam("Invalid URL: %s", raw)
 	}
 	if ip := net.ParseIP(host); ip != nil {
-		if ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLoopback() || ip.IsMulticast() {
+		if ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLoopback() && !allowLoopback || ip.IsMulticast() {
 			return ErrParam("Illegal host specified in url")
 		}
 		if ip.To4() == nil {
@@ -273,7 +274,8 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 		hypervisor = h
 	}
 	rawURL := strings.TrimSpace(c.P.String("url"))
-	if err := validateImageURL(rawURL, format); err != nil {
+	loopback, _ := c.S.Config.Get(c.Ctx, config.Global, "", "atoll.image.url.allow.loopback")
+	if err := validateImageURL(rawURL, format, strings.EqualFold(loopback, "true")); err != nil {
 		return nil, err
 	}
 	checksum := strings.TrimSpace(c.P.String("checksum"))
