@@ -186,6 +186,15 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 			return nil, d.RebootVM(ctx, r.Name)
 		}
 		return nil, d.DestroyVM(ctx, r.Name)
+	case protocol.CmdModifyStoragePool:
+		if a.cfg.Storage == nil {
+			return nil, errUnsupported(cmd.Name)
+		}
+		var r protocol.PoolRef
+		if err := decode(cmd, &r); err != nil {
+			return nil, err
+		}
+		return a.poolStats(ctx, r)
 	case protocol.CmdDownloadTemplate:
 		if a.cfg.Storage == nil {
 			return nil, errUnsupported(cmd.Name)

@@ -247,3 +247,25 @@ func driverSource(s storage.Source) hypervisor.DiskSource {
 	}
 	return hypervisor.DiskSource{File: s.Path}
 }
+
+// poolStats connects a pool (opening it if needed), checks it answers, and reports its space.
+func (a *Agent) poolStats(ctx context.Context, ref protocol.PoolRef) (protocol.PoolStats, error) {
+	p, err := a.cfg.Storage.Pool(ctx, ref)
+	if err != nil {
+		return protocol.PoolStats{}, err
+	}
+	if err := p.Check(ctx); err != nil {
+		return protocol.PoolStats{}, err
+	}
+	c, err := p.Capacity(ctx)
+	if err != nil {
+		return protocol.PoolStats{}, err
+	}
+	if a.id != nil && a.id.guid != "" {
+		// The heartbeat file says which hosts reach the pool (and when they last did).
+		if err := p.Heartbeat(ctx, a.id.guid); err != nil {
+			return protocol.PoolStats{}, err
+		}
+	}
+	return protocol.PoolStats{CapacityBytes: c.Total, UsedBytes: c.Used, AvailableBytes: c.Available}, nil
+}

@@ -107,3 +107,15 @@ type DownloadStatus struct {
 	Path         string `json:"path,omitempty"`
 	Error        string `json:"error,omitempty"`
 }
+
+// CmdModifyStoragePool asks a host to connect a primary storage pool (open it: mount it or
+// reach it in userspace) and report its capacity (CloudStack's ModifyStoragePoolCommand and
+// GetStorageStatsCommand). Body PoolRef; answer PoolStats.
+const CmdModifyStoragePool = "ModifyStoragePool"
+
+// PoolStats is a pool's space as a host sees it.
+type PoolStats struct {
+	CapacityBytes  int64 `json:"capacitybytes"`
+	UsedBytes      int64 `json:"usedbytes"`
+	AvailableBytes int64 `json:"availablebytes"`
+}

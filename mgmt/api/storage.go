@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/host"
 	"github.com/google/uuid"
 )
 
@@ -379,6 +380,18 @@ func createStoragePool(c *Call) (any, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !strings.EqualFold(p.Hypervisor, "Simulator") {
+		// Real hosts Up in its scope connect it now and measure it (later ones as they join).
+		hosts, _, err := db.ListHosts(c.Ctx, c.S.DB.Read(), db.HostFilter{ZoneID: p.ZoneID, ClusterID: p.ClusterID, Status: "Up"})
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hosts {
+			if err := host.SyncPools(c.Ctx, c.deps(), h.ID); err != nil {
+				c.S.Log.Warn("connect a new storage pool", "pool", p.ID, "host", h.ID, "err", err)
+			}
+		}
 	}
 	return c.poolObject(p.ID)
 }

@@ -40,8 +40,16 @@ func Manager(d *orchestrate.Deps) (Agents, error) {
 }
 
 // RunCompute installs the VM power-state sync (vm.PowerSync, with deps built for each report)
-// on the agents manager and runs sweep for as long as the manager runs.
+// and the storage pool sync of real hosts (SyncPools) on the agents manager, and runs sweep
+// for as long as the manager runs.
 func RunCompute(m Agents, deps func(ctx context.Context) *orchestrate.Deps, log *slog.Logger, sweep func(ctx context.Context)) {
-	m.OnPowerReport(vm.PowerSync(deps, log))
+	power := vm.PowerSync(deps, log)
+	pools := &poolSync{deps: deps, log: log, last: map[string]time.Time{}}
+	m.OnPowerReport(func(ctx context.Context, hostID string, full bool, vms []protocol.VMState) {
+		power(ctx, hostID, full, vms)
+		if full {
+			pools.maybe(ctx, hostID)
+		}
+	})
 	m.Go(sweep)
 }
