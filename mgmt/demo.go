@@ -30,6 +30,13 @@ type DemoOptions struct {
 	PoolBytes int64  // each cluster pool's capacity (0: the Simulator pool default)
 	VNIs      string // the guest physical network's VNI range ("5000-5999")
 	GuestCIDR string // the zone's guest CIDR ("10.1.0.0/16")
+	// Hypervisor is the clusters' hypervisor: Simulator (the default) adds Simulator hosts;
+	// KVM adds none (real hosts join with a host token naming their cluster).
+	Hypervisor string
+	// PrimaryURL and SecondaryURL are the storage URLs (nfs://host/export); empty gives
+	// placeholders on 192.0.2.10, which only Simulator hosts can use. With PrimaryURL set the
+	// clusters share that one pool, created zone-wide.
+	PrimaryURL, SecondaryURL string
 }
 
 // DemoWith builds, once, a zone as Demo does, shaped by o.
@@ -49,6 +56,10 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 	if o.GuestCIDR == "" {
 		o.GuestCIDR = "10.1.0.0/16"
 	}
+	if o.Hypervisor == "" {
+		o.Hypervisor = "Simulator"
+	}
+	sim := o.Hypervisor == "Simulator"
 	do := func(cmd string, p map[string]string) (map[string]any, error) {
 		r, err := c.DoWait(ctx, cmd, p)
 		if err != nil {
@@ -119,13 +130,13 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 	podID := id(pod, "pod")
 	for ci := 1; ci <= o.Clusters; ci++ {
 		cl := fmt.Sprintf("cluster-%d", ci)
-		r, err := do("addCluster", map[string]string{"zoneid": zoneID, "podid": podID, "clustername": cl, "hypervisor": "Simulator",
+		r, err := do("addCluster", map[string]string{"zoneid": zoneID, "podid": podID, "clustername": cl, "hypervisor": o.Hypervisor,
 			"clustertype": "CloudManaged"})
 		if err != nil {
 			return err
 		}
 		clusterID := id(r, "cluster")
-		for hi := 1; hi <= o.HostsPerCluster; hi++ {
+		for hi := 1; sim && hi <= o.HostsPerCluster; hi++ {
 			u := fmt.Sprintf("http://sim/%s/%s-host-%d", cl, cl, hi)
 			if o.HostQuery != "" {
 				u += "?" + o.HostQuery
@@ -134,6 +145,9 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 				"url": u, "username": "root", "password": "password"}); err != nil {
 				return err
 			}
+		}
+		if o.PrimaryURL != "" {
+			continue
 		}
 		pool := map[string]string{"zoneid": zoneID, "podid": podID, "clusterid": clusterID,
 			"name": "primary-" + cl, "url": "nfs://192.0.2.10/export/" + o.Zone + "-primary-" + cl, "scope": "cluster"}
@@ -144,12 +158,21 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 			return err
 		}
 	}
+	if o.PrimaryURL != "" {
+		if _, err := do("createStoragePool", map[string]string{"zoneid": zoneID, "name": o.Zone + "-primary", "url": o.PrimaryURL,
+			"scope": "zone", "hypervisor": o.Hypervisor}); err != nil {
+			return err
+		}
+	}
 	store := "secondary" // image store names are unique across zones
 	if o.Zone != DemoZone {
 		store = o.Zone + "-secondary"
 	}
-	if _, err := do("addImageStore", map[string]string{"zoneid": zoneID, "name": store, "provider": "NFS",
-		"url": "nfs://192.0.2.10/export/" + o.Zone + "-secondary"}); err != nil {
+	secondary := o.SecondaryURL
+	if secondary == "" {
+		secondary = "nfs://192.0.2.10/export/" + o.Zone + "-secondary"
+	}
+	if _, err := do("addImageStore", map[string]string{"zoneid": zoneID, "name": store, "provider": "NFS", "url": secondary}); err != nil {
 		return err
 	}
 	if _, err := do("createVlanIpRange", map[string]string{"zoneid": zoneID, "physicalnetworkid": publicID, "vlan": "100",
