@@ -9,6 +9,7 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
@@ -50,7 +51,9 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 		}
 	}
 	l := d.Ledger
-	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+	var gone []*db.Volume // expunged volumes whose files a real host's pool holds
+	err = d.DB.Transaction(ctx, func(tx db.Tx) error {
+		gone = gone[:0]
 		cur, err := db.GetVM(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil
@@ -82,6 +85,9 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 				o.State, o.Removed = db.VolumeExpunged, now
 				if err := db.DeleteTagsOf(ctx, tx, "Volume", o.ID); err != nil {
 					return err
+				}
+				if o.PoolID != "" && orchestrate.RealHost(cur) {
+					gone = append(gone, o)
 				}
 			} else {
 				o.VMID, o.DeviceID, o.Attached = "", 0, 0
@@ -122,6 +128,20 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// The files go after the rows: a file left by a host that did not answer is logged (and
+	// harmless: nothing names it any more), never a VM half-expunged.
+	for _, o := range gone {
+		pool, err := db.GetStoragePool(ctx, d.DB.Read(), o.PoolID)
+		if err != nil {
+			d.Log.Warn("expunge: pool of a volume", "volume", o.ID, "pool", o.PoolID, "err", err)
+			continue
+		}
+		volume.DropFile(ctx, d, pool, o)
+	}
+	return nil
 }
 
 // SweepOnce expunges the VMs destroyed (or failed at deploy) before the time given (ms), up
