@@ -1,0 +1,422 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atollcloud/atoll/hypervisor/tinyimage"
+	"github.com/atollcloud/atoll/mgmt"
+	"github.com/atollcloud/atoll/mgmt/api"
+)
+
+// requireRoot skips a real-host tier without root, and fails it under CI=true.
+func requireRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s needs root (CI=true forbids skipping)", why)
+	}
+	t.Skipf("%s needs root", why)
+}
+
+// script runs one of the repository's scripts and returns its standard output.
+func script(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join("..", "scripts", name), args...)
+	cmd.Env = append(os.Environ(), "GANESHA_OWNER="+strconv.Itoa(os.Getpid()))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// kvmHost is the machine as a KVM host: a private libvirtd, NFS exports served by
+// nfs-ganesha on loopback, a management server and an `atoll agent --hypervisor kvm`.
+type kvmHost struct {
+	c                    *api.Client
+	ctx                  context.Context
+	primary, secondary   string // export directories
+	consoleDir           string
+	zoneID, clusterID    string
+	agentArgs            []string
+	agent                *proc
+	libvirtDir, lvSocket string
+}
+
+func (h *kvmHost) do(t *testing.T, cmd string, p map[string]string) map[string]any {
+	t.Helper()
+	r, err := h.c.DoWait(h.ctx, cmd, p)
+	if err != nil {
+		t.Fatalf("%s %v: %v", cmd, p, err)
+	}
+	return r
+}
+
+func (h *kvmHost) console(name string) string { return filepath.Join(h.consoleDir, name+".log") }
+
+func (h *kvmHost) waitConsole(t *testing.T, name, marker string, max time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(h.ctx, max)
+	defer cancel()
+	if err := tinyimage.WaitMarker(ctx, h.console(name), marker); err != nil {
+		b, _ := os.ReadFile(h.console(name))
+		if len(b) > 3000 {
+			b = b[len(b)-3000:]
+		}
+		t.Fatalf("%s: %q not on the console within %s: %v\n%s", name, marker, max, err, b)
+	}
+	return time.Since(start)
+}
+
+func startKVMHost(t *testing.T) *kvmHost {
+	t.Helper()
+	requireRoot(t, "the KVM system tier (libvirtd, nfs-ganesha)")
+	dir := t.TempDir()
+	h := &kvmHost{ctx: context.Background(), consoleDir: filepath.Join(dir, "console")}
+
+	h.libvirtDir = filepath.Join(dir, "libvirt")
+	for _, l := range strings.Split(script(t, "libvirtd.sh", "start", h.libvirtDir), "\n") {
+		if v, ok := strings.CutPrefix(l, "LIBVIRT_SOCKET="); ok {
+			h.lvSocket = v
+		}
+	}
+	t.Cleanup(func() { script(t, "libvirtd.sh", "stop", h.libvirtDir) })
+	if h.lvSocket == "" {
+		t.Fatal("libvirtd.sh printed no socket")
+	}
+
+	nfsRoot, err := os.MkdirTemp("", "atoll-kvm-nfs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.primary, h.secondary = filepath.Join(nfsRoot, "primary"), filepath.Join(nfsRoot, "secondary")
+	exports := strings.Fields(script(t, "ganesha.sh", "start", filepath.Join(nfsRoot, "ganesha"), h.primary, h.secondary))
+	t.Cleanup(func() { script(t, "ganesha.sh", "stop", filepath.Join(nfsRoot, "ganesha")); os.RemoveAll(nfsRoot) })
+	if len(exports) != 2 {
+		t.Fatalf("ganesha.sh printed %v", exports)
+	}
+
+	dataDir, stateDir := filepath.Join(dir, "data"), filepath.Join(dir, "agent")
+	apiAddr, agentAddr := freePort(t), freePort(t)
+	startProc(t, "up.log", "up", "--data-dir", dataDir, "--listen", apiAddr, "--agent-listen", agentAddr)
+	h.c = &api.Client{Endpoint: "http://" + apiAddr + "/client/api"}
+	waitFor(t, "atoll up answering", 30*time.Second, func() (bool, string) {
+		data, err := os.ReadFile(filepath.Join(dataDir, "keys", "admin.env"))
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "CLOUDSTACK_KEY="); ok {
+				h.c.Key = v
+			}
+			if v, ok := strings.CutPrefix(l, "CLOUDSTACK_SECRET="); ok {
+				h.c.Secret = v
+			}
+		}
+		_, err = h.c.Do(h.ctx, "listZones", nil)
+		return err == nil, fmt.Sprint(err)
+	})
+	for _, kv := range [][2]string{{"ping.interval", "2"}, {"ping.timeout", "3"}, {"atoll.image.url.allow.loopback", "true"}} {
+		h.do(t, "updateConfiguration", map[string]string{"name": kv[0], "value": kv[1]})
+	}
+	err = mgmt.DemoWith(h.ctx, h.c, mgmt.DemoOptions{Zone: "kvm", Clusters: 1, Hypervisor: "KVM",
+		PrimaryURL: "nfs://127.0.0.1" + exports[0], SecondaryURL: "nfs://127.0.0.1" + exports[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.zoneID = api.First(h.do(t, "listZones", map[string]string{"name": "kvm"}), "zone")["id"].(string)
+	h.clusterID = api.First(h.do(t, "listClusters", map[string]string{"name": "cluster-1"}), "cluster")["id"].(string)
+	tok := api.First(h.do(t, "createHostToken", map[string]string{"clusterid": h.clusterID}), "hosttoken")
+	h.agentArgs = []string{"agent", "--hypervisor", "kvm", "--mgmt", agentAddr, "--state-dir", stateDir, "--name", "kvm-host-1",
+		"--ca-fingerprint", tok["cafingerprint"].(string), "--libvirt-socket", h.lvSocket, "--domain-type", "qemu",
+		"--console-log-dir", h.consoleDir, "--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace"}
+	h.agent = startProc(t, "agent.log", append(h.agentArgs, "--token", tok["token"].(string))...)
+	h.waitHost(t, "Up")
+	return h
+}
+
+func (h *kvmHost) waitHost(t *testing.T, state string) {
+	t.Helper()
+	waitFor(t, "KVM host "+state, 60*time.Second, func() (bool, string) {
+		r, err := h.c.Do(h.ctx, "listHosts", map[string]string{"name": "kvm-host-1"})
+		if err != nil || r["host"] == nil {
+			return false, fmt.Sprint(r, err)
+		}
+		st := api.First(r, "host")["state"]
+		return st == state, fmt.Sprint(st)
+	})
+}
+
+// serveTemplate serves the tiny template over HTTP on loopback and returns its URL and
+// sha256 checksum, and a URL that answers 404.
+func serveTemplate(t *testing.T) (url, checksum, missing string) {
+	t.Helper()
+	root, err := tinyimage.RepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := tinyimage.Path(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/tiny.qcow2" {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, "tiny.qcow2", time.Time{}, bytes.NewReader(data))
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	base := "http://" + l.Addr().String()
+	return base + "/tiny.qcow2", "{SHA-256}" + hex.EncodeToString(sum[:]), base + "/missing.qcow2"
+}
+
+// registerTiny registers the tiny template in the zone and waits for its download.
+func (h *kvmHost) registerTiny(t *testing.T, name, url, checksum string) (id string, template map[string]any) {
+	t.Helper()
+	r := h.do(t, "registerTemplate", map[string]string{"name": name, "displaytext": name, "format": "QCOW2", "hypervisor": "KVM",
+		"zoneid": h.zoneID, "url": url, "checksum": checksum, "ostypeid": h.osType(t), "passwordenabled": "true", "sshkeyenabled": "true"})
+	id = r["template"].([]any)[0].(map[string]any)["id"].(string)
+	waitFor(t, "template "+name+" downloaded", 3*time.Minute, func() (bool, string) {
+		l := h.do(t, "listTemplates", map[string]string{"templatefilter": "self", "id": id})
+		template = api.First(l, "template")
+		return template["isready"] == true || strings.Contains(fmt.Sprint(template["downloaddetails"]), "DOWNLOAD_ERROR"), fmt.Sprint(template["status"])
+	})
+	return id, template
+}
+
+func (h *kvmHost) osType(t *testing.T) string {
+	t.Helper()
+	return api.First(h.do(t, "listOsTypes", map[string]string{"keyword": "Other"}), "ostype")["id"].(string)
+}
+
+// TestKVMSystem deploys through the API onto a real libvirt host (QEMU emulation) whose
+// primary storage is an NFS export: the template is downloaded from a local HTTP server with
+// its checksum verified; the guest boots, runs its userdata and installs its SSH key (seen on
+// its console); its root volume is a file on the export; a data volume attached through the
+// API appears in the guest; stop, start, reboot, a snapshot and a volume from it, destroy and
+// expunge work.
+func TestKVMSystem(t *testing.T) {
+	h := startKVMHost(t)
+	url, sum, missing := serveTemplate(t)
+
+	// Bad input fails clearly and leaves nothing: a URL that answers 404, a checksum that
+	// does not match.
+	_, bad := h.registerTiny(t, "tiny-404", missing, sum)
+	if bad["isready"] == true || !strings.Contains(fmt.Sprint(bad["status"]), "404") {
+		t.Errorf("a template URL answering 404: %v", bad["status"])
+	}
+	_, bad = h.registerTiny(t, "tiny-badsum", url, "{SHA-256}"+strings.Repeat("0", 64))
+	if bad["isready"] == true || !strings.Contains(strings.ToLower(fmt.Sprint(bad["status"])), "checksum") {
+		t.Errorf("a template with a wrong checksum: %v", bad["status"])
+	}
+
+	tid, tmpl := h.registerTiny(t, "tiny", url, sum)
+	if tmpl["isready"] != true {
+		t.Fatalf("template not ready: %v", tmpl["status"])
+	}
+	offering := api.First(h.do(t, "createServiceOffering", map[string]string{"name": "tiny", "displaytext": "tiny", "cpunumber": "1",
+		"cpuspeed": "500", "memory": "192"}), "serviceoffering")["id"].(string)
+	pub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBtbdhX6Z2P2qgZC0JkAp8xkq9zGw5zq1u1S0bq4gqyF system@atoll"
+	h.do(t, "registerSSHKeyPair", map[string]string{"name": "system-key", "publickey": pub})
+	// The userdata runs after the config drive's keys are installed: it says whether ours is.
+	userdata := base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho ATOLL-SYSTEM-USERDATA-OK\n" +
+		"grep -q AAAAIBtbdhX6Z2P2qgZC0JkAp8xkq9zGw5zq1u1S0bq4gqyF /root/.ssh/authorized_keys && echo ATOLL-SYSTEM-KEY-INSTALLED\n"))
+
+	start := time.Now()
+	vm := api.First(h.do(t, "deployVirtualMachine", map[string]string{"zoneid": h.zoneID, "templateid": tid, "serviceofferingid": offering,
+		"name": "sys-1", "userdata": userdata, "keypair": "system-key"}), "virtualmachine")
+	if vm["state"] != "Running" {
+		t.Fatalf("deployed VM: %v", vm)
+	}
+	name, vmID := vm["instancename"].(string), vm["id"].(string)
+	t.Logf("deploy answered Running in %s", time.Since(start).Round(time.Millisecond))
+	h.waitConsole(t, name, "ATOLL-TINY-BOOT-OK", 3*time.Minute)
+	t.Logf("deployVirtualMachine call to boot marker: %s", time.Since(start).Round(time.Millisecond))
+	h.waitConsole(t, name, "ATOLL-TINY-READY", 3*time.Minute)
+	for _, m := range []string{"ATOLL-SYSTEM-USERDATA-OK", "ATOLL-TINY-USERDATA-RAN exit=0", "ATOLL-TINY-SSHKEY ssh-ed25519", "ATOLL-SYSTEM-KEY-INSTALLED", "ATOLL-TINY-PASSWORD-SET"} {
+		h.waitConsole(t, name, m, 10*time.Second)
+	}
+
+	// Its root volume is a file on the export.
+	root := api.First(h.do(t, "listVolumes", map[string]string{"virtualmachineid": vmID, "type": "ROOT"}), "volume")
+	rootPath := filepath.Join(h.primary, root["id"].(string))
+	if _, err := os.Stat(rootPath); err != nil {
+		t.Errorf("root volume not on the NFS export: %v", err)
+	}
+
+	// A data volume attached through the API shows up in the guest.
+	do := api.First(h.do(t, "listDiskOfferings", map[string]string{"name": "Small"}), "diskoffering")["id"].(string)
+	vol := api.First(h.do(t, "createVolume", map[string]string{"name": "data-1", "zoneid": h.zoneID, "diskofferingid": do}), "volume")
+	h.do(t, "attachVolume", map[string]string{"id": vol["id"].(string), "virtualmachineid": vmID})
+	h.waitConsole(t, name, "ATOLL-TINY-DISK-ADDED vdb", time.Minute)
+	if _, err := os.Stat(filepath.Join(h.primary, vol["id"].(string))); err != nil {
+		t.Errorf("data volume not on the NFS export: %v", err)
+	}
+
+	// Reboot, stop, start.
+	before := strings.Count(readFile(h.console(name)), "ATOLL-TINY-BOOT-OK")
+	h.do(t, "rebootVirtualMachine", map[string]string{"id": vmID})
+	waitFor(t, "second boot after reboot", 3*time.Minute, func() (bool, string) {
+		n := strings.Count(readFile(h.console(name)), "ATOLL-TINY-BOOT-OK")
+		return n > before, strconv.Itoa(n)
+	})
+	start = time.Now()
+	if s := api.First(h.do(t, "stopVirtualMachine", map[string]string{"id": vmID}), "virtualmachine")["state"]; s != "Stopped" {
+		t.Fatalf("after stop: %v", s)
+	}
+	t.Logf("stopVirtualMachine: %s", time.Since(start).Round(time.Millisecond))
+	if out, _ := exec.Command("virsh", "-c", "qemu:///system?socket="+h.lvSocket, "list", "--all", "--name").Output(); strings.Contains(string(out), name) {
+		t.Errorf("domain %s still defined after stop: %s", name, out)
+	}
+
+	// A snapshot of the stopped VM's root volume, and a volume made from it.
+	snap := api.First(h.do(t, "createSnapshot", map[string]string{"volumeid": root["id"].(string)}), "snapshot")
+	if snap["state"] != "BackedUp" {
+		t.Fatalf("snapshot: %v", snap)
+	}
+	fromSnap := api.First(h.do(t, "createVolume", map[string]string{"name": "from-snap", "snapshotid": snap["id"].(string)}), "volume")
+	if _, err := os.Stat(filepath.Join(h.primary, fromSnap["id"].(string))); err != nil {
+		t.Errorf("volume from snapshot not on the export: %v", err)
+	}
+
+	before = strings.Count(readFile(h.console(name)), "ATOLL-TINY-BOOT-OK")
+	if s := api.First(h.do(t, "startVirtualMachine", map[string]string{"id": vmID}), "virtualmachine")["state"]; s != "Running" {
+		t.Fatalf("after start: %v", s)
+	}
+	waitFor(t, "boot after start", 3*time.Minute, func() (bool, string) {
+		n := strings.Count(readFile(h.console(name)), "ATOLL-TINY-BOOT-OK")
+		return n > before, strconv.Itoa(n)
+	})
+	h.waitConsole(t, name, "ATOLL-TINY-DISKS", time.Minute)
+
+	// Destroy and expunge: the domain goes, and the root volume's file with it.
+	h.do(t, "detachVolume", map[string]string{"id": vol["id"].(string)})
+	h.do(t, "destroyVirtualMachine", map[string]string{"id": vmID, "expunge": "true"})
+	if out, _ := exec.Command("virsh", "-c", "qemu:///system?socket="+h.lvSocket, "list", "--all", "--name").Output(); strings.Contains(string(out), name) {
+		t.Errorf("domain %s still defined after expunge: %s", name, out)
+	}
+	waitFor(t, "root volume file removed", time.Minute, func() (bool, string) {
+		_, err := os.Stat(rootPath)
+		return os.IsNotExist(err), fmt.Sprint(err)
+	})
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+var _ = bufio.NewScanner
+var _ = syscall.SIGTERM
+
+// qemuPID finds the QEMU process of a domain by its name on the command line.
+func qemuPID(t *testing.T, name string) int {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-f", "guest="+name+",").Output()
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(out))[0])
+	return pid
+}
+
+func (h *kvmHost) vmState(t *testing.T, id string) string {
+	t.Helper()
+	r, err := h.c.Do(h.ctx, "listVirtualMachines", map[string]string{"id": id})
+	if err != nil || r["virtualmachine"] == nil {
+		return fmt.Sprint(err)
+	}
+	return fmt.Sprint(api.First(r, "virtualmachine")["state"])
+}
+
+// TestKVMAgentRestartAndDeadGuest: restarting the agent with two guests running disturbs
+// neither (same QEMU processes, both still Running); a guest whose QEMU is killed behind
+// Atoll's back is Stopped in the API within a few pings, and the other runs on.
+func TestKVMAgentRestartAndDeadGuest(t *testing.T) {
+	h := startKVMHost(t)
+	url, sum, _ := serveTemplate(t)
+	tid, tmpl := h.registerTiny(t, "tiny", url, sum)
+	if tmpl["isready"] != true {
+		t.Fatalf("template not ready: %v", tmpl["status"])
+	}
+	offering := api.First(h.do(t, "createServiceOffering", map[string]string{"name": "tiny", "displaytext": "tiny", "cpunumber": "1",
+		"cpuspeed": "500", "memory": "160"}), "serviceoffering")["id"].(string)
+	var ids, names []string
+	for i := 1; i <= 2; i++ {
+		vm := api.First(h.do(t, "deployVirtualMachine", map[string]string{"zoneid": h.zoneID, "templateid": tid, "serviceofferingid": offering,
+			"name": fmt.Sprintf("keep-%d", i)}), "virtualmachine")
+		ids, names = append(ids, vm["id"].(string)), append(names, vm["instancename"].(string))
+	}
+	pids := map[string]int{}
+	for _, n := range names {
+		h.waitConsole(t, n, "ATOLL-TINY-BOOT-OK", 3*time.Minute)
+		if pids[n] = qemuPID(t, n); pids[n] == 0 {
+			t.Fatalf("no QEMU process for %s", n)
+		}
+	}
+
+	// Restart the agent: the guests are untouched and stay Running.
+	if err := h.agent.stop(syscall.SIGTERM); err != nil {
+		t.Logf("agent exit on SIGTERM: %v", err)
+	}
+	h.agent = startProc(t, "agent2.log", h.agentArgs...)
+	h.waitHost(t, "Up")
+	time.Sleep(5 * time.Second) // a few pings' worth of power reports after the restart
+	for i, n := range names {
+		if got := qemuPID(t, n); got != pids[n] {
+			t.Errorf("%s: QEMU pid %d before the agent restart, %d after", n, pids[n], got)
+		}
+		if st := h.vmState(t, ids[i]); st != "Running" {
+			t.Errorf("%s is %s after the agent restart", n, st)
+		}
+	}
+
+	// Kill the first guest's QEMU behind Atoll's back.
+	start := time.Now()
+	if err := syscall.Kill(pids[names[0]], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "killed guest Stopped in the API", 30*time.Second, func() (bool, string) {
+		st := h.vmState(t, ids[0])
+		return st == "Stopped", st
+	})
+	t.Logf("QEMU killed to VM Stopped in the API: %s (ping.interval 2 s)", time.Since(start).Round(time.Millisecond))
+	if st := h.vmState(t, ids[1]); st != "Running" || qemuPID(t, names[1]) != pids[names[1]] {
+		t.Errorf("the other guest: %s, pid %d (was %d)", st, qemuPID(t, names[1]), pids[names[1]])
+	}
+	for _, id := range ids {
+		h.do(t, "destroyVirtualMachine", map[string]string{"id": id, "expunge": "true"})
+	}
+}
