@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/google/uuid"
 )
 
@@ -65,38 +66,7 @@ func (c *Call) ownerForCreate(q db.Querier) (*db.Account, error) {
 	if err := c.refuseProject(); err != nil {
 		return nil, err
 	}
-	name, domainID := c.P.String("account"), strings.ToLower(c.P.String("domainid"))
-	u := c.Caller.User
-	if name == "" && domainID == "" {
-		return db.GetAccount(c.Ctx, q, u.AccountID)
-	}
-	if name == "" || domainID == "" {
-		return nil, ErrParam("AccountName and domainId must be specified together")
-	}
-	if !c.Caller.IsAdmin() {
-		if !strings.EqualFold(name, u.AccountName) || domainID != u.DomainID {
-			return nil, ErrDenied("Can't create/list resources for account %s in domain %s, permission denied", name, domainID)
-		}
-		return db.GetAccount(c.Ctx, q, u.AccountID)
-	}
-	dom, err := db.GetDomain(c.Ctx, q, domainID)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrParam("Unable to find the domain by id=%s", domainID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	a, err := db.GetAccountByName(c.Ctx, q, dom.ID, name)
-	if errors.Is(err, db.ErrNotFound) || err == nil && !c.Caller.CanManageAccount(a.ID, dom.Path) {
-		if err == nil {
-			return nil, ErrDenied("Account %s does not have permission to access account %s", u.AccountName, name)
-		}
-		return nil, ErrParam("Unable to find account %s in domain %s", name, domainID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return a, nil
+	return orchestrate.OwnerFor(c.Ctx, q, c.Caller, c.P.String("account"), strings.ToLower(c.P.String("domainid")))
 }
 
 // sshKeyTypes are the key types CloudStack's SSHKeysHelper accepts.

@@ -40,7 +40,7 @@ func StartCreate(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, 
 	caller := a.Caller
 	var jobID string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
-		owner, err := ownerForCreate(ctx, tx, caller, s.Owner)
+		owner, err := orchestrate.OwnerFor(ctx, tx, caller, s.Owner.Account, s.Owner.DomainID)
 		if err != nil {
 			return err
 		}

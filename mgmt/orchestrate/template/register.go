@@ -43,7 +43,7 @@ func Register(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, k K
 		IsDynamicallyScalable: s.DynamicScaling, RequiresHVM: s.RequiresHVM, Bootable: s.Bootable, TemplateType: db.TemplateUser,
 		Checksum: s.Checksum, URL: s.URL, State: "Active", Bits: s.Bits, TemplateTag: s.TemplateTag, Details: s.Details, Created: db.Now()}
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
-		owner, err := ownerForCreate(ctx, tx, a.Caller, s.Owner)
+		owner, err := orchestrate.OwnerFor(ctx, tx, a.Caller, s.Owner.Account, s.Owner.DomainID)
 		if err != nil {
 			return err
 		}

@@ -67,7 +67,7 @@ func createIOPS(o *db.DiskOffering, spec *CreateSpec) (int64, int64, error) {
 func planNew(ctx context.Context, q db.Querier, a orchestrate.Actor, spec *CreateSpec) (*newPlan, error) {
 	p := &newPlan{}
 	var err error
-	if p.owner, err = ownerFor(ctx, q, a.Caller, spec.Account, spec.DomainID); err != nil {
+	if p.owner, err = orchestrate.OwnerFor(ctx, q, a.Caller, spec.Account, spec.DomainID); err != nil {
 		return nil, err
 	}
 	offID, snapID := spec.DiskOfferingID, spec.SnapshotID

@@ -95,42 +95,6 @@ func offeringInDomain(ctx context.Context, q db.Querier, ids []string, domainID 
 	return false
 }
 
-// ownerFor is CloudStack's finalizeOwner: the account a new resource belongs to, from
-// account and domainID (both or neither), the caller's own account by default.
-func ownerFor(ctx context.Context, q db.Querier, caller *iam.Caller, name, domainID string) (*db.Account, error) {
-	u := caller.User
-	if name == "" && domainID == "" {
-		return db.GetAccount(ctx, q, u.AccountID)
-	}
-	if name == "" || domainID == "" {
-		return nil, orchestrate.ErrParam("AccountName and domainId must be specified together")
-	}
-	if !caller.IsAdmin() {
-		if !strings.EqualFold(name, u.AccountName) || domainID != u.DomainID {
-			return nil, orchestrate.ErrDenied("Can't create/list resources for account %s in domain %s, permission denied", name, domainID)
-		}
-		return db.GetAccount(ctx, q, u.AccountID)
-	}
-	dom, err := db.GetDomain(ctx, q, domainID)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, orchestrate.ErrParam("Unable to find the domain by id=%s", domainID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	a, err := db.GetAccountByName(ctx, q, dom.ID, name)
-	if errors.Is(err, db.ErrNotFound) || err == nil && !caller.CanManageAccount(a.ID, dom.Path) {
-		if err == nil {
-			return nil, orchestrate.ErrDenied("Account %s does not have permission to access account %s", u.AccountName, name)
-		}
-		return nil, orchestrate.ErrParam("Unable to find account %s in domain %s", name, domainID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
 // deleteProtected refuses deleting a volume with delete protection (as vms.go's check).
 func deleteProtected(o *db.Volume) error {
 	if o.DeleteProtection {
