@@ -419,4 +419,48 @@ func TestKVMAgentRestartAndDeadGuest(t *testing.T) {
 	for _, id := range ids {
 		h.do(t, "destroyVirtualMachine", map[string]string{"id": id, "expunge": "true"})
 	}
+
+	// libvirtd stopped: a deploy fails with CloudStack's error and leaves nothing half-made:
+	// no volume file on the export, no CPU or memory held on the host.
+	hostBefore := api.First(h.do(t, "listHosts", map[string]string{"name": "kvm-host-1"}), "host")
+	pid, _ := strconv.Atoi(strings.TrimSpace(readFile(filepath.Join(h.libvirtDir, "libvirtd.pid"))))
+	if pid == 0 {
+		t.Fatal("no libvirtd pid")
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitFor(t, "libvirtd gone", 20*time.Second, func() (bool, string) { return syscall.Kill(pid, 0) != nil, "" })
+	filesBefore := exportFiles(t, h.primary)
+	_, err := h.c.DoWait(h.ctx, "deployVirtualMachine", map[string]string{"zoneid": h.zoneID, "templateid": tid,
+		"serviceofferingid": offering, "name": "no-libvirt"})
+	if err == nil || !strings.Contains(err.Error(), "errorcode:530") || !strings.Contains(err.Error(), "Unable to start") {
+		t.Fatalf("deploy with libvirtd stopped: %v", err)
+	}
+	t.Logf("deploy with libvirtd stopped: %v", err)
+	if after := exportFiles(t, h.primary); after != filesBefore {
+		t.Errorf("files on the export changed by the failed deploy:\nbefore %s\nafter  %s", filesBefore, after)
+	}
+	hostAfter := api.First(h.do(t, "listHosts", map[string]string{"name": "kvm-host-1"}), "host")
+	for _, k := range []string{"cpuallocated", "memoryallocated"} {
+		if fmt.Sprint(hostAfter[k]) != fmt.Sprint(hostBefore[k]) {
+			t.Errorf("%s: %v before the failed deploy, %v after", k, hostBefore[k], hostAfter[k])
+		}
+	}
+	script(t, "libvirtd.sh", "restart", h.libvirtDir)
+}
+
+// exportFiles lists the volume files at the top of an export (names, sorted), ignoring the
+// pool's own hidden files.
+func exportFiles(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	return strings.Join(names, " ")
 }
