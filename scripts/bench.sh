@@ -2,7 +2,9 @@
 # make bench: builds atoll and atoll-bench, starts a throwaway MariaDB (scripts/mariadb.sh, its
 # settings as for tests: innodb_flush_log_at_trx_commit=2), stops it by pid on exit, and prints
 # the figures for SQLite and MariaDB, then the host scale run (one server holding N simulated
-# hosts, one TLS connection each). Extra flags for atoll-bench: ATOLL_BENCH_ARGS.
+# hosts, one TLS connection each), and, as root, the KVM run (this machine as a KVM host: the
+# orchestrator's overhead over the libvirt driver alone, to the tiny guest's boot marker). Extra
+# flags for atoll-bench: ATOLL_BENCH_ARGS (-kvm=false leaves the KVM run out).
 set -euo pipefail
 # The host scale run holds one descriptor per host in the server and one in the agent process
 # (the limit is per process: 10,000 hosts need a little over 10,000 in each).

@@ -58,6 +58,8 @@ func run() error {
 	flag.IntVar(&o.VMListAt, "vms-list", 25000, "VMs present for the listVirtualMachines figures (0: none)")
 	flag.IntVar(&o.VMPageSize, "vms-pagesize", 500, "page size of the paged listVirtualMachines figure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
+	flag.BoolVar(&o.KVM, "kvm", os.Geteuid() == 0, "run the KVM benchmark (this machine as a KVM host: needs root; default when root)")
+	flag.IntVar(&o.KVMRounds, "kvm-rounds", 3, "single-VM rounds of the KVM benchmark (the median is reported)")
 	flag.Parse()
 
 	for _, e := range strings.Split(*engines, ",") {

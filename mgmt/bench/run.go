@@ -26,7 +26,11 @@ type Options struct {
 	MySQL   MySQLServer
 	// MySQLPid is the MariaDB server's pid (0: unknown), to tell its CPU from other processes'.
 	MySQLPid int
-	Only     string // "api", "jobs", "hosts", "vms" or "" for all
+	Only     string // "api", "jobs", "hosts", "vms", "kvm" or "" for all
+	// KVM runs the KVM benchmark too (root: it starts libvirtd and nfs-ganesha); KVMRounds is
+	// its number of single-VM rounds.
+	KVM       bool
+	KVMRounds int
 
 	Clients   int
 	Warmup    time.Duration
@@ -69,8 +73,19 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.Only != "" && o.Only != "api" && o.Only != "jobs" && o.Only != "hosts" && o.Only != "vms" {
-		return fmt.Errorf("bench: -only %q: want api, jobs, hosts or vms", o.Only)
+	if o.Only != "" && o.Only != "api" && o.Only != "jobs" && o.Only != "hosts" && o.Only != "vms" && o.Only != "kvm" {
+		return fmt.Errorf("bench: -only %q: want api, jobs, hosts, vms or kvm", o.Only)
+	}
+	if o.Only == "kvm" || o.Only == "" && o.KVM {
+		fmt.Fprintln(o.Log, "== KVM benchmark")
+		r, err := RunKVM(ctx, KVMOptions{Bin: o.Bin, Dir: o.Dir, Rounds: o.KVMRounds, Log: o.Log})
+		if err != nil {
+			return fmt.Errorf("kvm benchmark: %w", err)
+		}
+		o.reportKVM(r)
+		if o.Only == "kvm" {
+			return nil
+		}
 	}
 	if len(o.Engines) == 0 {
 		return fmt.Errorf("bench: no engine")
