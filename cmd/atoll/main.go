@@ -22,6 +22,7 @@ import (
 	"github.com/atollcloud/atoll/hypervisor/kvm"
 	"github.com/atollcloud/atoll/hypervisor/simulator"
 	"github.com/atollcloud/atoll/mgmt"
+	"github.com/atollcloud/atoll/mgmt/allinone"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/network/bridge"
 	"github.com/atollcloud/atoll/storage/nfs"
@@ -32,6 +33,7 @@ const usage = `atoll: an IaaS orchestrator that speaks the Apache CloudStack API
 
 usage:
   atoll up      [--data-dir DIR] [--listen ADDR] [--agent-listen ADDR] [--admin-password PW] [--demo]
+                [--hypervisor simulator|kvm] [--storage nfs|local] [--domain-type auto|kvm|qemu]
   atoll mgmt    --db 'mysql://user:pass@tcp(host:port)/atoll' --key-file FILE [--listen ADDR] [--agent-listen :8250]
   atoll agent   --mgmt HOST:PORT[,HOST:PORT] [--token T --ca-fingerprint F] [--state-dir DIR]  (atoll agent --help)
   atoll db      migrate --db URL
@@ -76,48 +78,85 @@ func logger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// serve runs a management server until SIGINT or SIGTERM.
-func serve(o mgmt.Options, after func(*mgmt.Server) error) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// serve runs a management server until SIGINT or SIGTERM. after runs once it is up (with a
+// context that ends at the signal); the stop it returns, if any, runs before the server's
+// shutdown.
+func serve(o mgmt.Options, after func(context.Context, *mgmt.Server) (stop func(context.Context) error, err error)) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 	s, err := mgmt.Start(ctx, o)
 	if err != nil {
 		return err
 	}
+	var stop func(context.Context) error
 	if after != nil {
-		if err := after(s); err != nil {
+		if stop, err = after(ctx, s); err != nil {
 			s.Shutdown(context.Background())
 			return err
 		}
 	}
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	return s.Shutdown(sctx)
+	sctx, scancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer scancel()
+	var errs []error
+	if stop != nil {
+		errs = append(errs, stop(sctx))
+	}
+	return errors.Join(append(errs, s.Shutdown(sctx))...)
 }
 
 func cmdUp(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
-	dir := fs.String("data-dir", "./var", "directory for the embedded database and keys")
+	dir := fs.String("data-dir", "./var", "directory for the embedded database and keys (and, with --hypervisor kvm, libvirt, NFS exports, the agent's identity and console logs)")
 	listen := fs.String("listen", "127.0.0.1:8080", "API and UI address")
 	agentListen := fs.String("agent-listen", ":8250", "agent endpoint address (TLS); empty: simulated hosts only")
 	pw := fs.String("admin-password", "password", "the admin user's password on first start")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	demo := fs.Bool("demo", false, "build, once, a ready Advanced zone \"demo\" of Simulator hosts")
+	hv := fs.String("hypervisor", "simulator", "simulator (the management server alone, or --demo) or kvm: this machine becomes a KVM host of a ready zone \""+allinone.Zone+"\" (root)")
+	storage := fs.String("storage", "nfs", "with --hypervisor kvm: nfs (primary and secondary storage served by nfs-ganesha on loopback) or local (primary storage in a local directory)")
+	domainType := fs.String("domain-type", "auto", "with --hypervisor kvm: auto (kvm where it works, else qemu emulation), kvm or qemu")
+	scripts := fs.String("scripts", "", "with --hypervisor kvm: the directory holding libvirtd.sh and ganesha.sh (default: found next to the binary or the working directory)")
 	fs.Parse(args)
-	o := mgmt.Options{DBURL: "sqlite://" + filepath.Join(*dir, "atoll.db"), Listen: *listen, AgentListen: *agentListen,
-		KeyFile: filepath.Join(*dir, "keys", "secrets.key"), AdminPassword: *pw, Name: "atoll-up", Log: logger(*level)}
-	return serve(o, func(s *mgmt.Server) error {
-		key, secret, err := mgmt.AdminKeys(context.Background(), s, filepath.Join(*dir, "keys", "admin.env"))
-		if err != nil {
-			return err
-		}
+	kvmHost := false
+	switch strings.ToLower(*hv) {
+	case "simulator":
+	case "kvm":
+		kvmHost = true
 		if *demo {
-			c := &api.Client{Endpoint: "http://" + s.Addr() + "/client/api", Key: key, Secret: secret}
-			if err := mgmt.Demo(context.Background(), c); err != nil {
-				return err
+			return errors.New("up: --demo builds Simulator hosts; leave it out with --hypervisor kvm")
+		}
+		if *agentListen == "" {
+			return errors.New("up: --hypervisor kvm needs --agent-listen (the local agent connects to it)")
+		}
+	default:
+		return fmt.Errorf("up: unknown hypervisor %q (simulator or kvm)", *hv)
+	}
+	log := logger(*level)
+	o := mgmt.Options{DBURL: "sqlite://" + filepath.Join(*dir, "atoll.db"), Listen: *listen, AgentListen: *agentListen,
+		KeyFile: filepath.Join(*dir, "keys", "secrets.key"), AdminPassword: *pw, Name: "atoll-up", Log: log}
+	return serve(o, func(ctx context.Context, s *mgmt.Server) (func(context.Context) error, error) {
+		key, secret, err := mgmt.AdminKeys(ctx, s, filepath.Join(*dir, "keys", "admin.env"))
+		if err != nil {
+			return nil, err
+		}
+		c := &api.Client{Endpoint: "http://" + s.Addr() + "/client/api", Key: key, Secret: secret}
+		var stop func(context.Context) error
+		if *demo {
+			if err := mgmt.Demo(ctx, c); err != nil {
+				return nil, err
 			}
 			fmt.Printf("Demo zone %q is ready: 4 Simulator hosts in 2 clusters, primary and secondary storage, public IPs.\n", mgmt.DemoZone)
+		}
+		if kvmHost {
+			fmt.Println("Making this machine a KVM host (libvirtd, NFS storage, the agent, the tiny template): this can take a minute.")
+			h, err := allinone.StartKVM(ctx, allinone.Options{DataDir: *dir, Client: c, AgentEndpoints: s.Agents.Addrs(),
+				CAFingerprint: s.Agents.CAFingerprint(), Storage: strings.ToLower(*storage), DomainType: *domainType, ScriptsDir: *scripts, Log: log})
+			if err != nil {
+				return nil, err
+			}
+			stop = h.Stop
+			fmt.Print(h.Summary(s.Addr(), key, secret))
 		}
 		fmt.Printf(`
 Atoll is up.
@@ -131,7 +170,7 @@ Atoll is up.
   Try          : CLOUDSTACK_ENDPOINT=http://%s/client/api CLOUDSTACK_KEY=%s CLOUDSTACK_SECRET=%s atoll api listDomains listall=true
 `, s.Addr(), s.Addr(), *pw, key, secret, *dir, filepath.Join(*dir, "keys"), agentEndpoints(s), s.Agents.CAFingerprint(),
 			s.Addr(), key, secret)
-		return nil
+		return stop, nil
 	})
 }
 
@@ -151,12 +190,12 @@ func cmdMgmt(args []string) error {
 	}
 	o := mgmt.Options{DBURL: *dbURL, Listen: *listen, KeyFile: *keyFile, AdminPassword: *pw, Name: *name, JobLease: *lease,
 		AgentListen: *agentListen, Log: logger(*level)}
-	return serve(o, func(s *mgmt.Server) error {
+	return serve(o, func(_ context.Context, s *mgmt.Server) (func(context.Context) error, error) {
 		fmt.Printf("atoll mgmt %s listening on http://%s/client/api\n", s.ID, s.Addr())
 		if eps := s.Agents.Addrs(); len(eps) > 0 {
 			fmt.Printf("agent endpoint %s, CA fingerprint %s\n", strings.Join(eps, ","), s.Agents.CAFingerprint())
 		}
-		return nil
+		return nil, nil
 	})
 }
 
