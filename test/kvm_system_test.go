@@ -22,6 +22,8 @@ import (
 	"github.com/atollcloud/atoll/hypervisor/tinyimage"
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
+	"github.com/atollcloud/atoll/network/bridge"
+	"github.com/vishvananda/netns"
 )
 
 // requireRoot skips a real-host tier without root, and fails it under CI=true.
@@ -61,6 +63,7 @@ type kvmHost struct {
 	agentArgs            []string
 	agent                *proc
 	libvirtDir, lvSocket string
+	ganeshaDir           string
 }
 
 func (h *kvmHost) do(t *testing.T, cmd string, p map[string]string) map[string]any {
@@ -92,6 +95,7 @@ func (h *kvmHost) waitConsole(t *testing.T, name, marker string, max time.Durati
 func startKVMHost(t *testing.T) *kvmHost {
 	t.Helper()
 	requireRoot(t, "the KVM system tier (libvirtd, nfs-ganesha)")
+	removeNewBridges(t)
 	dir := t.TempDir()
 	h := &kvmHost{ctx: context.Background(), consoleDir: filepath.Join(dir, "console")}
 
@@ -111,7 +115,8 @@ func startKVMHost(t *testing.T) *kvmHost {
 		t.Fatal(err)
 	}
 	h.primary, h.secondary = filepath.Join(nfsRoot, "primary"), filepath.Join(nfsRoot, "secondary")
-	exports := strings.Fields(script(t, "ganesha.sh", "start", filepath.Join(nfsRoot, "ganesha"), h.primary, h.secondary))
+	h.ganeshaDir = filepath.Join(nfsRoot, "ganesha")
+	exports := strings.Fields(script(t, "ganesha.sh", "start", h.ganeshaDir, h.primary, h.secondary))
 	t.Cleanup(func() { script(t, "ganesha.sh", "stop", filepath.Join(nfsRoot, "ganesha")); os.RemoveAll(nfsRoot) })
 	if len(exports) != 2 {
 		t.Fatalf("ganesha.sh printed %v", exports)
@@ -311,6 +316,11 @@ func TestKVMSystem(t *testing.T) {
 		t.Errorf("volume from snapshot not on the export: %v", err)
 	}
 
+	// Scale the stopped VM: its next start runs with the new offering's memory.
+	bigger := api.First(h.do(t, "createServiceOffering", map[string]string{"name": "tiny-256", "displaytext": "tiny-256", "cpunumber": "1",
+		"cpuspeed": "500", "memory": "256"}), "serviceoffering")["id"].(string)
+	h.do(t, "scaleVirtualMachine", map[string]string{"id": vmID, "serviceofferingid": bigger})
+
 	before = strings.Count(readFile(h.console(name)), "ATOLL-TINY-BOOT-OK")
 	if s := api.First(h.do(t, "startVirtualMachine", map[string]string{"id": vmID}), "virtualmachine")["state"]; s != "Running" {
 		t.Fatalf("after start: %v", s)
@@ -320,6 +330,10 @@ func TestKVMSystem(t *testing.T) {
 		return n > before, strconv.Itoa(n)
 	})
 	h.waitConsole(t, name, "ATOLL-TINY-DISKS", time.Minute)
+	if out, err := exec.Command("virsh", "-c", "qemu:///system?socket="+h.lvSocket, "dominfo", name).Output(); err != nil ||
+		!strings.Contains(string(out), "262144 KiB") {
+		t.Errorf("after scaling to 256 MiB and starting: %v\n%s", err, out)
+	}
 
 	// Destroy and expunge: the domain goes, and the root volume's file with it.
 	h.do(t, "detachVolume", map[string]string{"id": vol["id"].(string)})
@@ -330,6 +344,39 @@ func TestKVMSystem(t *testing.T) {
 	waitFor(t, "root volume file removed", time.Minute, func() (bool, string) {
 		_, err := os.Stat(rootPath)
 		return os.IsNotExist(err), fmt.Sprint(err)
+	})
+}
+
+// removeNewBridges removes, when the test ends, the guest bridges its agent made (those not
+// there when it began, once no port is left on them).
+func removeNewBridges(t *testing.T) {
+	t.Helper()
+	m, err := bridge.New(netns.None(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	had := map[string]bool{}
+	list, err := m.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range list {
+		had[b.Name] = true
+	}
+	t.Cleanup(func() {
+		defer m.Close()
+		list, err := m.List(context.Background())
+		if err != nil {
+			t.Errorf("list bridges: %v", err)
+			return
+		}
+		for _, b := range list {
+			if !had[b.Name] {
+				if err := m.Remove(context.Background(), b.Name, false); err != nil {
+					t.Errorf("remove the test's bridge: %v", err)
+				}
+			}
+		}
 	})
 }
 
@@ -446,6 +493,37 @@ func TestKVMAgentRestartAndDeadGuest(t *testing.T) {
 		}
 	}
 	script(t, "libvirtd.sh", "restart", h.libvirtDir)
+
+	// A root disk larger than the pool: refused with CloudStack's 533 before anything is made.
+	_, err = h.c.DoWait(h.ctx, "deployVirtualMachine", map[string]string{"zoneid": h.zoneID, "templateid": tid,
+		"serviceofferingid": offering, "name": "too-big", "rootdisksize": "1000000"})
+	if err == nil || !strings.Contains(err.Error(), "533") {
+		t.Errorf("deploy with a root disk larger than the pool: %v", err)
+	}
+	if after := exportFiles(t, h.primary); after != filesBefore {
+		t.Errorf("files on the export changed by the refused deploy:\nbefore %s\nafter  %s", filesBefore, after)
+	}
+
+	// The NFS export gone (its server killed): a deploy fails with CloudStack's error, quickly,
+	// and leaves no host allocation.
+	gpid, _ := strconv.Atoi(strings.TrimSpace(readFile(filepath.Join(h.ganeshaDir, "ganesha.pid"))))
+	if gpid == 0 {
+		t.Fatal("no ganesha pid")
+	}
+	syscall.Kill(gpid, syscall.SIGKILL)
+	start = time.Now()
+	_, err = h.c.DoWait(h.ctx, "deployVirtualMachine", map[string]string{"zoneid": h.zoneID, "templateid": tid,
+		"serviceofferingid": offering, "name": "no-nfs"})
+	if err == nil || !strings.Contains(err.Error(), "errorcode:530") {
+		t.Errorf("deploy with the NFS server gone: %v", err)
+	}
+	t.Logf("deploy with the NFS server gone failed in %s: %v", time.Since(start).Round(time.Millisecond), err)
+	hostAfter = api.First(h.do(t, "listHosts", map[string]string{"name": "kvm-host-1"}), "host")
+	for _, k := range []string{"cpuallocated", "memoryallocated"} {
+		if fmt.Sprint(hostAfter[k]) != fmt.Sprint(hostBefore[k]) {
+			t.Errorf("%s: %v before, %v after the deploy without NFS", k, hostBefore[k], hostAfter[k])
+		}
+	}
 }
 
 // exportFiles lists the volume files at the top of an export (names, sorted), ignoring the
