@@ -598,6 +598,7 @@ type HostVM struct {
 	Seq                                 int64
 	AccountID                           string
 	Version                             int64
+	PowerStateUpdated                   int64 // when its power state last changed (ms; 0: never)
 }
 
 // InstanceName as VM.InstanceName.
@@ -607,14 +608,14 @@ func (h *HostVM) InstanceName() string {
 
 // ListHostVMs returns the VMs placed on a host (host_id or migrate_host_id) and not expunged.
 func ListHostVMs(ctx context.Context, q Querier, hostID string) ([]*HostVM, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, state, power_state, COALESCE(host_id,''), seq, account_id, version FROM vm_instances
-		WHERE host_id = ? AND removed IS NULL`, hostID)
+	rows, err := q.QueryContext(ctx, `SELECT id, name, state, power_state, COALESCE(host_id,''), seq, account_id, version,
+		COALESCE(power_state_updated, 0) FROM vm_instances WHERE host_id = ? AND removed IS NULL`, hostID)
 	if err != nil {
 		return nil, fmt.Errorf("db: list host vms: %w", err)
 	}
 	return scanAll(rows, "list host vms", func(s interface{ Scan(...any) error }) (*HostVM, error) {
 		var h HostVM
-		return &h, s.Scan(&h.ID, &h.Name, &h.State, &h.PowerState, &h.HostID, &h.Seq, &h.AccountID, &h.Version)
+		return &h, s.Scan(&h.ID, &h.Name, &h.State, &h.PowerState, &h.HostID, &h.Seq, &h.AccountID, &h.Version, &h.PowerStateUpdated)
 	})
 }
 

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
@@ -23,11 +26,13 @@ func PowerSync(deps func(ctx context.Context) *orchestrate.Deps, log *slog.Logge
 }
 
 // SyncPower reconciles VM states with a host's report (CloudStack's power-state sync). A
-// report that disagrees with a VM's state is acted on only when the previous report said the
-// same (the VM's recorded power state already matches it), so a report taken just before a
-// start or stop cannot undo it: a Running VM reported off twice becomes Stopped (its host's
-// CPU and memory released); a Stopped VM reported on twice becomes Running on that host.
-// VMs in transition (Starting, Stopping, Migrating) or destroyed are left to their jobs.
+// report that disagrees with a VM's state is acted on only when it cannot be one taken just
+// before a start or stop: when the previous report said the same (the VM's recorded power
+// state already matches it), or, for a VM Running and reported on for at least one ping
+// interval, at once. So a Running VM whose guest dies is Stopped (its host's CPU and memory
+// released) on the first report after, and one reported off right after its start on the
+// second; a Stopped VM reported on twice becomes Running on that host. VMs in transition
+// (Starting, Stopping, Migrating) or destroyed are left to their jobs.
 func SyncPower(ctx context.Context, d *orchestrate.Deps, hostID string, full bool, report []protocol.VMState) error {
 	q := d.DB.SQL
 	byName := make(map[string]string, len(report))
@@ -39,6 +44,7 @@ func SyncPower(ctx context.Context, d *orchestrate.Deps, hostID string, full boo
 		return err
 	}
 	now := db.Now()
+	grace := reportGrace(ctx, d)
 	known := map[string]bool{}
 	for _, h := range onHost {
 		name := h.InstanceName()
@@ -50,7 +56,7 @@ func SyncPower(ctx context.Context, d *orchestrate.Deps, hostID string, full boo
 			}
 			power = db.PowerOff
 		}
-		if h.State == db.VMRunning && power == db.PowerOff && h.PowerState == db.PowerOff {
+		if h.State == db.VMRunning && power == db.PowerOff && (h.PowerState == db.PowerOff || h.PowerState == db.PowerOn && now-h.PowerStateUpdated >= grace) {
 			if err := powerStopped(ctx, d, h.ID, hostID); err != nil {
 				return err
 			}
@@ -133,4 +139,18 @@ func powerStarted(ctx context.Context, d *orchestrate.Deps, id, hostID string) e
 		v.HostID, v.LastHostID, v.PodID, v.ClusterID = hostID, hostID, h.PodID, h.ClusterID
 		return db.UpdateVM(ctx, tx, v)
 	})
+}
+
+// reportGrace is how long a VM must have been Running and reported on before a single report
+// of it off is believed: one ping interval (a report is sent within one of being taken).
+func reportGrace(ctx context.Context, d *orchestrate.Deps) int64 {
+	secs := int64(60)
+	if d.Config != nil {
+		if v, err := d.Config.Get(ctx, config.Global, "", "ping.interval"); err == nil {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 {
+				secs = n
+			}
+		}
+	}
+	return secs * 1000
 }
