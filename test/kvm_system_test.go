@@ -95,6 +95,7 @@ func (h *kvmHost) waitConsole(t *testing.T, name, marker string, max time.Durati
 func startKVMHost(t *testing.T) *kvmHost {
 	t.Helper()
 	requireRoot(t, "the KVM system tier (libvirtd, nfs-ganesha)")
+	tinyimage.LockBoots(t)
 	removeNewBridges(t)
 	dir := t.TempDir()
 	h := &kvmHost{ctx: context.Background(), consoleDir: filepath.Join(dir, "console")}

@@ -109,6 +109,7 @@ func stopUp(t *testing.T, u *upProc) {
 // zone, the host's identity and the template.
 func TestUpKVM(t *testing.T) {
 	requireRoot(t, "atoll up --hypervisor kvm (libvirtd, nfs-ganesha)")
+	tinyimage.LockBoots(t)
 	for _, tc := range []struct{ storage, primary string }{
 		{"nfs", filepath.Join("nfs", "primary")},
 		{"local", filepath.Join("storage", "primary")},

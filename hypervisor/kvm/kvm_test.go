@@ -73,6 +73,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // killed behind libvirt's back, a missing disk, and live migration between two libvirtds.
 func TestKVMDriver(t *testing.T) {
 	requireRealTier(t)
+	tinyimage.LockBoots(t)
 	dir := t.TempDir()
 	e := &kvmEnv{dir: dir, console: filepath.Join(dir, "console"), isoDir: filepath.Join(dir, "configdrive"), m: &measurements{}}
 	e.d = startDaemon(t, filepath.Join(dir, "lv-a"), freePort(t))

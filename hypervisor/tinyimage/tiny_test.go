@@ -29,6 +29,7 @@ const (
 // ejects the CD-ROM medium and presses the ACPI power button.
 func TestBootDisk(t *testing.T) {
 	requireRoot(t)
+	LockBoots(t)
 	f := template(t)
 	const password = "Tiny-Secret-42"
 	userdata := `#!/bin/sh
@@ -128,6 +129,7 @@ exit 3
 // hot-plugged NIC.
 func TestBootDHCP(t *testing.T) {
 	requireRoot(t)
+	LockBoots(t)
 	f := template(t)
 	ctx := context.Background()
 	ns := netns(t)
@@ -234,6 +236,7 @@ func TestBootDHCP(t *testing.T) {
 // base64-encoded user data).
 func TestBootISO(t *testing.T) {
 	requireRoot(t)
+	LockBoots(t)
 	f := template(t)
 	cd := configDrive(t, map[string]string{
 		"openstack/latest/meta_data.json": `{"hostname":"iso-vm","uuid":"8c1f","public_keys":{"bob":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJv bob@laptop\n"},` +
