@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
 
@@ -77,30 +78,7 @@ func (c *Call) guestPhysicalNetwork(q db.Querier, z *db.Zone, o *db.NetworkOffer
 		}
 		return pn, nil
 	}
-	list, _, err := db.ListPhysicalNetworks(c.Ctx, q, db.PhysicalNetworkFilter{ZoneID: z.ID, TrafficType: trafficGuest})
-	if err != nil {
-		return nil, err
-	}
-	var untagged *db.PhysicalNetwork
-	for _, pn := range list {
-		if o.Tags != "" && strings.EqualFold(pn.Tags, o.Tags) {
-			return pn, nil
-		}
-		if pn.Tags == "" && untagged == nil {
-			untagged = pn
-		}
-	}
-	if o.Tags == "" && untagged == nil && len(list) == 1 {
-		untagged = list[0]
-	}
-	if untagged == nil || o.Tags != "" {
-		tag := ""
-		if o.Tags != "" {
-			tag = " and tag " + o.Tags
-		}
-		return nil, ErrParam("Unable to find physical network with traffic type Guest%s in zone %s: add the Guest traffic type to a physical network first (or pass physicalnetworkid)", tag, z.Name)
-	}
-	return untagged, nil
+	return network.GuestPhysicalNetwork(c.Ctx, q, z, o)
 }
 
 // validNetworkDomainParam checks a network domain as CloudStack's NetUtils.verifyDomainName.

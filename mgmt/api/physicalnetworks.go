@@ -3,11 +3,11 @@ package api
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
 
@@ -23,8 +23,8 @@ const (
 const (
 	pnEnabled  = "Enabled"
 	pnDisabled = "Disabled"
-	isoVLAN    = "VLAN"
-	isoVXLAN   = "VXLAN"
+	isoVLAN    = network.IsoVLAN
+	isoVXLAN   = network.IsoVXLAN
 )
 
 func registerPhysicalNetworks(s *Server) {
@@ -98,66 +98,21 @@ func registerPhysicalNetworks(s *Server) {
 
 // Guest VLAN/VNI ranges of physical networks.
 
-// vnetRange is an inclusive range of VLAN ids or VXLAN VNIs.
-type vnetRange struct{ lo, hi int64 }
+// The ranges, their bounds and parsing are orchestrate/network's (the deploy's network
+// implementation uses them too).
+type vnetRange = network.VnetRange
 
-// vnetBounds are the ids an isolation method allows (CloudStack's MIN/MAX_VLAN_ID and _VXLAN_VNI).
-func vnetBounds(iso string) (int64, int64) {
-	if iso == isoVXLAN {
-		return 1, 16777214
-	}
-	return 1, 4094
-}
-
-// isolationOf is a physical network's isolation method (VLAN when none was given).
-func isolationOf(pn *db.PhysicalNetwork) string {
-	if pn.IsolationMethods == "" {
-		return isoVLAN
-	}
-	return strings.Split(pn.IsolationMethods, ",")[0]
-}
-
-// parseVnetRanges parses "500-1000,2000-2100" (a lone id n means n-n) within the bounds of the
-// isolation method, sorted and with touching ranges merged.
-func parseVnetRanges(param, s, iso string) ([]vnetRange, error) {
-	lo, hi := vnetBounds(iso)
-	var out []vnetRange
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		a, b, isRange := strings.Cut(part, "-")
-		if !isRange {
-			b = a
-		}
-		x, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
-		y, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
-		if err1 != nil || err2 != nil {
-			return nil, ErrParam("Please provide a valid %s: %q is not a range; give a comma separated list of ranges like 2001-2012,3000-3005", param, part)
-		}
-		if x < lo || y > hi || x > y {
-			return nil, ErrParam("Please provide a valid %s: range %s has to be between %d and %d (%s) and its start must not be above its end", param, part, lo, hi, iso)
-		}
-		out = append(out, vnetRange{x, y})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].lo < out[j].lo })
-	merged := out[:0]
-	for _, r := range out {
-		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi+1 {
-			merged[n-1].hi = max(merged[n-1].hi, r.hi)
-			continue
-		}
-		merged = append(merged, r)
-	}
-	return merged, nil
-}
+var (
+	vnetBounds      = network.VnetBounds
+	isolationOf     = network.IsolationOf
+	parseVnetRanges = network.ParseVnetRanges
+)
 
 // formatVnetRanges renders ranges as CloudStack does: "500-1000,2000-2000".
 func formatVnetRanges(rs []vnetRange) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		parts[i] = fmt.Sprintf("%d-%d", r.lo, r.hi)
+		parts[i] = fmt.Sprintf("%d-%d", r.Lo, r.Hi)
 	}
 	return strings.Join(parts, ",")
 }
@@ -165,14 +120,14 @@ func formatVnetRanges(rs []vnetRange) string {
 func vnetCount(rs []vnetRange) int64 {
 	var n int64
 	for _, r := range rs {
-		n += r.hi - r.lo + 1
+		n += r.Hi - r.Lo + 1
 	}
 	return n
 }
 
 func vnetContains(rs []vnetRange, v int64) bool {
 	for _, r := range rs {
-		if v >= r.lo && v <= r.hi {
+		if v >= r.Lo && v <= r.Hi {
 			return true
 		}
 	}
@@ -196,9 +151,9 @@ func (c *Call) checkVnetOverlap(tx db.Tx, pn *db.PhysicalNetwork, rs []vnetRange
 		}
 		for _, a := range rs {
 			for _, b := range ors {
-				if a.lo <= b.hi && b.lo <= a.hi {
+				if a.Lo <= b.Hi && b.Lo <= a.Hi {
 					return ErrParam("The vlan range %d-%d overlaps with the range %d-%d of physical network %s in zone %s; please specify a unique range",
-						a.lo, a.hi, b.lo, b.hi, o.Name, pn.ZoneName)
+						a.Lo, a.Hi, b.Lo, b.Hi, o.Name, pn.ZoneName)
 				}
 			}
 		}

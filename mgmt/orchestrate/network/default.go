@@ -80,7 +80,7 @@ func createDefault(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor
 	case len(o.ZoneIDs) > 0 && !containsFold(o.ZoneIDs, zone.ID):
 		return nil, orchestrate.ErrParam("Required network offering %s is not available in zone %s; please specify networkids", o.Name, zone.Name)
 	}
-	pn, err := guestPhysicalNetwork(ctx, tx, zone, o)
+	pn, err := GuestPhysicalNetwork(ctx, tx, zone, o)
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +125,9 @@ func createDefault(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor
 	return db.GetNetwork(ctx, tx, n.ID)
 }
 
-// guestPhysicalNetwork picks the physical network of a new guest network: the zone's physical
+// GuestPhysicalNetwork picks the physical network of a new guest network: the zone's physical
 // network carrying Guest traffic whose tag matches the offering's.
-func guestPhysicalNetwork(ctx context.Context, q db.Querier, z *db.Zone, o *db.NetworkOffering) (*db.PhysicalNetwork, error) {
+func GuestPhysicalNetwork(ctx context.Context, q db.Querier, z *db.Zone, o *db.NetworkOffering) (*db.PhysicalNetwork, error) {
 	list, _, err := db.ListPhysicalNetworks(ctx, q, db.PhysicalNetworkFilter{ZoneID: z.ID, TrafficType: "Guest"})
 	if err != nil {
 		return nil, err

@@ -80,21 +80,21 @@ func AllocateResources(ctx context.Context, d *orchestrate.Deps, tx db.Tx, n *db
 		if err != nil {
 			return err
 		}
-		iso := isolationOf(pn)
-		rs, err := parseVnetRanges("vlan", pn.Vlan, iso)
+		iso := IsolationOf(pn)
+		rs, err := ParseVnetRanges("vlan", pn.Vlan, iso)
 		if err != nil {
 			return err
 		}
 		ranges := make([][2]int64, len(rs))
 		var size int64
 		for i, r := range rs {
-			ranges[i] = [2]int64{r.lo, r.hi}
-			size += r.hi - r.lo + 1
+			ranges[i] = [2]int64{r.Lo, r.Hi}
+			size += r.Hi - r.Lo + 1
 		}
 		if size == 0 {
 			return orchestrate.Errorf(orchestrate.CodeCapacity, orchestrate.CSInsufficientVirtualNetwork, "Unable to allocate a guest vnet for network %s: physical network %s has no vnet range", n.Name, pn.Name)
 		}
-		start := rs[0].lo + rand.Int64N(size)
+		start := rs[0].Lo + rand.Int64N(size)
 		v, err := db.AllocateVnet(ctx, tx, pn.ID, pn.ZoneID, n.AccountID, n.ID, ranges, start)
 		if errors.Is(err, db.ErrNotFound) {
 			return orchestrate.Errorf(orchestrate.CodeCapacity, orchestrate.CSInsufficientVirtualNetwork, "Unable to allocate a guest vnet for network %s: every vnet of physical network %s (%s) is in use", n.Name, pn.Name, pn.Vlan)
@@ -110,7 +110,7 @@ func AllocateResources(ctx context.Context, d *orchestrate.Deps, tx db.Tx, n *db
 			return err
 		}
 		scheme, typ := "vlan", "Vlan"
-		if iso == isoVXLAN {
+		if iso == IsoVXLAN {
 			scheme, typ = "vxlan", "Vxlan"
 		}
 		n.BroadcastURI, n.BroadcastDomainType = fmt.Sprintf("%s://%d", scheme, v), typ

@@ -11,34 +11,34 @@ import (
 
 // Isolation methods of a physical network.
 const (
-	isoVLAN  = "VLAN"
-	isoVXLAN = "VXLAN"
+	IsoVLAN  = "VLAN"
+	IsoVXLAN = "VXLAN"
 )
 
-// vnetRange is an inclusive range of VLAN ids or VXLAN VNIs.
-type vnetRange struct{ lo, hi int64 }
+// VnetRange is an inclusive range of VLAN ids or VXLAN VNIs.
+type VnetRange struct{ Lo, Hi int64 }
 
-// vnetBounds are the ids an isolation method allows (CloudStack's MIN/MAX_VLAN_ID and _VXLAN_VNI).
-func vnetBounds(iso string) (int64, int64) {
-	if iso == isoVXLAN {
+// VnetBounds are the ids an isolation method allows (CloudStack's MIN/MAX_VLAN_ID and _VXLAN_VNI).
+func VnetBounds(iso string) (int64, int64) {
+	if iso == IsoVXLAN {
 		return 1, 16777214
 	}
 	return 1, 4094
 }
 
-// isolationOf is a physical network's isolation method (VLAN when none was given).
-func isolationOf(pn *db.PhysicalNetwork) string {
+// IsolationOf is a physical network's isolation method (VLAN when none was given).
+func IsolationOf(pn *db.PhysicalNetwork) string {
 	if pn.IsolationMethods == "" {
-		return isoVLAN
+		return IsoVLAN
 	}
 	return strings.Split(pn.IsolationMethods, ",")[0]
 }
 
-// parseVnetRanges parses "500-1000,2000-2100" (a lone id n means n-n) within the bounds of the
+// ParseVnetRanges parses "500-1000,2000-2100" (a lone id n means n-n) within the bounds of the
 // isolation method, sorted and with touching ranges merged.
-func parseVnetRanges(param, s, iso string) ([]vnetRange, error) {
-	lo, hi := vnetBounds(iso)
-	var out []vnetRange
+func ParseVnetRanges(param, s, iso string) ([]VnetRange, error) {
+	lo, hi := VnetBounds(iso)
+	var out []VnetRange
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -56,13 +56,13 @@ func parseVnetRanges(param, s, iso string) ([]vnetRange, error) {
 		if x < lo || y > hi || x > y {
 			return nil, orchestrate.ErrParam("Please provide a valid %s: range %s has to be between %d and %d (%s) and its start must not be above its end", param, part, lo, hi, iso)
 		}
-		out = append(out, vnetRange{x, y})
+		out = append(out, VnetRange{x, y})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].lo < out[j].lo })
+	sort.Slice(out, func(i, j int) bool { return out[i].Lo < out[j].Lo })
 	merged := out[:0]
 	for _, r := range out {
-		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi+1 {
-			merged[n-1].hi = max(merged[n-1].hi, r.hi)
+		if n := len(merged); n > 0 && r.Lo <= merged[n-1].Hi+1 {
+			merged[n-1].Hi = max(merged[n-1].Hi, r.Hi)
 			continue
 		}
 		merged = append(merged, r)
