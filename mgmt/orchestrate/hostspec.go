@@ -17,10 +17,15 @@ func RealHost(v *db.VM) bool { return !strings.EqualFold(v.HypervisorType, "Simu
 // ForRealHost adds to a VM's spec what a real host needs beyond a Simulator's: each disk's
 // pool (type and URL, so the host can open it), where a ROOT disk's template is on the
 // zone's secondary storage, the disk offerings' I/O rates, the SSH keys and password for the
-// config drive. A Simulator VM's spec is left as it is (its deploy path reads nothing more).
-func ForRealHost(ctx context.Context, q db.Querier, v *db.VM, s *protocol.VMSpec) error {
+// config drive. vols are the VM's volumes the spec was made from (SpecOf). A Simulator VM's
+// spec is left as it is (its deploy path reads nothing more).
+func ForRealHost(ctx context.Context, q db.Querier, v *db.VM, vols []*db.Volume, s *protocol.VMSpec) error {
 	if !RealHost(v) {
 		return nil
+	}
+	byID := make(map[string]*db.Volume, len(vols))
+	for _, o := range vols {
+		byID[o.ID] = o
 	}
 	pools := map[string]*protocol.PoolRef{}
 	for i := range s.Disks {
@@ -37,9 +42,9 @@ func ForRealHost(ctx context.Context, q db.Querier, v *db.VM, s *protocol.VMSpec
 			}
 			dk.Pool = ref
 		}
-		vol, err := db.GetVolume(ctx, q, dk.VolumeID)
-		if err != nil {
-			return fmt.Errorf("spec of %s: volume %s: %w", v.ID, dk.VolumeID, err)
+		vol := byID[dk.VolumeID]
+		if vol == nil {
+			return fmt.Errorf("spec of %s: volume %s not among its volumes", v.ID, dk.VolumeID)
 		}
 		if vol.DiskOfferingID != "" {
 			if do, err := db.GetDiskOffering(ctx, q, vol.DiskOfferingID); err == nil {

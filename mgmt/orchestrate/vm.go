@@ -68,7 +68,7 @@ func Spec(ctx context.Context, q db.Querier, v *db.VM) (protocol.VMSpec, error) 
 		return protocol.VMSpec{}, err
 	}
 	s := SpecOf(v, vols, nics)
-	return s, ForRealHost(ctx, q, v, &s)
+	return s, ForRealHost(ctx, q, v, vols, &s)
 }
 
 // SpecOf is Spec from a VM's volumes and NICs already loaded (in device order).

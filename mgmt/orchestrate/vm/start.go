@@ -119,7 +119,7 @@ func Start(ctx context.Context, d *orchestrate.Deps, vmID string, deploying bool
 	var serr error
 	if h != nil {
 		spec = orchestrate.SpecOf(v, h.Vols, h.Nics)
-		serr = orchestrate.ForRealHost(ctx, d.DB.Read(), v, &spec)
+		serr = orchestrate.ForRealHost(ctx, d.DB.Read(), v, h.Vols, &spec)
 	} else {
 		spec, serr = orchestrate.Spec(ctx, d.DB.Read(), v)
 	}
