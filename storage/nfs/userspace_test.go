@@ -3,8 +3,6 @@ package nfs
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path"
 	"strings"
 	"testing"
@@ -17,36 +15,9 @@ import (
 
 // One ganesha serves this test binary (its port is fixed): export 0 is primary storage,
 // export 1 secondary.
-var server *ganeshatest.Server
+func TestMain(m *testing.M) { ganeshatest.Main(m, 2) }
 
-func TestMain(m *testing.M) {
-	if ganeshatest.Skip() == "" {
-		s, err := ganeshatest.Start(2)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start ganesha:", err)
-			os.Exit(1)
-		}
-		server = s
-	}
-	code := m.Run()
-	if server != nil {
-		if err := server.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}
-	os.Exit(code)
-}
-
-func needServer(t *testing.T) *ganeshatest.Server {
-	t.Helper()
-	if server == nil {
-		if ganeshatest.InCI() {
-			t.Fatal("CI=true: the nfs-ganesha tier must run, but " + ganeshatest.Skip())
-		}
-		t.Skip(ganeshatest.Skip())
-	}
-	return server
-}
+func needServer(t *testing.T) *ganeshatest.Server { return ganeshatest.Need(t) }
 
 const poolID = "3d1e5c0a-6b7f-4e2a-9c1d-0f2e3a4b5c6d"
 

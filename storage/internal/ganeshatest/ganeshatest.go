@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -156,4 +157,39 @@ func findScript() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// shared is the server Main started for this test binary (nil when the tier cannot run).
+var shared *Server
+
+// Main is a test binary's TestMain: it starts one server with n exports (unless Skip says the
+// tier cannot run here), runs the tests, and stops it.
+func Main(m *testing.M, n int) {
+	if Skip() == "" {
+		s, err := Start(n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "start ganesha:", err)
+			os.Exit(1)
+		}
+		shared = s
+	}
+	code := m.Run()
+	if shared != nil {
+		if err := shared.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	os.Exit(code)
+}
+
+// Need returns the server Main started, or skips the test (fails it under CI=true).
+func Need(t *testing.T) *Server {
+	t.Helper()
+	if shared == nil {
+		if InCI() {
+			t.Fatal("CI=true: the nfs-ganesha tier must run, but " + Skip())
+		}
+		t.Skip(Skip())
+	}
+	return shared
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"sort"
 	"strconv"
 	"testing"
@@ -16,36 +15,9 @@ import (
 	"github.com/atollcloud/atoll/storage/internal/ganeshatest"
 )
 
-var server *ganeshatest.Server
+func TestMain(m *testing.M) { ganeshatest.Main(m, 1) }
 
-func TestMain(m *testing.M) {
-	if ganeshatest.Skip() == "" {
-		s, err := ganeshatest.Start(1)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start ganesha:", err)
-			os.Exit(1)
-		}
-		server = s
-	}
-	code := m.Run()
-	if server != nil {
-		if err := server.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}
-	os.Exit(code)
-}
-
-func needServer(t *testing.T) *ganeshatest.Server {
-	t.Helper()
-	if server == nil {
-		if ganeshatest.InCI() {
-			t.Fatal("CI=true: the nfs-ganesha tier must run, but " + ganeshatest.Skip())
-		}
-		t.Skip(ganeshatest.Skip())
-	}
-	return server
-}
+func needServer(t *testing.T) *ganeshatest.Server { return ganeshatest.Need(t) }
 
 func dial(t *testing.T) *Client {
 	t.Helper()
