@@ -145,11 +145,7 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		if err := decode(cmd, &s); err != nil {
 			return nil, err
 		}
-		m, ok := d.(hypervisor.Migrator)
-		if !ok {
-			return nil, errors.New("this hypervisor cannot migrate VMs")
-		}
-		return nil, m.PrepareMigration(ctx, driverSpec(s))
+		return a.prepareMigration(ctx, s)
 	case protocol.CmdMigrateVM:
 		var r protocol.MigrateVM
 		if err := decode(cmd, &r); err != nil {
@@ -159,11 +155,11 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		if !ok {
 			return nil, errors.New("this hypervisor cannot migrate VMs")
 		}
-		target := r.TargetAddress
-		if target == "" {
-			target = r.TargetHostID
+		to := hypervisor.MigrationTarget{URI: r.Target.URI, ConsoleLog: r.Target.ConsoleLog, ConfigDrive: r.Target.ConfigDrive}
+		if to.URI == "" {
+			to.URI = r.TargetHostID
 		}
-		return nil, m.MigrateVM(ctx, r.Name, target)
+		return nil, m.MigrateVM(ctx, r.Name, to)
 	case protocol.CmdScaleVM:
 		var r protocol.ScaleVM
 		if err := decode(cmd, &r); err != nil {

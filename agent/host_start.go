@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/atollcloud/atoll/agent/protocol"
+	"github.com/atollcloud/atoll/hypervisor"
 )
 
 // NetworkDriver plugs a real host's VM NICs into its networks: it makes sure the bridge of
@@ -44,4 +46,36 @@ func (a *Agent) startVM(ctx context.Context, s protocol.VMSpec) error {
 		return err
 	}
 	return nil
+}
+
+// prepareMigration readies this host to take a running VM: on a real host its NICs' bridges
+// are made and its disks found on their (shared) pools, none created; the driver answers
+// where it takes the VM.
+func (a *Agent) prepareMigration(ctx context.Context, s protocol.VMSpec) (protocol.MigrationTarget, error) {
+	m, ok := a.cfg.Driver.(hypervisor.Migrator)
+	if !ok {
+		return protocol.MigrationTarget{}, errors.New("this hypervisor cannot migrate VMs")
+	}
+	spec := driverSpec(s)
+	if a.cfg.Network != nil {
+		for i, n := range s.Nics {
+			br, err := a.cfg.Network.BridgeFor(ctx, n)
+			if err != nil {
+				return protocol.MigrationTarget{}, fmt.Errorf("nic %d of %s: %w", n.DeviceID, s.Name, err)
+			}
+			spec.Nics[i].Bridge = br
+		}
+	}
+	if a.cfg.Storage != nil {
+		disks, err := a.cfg.Storage.FindDisks(ctx, s)
+		if err != nil {
+			return protocol.MigrationTarget{}, err
+		}
+		spec.Disks = disks
+	}
+	to, err := m.PrepareMigration(ctx, spec)
+	if err != nil {
+		return protocol.MigrationTarget{}, err
+	}
+	return protocol.MigrationTarget{URI: to.URI, ConsoleLog: to.ConsoleLog, ConfigDrive: to.ConfigDrive}, nil
 }

@@ -176,6 +176,17 @@ func storeMountName(ref protocol.ImageStoreRef) string {
 // tells the hypervisor where each is. created lists the volumes this call made, for the
 // caller to remove if the VM then fails to start; disks that existed are never removed.
 func (h *HostStorage) PrepareDisks(ctx context.Context, spec protocol.VMSpec) (disks []hypervisor.DiskSpec, created []func(context.Context) error, err error) {
+	return h.disks(ctx, spec, true)
+}
+
+// FindDisks tells the hypervisor where each disk of spec is, creating none: a VM migrating
+// here brings disks that exist on shared pools, and a missing one is an error.
+func (h *HostStorage) FindDisks(ctx context.Context, spec protocol.VMSpec) ([]hypervisor.DiskSpec, error) {
+	disks, _, err := h.disks(ctx, spec, false)
+	return disks, err
+}
+
+func (h *HostStorage) disks(ctx context.Context, spec protocol.VMSpec, create bool) (disks []hypervisor.DiskSpec, created []func(context.Context) error, err error) {
 	defer func() {
 		if err != nil {
 			for i := len(created) - 1; i >= 0; i-- {
@@ -207,6 +218,9 @@ func (h *HostStorage) PrepareDisks(ctx context.Context, spec protocol.VMSpec) (d
 		ok, err := pool.Exists(ctx, name)
 		if err != nil {
 			return nil, created, fmt.Errorf("disk %s of %s: %w", d.VolumeID, spec.Name, err)
+		}
+		if !ok && !create {
+			return nil, created, fmt.Errorf("disk %s of %s: not on pool %s", d.VolumeID, spec.Name, d.Pool.ID)
 		}
 		if !ok {
 			if err := h.createDisk(ctx, pool, name, d); err != nil {

@@ -3,6 +3,7 @@ package hypervisor
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // HostInfo describes a host's hardware and hypervisor.
@@ -132,11 +133,33 @@ func TapName(mac string) string {
 	return "at" + string(hex)
 }
 
+// MigratedTapName is the host-side device a NIC takes on the target of a live migration when
+// it is cur on the source: "at" and "au" alternate, so the two taps can exist side by side
+// while the VM switches over (both ends on one machine, or a stale tap left on the target).
+func MigratedTapName(cur string) string {
+	if rest, ok := strings.CutPrefix(cur, "at"); ok {
+		return "au" + rest
+	}
+	if rest, ok := strings.CutPrefix(cur, "au"); ok {
+		return "at" + rest
+	}
+	return cur
+}
+
+// MigrationTarget is where a target host takes an incoming VM: how the source reaches its
+// hypervisor, and the host-local paths the VM's definition must name there.
+type MigrationTarget struct {
+	URI         string // the target hypervisor's migration address (libvirt: qemu+tcp://host/system)
+	ConsoleLog  string // the VM's serial console log on the target ("" keep the source's)
+	ConfigDrive string // the VM's config drive ISO on the target ("" none)
+}
+
 // Migrator is implemented by drivers that move running VMs between hosts: the target prepares
-// to receive the VM (PrepareMigration), then the source sends it (MigrateVM) and forgets it.
+// to receive the VM (PrepareMigration) and says where it takes it, then the source sends it
+// (MigrateVM) and forgets it.
 type Migrator interface {
-	PrepareMigration(ctx context.Context, spec VMSpec) error
-	MigrateVM(ctx context.Context, name, target string) error
+	PrepareMigration(ctx context.Context, spec VMSpec) (MigrationTarget, error)
+	MigrateVM(ctx context.Context, name string, to MigrationTarget) error
 }
 
 // VMStats are one VM's raw counters at one moment; rates are differences between samples.

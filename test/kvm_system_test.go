@@ -63,6 +63,7 @@ type kvmHost struct {
 	agentArgs            []string
 	agent                *proc
 	libvirtDir, lvSocket string
+	lvTCPURI             string // its libvirtd's plain-TCP URI on loopback (live migration)
 	ganeshaDir           string
 }
 
@@ -101,15 +102,7 @@ func startKVMHost(t *testing.T) *kvmHost {
 	h := &kvmHost{ctx: context.Background(), consoleDir: filepath.Join(dir, "console")}
 
 	h.libvirtDir = filepath.Join(dir, "libvirt")
-	for _, l := range strings.Split(script(t, "libvirtd.sh", "start", h.libvirtDir), "\n") {
-		if v, ok := strings.CutPrefix(l, "LIBVIRT_SOCKET="); ok {
-			h.lvSocket = v
-		}
-	}
-	t.Cleanup(func() { script(t, "libvirtd.sh", "stop", h.libvirtDir) })
-	if h.lvSocket == "" {
-		t.Fatal("libvirtd.sh printed no socket")
-	}
+	h.lvSocket, h.lvTCPURI = startLibvirtd(t, h.libvirtDir)
 
 	nfsRoot, err := os.MkdirTemp("", "atoll-kvm-nfs-")
 	if err != nil {
@@ -156,10 +149,35 @@ func startKVMHost(t *testing.T) *kvmHost {
 	tok := api.First(h.do(t, "createHostToken", map[string]string{"clusterid": h.clusterID}), "hosttoken")
 	h.agentArgs = []string{"agent", "--hypervisor", "kvm", "--mgmt", agentAddr, "--state-dir", stateDir, "--name", "kvm-host-1",
 		"--ca-fingerprint", tok["cafingerprint"].(string), "--libvirt-socket", h.lvSocket, "--domain-type", "qemu",
-		"--console-log-dir", h.consoleDir, "--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace"}
+		"--console-log-dir", h.consoleDir, "--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace",
+		"--migration-uri", h.lvTCPURI}
 	h.agent = startProc(t, "agent.log", append(h.agentArgs, "--token", tok["token"].(string))...)
 	h.waitHost(t, "Up")
 	return h
+}
+
+// startLibvirtd starts a private libvirtd in dir, also listening on a loopback TCP port for
+// live migration, and stops it when the test ends; it returns its unix socket and TCP URI.
+func startLibvirtd(t *testing.T, dir string) (socket, tcpURI string) {
+	t.Helper()
+	_, port, err := net.SplitHostPort(freePort(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := script(t, "libvirtd.sh", "start", dir, port)
+	t.Cleanup(func() { script(t, "libvirtd.sh", "stop", dir) })
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "LIBVIRT_SOCKET="); ok {
+			socket = v
+		}
+		if v, ok := strings.CutPrefix(l, "LIBVIRT_TCP_URI="); ok {
+			tcpURI = v
+		}
+	}
+	if socket == "" || tcpURI == "" {
+		t.Fatalf("libvirtd.sh printed no socket or TCP URI:\n%s", out)
+	}
+	return socket, tcpURI
 }
 
 func (h *kvmHost) waitHost(t *testing.T, state string) {

@@ -55,11 +55,21 @@ type NicSpec struct {
 	NetworkID    string `json:"networkid,omitempty"`
 }
 
-// MigrateVM asks the source host to send a running VM to the target host.
+// MigrateVM asks the source host to send a running VM to the target host, which answered
+// PrepareForMigration with Target.
 type MigrateVM struct {
-	Name          string `json:"name"`
-	TargetHostID  string `json:"targethostid"`
-	TargetAddress string `json:"targetaddress,omitempty"`
+	Name         string          `json:"name"`
+	TargetHostID string          `json:"targethostid"`
+	Target       MigrationTarget `json:"target"`
+}
+
+// MigrationTarget is the target host's answer to PrepareForMigration: how the source's
+// hypervisor reaches it (a libvirt URI on KVM; empty on the Simulator) and the VM's paths
+// there.
+type MigrationTarget struct {
+	URI         string `json:"uri,omitempty"`
+	ConsoleLog  string `json:"consolelog,omitempty"`
+	ConfigDrive string `json:"configdrive,omitempty"`
 }
 
 // ScaleVM changes a running VM's CPU and memory.

@@ -251,6 +251,7 @@ func cmdAgent(args []string) error {
 	domainType := fs.String("domain-type", "auto", "with --hypervisor kvm: auto (kvm where it works, else qemu emulation), kvm or qemu")
 	consoleDir := fs.String("console-log-dir", "/var/log/atoll/console", "with --hypervisor kvm: where each VM's serial console is logged")
 	driveDir := fs.String("config-drive-dir", "/var/lib/atoll/configdrive", "with --hypervisor kvm: where config drive ISOs are kept")
+	migrationURI := fs.String("migration-uri", "", "with --hypervisor kvm: how other hosts' libvirtds reach this one's for live migration (default qemu+tcp://<hostname>/system)")
 	nfsMode := fs.String("nfs-mode", "auto", "with --hypervisor kvm: how NFS storage is reached: auto (a kernel mount where the kernel has an NFS client, else QEMU's own), kernel or userspace")
 	fs.Parse(args)
 	if *servers == "" {
@@ -268,7 +269,8 @@ func cmdAgent(args []string) error {
 		if err != nil {
 			return fmt.Errorf("agent: --nfs-mode: %w", err)
 		}
-		drv, err := kvm.New(kvm.Config{Socket: *socket, DomainType: *domainType, ConsoleLogDir: *consoleDir, ConfigDriveDir: *driveDir, Logger: log})
+		drv, err := kvm.New(kvm.Config{Socket: *socket, DomainType: *domainType, ConsoleLogDir: *consoleDir, ConfigDriveDir: *driveDir,
+			MigrationURI: *migrationURI, Logger: log})
 		if err != nil {
 			return fmt.Errorf("agent: %w", err)
 		}

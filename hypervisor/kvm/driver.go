@@ -33,7 +33,10 @@ type Config struct {
 	ConfigDriveDir string        // config drive ISOs, <name>.iso (/var/lib/atoll/configdrive)
 	ConsoleLogDir  string        // serial console logs, <name>.log (/var/log/atoll/console)
 	GenISOImage    string        // the ISO builder ("genisoimage")
-	Logger         *slog.Logger
+	// MigrationURI is how other hosts' libvirtds reach this one's for live migration, as
+	// CloudStack's KVM agent does it: qemu+tcp://<this host's name>/system by default.
+	MigrationURI string
+	Logger       *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -50,6 +53,11 @@ func (c Config) withDefaults() Config {
 	def(&c.ConfigDriveDir, "/var/lib/atoll/configdrive")
 	def(&c.ConsoleLogDir, "/var/log/atoll/console")
 	def(&c.GenISOImage, "genisoimage")
+	if c.MigrationURI == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.MigrationURI = "qemu+tcp://" + h + "/system"
+		}
+	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 5 * time.Second
 	}

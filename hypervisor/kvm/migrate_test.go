@@ -61,7 +61,7 @@ func testMigration(t *testing.T, e *kvmEnv) {
 	}
 	waitConsole(t, log, "ATOLL-TICK 1", 1, 120*time.Second)
 
-	err := drvA.MigrateVM(ctxT(t, 2*time.Minute), spec.Name, same.tcpURI)
+	err := drvA.MigrateVM(ctxT(t, 2*time.Minute), spec.Name, hypervisor.MigrationTarget{URI: same.tcpURI})
 	if err == nil || !strings.Contains(err.Error(), "same host") {
 		t.Fatalf("migration between libvirtds with one host uuid = %v; want libvirt's same-host refusal", err)
 	}
@@ -83,7 +83,7 @@ func testMigration(t *testing.T, e *kvmEnv) {
 	if err := drvA.StartVM(ctxT(t, time.Minute), local); err != nil {
 		t.Fatal(err)
 	}
-	err = drvA.MigrateVM(ctxT(t, 2*time.Minute), local.Name, b.tcpURI)
+	err = drvA.MigrateVM(ctxT(t, 2*time.Minute), local.Name, hypervisor.MigrationTarget{URI: b.tcpURI})
 	if err == nil || !strings.Contains(err.Error(), "without shared storage is unsafe") {
 		t.Errorf("migrating a local-disk vm = %v; want libvirt's unsafe-migration refusal", err)
 	}
@@ -92,13 +92,15 @@ func testMigration(t *testing.T, e *kvmEnv) {
 		t.Fatal(err)
 	}
 
-	if err := drvB.PrepareMigration(ctxT(t, time.Minute), spec); err != nil {
+	to, err := drvB.PrepareMigration(ctxT(t, time.Minute), spec)
+	if err != nil {
 		t.Fatal(err)
 	}
+	to.URI = b.tcpURI
 	srcPID := e.d.qemuPID(t, spec.Name)
 	ticks := lastTick(log)
 	start := time.Now()
-	if err := drvA.MigrateVM(ctxT(t, 5*time.Minute), spec.Name, b.tcpURI); err != nil {
+	if err := drvA.MigrateVM(ctxT(t, 5*time.Minute), spec.Name, to); err != nil {
 		t.Fatal(err)
 	}
 	e.m.add("live migration (192 MiB guest, TCG, loopback): %s", time.Since(start).Round(time.Millisecond))
@@ -127,7 +129,7 @@ func testMigration(t *testing.T, e *kvmEnv) {
 		t.Errorf("after StopVM the target lists %q", got)
 	}
 	// A replay of the migration finds nothing to move.
-	if err := drvA.MigrateVM(ctxT(t, time.Minute), spec.Name, b.tcpURI); err != nil {
+	if err := drvA.MigrateVM(ctxT(t, time.Minute), spec.Name, to); err != nil {
 		t.Errorf("replayed MigrateVM: %v", err)
 	}
 }

@@ -173,13 +173,13 @@ func (d *Driver) PowerOffVM(name string) bool {
 
 // PrepareMigration defines the incoming VM on this (target) host, running: a simulated
 // migration has no paused phase.
-func (d *Driver) PrepareMigration(ctx context.Context, spec hypervisor.VMSpec) error {
-	return d.StartVM(ctx, spec)
+func (d *Driver) PrepareMigration(ctx context.Context, spec hypervisor.VMSpec) (hypervisor.MigrationTarget, error) {
+	return hypervisor.MigrationTarget{}, d.StartVM(ctx, spec)
 }
 
 // MigrateVM sends a running VM to the target and forgets it here. Migrating a VM this host no
 // longer has succeeds (a replay after the VM left).
-func (d *Driver) MigrateVM(ctx context.Context, name, target string) error {
+func (d *Driver) MigrateVM(ctx context.Context, name string, to hypervisor.MigrationTarget) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s, ok := d.vms[name]

@@ -84,10 +84,10 @@ func TestSimulatorMigrateAndScale(t *testing.T) {
 	if got, _ := src.Spec("i-1-1-VM"); got.CPUs != 2 || got.MemoryBytes != 2<<30 {
 		t.Fatalf("scaled: %+v", got)
 	}
-	if err := dst.PrepareMigration(ctx, spec); err != nil {
+	if _, err := dst.PrepareMigration(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.MigrateVM(ctx, "i-1-1-VM", "dst"); err != nil {
+	if err := src.MigrateVM(ctx, "i-1-1-VM", hypervisor.MigrationTarget{URI: "dst"}); err != nil {
 		t.Fatal(err)
 	}
 	if vms, _ := src.ListVMs(ctx); len(vms) != 0 {
@@ -96,7 +96,7 @@ func TestSimulatorMigrateAndScale(t *testing.T) {
 	if vms, _ := dst.ListVMs(ctx); len(vms) != 1 || vms[0].State != hypervisor.PowerOn {
 		t.Fatalf("the target has %v", vms)
 	}
-	if err := src.MigrateVM(ctx, "i-1-1-VM", "dst"); err != nil {
+	if err := src.MigrateVM(ctx, "i-1-1-VM", hypervisor.MigrationTarget{URI: "dst"}); err != nil {
 		t.Fatalf("a replayed migration: %v", err)
 	}
 	if !dst.PowerOffVM("i-1-1-VM") {

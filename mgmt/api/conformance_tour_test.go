@@ -272,6 +272,9 @@ func (tr *tour) run() {
 	if to := tr.otherHost(vmID, hosts); to != "" {
 		tr.do(a, "migrateVirtualMachine", map[string]string{"virtualmachineid": vmID, "hostid": to})
 	}
+	if to := tr.otherHost(vmID, hosts); to != "" {
+		tr.do(a, "migrateVirtualMachineWithVolume", map[string]string{"virtualmachineid": vmID, "hostid": to})
+	}
 	tr.do(alice, "attachIso", map[string]string{"id": iso, "virtualmachineid": vmID})
 	tr.do(alice, "detachIso", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "stopVirtualMachine", map[string]string{"id": vmID})

@@ -139,3 +139,65 @@ func TestMigrationWithLocalStorage(t *testing.T) {
 		t.Fatalf("migrate a VM on local storage: %q", text)
 	}
 }
+
+// TestMigrateVirtualMachineWithVolume: with a host, the VM moves and its volumes stay on their
+// pools; a mapping to another pool, a volume of another VM, a Stopped VM without a host, or
+// neither host nor mapping are refused before anything moves.
+func TestMigrateVirtualMachineWithVolume(t *testing.T) {
+	v := newVMEnv(t, false)
+	vm := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})
+	id := vm["id"].(string)
+	other := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string)
+	hostOf := func() string {
+		return mgmttest.Do(t, v.Admin, "listVirtualMachines", map[string]string{"id": id})["virtualmachine"].([]any)[0].(map[string]any)["hostid"].(string)
+	}
+	rootOf := func(vmID string) map[string]any {
+		return mgmttest.Do(t, v.tenant, "listVolumes", map[string]string{"virtualmachineid": vmID})["volume"].([]any)[0].(map[string]any)
+	}
+	root, otherRoot := rootOf(id), rootOf(other)
+	own := hostOf()
+	to := v.hosts[0]
+	if to == own {
+		to = v.hosts[1]
+	}
+	mgmttest.Fail(t, v.Admin, "migrateVirtualMachineWithVolume", map[string]string{"virtualmachineid": id}, 431)
+	mgmttest.Fail(t, v.Admin, "migrateVirtualMachineWithVolume", map[string]string{"virtualmachineid": id, "hostid": to,
+		"migrateto[0].volume": "not-a-uuid", "migrateto[0].pool": root["storageid"].(string)}, 431)
+	mgmttest.Fail(t, v.tenant, "migrateVirtualMachineWithVolume", map[string]string{"virtualmachineid": id, "hostid": to}, 432)
+	pools := mgmttest.Do(t, v.Admin, "listStoragePools", nil)["storagepool"].([]any)
+	var elsewhere string
+	for _, p := range pools {
+		if pid := p.(map[string]any)["id"].(string); pid != root["storageid"] {
+			elsewhere = pid
+		}
+	}
+	bad := []map[string]string{
+		{"migrateto[0].volume": otherRoot["id"].(string), "migrateto[0].pool": otherRoot["storageid"].(string)},
+	}
+	if elsewhere != "" {
+		bad = append(bad, map[string]string{"migrateto[0].volume": root["id"].(string), "migrateto[0].pool": elsewhere})
+	}
+	for _, m := range bad {
+		m["virtualmachineid"], m["hostid"] = id, to
+		if code, text := jobFails(t, v.Admin, "migrateVirtualMachineWithVolume", m); code != 431 || !strings.Contains(text, "volume") {
+			t.Fatalf("migrateto %v: %d %s, want 431 naming the volume", m, code, text)
+		}
+		if h := hostOf(); h != own {
+			t.Fatalf("a refused migration moved the VM to %s", h)
+		}
+	}
+	moved := mgmttest.DoAsync(t, v.Admin, "migrateVirtualMachineWithVolume", map[string]string{"virtualmachineid": id, "hostid": to,
+		"migrateto[0].volume": root["id"].(string), "migrateto[0].pool": root["storageid"].(string)})["virtualmachine"].(map[string]any)
+	if moved["hostid"] != to || moved["state"] != "Running" {
+		t.Fatalf("migrated VM: host %v state %v, want %s Running", moved["hostid"], moved["state"], to)
+	}
+	if r := rootOf(id); r["storageid"] != root["storageid"] {
+		t.Fatalf("root volume moved from pool %v to %v", root["storageid"], r["storageid"])
+	}
+	mgmttest.DoAsync(t, v.tenant, "stopVirtualMachine", map[string]string{"id": id})
+	if code, text := jobFails(t, v.Admin, "migrateVirtualMachineWithVolume", map[string]string{"virtualmachineid": id,
+		"migrateto[0].volume": root["id"].(string), "migrateto[0].pool": root["storageid"].(string)}); code != 431 || !strings.Contains(text, "not supported") {
+		t.Fatalf("storage-only migration of a stopped VM: %d %s", code, text)
+	}
+	v.checkLedger(t)
+}

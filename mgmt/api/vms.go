@@ -109,6 +109,13 @@ func registerVMs(s *Server) {
 			{Name: "autoselect", Type: TBool, Description: "Automatically select a destination host which do not require storage migration, if hostId and storageId are not specified. false by default"},
 			{Name: "storageid", Type: TUUID, Description: "Destination storage pool ID to migrate VM volumes to (not supported)"}},
 		Handler: migrateVM, Job: migrateVMJob})
+	s.Reg.Add(&Command{Name: "migrateVirtualMachineWithVolume", Response: vmResponseFields, Roles: Admin, Async: true, ResponseKey: "virtualmachine",
+		Description: "Attempts Migration of a VM with its volumes to a different host",
+		Params: []Param{{Name: "virtualmachineid", Type: TUUID, Required: true, Description: "the ID of the virtual machine"},
+			{Name: "hostid", Type: TUUID, Description: "Destination Host ID to migrate VM to."},
+			{Name: "migrateto", Type: TMap, Description: "Storage to pool mapping: migrateto[i].volume=<uuid>&migrateto[i].pool=<uuid>. Volumes stay on their pools in Atoll, so each pool must be the volume's own"},
+			{Name: "autoselect", Type: TBool, Description: "Automatically select a destination host for a running instance, if host is not specified. false by default"}},
+		Handler: migrateVMWithVolume, Job: migrateVMWithVolumeJob})
 	offeringParams := []Param{vmID,
 		{Name: "serviceofferingid", Type: TUUID, Required: true, Description: "the service offering ID to apply to the virtual machine"},
 		{Name: "details", Type: TMap, Length: 5120, Description: "name value pairs of custom parameters for cpu, memory and cpunumber"},

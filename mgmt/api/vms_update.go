@@ -25,6 +25,39 @@ func migrateVMJob(c *Call, j *db.Job) (any, error) {
 	return c.vmAnswer(vm.Migrate(c.Ctx, c.deps(), c.actor(), j.InstanceID, strings.ToLower(c.P.String("hostid"))))
 }
 
+// migrateVMWithVolume checks migrateVirtualMachineWithVolume's parameters, then starts its job.
+func migrateVMWithVolume(c *Call) (any, error) {
+	if _, err := c.volumeToPool(); err != nil {
+		return nil, err
+	}
+	if auto, _ := c.P.Bool("autoselect"); !auto && c.P.String("hostid") == "" && len(c.P.Map("migrateto")) == 0 {
+		return nil, ErrParam("Either hostid or migrateto  must be passed for migrating the VM")
+	}
+	return c.vmJob("virtualmachineid")
+}
+
+// volumeToPool reads migrateto[i].volume and migrateto[i].pool.
+func (c *Call) volumeToPool() (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range c.P.Map("migrateto") {
+		vol, pool := strings.ToLower(m["volume"]), strings.ToLower(m["pool"])
+		if !IsUUID(vol) || !IsUUID(pool) {
+			return nil, ErrParam("Invalid migrateto entry: each needs a volume and a pool UUID (got volume=%q pool=%q)", m["volume"], m["pool"])
+		}
+		out[vol] = pool
+	}
+	return out, nil
+}
+
+func migrateVMWithVolumeJob(c *Call, j *db.Job) (any, error) {
+	m, err := c.volumeToPool()
+	if err != nil {
+		return nil, err
+	}
+	auto, _ := c.P.Bool("autoselect")
+	return c.vmAnswer(vm.MigrateWithVolume(c.Ctx, c.deps(), c.actor(), j.InstanceID, strings.ToLower(c.P.String("hostid")), auto, m))
+}
+
 // offeringSpec reads a VM's new offering from the call's parameters.
 func (c *Call) offeringSpec() vm.OfferingSpec {
 	return vm.OfferingSpec{OfferingID: c.P.String("serviceofferingid"), Details: c.vmDetailsParam()}

@@ -6,6 +6,7 @@ package orchestrate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,6 +108,11 @@ func (e *AgentError) Error() string {
 
 // Send runs a command and turns a failed answer into an *AgentError.
 func (d *Deps) Send(ctx context.Context, hostID, name string, body any, timeout time.Duration) error {
+	return d.SendFor(ctx, hostID, name, body, nil, timeout)
+}
+
+// SendFor is Send that also decodes the answer's body into answer (when not nil).
+func (d *Deps) SendFor(ctx context.Context, hostID, name string, body, answer any, timeout time.Duration) error {
 	if d.Agents == nil {
 		return &AgentError{Command: name, HostID: hostID, Text: "no agents manager on this management server"}
 	}
@@ -118,6 +124,11 @@ func (d *Deps) Send(ctx context.Context, hostID, name string, body any, timeout 
 	}
 	if !ans.OK {
 		return &AgentError{Command: name, HostID: hostID, Text: ans.Error}
+	}
+	if answer != nil && len(ans.Body) > 0 {
+		if err := json.Unmarshal(ans.Body, answer); err != nil {
+			return &AgentError{Command: name, HostID: hostID, Text: "bad answer: " + err.Error()}
+		}
 	}
 	return nil
 }

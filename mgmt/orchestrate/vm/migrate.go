@@ -72,9 +72,10 @@ func Migrate(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, 
 	if err != nil {
 		return nil, err
 	}
-	serr := d.Send(ctx, v.MigrateHostID, protocol.CmdPrepareMigration, spec, AgentTimeout)
+	var to protocol.MigrationTarget
+	serr := d.SendFor(ctx, v.MigrateHostID, protocol.CmdPrepareMigration, spec, &to, AgentTimeout)
 	if serr == nil {
-		serr = d.Send(ctx, v.HostID, protocol.CmdMigrateVM, protocol.MigrateVM{Name: v.InstanceName(), TargetHostID: v.MigrateHostID}, AgentTimeout)
+		serr = d.Send(ctx, v.HostID, protocol.CmdMigrateVM, protocol.MigrateVM{Name: v.InstanceName(), TargetHostID: v.MigrateHostID, Target: to}, MigrateTimeout)
 		if serr != nil {
 			_ = d.Send(ctx, v.MigrateHostID, protocol.CmdDestroyVM, protocol.VMRef{Name: v.InstanceName(), Force: true}, AgentTimeout)
 		}
@@ -152,4 +153,46 @@ func StorageScope(ctx context.Context, q db.Querier, vmID string) (zoneWide, loc
 		local = local || strings.EqualFold(p.Scope, "HOST")
 	}
 	return zoneWide, local, nil
+}
+
+// MigrateWithVolume is migrateVirtualMachineWithVolume: a Running VM moves to hostID (with
+// autoSelect and no hostID, to one the planner chooses) with its volumes staying where they are. Atoll does not move volumes between pools (storage motion),
+// so each volume that volumeToPool names must be the VM's and be on that pool already, and a
+// Stopped VM (CloudStack's storage-only migration) is refused.
+func MigrateWithVolume(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, hostID string, autoSelect bool, volumeToPool map[string]string) (*db.VM, error) {
+	q := d.DB.Read()
+	v, err := db.GetVM(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	if hostID == "" && !autoSelect {
+		if v.State != db.VMStopped {
+			return nil, orchestrate.ErrParam("VM ID: %s is not in Stopped state to migrate, use hostid parameter to migrate it to a new host", v.ID)
+		}
+		return nil, orchestrate.ErrParam("Migrating the volumes of VM %s to other storage pools is not supported: Atoll keeps volumes on their pools", v.ID)
+	}
+	if v.State != db.VMRunning && v.State != db.VMMigrating {
+		return nil, orchestrate.ErrParam("VM ID: %s is not in Running state to migrate it to new host", v.ID)
+	}
+	if v.State == db.VMMigrating {
+		return Migrate(ctx, d, a, id, hostID) // a replay: the checks below held when it began
+	}
+	for volID, poolID := range volumeToPool {
+		vol, err := db.GetVolume(ctx, q, volID)
+		if errors.Is(err, db.ErrNotFound) || (err == nil && vol.VMID != v.ID) {
+			return nil, orchestrate.ErrParam("Cannot migrate volume %s: it is not a volume of VM %s", volID, v.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, err := db.GetStoragePool(ctx, q, poolID); errors.Is(err, db.ErrNotFound) {
+			return nil, orchestrate.ErrParam("Cannot migrate volume %s: storage pool %s does not exist", volID, poolID)
+		} else if err != nil {
+			return nil, err
+		}
+		if vol.PoolID != poolID {
+			return nil, orchestrate.ErrParam("Cannot migrate volume %s to storage pool %s: Atoll does not move volumes between pools with a VM (it stays on %s)", volID, poolID, vol.PoolID)
+		}
+	}
+	return Migrate(ctx, d, a, id, hostID)
 }

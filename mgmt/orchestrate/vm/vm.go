@@ -18,6 +18,10 @@ const JobType = "VirtualMachine"
 // AgentTimeout bounds one VM command on an agent.
 var AgentTimeout = 60 * time.Second
 
+// MigrateTimeout bounds a live migration on the source host: the guest's memory crosses
+// the network while it runs (CloudStack's migratewait is an hour; its pages rarely need it).
+var MigrateTimeout = 15 * time.Minute
+
 // Get loads a VM the caller may act on. A VM that does not exist, or that the caller may not
 // see, answers 431 "Unable to find virtual machine" (CloudStack's wording for a bad id).
 func Get(ctx context.Context, q db.Querier, caller *iam.Caller, id string) (*db.VM, error) {
