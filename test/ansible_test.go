@@ -28,12 +28,13 @@ func adminEnv(t *testing.T, endpoint, dataDir string) []string {
 
 var recapRE = regexp.MustCompile(`localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
 
-// runPlaybook runs a playbook and returns its recap counts (ok, changed, failed) and output.
-func runPlaybook(t *testing.T, env []string, playbook string) (ok, changed, failed, output string) {
+// runPlaybook runs a playbook (with ansible-playbook's extra arguments, e.g. -e @vars.json)
+// and returns its recap counts (ok, changed, failed) and output.
+func runPlaybook(t *testing.T, env []string, playbook string, extra ...string) (ok, changed, failed, output string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/usr/bin/ansible-playbook", "-i", "localhost,", playbook)
+	cmd := exec.CommandContext(ctx, "/usr/bin/ansible-playbook", append([]string{"-i", "localhost,", playbook}, extra...)...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	m := recapRE.FindStringSubmatch(string(out))
