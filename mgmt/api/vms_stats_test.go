@@ -54,8 +54,10 @@ func listed(t *testing.T, v *vmEnv, cmd, id string, extra map[string]string) map
 // accumulate=true) or the last interval's (accumulate=false); not with details that leave out
 // stats. A sample whose counters went down (the VM restarted) starts a new run: no CPU
 // percentage, its counters counted whole. The stats go with the VM's expunge.
-func TestVMStatsCollected(t *testing.T) {
-	v := newVMEnv(t, false)
+func TestVMStatsCollected(t *testing.T) { testVMStatsCollected(t, false) }
+
+func testVMStatsCollected(t *testing.T, mysql bool) {
+	v := newVMEnv(t, mysql)
 	ctx := context.Background()
 	deployed := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})
 	id := deployed["id"].(string)
@@ -158,8 +160,17 @@ func TestVMStatsCollected(t *testing.T) {
 }
 
 // Stats are kept vm.stats.max.retention.time minutes after their last sample.
-func TestVMStatsRetention(t *testing.T) {
-	v := newVMEnv(t, false)
+func TestVMStatsRetention(t *testing.T) { testVMStatsRetention(t, false) }
+
+// The same on MariaDB (skipped without ATOLL_TEST_MYSQL, failed under CI).
+func TestVMStatsOnMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	t.Run("collected", func(t *testing.T) { testVMStatsCollected(t, true) })
+	t.Run("retention", func(t *testing.T) { testVMStatsRetention(t, true) })
+}
+
+func testVMStatsRetention(t *testing.T, mysql bool) {
+	v := newVMEnv(t, mysql)
 	ctx := context.Background()
 	id := v.deploy(t, v.tenant, map[string]string{"networkids": v.network})["id"].(string)
 	now := time.Now()
