@@ -205,9 +205,10 @@ func RecordStats(ctx context.Context, d *db.DB, hostID string, vms []db.StatsTar
 
 // NextStats derives a VM's stats row from its previous one (nil: none) and a new sample taken
 // at sampled (the host's clock, Unix ms) on hostID. The sample continues the previous one's
-// run when it comes from the same host, later, and no counter went down; then the increase of
-// each counter is its difference and the CPU use is the CPU time gained over the wall time
-// between the samples, per vCPU, in percent (CloudStack's KVM formula). Otherwise (the first
+// run when it comes from the same host and no counter went down; then the increase of each
+// counter is its difference and the CPU use is the CPU time gained over the wall time between
+// the samples, per vCPU, in percent (CloudStack's KVM formula; none if the host's clock did
+// not move forward). Otherwise (the first
 // sample, or the VM restarted or moved) the counters count from the VM's start, so each
 // increase is the counter itself and there is no CPU use yet. The increases are summed into
 // Acc.
@@ -227,12 +228,11 @@ func NextStats(prev *db.VMStats, vmID, hostID string, s protocol.VMStats, sample
 	if next.Sampled <= 0 {
 		next.Sampled = now
 	}
-	same := prev != nil && prev.HostID == hostID && next.Sampled > prev.Sampled && next.CPUTimeNs >= prev.CPUTimeNs &&
-		!next.Raw.Below(prev.Raw)
+	same := prev != nil && prev.HostID == hostID && next.CPUTimeNs >= prev.CPUTimeNs && !next.Raw.Below(prev.Raw)
 	next.Last = next.Raw
 	if same {
 		next.Last = next.Raw.Minus(prev.Raw)
-		if next.CPUs > 0 {
+		if next.CPUs > 0 && next.Sampled > prev.Sampled {
 			wallNs := float64(next.Sampled-prev.Sampled) * 1e6
 			next.CPUUsed = sql.NullFloat64{Float64: float64(next.CPUTimeNs-prev.CPUTimeNs) / (wallNs * float64(next.CPUs)) * 100, Valid: true}
 		}
