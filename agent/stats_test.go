@@ -17,7 +17,9 @@ type reportingDriver struct {
 	stats []hypervisor.VMStats
 }
 
-func (d *reportingDriver) VMStats(ctx context.Context) ([]hypervisor.VMStats, error) { return d.stats, nil }
+func (d *reportingDriver) VMStats(ctx context.Context) ([]hypervisor.VMStats, error) {
+	return d.stats, nil
+}
 
 // plainDriver hides every optional interface of the simulator, StatsReporter among them.
 type plainDriver struct{ hypervisor.Driver }
