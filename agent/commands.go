@@ -134,6 +134,8 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 			LocalStorageBytes: info.LocalStorageBytes, Capabilities: info.Capabilities, AgentVersion: Version}, nil
 	case protocol.CmdVMStates:
 		return a.vmStates(ctx)
+	case protocol.CmdGetVMStats:
+		return a.vmStats(ctx, cmd)
 	case protocol.CmdStartVM:
 		var s protocol.VMSpec
 		if err := decode(cmd, &s); err != nil {

@@ -171,6 +171,7 @@ type VMStats struct {
 	MemoryBytes int64  // memory the guest has now (its balloon's size)
 	MaxMemory   int64  // the most it may have
 	RSSBytes    int64  // host memory its process uses
+	FreeMemory  int64  // memory the guest reports unused (its balloon driver's stats); 0: not reported
 	Disks       []DiskStats
 	Nics        []NicStats
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/atollcloud/atoll/mgmt/jobs"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/snapshot"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/atollcloud/atoll/mgmt/snapshots"
 	"github.com/google/uuid"
@@ -147,8 +148,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.JobLease > 0 {
 		s.Snapshots.Lease = o.JobLease
 	}
-	s.wg.Add(4)
+	// The VM stats collector samples the hosts whose agent connections this server holds.
+	stats := &vm.StatsCollector{Deps: deps, ServerID: id}
+	s.wg.Add(5)
 	go func() { defer s.wg.Done(); s.Snapshots.Run(runCtx) }()
+	go func() { defer s.wg.Done(); stats.Run(runCtx) }()
 	go func() { defer s.wg.Done(); runner.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.heartbeats(runCtx) }()
 	go func() {

@@ -292,6 +292,7 @@ func TestKVMSystem(t *testing.T) {
 	for _, m := range []string{"ATOLL-SYSTEM-USERDATA-OK", "ATOLL-TINY-USERDATA-RAN exit=0", "ATOLL-TINY-SSHKEY ssh-ed25519", "ATOLL-SYSTEM-KEY-INSTALLED", "ATOLL-TINY-PASSWORD-SET"} {
 		h.waitConsole(t, name, m, 10*time.Second)
 	}
+	h.checkVMStats(t, vmID) // its usage statistics (kvm_stats_test.go)
 
 	// Its root volume is a file on the export.
 	root := api.First(h.do(t, "listVolumes", map[string]string{"virtualmachineid": vmID, "type": "ROOT"}), "volume")

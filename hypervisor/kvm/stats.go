@@ -60,6 +60,7 @@ func parseStats(name string, ps []libvirt.TypedParam) hypervisor.VMStats {
 	st.MemoryBytes = i("balloon.current") * 1024
 	st.MaxMemory = i("balloon.maximum") * 1024
 	st.RSSBytes = i("balloon.rss") * 1024
+	st.FreeMemory = i("balloon.unused") * 1024
 	for n := int64(0); n < i("block.count"); n++ {
 		p := "block." + strconv.FormatInt(n, 10) + "."
 		st.Disks = append(st.Disks, hypervisor.DiskStats{Device: s(p + "name"), Path: s(p + "path"),

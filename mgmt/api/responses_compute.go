@@ -82,7 +82,7 @@ var vmResponseFields = join(jobFields, owner("VM"), inZone("VM"), []Field{
 		f("description", rString, "the affinity group's description")),
 	nested("nic", rSet, "the VM's NICs", nicFields...),
 	tags(rSet, "VM"),
-})
+}, vmStatsFields)
 
 // vmUserDataResponse is CloudStack's VMUserDataResponse.
 var vmUserDataResponse = join(jobFields, []Field{

@@ -36,7 +36,7 @@ func registerVMLists(s *Server) {
 			Param{Name: "vpcid", Type: TUUID, Description: "list vms by vpc"},
 			Param{Name: "storageid", Type: TUUID, Description: "the storage ID where vm's volumes belong to"},
 			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (Atoll has no projects: refused)"},
-			Param{Name: "accumulate", Type: TBool, Description: "Accumulates the VM metrics data instead of returning only the most recent data collected (ignored)"},
+			Param{Name: "accumulate", Type: TBool, Description: "Accumulates the VM metrics data instead of returning only the most recent data collected. The default behavior is set by the global configuration vm.stats.increment.metrics."},
 			Param{Name: "showicon", Type: TBool, Description: "flag to display the resource icon for VMs (ignored)"},
 			Param{Name: "retrieveonlyresourcecount", Type: TBool, Description: "Whether to retrieve only the count of VMs"},
 			tagsListParam,
@@ -50,6 +50,7 @@ func registerVMLists(s *Server) {
 			{Name: "fordisplay", Type: TBool, Description: "list resources by display flag"},
 		},
 		Handler: listNics})
+	registerVMMetrics(s)
 }
 
 func listVMs(c *Call) (any, error) {
@@ -132,6 +133,9 @@ func listVMs(c *Call) (any, error) {
 		for i, v := range list {
 			items[i].(*vmResponse).UserData = v.UserData
 		}
+	}
+	if err := c.addVMStats(q, items); err != nil {
+		return nil, err
 	}
 	return ListResult{Key: "virtualmachine", Items: items, Count: total}, nil
 }
@@ -299,6 +303,7 @@ type vmResponse struct {
 	AffinityGroup         []map[string]any  `json:"affinitygroup"`
 	Nic                   []*nicResponse    `json:"nic"`
 	Tags                  []any             `json:"tags"`
+	vmStatsResponse
 }
 
 // nicResponse is CloudStack's NicResponse.

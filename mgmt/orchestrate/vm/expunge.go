@@ -15,8 +15,8 @@ import (
 
 // Expunge removes a Destroyed (or Error) VM for good: the host forgets it, its ROOT volume and
 // destroyed DATADISKs are expunged (their pool allocation released), other DATADISKs are
-// detached, its NICs give their addresses back, and its affinity memberships
-// and tags go. With event (and an actor with a caller) it records VM.EXPUNGE. Each step is
+// detached, its NICs give their addresses back, and its affinity memberships,
+// tags and usage statistics go. With event (and an actor with a caller) it records VM.EXPUNGE. Each step is
 // idempotent, so a run that dies half-way is finished by the next.
 func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, event bool) error {
 	var v *db.VM
@@ -117,6 +117,9 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 			return err
 		}
 		if err := db.DeleteTagsOf(ctx, tx, "UserVm", cur.ID); err != nil {
+			return err
+		}
+		if err := db.DeleteVMStats(ctx, tx, cur.ID); err != nil {
 			return err
 		}
 		cur.State, cur.Removed = db.VMExpunged, now
