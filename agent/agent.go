@@ -79,7 +79,10 @@ type Agent struct {
 	lb       string
 	hostID   string
 	interval atomic.Int64 // ping interval, ms
-	rnd      *rand.Rand
+	// powerEvents names VMs the driver saw stop behind the agent's back (nil: it cannot tell);
+	// only the goroutine running pings reads it.
+	powerEvents <-chan string
+	rnd         *rand.Rand
 
 	registered chan struct{} // closed and replaced on each registration
 }
@@ -179,6 +182,9 @@ func (a *Agent) Drop() {
 // Run keeps the agent connected until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	backoff := a.cfg.MinBackoff
+	if w, ok := a.cfg.Driver.(hypervisor.PowerWatcher); ok {
+		a.powerEvents = w.WatchPower(ctx)
+	}
 	for ctx.Err() == nil {
 		a.mu.Lock()
 		order := Order(a.servers, a.lb, a.id.guid, a.rnd)
@@ -403,25 +409,36 @@ func (a *Agent) vmStates(ctx context.Context) ([]protocol.VMState, error) {
 
 // pings sends a heartbeat every ping interval until the connection fails. A ping that gets no
 // answer within twice the interval (at least 10 s) ends the connection: the server is gone.
+// When the driver reports a VM stopped or crashed behind the agent's back, a ping carrying
+// the full power report goes at once.
 func (a *Agent) pings(ctx context.Context, conn *protocol.Conn) error {
 	interval := time.Duration(a.interval.Load()) * time.Millisecond
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	n := 0
 	for {
+		full := false
 		select {
 		case <-conn.Done():
 			return conn.Err()
 		case <-t.C:
+			n++
+			full = n%a.cfg.ReportEvery == 0
+		case name, ok := <-a.powerEvents:
+			if !ok {
+				a.powerEvents = nil
+				continue
+			}
+			a.log.Info("vm stopped behind the agent's back: reporting now", "vm", name)
+			full = true
 		}
 		if ic, ok := a.cfg.Driver.(hypervisor.Interceptor); ok {
 			if err := ic.Intercept(ctx, protocol.CmdPingFaults); err != nil {
 				continue // an injected fault: this host stays silent
 			}
 		}
-		n++
 		p := protocol.Ping{HostID: a.HostID()}
-		if n%a.cfg.ReportEvery == 0 {
+		if full {
 			vms, err := a.vmStates(ctx)
 			if err == nil {
 				p.Full, p.VMs = true, vms

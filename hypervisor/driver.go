@@ -133,6 +133,15 @@ func TapName(mac string) string {
 	return "at" + string(hex)
 }
 
+// PowerWatcher is implemented by drivers that learn at once when a VM stops or crashes
+// behind the agent's back (libvirt's lifecycle events): the agent then reports its VMs'
+// power states without waiting for its next heartbeat. The channel carries the names of
+// such VMs, never blocks the driver (events beyond its buffer are dropped: one report covers
+// them all) and closes when ctx ends.
+type PowerWatcher interface {
+	WatchPower(ctx context.Context) <-chan string
+}
+
 // MigratedTapName is the host-side device a NIC takes on the target of a live migration when
 // it is cur on the source: "at" and "au" alternate, so the two taps can exist side by side
 // while the VM switches over (both ends on one machine, or a stale tap left on the target).

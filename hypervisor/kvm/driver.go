@@ -450,4 +450,5 @@ var (
 	_ hypervisor.Migrator      = (*Driver)(nil)
 	_ hypervisor.Scaler        = (*Driver)(nil)
 	_ hypervisor.StatsReporter = (*Driver)(nil)
+	_ hypervisor.PowerWatcher  = (*Driver)(nil)
 )
