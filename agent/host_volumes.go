@@ -53,7 +53,21 @@ func (a *Agent) hostVolumeCommand(ctx context.Context, cmd protocol.Command) (an
 		return nil, a.plug(ctx, false, v.VM, v.Volume, v.DeviceID, pool)
 	case protocol.CmdResizeVolume:
 		if v.VM != "" && a.running(ctx, v.VM) {
-			return nil, fmt.Errorf("resize %s: the volume is in use by running VM %s; resizing it live is not supported on this host yet", name, v.VM)
+			rs, ok := a.cfg.Driver.(hypervisor.DiskResizer)
+			if !ok {
+				return nil, fmt.Errorf("resize %s: the volume is in use by running VM %s; this hypervisor cannot resize it live", name, v.VM)
+			}
+			done, err := rs.ResizeDisk(ctx, v.VM, v.Volume.ID, v.NewSize)
+			if err != nil {
+				return nil, err
+			}
+			if done {
+				info, err := pool.Info(ctx, name)
+				if err != nil {
+					return nil, err
+				}
+				return protocol.VolumeAnswer{Path: name, Size: info.VirtualSize}, nil
+			}
 		}
 		info, err := pool.Resize(ctx, name, v.NewSize, v.ShrinkOK)
 		if err != nil {

@@ -235,6 +235,13 @@ type Interceptor interface {
 // ErrNoVM is returned for an operation on a VM the hypervisor does not know.
 var ErrNoVM = errors.New("hypervisor: no such vm")
 
+// DiskResizer is implemented by drivers that grow a running VM's disk in place (the guest
+// sees the new size at once). resized is false when the VM is not running or has no such
+// disk: the caller then resizes the file itself.
+type DiskResizer interface {
+	ResizeDisk(ctx context.Context, vm, volumeID string, size int64) (resized bool, err error)
+}
+
 // DiskAttacher is implemented by drivers that plug a disk into a running VM and pull it out
 // again (attachVolume, detachVolume). A VM that is not running has nothing to change on the
 // host: its next start takes its disks from its spec.

@@ -249,8 +249,8 @@ func (h *kvmHost) osType(t *testing.T) string {
 // primary storage is an NFS export: the template is downloaded from a local HTTP server with
 // its checksum verified; the guest boots, runs its userdata and installs its SSH key (seen on
 // its console); its root volume is a file on the export; a data volume attached through the
-// API appears in the guest; stop, start, reboot, a snapshot and a volume from it, destroy and
-// expunge work.
+// API appears in the guest and grows there when resized; stop, start, reboot, a snapshot and
+// a volume from it, destroy and expunge work.
 func TestKVMSystem(t *testing.T) {
 	h := startKVMHost(t)
 	url, sum, missing := serveTemplate(t)
@@ -308,6 +308,21 @@ func TestKVMSystem(t *testing.T) {
 	h.waitConsole(t, name, "ATOLL-TINY-DISK-ADDED vdb", time.Minute)
 	if _, err := os.Stat(filepath.Join(h.primary, vol["id"].(string))); err != nil {
 		t.Errorf("data volume not on the NFS export: %v", err)
+	}
+	// Grown while the guest runs (libvirt's block resize): the guest sees the new size.
+	medium := api.First(h.do(t, "listDiskOfferings", map[string]string{"name": "Medium"}), "diskoffering")["id"].(string)
+	grown := api.First(h.do(t, "resizeVolume", map[string]string{"id": vol["id"].(string), "diskofferingid": medium}), "volume")
+	if fmt.Sprint(grown["size"]) != strconv.FormatInt(20<<30, 10) {
+		t.Errorf("live-resized volume: size %v, want %d", grown["size"], int64(20<<30))
+	}
+	h.waitConsole(t, name, fmt.Sprintf("ATOLL-TINY-DISK-RESIZED vdb %d", int64(20<<30)), time.Minute)
+	// A snapshot of a running KVM VM's volume is refused as CloudStack does by default
+	// (kvm.snapshot.enabled=false), and none is left behind.
+	if _, text := jobFails(t, h, "createSnapshot", map[string]string{"volumeid": vol["id"].(string)}); !strings.Contains(text, "KVM Snapshot is not supported for Running VMs") {
+		t.Errorf("snapshot of a running VM's volume: %s", text)
+	}
+	if l := h.do(t, "listSnapshots", map[string]string{"volumeid": vol["id"].(string)}); l["snapshot"] != nil {
+		t.Errorf("a refused snapshot left %v", l["snapshot"])
 	}
 
 	// Reboot, stop, start.

@@ -451,4 +451,5 @@ var (
 	_ hypervisor.Scaler        = (*Driver)(nil)
 	_ hypervisor.StatsReporter = (*Driver)(nil)
 	_ hypervisor.PowerWatcher  = (*Driver)(nil)
+	_ hypervisor.DiskResizer   = (*Driver)(nil)
 )

@@ -106,3 +106,50 @@ func (d *Driver) liveXML(ctx context.Context, dom libvirt.Domain) (*libvirtxml.D
 	}
 	return def, nil
 }
+
+// ResizeDisk grows a running VM's disk (found by the volume's serial) to size bytes through
+// QEMU (libvirt's block resize), so the guest sees it at once. It never shrinks: a live
+// guest's file system would lose its end.
+func (d *Driver) ResizeDisk(ctx context.Context, vm, volumeID string, size int64) (bool, error) {
+	defer d.lockVM(vm)()
+	dom, ok, err := d.lookup(ctx, "resize disk", vm)
+	if err != nil || !ok {
+		return false, err
+	}
+	st, err := d.state(ctx, dom)
+	if err != nil {
+		return false, fmt.Errorf("kvm: resize disk of %s: %w", vm, err)
+	}
+	if !active(st) {
+		return false, nil
+	}
+	cur, err := d.findDisk(ctx, dom, volumeID)
+	if err != nil {
+		return false, fmt.Errorf("kvm: resize disk of %s: %w", vm, err)
+	}
+	if cur == nil || cur.Target == nil {
+		return false, nil
+	}
+	var have uint64
+	err = d.conn.do(ctx, "block info", func(l *libvirt.Libvirt) error {
+		var e error
+		have, _, _, e = l.DomainGetBlockInfo(dom, cur.Target.Dev, 0)
+		return e
+	})
+	if err != nil {
+		return false, fmt.Errorf("kvm: resize disk %s of %s: %w", cur.Target.Dev, vm, err)
+	}
+	if size < int64(have) {
+		return false, fmt.Errorf("kvm: resize disk %s of %s: shrinking a running VM's disk from %d to %d bytes is not supported", cur.Target.Dev, vm, have, size)
+	}
+	if size == int64(have) {
+		return true, nil
+	}
+	err = d.conn.do(ctx, "block resize", func(l *libvirt.Libvirt) error {
+		return l.DomainBlockResize(dom, cur.Target.Dev, uint64(size), libvirt.DomainBlockResizeBytes)
+	})
+	if err != nil {
+		return false, fmt.Errorf("kvm: resize disk %s of %s: %w", cur.Target.Dev, vm, err)
+	}
+	return true, nil
+}

@@ -23,6 +23,8 @@ type Setting struct {
 var Catalogue = []Setting{
 	{Name: "atoll.image.url.allow.loopback", Category: "Storage", Type: "Boolean", Default: "false", Scopes: []string{Global}, Dynamic: true,
 		Description: "Atoll's own: allow templates and ISOs registered from a loopback address (127.0.0.0/8), which CloudStack refuses; for all-in-one and edge installs whose hosts download from the management machine itself"},
+	{Name: "kvm.snapshot.enabled", Category: "Snapshots", Type: "Boolean", Default: "false", Scopes: []string{Global}, Dynamic: true,
+		Description: "Whether volume snapshot is enabled on running instances on a KVM host (Atoll does not take them yet: with true the snapshot fails with that reason)"},
 	{Name: "ping.interval", Category: "Advanced", Type: "Integer", Default: "60", Scopes: []string{Global}, Dynamic: true,
 		Description: "Interval in seconds between agent pings to the management server"},
 	{Name: "ping.timeout", Category: "Advanced", Type: "Float", Default: "2.5", Scopes: []string{Global}, Dynamic: true,

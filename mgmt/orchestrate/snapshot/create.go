@@ -8,6 +8,7 @@ import (
 
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
 	"github.com/atollcloud/atoll/mgmt/snapshots"
@@ -23,7 +24,7 @@ type CreateSpec struct {
 }
 
 // checkSnapshottable applies CloudStack's rules for taking a volume's snapshot.
-func checkSnapshottable(ctx context.Context, q db.Querier, v *db.Volume) error {
+func checkSnapshottable(ctx context.Context, d *orchestrate.Deps, q db.Querier, v *db.Volume) error {
 	if v.State != db.VolumeReady {
 		return orchestrate.ErrParam("VolumeId: %s is not in %s state but %s. Cannot take snapshot.", v.ID, db.VolumeReady, v.State)
 	}
@@ -37,6 +38,17 @@ func checkSnapshottable(ctx context.Context, q db.Querier, v *db.Volume) error {
 		}
 		if vm.State != db.VMRunning && vm.State != db.VMStopped {
 			return orchestrate.ErrParam("VM %s the volume is attached to is %s; snapshots are taken of volumes of Running or Stopped VMs", vm.Name, vm.State)
+		}
+		if vm.State == db.VMRunning && strings.EqualFold(vm.HypervisorType, "KVM") {
+			// CloudStack refuses these unless kvm.snapshot.enabled; Atoll cannot take them yet.
+			on := ""
+			if d.Config != nil {
+				on, _ = d.Config.Get(ctx, config.Global, "", "kvm.snapshot.enabled")
+			}
+			if !strings.EqualFold(on, "true") {
+				return orchestrate.ErrInternal("KVM Snapshot is not supported for Running VMs. It is disabled by default due to a possible volume corruption in certain cases. To enable it set global settings kvm.snapshot.enabled to True. See the documentation for more details.")
+			}
+			return orchestrate.ErrInternal("Snapshots of the volumes of a Running KVM VM are not supported by Atoll yet (kvm.snapshot.enabled is true): stop VM %s first", vm.Name)
 		}
 	}
 	stores, _, err := db.ListImageStores(ctx, q, db.ImageStoreFilter{ZoneID: v.ZoneID})
@@ -53,7 +65,7 @@ func checkSnapshottable(ctx context.Context, q db.Querier, v *db.Volume) error {
 // zone being created), charges its owner one snapshot and the volume's size of secondary
 // storage, and enqueues its job, all in tx. policy is nil for a manual snapshot.
 func newSnapshot(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, tx db.Tx, v *db.Volume, policy *db.SnapshotPolicy, name string) (*db.Snapshot, string, error) {
-	if err := checkSnapshottable(ctx, tx, v); err != nil {
+	if err := checkSnapshottable(ctx, d, tx, v); err != nil {
 		return nil, "", err
 	}
 	stores, _, err := db.ListImageStores(ctx, tx, db.ImageStoreFilter{ZoneID: v.ZoneID})
@@ -170,7 +182,7 @@ func Create(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 		if cur.State == db.SnapshotCreating && v.State == db.VolumeSnapshotting {
 			s = cur // a replay: the volume is ours already
 		} else {
-			if err := checkSnapshottable(ctx, tx, v); err != nil {
+			if err := checkSnapshottable(ctx, d, tx, v); err != nil {
 				return err
 			}
 			v.State = db.VolumeSnapshotting
