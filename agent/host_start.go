@@ -30,6 +30,14 @@ func (a *Agent) startVM(ctx context.Context, s protocol.VMSpec) error {
 	if a.cfg.Storage == nil {
 		return a.cfg.Driver.StartVM(ctx, spec)
 	}
+	if s.BootISOSource != nil {
+		// The ISO first: it creates nothing to undo.
+		src, err := a.cfg.Storage.ISOSource(ctx, *s.BootISOSource)
+		if err != nil {
+			return fmt.Errorf("iso of %s: %w", s.Name, err)
+		}
+		spec.BootISO, spec.BootISOSource = s.BootISOSource.Path, src
+	}
 	disks, created, err := a.cfg.Storage.PrepareDisks(ctx, s)
 	if err != nil {
 		return err

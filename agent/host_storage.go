@@ -240,6 +240,20 @@ func (h *HostStorage) createDisk(ctx context.Context, pool storage.Pool, name st
 	return err
 }
 
+// ISOSource finds an ISO on its image store (opening the store if needed) and says where the
+// hypervisor reads it: over NFS QEMU opens the export itself (a network CD-ROM), so nothing is
+// copied to the host.
+func (h *HostStorage) ISOSource(ctx context.Context, ref protocol.ImageFileRef) (hypervisor.DiskSource, error) {
+	store, err := h.Store(ctx, ref.Store)
+	if err != nil {
+		return hypervisor.DiskSource{}, err
+	}
+	if _, err := store.Stat(ctx, ref.Path); err != nil {
+		return hypervisor.DiskSource{}, fmt.Errorf("iso %s: %w", ref.Path, err)
+	}
+	return driverSource(store.FS().Source(ref.Path)), nil
+}
+
 // driverSource turns the storage layer's Source into the hypervisor's.
 func driverSource(s storage.Source) hypervisor.DiskSource {
 	if s.Kind == storage.SourceNetwork {
