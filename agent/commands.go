@@ -210,6 +210,9 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 	if body, ok, err := a.storageCommand(ctx, cmd); ok { // volumes and snapshots: storage_commands.go
 		return body, err
 	}
+	if body, ok, err := a.isoCommand(ctx, cmd); ok { // attachIso, detachIso: iso.go
+		return body, err
+	}
 	return nil, errors.New("unsupported command " + cmd.Name)
 }
 

@@ -32,6 +32,14 @@ func (a *Agent) startVM(ctx context.Context, s protocol.VMSpec) error {
 	if a.cfg.Storage == nil {
 		return a.cfg.Driver.StartVM(ctx, spec)
 	}
+	if s.BootISOSource != nil {
+		// The ISO first: it creates nothing to undo.
+		src, err := a.cfg.Storage.ISOSource(ctx, *s.BootISOSource)
+		if err != nil {
+			return fmt.Errorf("iso of %s: %w", s.Name, err)
+		}
+		spec.BootISO, spec.BootISOSource = s.BootISOSource.Path, src
+	}
 	disks, created, err := a.cfg.Storage.PrepareDisks(ctx, s)
 	if err != nil {
 		return err
@@ -67,6 +75,13 @@ func (a *Agent) prepareMigration(ctx context.Context, s protocol.VMSpec) (protoc
 		}
 	}
 	if a.cfg.Storage != nil {
+		if s.BootISOSource != nil {
+			src, err := a.cfg.Storage.ISOSource(ctx, *s.BootISOSource)
+			if err != nil {
+				return protocol.MigrationTarget{}, fmt.Errorf("iso of %s: %w", s.Name, err)
+			}
+			spec.BootISO, spec.BootISOSource = s.BootISOSource.Path, src
+		}
 		disks, err := a.cfg.Storage.FindDisks(ctx, s)
 		if err != nil {
 			return protocol.MigrationTarget{}, err

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/hypervisor"
@@ -254,6 +255,20 @@ func (h *HostStorage) createDisk(ctx context.Context, pool storage.Pool, name st
 	return err
 }
 
+// ISOSource finds an ISO on its image store (opening the store if needed) and says where the
+// hypervisor reads it: over NFS QEMU opens the export itself (a network CD-ROM), so nothing is
+// copied to the host.
+func (h *HostStorage) ISOSource(ctx context.Context, ref protocol.ImageFileRef) (hypervisor.DiskSource, error) {
+	store, err := h.Store(ctx, ref.Store)
+	if err != nil {
+		return hypervisor.DiskSource{}, err
+	}
+	if _, err := store.Stat(ctx, ref.Path); err != nil {
+		return hypervisor.DiskSource{}, fmt.Errorf("iso %s: %w", ref.Path, err)
+	}
+	return driverSource(store.FS().Source(ref.Path)), nil
+}
+
 // driverSource turns the storage layer's Source into the hypervisor's.
 func driverSource(s storage.Source) hypervisor.DiskSource {
 	if s.Kind == storage.SourceNetwork {
@@ -262,8 +277,28 @@ func driverSource(s storage.Source) hypervisor.DiskSource {
 	return hypervisor.DiskSource{File: s.Path}
 }
 
-// poolStats connects a pool (opening it if needed), checks it answers, and reports its space.
+// poolCheckTimeout bounds a pool's check, stats and heartbeat on a host, well within the
+// management server's wait for the answer: an NFS server that is gone or hung is answered as
+// unreachable, never waited on.
+const poolCheckTimeout = 10 * time.Second
+
+// poolStats connects a pool (opening it if needed), checks it answers, writes this host's
+// heartbeat in it, and reports its space. A pool that fails is closed, so that the next
+// check reaches its server afresh (an NFS server restarted, a mount gone stale).
 func (a *Agent) poolStats(ctx context.Context, ref protocol.PoolRef) (protocol.PoolStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, poolCheckTimeout)
+	defer cancel()
+	st, err := a.checkPool(ctx, ref)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("pool %s did not answer within %s: %w", ref.ID, poolCheckTimeout, err)
+		}
+		a.cfg.Storage.Forget(ref.ID)
+	}
+	return st, err
+}
+
+func (a *Agent) checkPool(ctx context.Context, ref protocol.PoolRef) (protocol.PoolStats, error) {
 	p, err := a.cfg.Storage.Pool(ctx, ref)
 	if err != nil {
 		return protocol.PoolStats{}, err
@@ -282,4 +317,20 @@ func (a *Agent) poolStats(ctx context.Context, ref protocol.PoolRef) (protocol.P
 		}
 	}
 	return protocol.PoolStats{CapacityBytes: c.Total, UsedBytes: c.Used, AvailableBytes: c.Available}, nil
+}
+
+// Forget closes an open pool and drops it (a pool that failed its check): the next use opens
+// it again from its reference. Closing waits for nothing on the pool's server.
+func (h *HostStorage) Forget(id string) {
+	h.mu.Lock()
+	p, ok := h.pools[id]
+	delete(h.pools, id)
+	h.mu.Unlock()
+	if ok {
+		go func() {
+			if err := p.Close(); err != nil {
+				h.log().Debug("close a pool that failed", "pool", id, "err", err)
+			}
+		}()
+	}
 }

@@ -15,6 +15,9 @@ const (
 	PoolMaintenance        = "Maintenance"
 	PoolErrorInMaintenance = "ErrorInMaintenance"
 	PoolDisabled           = "Disabled"
+	// PoolDown is Atoll's own: an Up pool its hosts cannot reach (CloudStack has no such state
+	// and leaves the pool Up); it takes no new volumes and is Up again once a host reaches it.
+	PoolDown = "Down"
 )
 
 // StoragePool is a primary storage pool (CloudStack's storage_pool table).

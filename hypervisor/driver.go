@@ -48,6 +48,9 @@ type VMSpec struct {
 	SSHKeys     []string
 	BootISO     string // path of an ISO to boot from (a VM deployed from an ISO)
 	OSType      string
+	// BootISOSource, when set, is where BootISO's bytes are (an NFS export QEMU opens itself,
+	// or a host file), as the agent's storage resolved it; unset, BootISO is a host file.
+	BootISOSource DiskSource
 
 	// MaxCPUs and MaxMemoryBytes are the most a running VM may be scaled up to (ScaleVM);
 	// zero means CPUs and MemoryBytes, i.e. not scalable while running.

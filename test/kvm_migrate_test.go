@@ -87,7 +87,7 @@ func virsh(socket string, args ...string) (string, error) {
 // two libvirtds on this machine, each the hypervisor of one host of the cluster, with the
 // guest's disks on the NFS primary storage and its NIC on the guest network's bridge: the VM
 // is Running on the other host afterwards, its domain runs there and is gone here, its tap
-// took the other name of the pair, and the guest still runs (a volume attached after the
+// took the other name of the pair, its ISO is still in its drive, and the guest still runs (a volume attached after the
 // move appears on its console, which the target host now logs). It then goes back with
 // migrateVirtualMachineWithVolume and is destroyed.
 func TestKVMLiveMigration(t *testing.T) {
@@ -109,6 +109,13 @@ func TestKVMLiveMigration(t *testing.T) {
 		t.Fatalf("deployed on %v, want %s", vm["hostid"], a)
 	}
 	h.waitConsole(t, name, "ATOLL-TINY-READY", 3*time.Minute)
+	// An ISO in its drive goes with it (QEMU reads it from the image store over NFS).
+	isoURL, isoSum, _ := serveISO(t)
+	isoID, iso := h.registerISO(t, "tiny-iso", isoURL, isoSum)
+	if iso["isready"] != true {
+		t.Fatalf("ISO not ready: %v", iso["status"])
+	}
+	h.do(t, "attachIso", map[string]string{"id": isoID, "virtualmachineid": vmID})
 	nics, err := virsh(h.lvSocket, "domiflist", name)
 	if err != nil || !strings.Contains(nics, " at") {
 		t.Fatalf("source NICs: %v\n%s", err, nics)
@@ -137,6 +144,9 @@ func TestKVMLiveMigration(t *testing.T) {
 	}
 	if nics, _ := virsh(b.lvSocket, "domiflist", name); !strings.Contains(nics, " au") || !strings.Contains(nics, "atbr-") {
 		t.Errorf("target NIC: want an au<mac> tap on the guest bridge:\n%s", nics)
+	}
+	if blk, _ := virsh(b.lvSocket, "domblklist", name); !strings.Contains(blk, isoID) {
+		t.Errorf("target drives: want the ISO %s in hdc:\n%s", isoID, blk)
 	}
 
 	// The guest runs on the target: a volume attached now appears on its console there.

@@ -85,11 +85,15 @@ func buildDomain(spec hypervisor.VMSpec, o domainOptions) (*libvirtxml.Domain, e
 		return nil, err
 	}
 	dev.Disks = disks
-	if spec.BootISO != "" {
-		dev.Disks = append(dev.Disks, cdrom(spec.BootISO, isoDevice))
+	// The ISO drive is always there, empty when no ISO is in it: an IDE drive cannot be
+	// plugged into a running VM, and attachIso changes its media (ChangeISO).
+	iso, err := isoSource(spec.BootISO, spec.BootISOSource)
+	if err != nil {
+		return nil, err
 	}
+	dev.Disks = append(dev.Disks, cdrom(iso, isoDevice))
 	if o.ConfigDrive != "" {
-		dev.Disks = append(dev.Disks, cdrom(o.ConfigDrive, configDriveDevice))
+		dev.Disks = append(dev.Disks, cdrom(&libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: o.ConfigDrive}}, configDriveDevice))
 	}
 	for _, n := range sortedNics(spec.Nics) {
 		if n.Bridge == "" {
@@ -242,14 +246,28 @@ func ioTune(l hypervisor.DiskLimits) *libvirtxml.DomainDiskIOTune {
 	}
 }
 
-func cdrom(path, dev string) libvirtxml.DomainDisk {
+// cdrom is a read-only IDE CD-ROM drive holding src; nil src is an empty drive.
+func cdrom(src *libvirtxml.DomainDiskSource, dev string) libvirtxml.DomainDisk {
 	return libvirtxml.DomainDisk{
 		Device:   "cdrom",
 		Driver:   &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
-		Source:   &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: path}},
+		Source:   src,
 		Target:   &libvirtxml.DomainDiskTarget{Dev: dev, Bus: "ide"},
 		ReadOnly: &libvirtxml.DomainDiskReadOnly{},
 	}
+}
+
+// isoSource says where an ISO's bytes are: src when set (a file or an NFS export QEMU opens
+// itself), else path as a host file; nil when there is no ISO.
+func isoSource(path string, src hypervisor.DiskSource) (*libvirtxml.DomainDiskSource, error) {
+	if path == "" && src == (hypervisor.DiskSource{}) {
+		return nil, nil
+	}
+	s, err := diskSource(hypervisor.DiskSpec{VolumeID: "iso", Path: path, Source: src})
+	if err != nil {
+		return nil, fmt.Errorf("cd-rom: %w", err)
+	}
+	return s, nil
 }
 
 // diskName is libvirt's device naming: vda ... vdz, vdaa ... (index 0 is vda).

@@ -51,7 +51,11 @@ func TestBuildDomain(t *testing.T) {
 				`<memballoon model="virtio"><stats period="10"></stats></memballoon>`,
 				`<on_poweroff>destroy</on_poweroff>`, `<acpi></acpi>`,
 			},
-			absent: []string{`<interface`, `device="cdrom"`, `<iotune>`},
+			absent: []string{`<interface`, `<iotune>`, `dev="hdd"`},
+		},
+		{
+			name: "empty iso drive",
+			want: []string{`<disk device="cdrom"><driver name="qemu" type="raw"></driver><target dev="hdc" bus="ide"></target><readonly></readonly></disk>`},
 		},
 		{
 			name: "path as file when no source",
@@ -105,6 +109,15 @@ func TestBuildDomain(t *testing.T) {
 			spec: func(s *hypervisor.VMSpec) { s.BootISO = "/mnt/secondary/template/tmpl/1/201/debian.iso" },
 			want: []string{`<boot dev="cdrom"></boot><boot dev="hd"></boot>`,
 				`<source file="/mnt/secondary/template/tmpl/1/201/debian.iso"></source><target dev="hdc" bus="ide"></target><readonly></readonly>`},
+		},
+		{
+			name: "iso boot over nfs",
+			spec: func(s *hypervisor.VMSpec) {
+				s.BootISO = "template/tmpl/2/201/debian.iso"
+				s.BootISOSource = hypervisor.DiskSource{NFSHost: "127.0.0.1", NFSPath: "/export/secondary/template/tmpl/2/201/debian.iso"}
+			},
+			want: []string{`<boot dev="cdrom"></boot><boot dev="hd"></boot>`,
+				`<disk type="network" device="cdrom"><driver name="qemu" type="raw"></driver><source protocol="nfs" name="/export/secondary/template/tmpl/2/201/debian.iso"><host name="127.0.0.1"></host><identity user="root" group="root"></identity></source><target dev="hdc" bus="ide"></target><readonly></readonly></disk>`},
 		},
 		{
 			name: "bridge nics",
@@ -215,6 +228,7 @@ func TestBuildDomainRejects(t *testing.T) {
 		{"device id twice", func(s *hypervisor.VMSpec) {
 			s.Disks = append(s.Disks, hypervisor.DiskSpec{VolumeID: "x", DeviceID: 0, Source: hypervisor.DiskSource{File: "/x"}})
 		}, nil, "used twice"},
+		{"iso not a host file", func(s *hypervisor.VMSpec) { s.BootISO = "6b1e0f3a-iso-id" }, nil, "cd-rom: disk iso: no source"},
 		{"bad type", nil, func(o *domainOptions) { o.Type = "xen" }, `domain type "xen"`},
 		{"total and read bytes", func(s *hypervisor.VMSpec) {
 			s.Disks[0].Limits = hypervisor.DiskLimits{TotalBytesSec: 1 << 20, ReadBytesSec: 1 << 20}

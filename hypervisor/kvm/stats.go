@@ -63,6 +63,9 @@ func parseStats(name string, ps []libvirt.TypedParam) hypervisor.VMStats {
 	st.FreeMemory = i("balloon.unused") * 1024
 	for n := int64(0); n < i("block.count"); n++ {
 		p := "block." + strconv.FormatInt(n, 10) + "."
+		if s(p+"path") == "" {
+			continue // an empty CD-ROM drive: no file, no I/O
+		}
 		st.Disks = append(st.Disks, hypervisor.DiskStats{Device: s(p + "name"), Path: s(p + "path"),
 			ReadBytes: i(p + "rd.bytes"), WriteBytes: i(p + "wr.bytes"), ReadOps: i(p + "rd.reqs"), WriteOps: i(p + "wr.reqs")})
 	}

@@ -32,10 +32,11 @@ func TestParseStats(t *testing.T) {
 		tp("vcpu.current", uint32(2)), tp("vcpu.maximum", uint32(4)),
 		tp("net.count", uint32(1)), tp("net.0.name", "at02004c6e0001"),
 		tp("net.0.rx.bytes", uint64(1000)), tp("net.0.rx.pkts", uint64(10)), tp("net.0.tx.bytes", uint64(2000)), tp("net.0.tx.pkts", uint64(20)),
-		tp("block.count", uint32(2)),
+		tp("block.count", uint32(3)),
 		tp("block.0.name", "vda"), tp("block.0.path", "/pool/root.qcow2"),
 		tp("block.0.rd.reqs", uint64(343)), tp("block.0.rd.bytes", uint64(10070528)), tp("block.0.wr.reqs", uint64(7)), tp("block.0.wr.bytes", uint64(4096)),
 		tp("block.1.name", "hdd"), tp("block.1.path", "/cd/i-2-10-VM.iso"), tp("block.1.rd.reqs", uint64(10)), tp("block.1.rd.bytes", uint64(16434)),
+		tp("block.2.name", "hdc"), // the empty ISO drive: no path, left out
 	}
 	got := parseStats("i-2-10-VM", ps)
 	want := hypervisor.VMStats{

@@ -445,9 +445,9 @@ func updateStoragePool(c *Call) (any, error) {
 			case enabled && p.Status == db.PoolDisabled:
 				p.Status = db.PoolUp
 				events = append(events, evPoolEnable)
-			case enabled && p.Status != db.PoolUp:
+			case enabled && p.Status != db.PoolUp && p.Status != db.PoolDown: // Down: enabled, only unreachable
 				return ErrParam("Primary storage with id %s cannot be enabled. Storage pool state : %s", p.ID, p.Status)
-			case !enabled && p.Status == db.PoolUp:
+			case !enabled && (p.Status == db.PoolUp || p.Status == db.PoolDown):
 				p.Status = db.PoolDisabled
 				events = append(events, evPoolDisable)
 			case !enabled && p.Status != db.PoolDisabled:
@@ -541,7 +541,7 @@ func enableStorageMaintenance(c *Call) (any, error) {
 			return err
 		}
 		id = p.ID
-		if p.Status != db.PoolUp && p.Status != db.PoolErrorInMaintenance {
+		if p.Status != db.PoolUp && p.Status != db.PoolDown && p.Status != db.PoolErrorInMaintenance {
 			return ErrParam("Primary storage with id %s is not ready for migration, as the status is:%s", p.ID, p.Status)
 		}
 		if err := c.setPoolStatus(tx, p, db.PoolPrepareMaintenance); err != nil {
@@ -592,7 +592,7 @@ func cancelStorageMaintenance(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Status == db.PoolUp || p.Status == db.PoolPrepareMaintenance {
+	if p.Status == db.PoolUp || p.Status == db.PoolDown || p.Status == db.PoolPrepareMaintenance {
 		return nil, ErrParam("Primary storage with id %s is not ready to complete migration, as the status is:%s", p.ID, p.Status)
 	}
 	return c.StartJob(poolResourceType, p.ID)

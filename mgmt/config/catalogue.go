@@ -27,6 +27,8 @@ var Catalogue = []Setting{
 		Description: "Whether volume snapshot is enabled on running instances on a KVM host (Atoll does not take them yet: with true the snapshot fails with that reason)"},
 	{Name: "ping.interval", Category: "Advanced", Type: "Integer", Default: "60", Scopes: []string{Global}, Dynamic: true,
 		Description: "Interval in seconds between agent pings to the management server"},
+	{Name: "storage.stats.interval", Category: "Storage", Type: "Integer", Default: "30000", Scopes: []string{Global}, Dynamic: true,
+		Description: "The interval (in milliseconds) when storage stats (per host) are retrieved from agents; a pool no host reaches is then marked Down (CloudStack's default is 60000)"},
 	{Name: "ping.timeout", Category: "Advanced", Type: "Float", Default: "2.5", Scopes: []string{Global}, Dynamic: true,
 		Description: "Multiplier of ping.interval after which a silent host is considered down"},
 	{Name: "job.expire.minutes", Category: "Advanced", Type: "Long", Default: "1440", Scopes: []string{Global}, Dynamic: true,

@@ -15,8 +15,8 @@ import (
 func RealHost(v *db.VM) bool { return !strings.EqualFold(v.HypervisorType, "Simulator") }
 
 // ForRealHost adds to a VM's spec what a real host needs beyond a Simulator's: each disk's
-// pool (type and URL, so the host can open it), where a ROOT disk's template is on the
-// zone's secondary storage, the disk offerings' I/O rates, the SSH keys and password for the
+// pool (type and URL, so the host can open it), where a ROOT disk's template and the ISO in
+// its CD-ROM drive are on the zone's secondary storage, the disk offerings' I/O rates, the SSH keys and password for the
 // config drive. vols are the VM's volumes the spec was made from (SpecOf). A Simulator VM's
 // spec is left as it is (its deploy path reads nothing more).
 func ForRealHost(ctx context.Context, q db.Querier, v *db.VM, vols []*db.Volume, s *protocol.VMSpec) error {
@@ -62,6 +62,13 @@ func ForRealHost(ctx context.Context, q db.Querier, v *db.VM, vols []*db.Volume,
 			}
 			dk.TemplateSource = src
 		}
+	}
+	if s.BootISO != "" {
+		src, err := templateSource(ctx, q, s.BootISO, v.ZoneID)
+		if err != nil {
+			return fmt.Errorf("spec of %s: iso: %w", v.ID, err)
+		}
+		s.BootISOSource = src
 	}
 	if v.KeyPairs != "" {
 		for _, name := range strings.Split(v.KeyPairs, ",") {
