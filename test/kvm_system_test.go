@@ -312,7 +312,7 @@ func TestKVMSystem(t *testing.T) {
 	// Grown while the guest runs (libvirt's block resize): the guest sees the new size.
 	medium := api.First(h.do(t, "listDiskOfferings", map[string]string{"name": "Medium"}), "diskoffering")["id"].(string)
 	grown := api.First(h.do(t, "resizeVolume", map[string]string{"id": vol["id"].(string), "diskofferingid": medium}), "volume")
-	if fmt.Sprint(grown["size"]) != strconv.FormatInt(20<<30, 10) {
+	if sz, _ := grown["size"].(float64); int64(sz) != 20<<30 {
 		t.Errorf("live-resized volume: size %v, want %d", grown["size"], int64(20<<30))
 	}
 	h.waitConsole(t, name, fmt.Sprintf("ATOLL-TINY-DISK-RESIZED vdb %d", int64(20<<30)), time.Minute)
