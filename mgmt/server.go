@@ -107,6 +107,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/client/api", apiSrv)
 	mux.Handle("/client/api/", apiSrv)
+	mux.HandleFunc(api.ExtractPath, apiSrv.ServeExtract)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

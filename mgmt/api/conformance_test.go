@@ -74,6 +74,7 @@ var refCorrections = map[string]refCorrection{
 		Proof: "TrafficTypeResponse has isolationmethods and vlan; setObjectName(\"traffictype\")"},
 	"extractIso":       {ObjectKey: "iso", Proof: "ExtractIsoCmd.execute: response.setObjectName(\"iso\")"},
 	"extractTemplate":  {ObjectKey: "template", Proof: "ExtractTemplateCmd.execute: response.setObjectName(\"template\")"},
+	"extractVolume":    {ObjectKey: "volume", Proof: "ExtractVolumeCmd.execute: response.setObjectName(\"volume\")"},
 	"getUserKeys":      {ObjectKey: "userkeys", Proof: "GetUserKeysCmd: response.setObjectName(\"userkeys\")"},
 	"registerUserKeys": {ObjectKey: "userkeys", Proof: "RegisterCmd (registerUserKeys): response.setObjectName(\"userkeys\")"},
 	"getVirtualMachineUserData": {ObjectKey: "virtualmachineuserdata",

@@ -298,6 +298,7 @@ func (tr *tour) run() {
 		}
 	}
 	tr.do(alice, "stopVirtualMachine", map[string]string{"id": vmID})
+	tr.do(alice, "extractVolume", map[string]string{"id": root, "mode": "HTTP_DOWNLOAD", "zoneid": zone})
 	snap := id(tr.do(alice, "createSnapshot", map[string]string{"volumeid": root}), "snapshot")
 	tr.do(alice, "revertSnapshot", map[string]string{"id": snap})
 	fromSnap := id(tr.do(alice, "createVolume", map[string]string{"name": "c-fromsnap", "snapshotid": snap}), "volume")

@@ -72,6 +72,7 @@ func registerVolumes(s *Server) {
 		Handler: updateVolumeStart, Job: updateVolumeJob})
 	registerVolumeAttach(s)
 	registerVolumeResize(s)
+	registerVolumeExtract(s)
 	// The Volume taggable type is registered with the VMs (vms.go), which own the volumes table.
 }
 

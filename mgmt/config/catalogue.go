@@ -23,6 +23,10 @@ type Setting struct {
 var Catalogue = []Setting{
 	{Name: "atoll.image.url.allow.loopback", Category: "Storage", Type: "Boolean", Default: "false", Scopes: []string{Global}, Dynamic: true,
 		Description: "Atoll's own: allow templates and ISOs registered from a loopback address (127.0.0.0/8), which CloudStack refuses; for all-in-one and edge installs whose hosts download from the management machine itself"},
+	{Name: "extract.url.expiration.interval", Category: "Advanced", Type: "Integer", Default: "14400", Scopes: []string{Global}, Dynamic: true,
+		Description: "The life of an extract URL after which it is deleted"},
+	{Name: "upload.operation.timeout", Category: "Storage", Type: "Integer", Default: "60", Scopes: []string{Global}, Dynamic: true,
+		Description: "Time (in minutes) to wait before abandoning volume/template upload; a post URL from getUploadParamsForVolume/ForTemplate expires after it"},
 	{Name: "ping.interval", Category: "Advanced", Type: "Integer", Default: "60", Scopes: []string{Global}, Dynamic: true,
 		Description: "Interval in seconds between agent pings to the management server"},
 	{Name: "ping.timeout", Category: "Advanced", Type: "Float", Default: "2.5", Scopes: []string{Global}, Dynamic: true,
