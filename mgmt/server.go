@@ -108,6 +108,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	mux.Handle("/client/api", apiSrv)
 	mux.Handle("/client/api/", apiSrv)
 	mux.HandleFunc(api.ExtractPath, apiSrv.ServeExtract)
+	mux.HandleFunc(api.UploadPath, apiSrv.ServeUpload)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

@@ -1,10 +1,13 @@
 package test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,4 +141,121 @@ func TestKVMExtract(t *testing.T) {
 	if len(copies) != 1 {
 		t.Errorf("copies of the volume on the image store: %v", copies)
 	}
+
+	// getUploadParamsForVolume, then a POST of a small qcow2 as CloudStack's UI sends it: the
+	// volume is Uploaded with its checksum verified; attaching it to the stopped VM copies it
+	// onto the primary export.
+	img := filepath.Join(t.TempDir(), "up.qcow2")
+	for _, args := range [][]string{{"qemu-img", "create", "-q", "-f", "qcow2", img, "64M"}, {"qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 2M", img}} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	upData, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upSum := sha256.Sum256(upData)
+	params := func(name, checksum string) map[string]any {
+		return api.First(h.do(t, "getUploadParamsForVolume", map[string]string{"name": name, "zoneid": h.zoneID, "format": "QCOW2",
+			"checksum": checksum}), "getuploadparams")
+	}
+	good := params("up-1", "{SHA-256}"+hex.EncodeToString(upSum[:]))
+	if st := h.volumeState(t, good["id"].(string)); st != "NotUploaded" {
+		t.Errorf("volume after getUploadParamsForVolume: %s", st)
+	}
+	// A tampered URL or signature header is refused and changes nothing.
+	if code, text := postFile(t, good["postURL"].(string)+"x", nil, upData); code != http.StatusForbidden && code != http.StatusNotFound {
+		t.Errorf("POST to a tampered URL: %d %s", code, text)
+	}
+	if code, text := postFile(t, good["postURL"].(string), map[string]string{"X-signature": "AAAA"}, upData); code != http.StatusForbidden {
+		t.Errorf("POST with a wrong X-signature: %d %s", code, text)
+	}
+	start = time.Now()
+	if code, text := postFile(t, good["postURL"].(string), map[string]string{"X-signature": good["signature"].(string),
+		"X-metadata": good["metadata"].(string), "X-expires": good["expires"].(string)}, upData); code != http.StatusOK {
+		t.Fatalf("POST of the volume: %d %s", code, text)
+	}
+	t.Logf("uploaded %d bytes in %s", len(upData), time.Since(start).Round(time.Millisecond))
+	up := api.First(h.do(t, "listVolumes", map[string]string{"id": good["id"].(string)}), "volume")
+	if up["state"] != "Uploaded" || up["size"] != float64(64<<20) {
+		t.Errorf("uploaded volume: %v", up)
+	}
+	stored, _ := filepath.Glob(filepath.Join(h.secondary, "volumes", "*", good["id"].(string), "*"))
+	if len(stored) != 1 || sha256File(t, stored[0]) != upSum {
+		t.Errorf("the upload on the image store: %v", stored)
+	}
+	// A second POST to the same URL is refused: the volume has its bytes.
+	if code, _ := postFile(t, good["postURL"].(string), nil, upData); code != http.StatusConflict {
+		t.Errorf("a second POST: %d", code)
+	}
+
+	// A wrong checksum: refused, the volume is UploadError and nothing is left on the store.
+	badUp := params("up-bad", "{SHA-256}"+strings.Repeat("0", 64))
+	if code, text := postFile(t, badUp["postURL"].(string), nil, upData); code != http.StatusBadRequest || !strings.Contains(text, "checksum") {
+		t.Errorf("POST with a wrong checksum: %d %s", code, text)
+	}
+	if st := h.volumeState(t, badUp["id"].(string)); st != "UploadError" {
+		t.Errorf("volume after a refused upload: %s", st)
+	}
+	if left, _ := filepath.Glob(filepath.Join(h.secondary, "volumes", "*", badUp["id"].(string), "*")); len(left) != 0 {
+		t.Errorf("a refused upload left %v", left)
+	}
+	h.do(t, "deleteVolume", map[string]string{"id": badUp["id"].(string)})
+
+	// Attached to the stopped VM, the uploaded volume is copied to the primary export.
+	h.do(t, "attachVolume", map[string]string{"id": good["id"].(string), "virtualmachineid": vmID})
+	att := api.First(h.do(t, "listVolumes", map[string]string{"id": good["id"].(string)}), "volume")
+	if att["state"] != "Ready" || att["virtualmachineid"] != vmID {
+		t.Errorf("uploaded volume after attach: %v", att)
+	}
+	onPrimary := filepath.Join(h.primary, good["id"].(string))
+	if cmp, err := exec.Command("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", img, onPrimary).CombinedOutput(); err != nil {
+		t.Errorf("the attached volume on the primary export differs from the upload: %v\n%s", err, cmp)
+	}
+	if _, err := os.Stat(stored[0]); !os.IsNotExist(err) {
+		t.Errorf("the image store copy of an attached uploaded volume is still there: %v", err)
+	}
+}
+
+func (h *kvmHost) volumeState(t *testing.T, id string) string {
+	t.Helper()
+	return fmt.Sprint(api.First(h.do(t, "listVolumes", map[string]string{"id": id}), "volume")["state"])
+}
+
+func sha256File(t *testing.T, p string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// postFile POSTs data as the "file" part of a multipart form, as CloudStack's UI uploads.
+func postFile(t *testing.T, url string, hdr map[string]string, data []byte) (int, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, err := mw.CreateFormFile("file", "volume.qcow2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	req, err := http.NewRequest(http.MethodPost, url, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

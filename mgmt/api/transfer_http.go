@@ -11,6 +11,7 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/transfer"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
 	"github.com/google/uuid"
 )
 
@@ -95,5 +96,96 @@ func (s *Server) transferError(w http.ResponseWriter, t transfer.Token, err erro
 	default:
 		s.Log.Error("extract: open the file", "kind", t.Kind, "id", t.ID, "err", err)
 		http.Error(w, "the file could not be read from its image store", http.StatusBadGateway)
+	}
+}
+
+// UploadPath is where the management server takes uploads: POST <UploadPath><signed token>.
+const UploadPath = "/client/upload/"
+
+// uploadParams signs an upload's token (valid upload.operation.timeout minutes) and renders
+// getUploadParamsFor*'s answer: the POST URL carries the token, and metadata, signature and
+// expires are its parts, for clients that send them as CloudStack's X-metadata, X-signature
+// and X-expires headers.
+func (c *Call) uploadParams(id string, t transfer.Token) map[string]any {
+	mins := int64(60)
+	if v, err := c.S.Config.Get(c.Ctx, config.Global, "", "upload.operation.timeout"); err == nil {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			mins = n
+		}
+	}
+	t.Expires = time.Now().Unix() + mins*60
+	signed := transfer.Sign(c.S.Keys, t)
+	payload, sig, _ := strings.Cut(signed, ".")
+	return map[string]any{"id": id, "postURL": c.baseURL() + UploadPath + signed, "metadata": payload, "signature": sig,
+		"expires": FormatTime(t.Expires * 1000)}
+}
+
+// ServeUpload takes a POST of an upload's bytes, as CloudStack's UI and cloudmonkey send them
+// to a secondary storage VM: a multipart form whose "file" part is the image. A tampered or
+// expired URL (or X-signature / X-metadata headers that differ from it) is refused (403)
+// before anything is read or changed.
+func (s *Server) ServeUpload(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	signed, _ := strings.CutPrefix(r.URL.Path, UploadPath)
+	t, err := transfer.Verify(s.Keys, signed, time.Now())
+	switch {
+	case errors.Is(err, transfer.ErrSignature), errors.Is(err, transfer.ErrExpired):
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	case err != nil || t.Kind != transfer.KindUpload:
+		http.NotFound(w, r)
+		return
+	}
+	payload, sig, _ := strings.Cut(signed, ".")
+	if h := r.Header.Get("X-signature"); h != "" && h != sig || r.Header.Get("X-metadata") != "" && r.Header.Get("X-metadata") != payload {
+		http.Error(w, "the X-signature or X-metadata header does not match the upload URL", http.StatusForbidden)
+		return
+	}
+	if r.ContentLength > transfer.MaxUploadBytes+1<<20 {
+		http.Error(w, "the upload exceeds the size limit", http.StatusRequestEntityTooLarge)
+		return
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		http.Error(w, "the upload must be a multipart/form-data POST with the image in its \"file\" part", http.StatusBadRequest)
+		return
+	}
+	var body transfer.Body
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			http.Error(w, "the upload has no \"file\" part", http.StatusBadRequest)
+			return
+		}
+		if p.FormName() == "file" {
+			body = transfer.Body{R: p, Length: -1}
+			break
+		}
+	}
+	c := &Call{Ctx: r.Context(), S: s, Req: r, W: w}
+	switch t.Object {
+	case transfer.KindVolume:
+		_, err = volume.ReceiveUpload(r.Context(), c.deps(), t, body)
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	var refused *transfer.RefusedError
+	switch {
+	case err == nil:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "upload complete")
+	case errors.As(err, &refused) && refused.TooLarge:
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+	case errors.As(err, &refused):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	case errors.Is(err, volume.ErrNotAwaitingUpload):
+		http.Error(w, err.Error(), http.StatusConflict)
+	default:
+		s.transferError(w, t, err)
 	}
 }

@@ -25,6 +25,11 @@ type Token struct {
 	StoreID string `json:"s,omitempty"` // the image store holding (or receiving) the file
 	Path    string `json:"p,omitempty"` // the file's path on the store
 	Expires int64  `json:"e"`           // Unix seconds
+	// An upload's: what it makes (KindVolume or KindTemplate), the checksum the bytes must
+	// have (CloudStack's {ALG}hex or bare hex) and the format they must be.
+	Object   string `json:"o,omitempty"`
+	Checksum string `json:"c,omitempty"`
+	Format   string `json:"f,omitempty"`
 }
 
 // Signer signs with the key every management server of the cloud shares (iam.Keyring).

@@ -27,7 +27,8 @@ func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 			return err
 		}
 		switch v.State {
-		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, "Error":
+		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, "Error",
+			db.VolumeNotUploaded, db.VolumeUploadError, db.VolumeUploadAbandoned:
 		default:
 			return orchestrate.ErrParam("Volume %s is %s; it can be deleted only when Ready, Allocated, Uploaded or Destroy", v.Name, v.State)
 		}
@@ -46,6 +47,7 @@ func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 		return err
 	}
 	DropFile(ctx, d, pool, gone)
+	dropStoreFile(ctx, d, gone) // an uploaded volume's bytes on an image store: upload.go
 	return nil
 }
 

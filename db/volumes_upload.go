@@ -1,0 +1,13 @@
+package db
+
+// States of a volume uploaded to an image store (CloudStack's Volume.State), before it is
+// copied to a pool on its first attach: NotUploaded until its bytes arrive, UploadOp while
+// they do, Uploaded once they have (VolumeUploaded), UploadError when they were refused,
+// UploadAbandoned when they never came.
+const (
+	VolumeNotUploaded     = "NotUploaded"
+	VolumeUploadOp        = "UploadOp"
+	VolumeUploadError     = "UploadError"
+	VolumeUploadAbandoned = "UploadAbandoned"
+	VolumeCopying         = "Copying" // an Uploaded volume being copied to a pool
+)

@@ -1,0 +1,130 @@
+package api_test
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/iam"
+	"github.com/atollcloud/atoll/mgmt/mgmttest"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/transfer"
+)
+
+// postForm POSTs data as a multipart form's "file" part and answers the status and body.
+func postForm(t *testing.T, url string, hdr map[string]string, data []byte) (int, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", "v.qcow2")
+	fw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, url, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// TestUploadParams: getUploadParamsForVolume records a NotUploaded volume (counted) and
+// answers CloudStack's fields with a signed POST URL under the management server; bad input
+// changes nothing; a tampered or expired URL, or wrong headers, are refused before anything
+// changes; on the Simulator (no host to store the bytes) the POST says so and the volume keeps
+// waiting; deleteVolume removes a volume that never got its bytes.
+func TestUploadParams(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	v := newVolEnv(t, e)
+	base := strings.TrimSuffix(e.URL, "/client/api")
+	keys, err := iam.LoadOrCreateKeyring(e.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := map[string]string{"name": "up", "zoneid": v.zone, "format": "QCOW2"}
+	with := func(k, val string) map[string]string {
+		q := map[string]string{}
+		for a, b := range p {
+			q[a] = b
+		}
+		q[k] = val
+		return q
+	}
+	v.refuse(t, v.alice, "getUploadParamsForVolume", with("format", "VHD"), 431)
+	v.refuse(t, v.alice, "getUploadParamsForVolume", with("zoneid", "00000000-0000-0000-0000-000000000000"), 431)
+	v.refuse(t, v.alice, "getUploadParamsForVolume", with("checksum", "{SHA-256}abc"), 431)
+	v.refuse(t, v.alice, "getUploadParamsForVolume", with("diskofferingid", v.fixed), 431)
+	v.refuse(t, v.alice, "getUploadParamsForVolume", with("imagestoreuuid", "00000000-0000-0000-0000-000000000000"), 431)
+
+	before := v.count(t, db.ResVolume)
+	r := mgmttest.Do(t, v.alice, "getUploadParamsForVolume", with("diskofferingid", v.custom))["getuploadparams"].(map[string]any)
+	for _, k := range []string{"id", "postURL", "metadata", "signature", "expires"} {
+		if s, _ := r[k].(string); s == "" {
+			t.Errorf("getUploadParamsForVolume: no %s in %v", k, r)
+		}
+	}
+	if v.count(t, db.ResVolume) != before+1 {
+		t.Errorf("the upload's volume is not counted")
+	}
+	id, postURL := r["id"].(string), r["postURL"].(string)
+	signed, ok := strings.CutPrefix(postURL, base+"/client/upload/")
+	if !ok || signed != r["metadata"].(string)+"."+r["signature"].(string) {
+		t.Fatalf("postURL %s is not the management server's upload URL with metadata.signature", postURL)
+	}
+	tok, err := transfer.Verify(keys, signed, time.Now())
+	if err != nil || tok.ID != id || tok.Object != transfer.KindVolume || tok.Expires < time.Now().Unix()+59*60 {
+		t.Errorf("upload token %+v, %v (want 60 minutes, upload.operation.timeout)", tok, err)
+	}
+	vol := items(mgmttest.Do(t, v.alice, "listVolumes", map[string]string{"id": id}), "volume")
+	if len(vol) != 1 || vol[0]["state"] != "NotUploaded" || vol[0]["diskofferingid"] != v.custom {
+		t.Fatalf("the upload's volume: %v", vol)
+	}
+
+	data := []byte("QFI\xfb not really an image")
+	expired := tok
+	expired.Expires = time.Now().Unix() - 1
+	payload, _, _ := strings.Cut(signed, ".")
+	for what, c := range map[string]struct {
+		url  string
+		hdr  map[string]string
+		code int
+	}{
+		"signature":      {base + "/client/upload/" + payload + ".AAAA", nil, http.StatusForbidden},
+		"expired":        {base + "/client/upload/" + transfer.Sign(keys, expired), nil, http.StatusForbidden},
+		"X-signature":    {postURL, map[string]string{"X-signature": "AAAA"}, http.StatusForbidden},
+		"X-metadata":     {postURL, map[string]string{"X-metadata": "AAAA"}, http.StatusForbidden},
+		"an extract URL": {base + "/client/upload/" + transfer.Sign(keys, transfer.Token{Kind: transfer.KindTemplate, ID: id, Expires: tok.Expires}), nil, http.StatusNotFound},
+	} {
+		st := v.state(t)
+		if code, body := postForm(t, c.url, c.hdr, data); code != c.code {
+			t.Errorf("%s: POST answered %d %q, want %d", what, code, body, c.code)
+		}
+		if v.state(t) != st {
+			t.Errorf("%s: a refused POST changed the database", what)
+		}
+	}
+	if code, _ := get(t, http.MethodGet, postURL); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET of an upload URL: %d", code)
+	}
+	// The Simulator has no host to write the bytes: a clear 503, and the volume still waits.
+	if code, body := postForm(t, postURL, map[string]string{"X-signature": r["signature"].(string)}, data); code != http.StatusServiceUnavailable ||
+		!strings.Contains(body, "no host") {
+		t.Errorf("POST in a Simulator zone: %d %q", code, body)
+	}
+	if st := items(mgmttest.Do(t, v.alice, "listVolumes", map[string]string{"id": id}), "volume")[0]["state"]; st != "NotUploaded" {
+		t.Errorf("after a POST no host could take: %v", st)
+	}
+	mgmttest.Do(t, v.alice, "deleteVolume", map[string]string{"id": id})
+	if v.count(t, db.ResVolume) != before {
+		t.Errorf("deleting the upload's volume did not give its count back")
+	}
+}
