@@ -290,6 +290,10 @@ func (tr *tour) run() {
 	tr.do(alice, "resizeVolume", map[string]string{"id": vol, "size": "3"})
 	tr.do(alice, "updateVolume", map[string]string{"id": vol, "deleteprotection": "false"})
 	tr.do(alice, "detachVolume", map[string]string{"id": vol})
+	tr.do(alice, "getUploadParamsForVolume", map[string]string{"name": "c-up", "zoneid": zone, "format": "QCOW2"})
+	uploaded := id(tr.do(alice, "uploadVolume", map[string]string{"name": "c-upurl", "zoneid": zone, "format": "QCOW2",
+		"url": "http://images.example.org/c-up.qcow2"}), "volume")
+	tr.do(alice, "deleteVolume", map[string]string{"id": uploaded})
 	volPool := api.First(tr.do(a, "listVolumes", map[string]string{"id": vol, "listall": "true"}), "volume")["storageid"]
 	for _, p := range pools {
 		if p["id"] != volPool && volPool != nil {

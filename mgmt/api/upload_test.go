@@ -127,4 +127,25 @@ func TestUploadParams(t *testing.T) {
 	if v.count(t, db.ResVolume) != before {
 		t.Errorf("deleting the upload's volume did not give its count back")
 	}
+
+	// uploadVolume: a URL the template rules refuse is refused; in a Simulator zone nothing is
+	// fetched and the volume is Uploaded at once with the simulator's size; attaching it to a
+	// stopped VM copies it onto a pool of the VM's cluster (reserved in the ledger).
+	v.refuse(t, v.alice, "uploadVolume", map[string]string{"name": "u", "zoneid": v.zone, "format": "QCOW2", "url": "file:///etc/passwd"}, 431)
+	v.refuse(t, v.alice, "uploadVolume", map[string]string{"name": "u", "zoneid": v.zone, "format": "QCOW2", "url": "http://127.0.0.1/x.qcow2"}, 431)
+	up := volOf(mgmttest.DoAsync(t, v.alice, "uploadVolume", map[string]string{"name": "u", "zoneid": v.zone, "format": "QCOW2",
+		"url": "http://images.example.org/u.qcow2", "checksum": "{SHA-256}" + strings.Repeat("ab", 32)}))
+	if up["state"] != "Uploaded" || up["size"] != float64(2<<30) || up["storageid"] != nil {
+		t.Fatalf("uploadVolume answered %v", up)
+	}
+	vm := v.vm(t, db.VMStopped)
+	allocated := v.poolAllocated(t)
+	att := volOf(mgmttest.DoAsync(t, v.alice, "attachVolume", map[string]string{"id": up["id"].(string), "virtualmachineid": vm.ID}))
+	if att["state"] != "Ready" || att["storageid"] != v.pool || att["virtualmachineid"] != vm.ID {
+		t.Errorf("the uploaded volume after attach: %v", att)
+	}
+	if got := v.poolAllocated(t); got != allocated+2<<30 {
+		t.Errorf("pool allocation %d after attaching the uploaded volume, want %d", got, allocated+2<<30)
+	}
+	v.ledgerMatches(t)
 }

@@ -47,7 +47,6 @@ func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 		return err
 	}
 	DropFile(ctx, d, pool, gone)
-	dropStoreFile(ctx, d, gone) // an uploaded volume's bytes on an image store: upload.go
 	return nil
 }
 
@@ -89,7 +88,11 @@ func ExpungeRows(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, 
 // cannot be reached now leaves a file behind (logged), never a volume that is counted but
 // unusable.
 func DropFile(ctx context.Context, d *orchestrate.Deps, pool *db.StoragePool, v *db.Volume) {
-	if pool == nil || v == nil {
+	if pool == nil {
+		dropStoreFile(ctx, d, v) // an uploaded volume's bytes on an image store: upload.go
+		return
+	}
+	if v == nil {
 		return
 	}
 	if err := volumeCommand(ctx, d, pool, "", protocol.CmdDeleteVolume, v, nil); err != nil {
