@@ -11,3 +11,11 @@ const (
 	VolumeUploadAbandoned = "UploadAbandoned"
 	VolumeCopying         = "Copying" // an Uploaded volume being copied to a pool
 )
+
+// States of a template copy being uploaded (CloudStack's Status.NOT_UPLOADED ...): it is
+// DOWNLOADED (DownloadDone) once its bytes are in the store.
+const (
+	UploadNotStarted = "NOT_UPLOADED"
+	UploadInProgress = "UPLOAD_IN_PROGRESS"
+	UploadError      = "UPLOAD_ERROR"
+)

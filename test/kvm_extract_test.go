@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,6 +216,56 @@ func TestKVMExtract(t *testing.T) {
 	}
 	if _, err := os.Stat(stored[0]); !os.IsNotExist(err) {
 		t.Errorf("the image store copy of an attached uploaded volume is still there: %v", err)
+	}
+	// getUploadParamsForTemplate, a POST of the image, and the template is ready in the zone;
+	// extracting it gives the same bytes back.
+	tp := api.First(h.do(t, "getUploadParamsForTemplate", map[string]string{"name": "up-tpl", "displaytext": "up-tpl", "format": "QCOW2",
+		"hypervisor": "KVM", "zoneid": h.zoneID, "ostypeid": h.osType(t), "isextractable": "true",
+		"checksum": "{SHA-256}" + hex.EncodeToString(upSum[:])}), "getuploadparams")
+	if st := api.First(h.do(t, "listTemplates", map[string]string{"templatefilter": "self", "id": tp["id"].(string)}), "template"); st["isready"] == true ||
+		st["status"] != "Not Uploaded" {
+		t.Errorf("template before its upload: %v %v", st["isready"], st["status"])
+	}
+	if code, text := postFile(t, tp["postURL"].(string), map[string]string{"X-signature": tp["signature"].(string)}, upData); code != http.StatusOK {
+		t.Fatalf("POST of the template: %d %s", code, text)
+	}
+	ut := api.First(h.do(t, "listTemplates", map[string]string{"templatefilter": "self", "id": tp["id"].(string)}), "template")
+	if ut["isready"] != true || ut["size"] != float64(64<<20) {
+		t.Errorf("uploaded template: %v", ut)
+	}
+	back := api.First(h.do(t, "extractTemplate", map[string]string{"id": tp["id"].(string), "mode": "HTTP_DOWNLOAD", "zoneid": h.zoneID}), "template")
+	if resp, b := fetch(t, http.MethodGet, back["url"].(string), nil); resp.StatusCode != 200 || sha256.Sum256(b) != upSum {
+		t.Errorf("the uploaded template extracted: %s, %d bytes", resp.Status, len(b))
+	}
+
+	// uploadVolume from a local HTTP server: downloaded by the host into the image store with
+	// its checksum verified (a wrong one fails the job and leaves nothing), then attached.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "up.qcow2", time.Time{}, bytes.NewReader(upData))
+	}))
+	defer srv.Close()
+	_, err = h.c.DoWait(h.ctx, "uploadVolume", map[string]string{"name": "up-url-bad", "zoneid": h.zoneID, "format": "QCOW2",
+		"url": srv.URL + "/up.qcow2", "checksum": "{SHA-256}" + strings.Repeat("1", 64)})
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "checksum") {
+		t.Errorf("uploadVolume with a wrong checksum: %v", err)
+	}
+	failed := api.First(h.do(t, "listVolumes", map[string]string{"name": "up-url-bad"}), "volume")
+	if failed["state"] != "UploadError" {
+		t.Errorf("volume after a failed uploadVolume: %v", failed["state"])
+	}
+	if left, _ := filepath.Glob(filepath.Join(h.secondary, "volumes", "*", failed["id"].(string), "*")); len(left) != 0 {
+		t.Errorf("a failed uploadVolume left %v", left)
+	}
+	start = time.Now()
+	byURL := api.First(h.do(t, "uploadVolume", map[string]string{"name": "up-url", "zoneid": h.zoneID, "format": "QCOW2",
+		"url": srv.URL + "/up.qcow2", "checksum": "{SHA-256}" + hex.EncodeToString(upSum[:])}), "volume")
+	t.Logf("uploadVolume of %d bytes: %s", len(upData), time.Since(start).Round(time.Millisecond))
+	if byURL["state"] != "Uploaded" || byURL["size"] != float64(64<<20) {
+		t.Fatalf("uploadVolume answered %v", byURL)
+	}
+	h.do(t, "attachVolume", map[string]string{"id": byURL["id"].(string), "virtualmachineid": vmID})
+	if cmp, err := exec.Command("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", img, filepath.Join(h.primary, byURL["id"].(string))).CombinedOutput(); err != nil {
+		t.Errorf("the attached uploadVolume volume differs from its source: %v\n%s", err, cmp)
 	}
 }
 

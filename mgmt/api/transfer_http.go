@@ -10,6 +10,7 @@ import (
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/config"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/transfer"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
 	"github.com/google/uuid"
@@ -170,6 +171,8 @@ func (s *Server) ServeUpload(w http.ResponseWriter, r *http.Request) {
 	switch t.Object {
 	case transfer.KindVolume:
 		_, err = volume.ReceiveUpload(r.Context(), c.deps(), t, body)
+	case transfer.KindTemplate:
+		err = template.ReceiveUpload(r.Context(), c.deps(), t, body)
 	default:
 		http.NotFound(w, r)
 		return
@@ -183,7 +186,7 @@ func (s *Server) ServeUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
 	case errors.As(err, &refused):
 		http.Error(w, err.Error(), http.StatusBadRequest)
-	case errors.Is(err, volume.ErrNotAwaitingUpload):
+	case errors.Is(err, volume.ErrNotAwaitingUpload), errors.Is(err, template.ErrNotAwaitingUpload):
 		http.Error(w, err.Error(), http.StatusConflict)
 	default:
 		s.transferError(w, t, err)

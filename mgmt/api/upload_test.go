@@ -149,3 +149,40 @@ func TestUploadParams(t *testing.T) {
 	}
 	v.ledgerMatches(t)
 }
+
+// TestUploadParamsForTemplate: getUploadParamsForTemplate records the template, counted, with
+// one copy Not Uploaded in the zone's store, and answers a signed POST URL; bad input changes
+// nothing; on the Simulator the POST says there is no host and the copy keeps waiting.
+func TestUploadParamsForTemplate(t *testing.T) {
+	e := mgmttest.Start(t, mgmttest.Options{})
+	zone := tplZone(t, e, "upz", "Simulator")
+	alice, _ := tenant(t, e, "upalice", "0", "")
+	p := map[string]string{"name": "ut", "displaytext": "ut", "format": "QCOW2", "hypervisor": "Simulator", "zoneid": zone, "isextractable": "true"}
+	with := func(k, val string) map[string]string {
+		q := map[string]string{}
+		for a, b := range p {
+			q[a] = b
+		}
+		q[k] = val
+		return q
+	}
+	tplRefuse(t, e, alice, "getUploadParamsForTemplate", with("zoneid", "-1"), 431, "zoneid")
+	tplRefuse(t, e, alice, "getUploadParamsForTemplate", with("format", "VHDX"), 431, "format")
+	tplRefuse(t, e, alice, "getUploadParamsForTemplate", with("checksum", "{MD5}12"), 431, "checksum")
+	r := mgmttest.Do(t, alice, "getUploadParamsForTemplate", p)["getuploadparams"].(map[string]any)
+	id, _ := r["id"].(string)
+	if id == "" || !strings.Contains(r["postURL"].(string), "/client/upload/") || r["signature"] == "" || r["metadata"] == "" || r["expires"] == "" {
+		t.Fatalf("getUploadParamsForTemplate answered %v", r)
+	}
+	l := tplList(t, alice, map[string]string{"templatefilter": "self", "id": id})
+	if len(l) != 1 || l[0]["isready"] != false || l[0]["status"] != "Not Uploaded" || l[0]["zoneid"] != zone {
+		t.Fatalf("the upload's template: %v", l)
+	}
+	tplRefuse(t, e, alice, "extractTemplate", map[string]string{"id": id, "mode": "HTTP_DOWNLOAD", "zoneid": zone}, 431, "not ready")
+	if code, body := postForm(t, r["postURL"].(string), nil, []byte("x")); code != http.StatusServiceUnavailable || !strings.Contains(body, "no host") {
+		t.Errorf("POST in a Simulator zone: %d %q", code, body)
+	}
+	if st := tplList(t, alice, map[string]string{"templatefilter": "self", "id": id})[0]["status"]; st != "Not Uploaded" {
+		t.Errorf("after a POST no host could take: %v", st)
+	}
+}
