@@ -6,7 +6,6 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/transfer"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
-	"github.com/google/uuid"
 )
 
 func registerVolumeExtract(s *Server) {
@@ -33,8 +32,7 @@ func extractVolumeStart(c *Call) (any, error) {
 // extractVolumeJob has a host copy the volume to an image store and answers a signed URL
 // that streams the copy (transfer_http.go).
 func extractVolumeJob(c *Call, j *db.Job) (any, error) {
-	extractID := uuid.NewString()
-	x, err := volume.Extract(c.Ctx, c.deps(), c.actor(), j.InstanceID, strings.ToLower(c.P.String("zoneid")), extractID)
+	x, err := volume.Extract(c.Ctx, c.deps(), c.actor(), j.InstanceID, strings.ToLower(c.P.String("zoneid")))
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +42,6 @@ func extractVolumeJob(c *Call, j *db.Job) (any, error) {
 		return nil, err
 	}
 	m := extractObject(v.ID, v.Name, v.ZoneID, url)
-	m["extractId"] = extractID
 	set(m, "zonename", v.ZoneName)
 	set(m, "accountid", v.AccountID)
 	return Object{Key: "volume", Value: m}, nil

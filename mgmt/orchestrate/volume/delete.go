@@ -98,4 +98,5 @@ func DropFile(ctx context.Context, d *orchestrate.Deps, pool *db.StoragePool, v 
 	if err := volumeCommand(ctx, d, pool, "", protocol.CmdDeleteVolume, v, nil); err != nil {
 		Log(d).Warn("delete volume on primary storage", "volume", v.ID, "pool", pool.ID, "err", err)
 	}
+	dropExtractCopy(ctx, d, v) // its copy on the image store from extractVolume: extract.go
 }

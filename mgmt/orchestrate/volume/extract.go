@@ -85,8 +85,8 @@ type Extracted struct {
 
 // Extract is extractVolume's job: a host that reaches the volume's pool copies it (its
 // backing chain flattened) as a qcow2 to an image store of its zone, as CloudStack copies a
-// volume to secondary storage before it answers the URL. extractID names the copy.
-func Extract(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, zoneID, extractID string) (*Extracted, error) {
+// volume to secondary storage before it answers the URL.
+func Extract(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, zoneID string) (*Extracted, error) {
 	q := d.DB.Read()
 	v, err := ForCaller(ctx, q, a.Caller, id)
 	if err != nil {
@@ -118,7 +118,13 @@ func Extract(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, 
 	if d.Agents == nil {
 		return nil, orchestrate.ErrInternal("the agents manager is not running on this management server")
 	}
-	path := transfer.VolumeExtractDir(v.ID) + "/" + extractID + ".qcow2"
+	// One copy per volume: a new extraction replaces the last one, and deleting the volume
+	// removes it (dropExtractCopy).
+	path := extractPath(v.ID)
+	sref := protocol.ImageStoreRef{ID: store.ID, URL: store.URL}
+	if err := SendStorage(ctx, d, hostID, protocol.CmdDeleteStoreFile, protocol.StoreFile{Store: sref, Path: path}, nil); err != nil {
+		return nil, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, ExtractCopyTimeout)
 	defer cancel()
 	ans, err := d.Agents.Send(cctx, hostID, protocol.CmdCopyVolumeToStore,
@@ -149,4 +155,23 @@ func extractStore(ctx context.Context, q db.Querier, zoneID string) (*db.ImageSt
 		}
 	}
 	return nil, orchestrate.ErrInternal("There is no writable image store in the volume's zone to extract it to")
+}
+
+// extractPath is where a volume's extracted copy is on its zone's image store.
+func extractPath(volumeID string) string {
+	return transfer.VolumeExtractDir(volumeID) + "/" + volumeID + ".qcow2"
+}
+
+// dropExtractCopy deletes a deleted volume's extracted copy, if any, from its zone's image
+// store, best effort (a zone without a real host Up has none, or cannot be reached now).
+func dropExtractCopy(ctx context.Context, d *orchestrate.Deps, v *db.Volume) {
+	q := d.DB.Read()
+	store, err := extractStore(ctx, q, v.ZoneID)
+	if err != nil {
+		return
+	}
+	if h, err := transfer.StoreHost(ctx, q, store.ZoneID); err != nil || h == nil || d.Agents == nil {
+		return
+	}
+	transfer.Discard(ctx, d, transfer.Token{StoreID: store.ID, Path: extractPath(v.ID)})
 }
