@@ -37,8 +37,17 @@ type File struct {
 	host string
 	ref  protocol.StoreFile
 	off  int64
-	buf  []byte // the chunk read last, from bufOff
+	buf  []byte // the chunk read last, from bufO
 	bufO int64
+	// ahead is the read of the chunk after buf, started when buf was filled, so that the host
+	// reads it while the client takes buf.
+	ahead  chan chunk
+	aheadO int64
+}
+
+type chunk struct {
+	data []byte
+	err  error
 }
 
 // Open finds the file an extract token names, checks that its object still exists, and reads
@@ -125,31 +134,57 @@ func StoreHost(ctx context.Context, q db.Querier, zoneID string) (*db.Host, erro
 	return nil, nil
 }
 
-// fill reads the chunk at off into the buffer.
+// fill reads the chunk at off into the buffer (taking it from the read ahead when that is the
+// one), then starts reading the next one ahead.
 func (f *File) fill(off int64) error {
+	var data []byte
+	var err error
+	if f.ahead != nil && f.aheadO == off {
+		c := <-f.ahead
+		data, err = c.data, c.err
+	} else {
+		data, err = f.read(off)
+	}
+	f.ahead = nil
+	if err != nil {
+		return err
+	}
+	f.buf, f.bufO = data, off
+	if next := off + int64(len(data)); next < f.Size {
+		ch := make(chan chunk, 1)
+		f.ahead, f.aheadO = ch, next
+		go func() {
+			d, err := f.read(next)
+			ch <- chunk{d, err}
+		}()
+	}
+	return nil
+}
+
+// read asks the host for the chunk at off; the first read (off 0) sets the file's size.
+func (f *File) read(off int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(f.ctx, ChunkTimeout)
 	defer cancel()
 	ans, err := f.d.Agents.Send(ctx, f.host, protocol.CmdReadFile, protocol.ReadFile{StoreFile: f.ref, Offset: off, Length: protocol.MaxChunk})
 	if err != nil {
-		return fmt.Errorf("read %s on host %s: %w", f.ref.Path, f.host, err)
+		return nil, fmt.Errorf("read %s on host %s: %w", f.ref.Path, f.host, err)
 	}
 	if !ans.OK {
-		return fmt.Errorf("read %s on host %s: %s", f.ref.Path, f.host, ans.Error)
+		return nil, fmt.Errorf("read %s on host %s: %s", f.ref.Path, f.host, ans.Error)
 	}
 	var c protocol.FileChunk
 	if err := json.Unmarshal(ans.Body, &c); err != nil {
-		return fmt.Errorf("read %s on host %s: %w", f.ref.Path, f.host, err)
+		return nil, fmt.Errorf("read %s on host %s: %w", f.ref.Path, f.host, err)
 	}
-	if off == 0 {
+	if off == 0 && f.Size == 0 {
 		f.Size = c.Size
 	} else if c.Size != f.Size {
-		return fmt.Errorf("read %s: the file changed size (%d, was %d) while being read", f.ref.Path, c.Size, f.Size)
+		return nil, fmt.Errorf("read %s: the file changed size (%d, was %d) while being read", f.ref.Path, c.Size, f.Size)
 	}
 	if len(c.Data) == 0 && off < f.Size {
-		return fmt.Errorf("read %s: no bytes at %d of %d", f.ref.Path, off, f.Size)
+		return nil, fmt.Errorf("read %s: no bytes at %d of %d", f.ref.Path, off, f.Size)
 	}
-	f.buf, f.bufO = c.Data, off
-	return nil
+	return c.Data, nil
 }
 
 // Read reads from the current offset.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func TestTokens(t *testing.T) {
 // fakeHost answers ReadFile from data, counting the chunks asked for.
 type fakeHost struct {
 	data  []byte
-	reads int
+	reads atomic.Int32
 }
 
 func (f *fakeHost) Send(ctx context.Context, hostID, name string, body any) (*protocol.Answer, error) {
@@ -71,7 +72,7 @@ func (f *fakeHost) Send(ctx context.Context, hostID, name string, body any) (*pr
 	if name != protocol.CmdReadFile || r.Length > protocol.MaxChunk {
 		return &protocol.Answer{Error: "unexpected"}, nil
 	}
-	f.reads++
+	f.reads.Add(1)
 	end := min(int64(len(f.data)), r.Offset+int64(r.Length))
 	var chunk []byte
 	if r.Offset < end {
@@ -107,8 +108,8 @@ func TestFileServesRanges(t *testing.T) {
 	if resp.ContentLength != int64(len(data)) || sha256.Sum256(body) != sha256.Sum256(data) {
 		t.Fatalf("GET: length %d, %d bytes, equal %v", resp.ContentLength, len(body), bytes.Equal(body, data))
 	}
-	if host.reads != 3 {
-		t.Errorf("%d chunk reads for a file of 3 chunks", host.reads)
+	if n := host.reads.Load(); n != 3 {
+		t.Errorf("%d chunk reads for a file of 3 chunks", n)
 	}
 
 	req, _ := http.NewRequest(http.MethodHead, srv.URL, nil)
