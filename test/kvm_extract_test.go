@@ -203,6 +203,15 @@ func TestKVMExtract(t *testing.T) {
 		t.Errorf("a refused upload left %v", left)
 	}
 	h.do(t, "deleteVolume", map[string]string{"id": badUp["id"].(string)})
+	// Bytes that are no qcow2 (qemu-img takes them as raw): refused against the declared QCOW2.
+	raw := params("up-raw", "")
+	if code, text := postFile(t, raw["postURL"].(string), nil, bytes.Repeat([]byte("not a qcow2 "), 1000)); code != http.StatusBadRequest ||
+		!strings.Contains(text, "QCOW2") {
+		t.Errorf("POST of bytes that are no qcow2: %d %s", code, text)
+	}
+	if left, _ := filepath.Glob(filepath.Join(h.secondary, "volumes", "*", raw["id"].(string), "*")); len(left) != 0 {
+		t.Errorf("a refused upload left %v", left)
+	}
 
 	// Attached to the stopped VM, the uploaded volume is copied to the primary export.
 	h.do(t, "attachVolume", map[string]string{"id": good["id"].(string), "virtualmachineid": vmID})
