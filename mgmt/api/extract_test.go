@@ -81,6 +81,13 @@ func TestExtractURLs(t *testing.T) {
 		t.Errorf("token expires at %d, want 600 s (extract.url.expiration.interval) after %d", got.Expires, before)
 	}
 
+	// An admin may disable extraction altogether.
+	mgmttest.Do(t, e.Admin, "updateConfiguration", map[string]string{"name": "disable.extraction", "value": "true"})
+	if text := mgmttest.Fail(t, e.Admin, "extractTemplate", map[string]string{"id": tid, "mode": "HTTP_DOWNLOAD", "zoneid": zone}, 531); !strings.Contains(text, "disabled") {
+		t.Errorf("extractTemplate with disable.extraction: %s", text)
+	}
+	mgmttest.Do(t, e.Admin, "updateConfiguration", map[string]string{"name": "disable.extraction", "value": "false"})
+
 	// The Simulator stores nothing: a clear 404, on GET and HEAD.
 	if code, body := get(t, http.MethodGet, url); code != http.StatusNotFound || !strings.Contains(body, "simulated") {
 		t.Errorf("GET of a simulated template's URL: %d %q", code, body)

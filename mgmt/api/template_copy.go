@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/transfer"
 )
@@ -62,7 +63,7 @@ func copyImageJob(c *Call, j *db.Job) (any, error) {
 // this management server (as the caller reached it) which streams the file from its image
 // store until the URL expires (transfer_http.go).
 func (c *Call) extractImage(k imageKind) (any, error) {
-	if err := checkExtractMode(c.P.String("mode")); err != nil {
+	if err := c.checkExtract(c.P.String("mode")); err != nil {
 		return nil, err
 	}
 	// The job answers a URL under this management server as the caller reached it.
@@ -75,9 +76,13 @@ func (c *Call) extractImage(k imageKind) (any, error) {
 	return JobStarted{JobID: jobID, ID: t.ID}, nil
 }
 
-// checkExtractMode accepts CloudStack's HTTP_DOWNLOAD; FTP_UPLOAD (pushing the file to the
-// caller's FTP server) is refused.
-func checkExtractMode(mode string) error {
+// checkExtract refuses extraction when an admin disabled it (disable.extraction), and checks
+// the mode: CloudStack's HTTP_DOWNLOAD; FTP_UPLOAD (pushing the file to the caller's FTP
+// server) is refused.
+func (c *Call) checkExtract(mode string) error {
+	if v, _ := c.S.Config.Get(c.Ctx, config.Global, "", "disable.extraction"); strings.EqualFold(v, "true") {
+		return ErrDenied("Extraction has been disabled by admin")
+	}
 	switch strings.ToUpper(mode) {
 	case "HTTP_DOWNLOAD":
 		return nil

@@ -108,7 +108,7 @@ const UploadPath = "/client/upload/"
 // expires are its parts, for clients that send them as CloudStack's X-metadata, X-signature
 // and X-expires headers.
 func (c *Call) uploadParams(id string, t transfer.Token) map[string]any {
-	mins := int64(60)
+	mins := int64(10)
 	if v, err := c.S.Config.Get(c.Ctx, config.Global, "", "upload.operation.timeout"); err == nil {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
 			mins = n

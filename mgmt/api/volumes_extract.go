@@ -21,7 +21,7 @@ func registerVolumeExtract(s *Server) {
 }
 
 func extractVolumeStart(c *Call) (any, error) {
-	if err := checkExtractMode(c.P.String("mode")); err != nil {
+	if err := c.checkExtract(c.P.String("mode")); err != nil {
 		return nil, err
 	}
 	c.P[extractBaseParam] = c.baseURL()
