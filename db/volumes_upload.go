@@ -1,5 +1,7 @@
 package db
 
+import "context"
+
 // States of a volume uploaded to an image store (CloudStack's Volume.State), before it is
 // copied to a pool on its first attach: NotUploaded until its bytes arrive, UploadOp while
 // they do, Uploaded once they have (VolumeUploaded), UploadError when they were refused,
@@ -19,3 +21,11 @@ const (
 	UploadInProgress = "UPLOAD_IN_PROGRESS"
 	UploadError      = "UPLOAD_ERROR"
 )
+
+// UploadAbandoned is a template copy whose bytes never came.
+const UploadAbandoned = "UPLOAD_ABANDONED"
+
+// ListTemplateCopiesInState returns the live template copies in a download state.
+func ListTemplateCopiesInState(ctx context.Context, q Querier, state string) ([]*TemplateCopy, error) {
+	return templateCopies(ctx, q, "download_state = ? AND removed IS NULL", []any{state})
+}

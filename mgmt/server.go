@@ -149,7 +149,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.JobLease > 0 {
 		s.Snapshots.Lease = o.JobLease
 	}
-	s.wg.Add(4)
+	s.wg.Add(5)
+	go func() { defer s.wg.Done(); s.watchUploads(runCtx, deps) }() // uploads.go
 	go func() { defer s.wg.Done(); s.Snapshots.Run(runCtx) }()
 	go func() { defer s.wg.Done(); runner.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.heartbeats(runCtx) }()

@@ -77,6 +77,7 @@ var refCorrections = map[string]refCorrection{
 	"extractVolume":              {ObjectKey: "volume", Proof: "ExtractVolumeCmd.execute: response.setObjectName(\"volume\")"},
 	"getUploadParamsForVolume":   {ObjectKey: "getuploadparams", Proof: "GetUploadParamsResponse: setObjectName(\"getuploadparams\")"},
 	"getUploadParamsForTemplate": {ObjectKey: "getuploadparams", Proof: "GetUploadParamsResponse: setObjectName(\"getuploadparams\")"},
+	"getUploadParamsForIso":      {ObjectKey: "getuploadparams", Proof: "GetUploadParamsResponse: setObjectName(\"getuploadparams\")"},
 	"getUserKeys":                {ObjectKey: "userkeys", Proof: "GetUserKeysCmd: response.setObjectName(\"userkeys\")"},
 	"registerUserKeys":           {ObjectKey: "userkeys", Proof: "RegisterCmd (registerUserKeys): response.setObjectName(\"userkeys\")"},
 	"getVirtualMachineUserData": {ObjectKey: "virtualmachineuserdata",

@@ -237,6 +237,8 @@ func (tr *tour) run() {
 	tr.do(alice, "extractTemplate", map[string]string{"id": tpl, "mode": "HTTP_DOWNLOAD", "zoneid": zone})
 	tr.do(alice, "getUploadParamsForTemplate", map[string]string{"name": "c-uptpl", "displaytext": "up", "format": "QCOW2",
 		"hypervisor": "Simulator", "zoneid": zone, "ostypeid": ostype})
+	tr.do(alice, "getUploadParamsForIso", map[string]string{"name": "c-upiso", "displaytext": "up", "format": "ISO", "zoneid": zone,
+		"bootable": "false"})
 	tr.do(alice, "copyTemplate", map[string]string{"id": tpl, "sourcezoneid": zone, "destzoneid": zone2})
 	iso := id(tr.do(alice, "registerIso", map[string]string{"name": "c-iso", "displaytext": "iso", "zoneid": zone,
 		"url": "http://images.example.org/c.iso", "bootable": "false", "isextractable": "true"}), "iso")

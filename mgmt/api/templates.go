@@ -97,11 +97,11 @@ func registerTemplates(s *Server) {
 			{Name: "zoneid", Type: TUUID, Description: "the ID of the zone where the template is located"},
 		},
 		Handler: func(c *Call) (any, error) { return c.extractImage(templateKind) }, Job: extractImageJob})
-	registerTemplateUpload(s)
 	registerTemplateLists(s)
 	registerTemplatePermissions(s)
 	registerCreateTemplate(s)
 	registerIsos(s)
+	registerTemplateUpload(s) // after registerTemplate and registerIso, whose parameters it takes
 	registerTemplateDownloads(s)
 }
 

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -11,7 +13,10 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/iam"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/transfer"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
 )
 
 // postForm POSTs data as a multipart form's "file" part and answers the status and body.
@@ -128,6 +133,27 @@ func TestUploadParams(t *testing.T) {
 		t.Errorf("deleting the upload's volume did not give its count back")
 	}
 
+	// An upload that never comes within upload.operation.timeout is abandoned (the monitor
+	// every server runs); its URL then takes nothing.
+	late := mgmttest.Do(t, v.alice, "getUploadParamsForVolume", p)["getuploadparams"].(map[string]any)
+	deps := &orchestrate.Deps{DB: e.Server.DB, Config: e.Server.API.Config}
+	if err := volume.AbandonUploads(context.Background(), deps, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if st := items(mgmttest.Do(t, v.alice, "listVolumes", map[string]string{"id": late["id"].(string)}), "volume")[0]["state"]; st != "NotUploaded" {
+		t.Errorf("a fresh upload was abandoned: %v", st)
+	}
+	if err := volume.AbandonUploads(context.Background(), deps, -time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := items(mgmttest.Do(t, v.alice, "listVolumes", map[string]string{"id": late["id"].(string)}), "volume")[0]["state"]; st != "UploadAbandoned" {
+		t.Errorf("an upload past its timeout: %v", st)
+	}
+	if code, _ := postForm(t, late["postURL"].(string), nil, data); code != http.StatusConflict {
+		t.Errorf("POST for an abandoned upload: %d", code)
+	}
+	mgmttest.Do(t, v.alice, "deleteVolume", map[string]string{"id": late["id"].(string)})
+
 	// uploadVolume: a URL the template rules refuse is refused; in a Simulator zone nothing is
 	// fetched and the volume is Uploaded at once with the simulator's size; attaching it to a
 	// stopped VM copies it onto a pool of the VM's cluster (reserved in the ledger).
@@ -184,5 +210,14 @@ func TestUploadParamsForTemplate(t *testing.T) {
 	}
 	if st := tplList(t, alice, map[string]string{"templatefilter": "self", "id": id})[0]["status"]; st != "Not Uploaded" {
 		t.Errorf("after a POST no host could take: %v", st)
+	}
+	if err := template.AbandonUploads(context.Background(), &orchestrate.Deps{DB: e.Server.DB, Config: e.Server.API.Config}, -time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := tplList(t, alice, map[string]string{"templatefilter": "self", "id": id})[0]["status"]; !strings.Contains(fmt.Sprint(st), "abandoned") {
+		t.Errorf("a template upload past its timeout: %v", st)
+	}
+	if code, _ := postForm(t, r["postURL"].(string), nil, []byte("x")); code != http.StatusConflict {
+		t.Errorf("POST for an abandoned template upload: %d", code)
 	}
 }

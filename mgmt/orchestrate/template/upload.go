@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
@@ -140,6 +141,26 @@ func ReceiveUpload(ctx context.Context, d *orchestrate.Deps, t transfer.Token, b
 			d.Log.Error("mark a template copy UPLOAD_ERROR", "template", t.ID, "err", uerr)
 		}
 		return err
+	}
+	return nil
+}
+
+// AbandonUploads marks UPLOAD_ABANDONED the template copies that waited for their POSTed
+// bytes longer than timeout (upload.operation.timeout): their upload URL has expired.
+func AbandonUploads(ctx context.Context, d *orchestrate.Deps, timeout time.Duration) error {
+	copies, err := db.ListTemplateCopiesInState(ctx, d.DB.Read(), db.UploadNotStarted)
+	if err != nil {
+		return err
+	}
+	cutoff := db.Now() - timeout.Milliseconds()
+	for _, cp := range copies {
+		if cp.Created >= cutoff {
+			continue
+		}
+		text := fmt.Sprintf("Upload abandoned: nothing was uploaded within %s", timeout)
+		if _, err := setCopyState(ctx, d, cp.TemplateID, cp.StoreID, db.UploadNotStarted, db.UploadAbandoned, text, nil); err != nil {
+			return err
+		}
 	}
 	return nil
 }

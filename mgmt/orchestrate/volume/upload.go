@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
@@ -222,4 +223,24 @@ func dropStoreFile(ctx context.Context, d *orchestrate.Deps, v *db.Volume) {
 			transfer.Discard(ctx, d, transfer.Token{StoreID: storeID, Path: path})
 		}
 	}
+}
+
+// AbandonUploads marks UploadAbandoned the volumes that waited for their POSTed bytes longer
+// than timeout (CloudStack's upload monitor, after upload.operation.timeout): their upload
+// URL has expired, so nothing can arrive any more. Their owner deletes them.
+func AbandonUploads(ctx context.Context, d *orchestrate.Deps, timeout time.Duration) error {
+	vols, _, err := db.ListVolumes(ctx, d.DB.Read(), db.VolumeFilter{State: db.VolumeNotUploaded})
+	if err != nil {
+		return err
+	}
+	cutoff := db.Now() - timeout.Milliseconds()
+	for _, v := range vols {
+		if v.Created >= cutoff {
+			continue
+		}
+		if _, err := setUploadState(ctx, d, v.ID, []string{db.VolumeNotUploaded}, db.VolumeUploadAbandoned, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
