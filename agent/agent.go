@@ -67,6 +67,7 @@ type Config struct {
 // Agent is one host's agent.
 type Agent struct {
 	downloads downloads // template downloads into image stores (real hosts)
+	uploads   uploads   // files written chunk by chunk into image stores (transfer_upload.go)
 	cfg       Config
 	id        *identity
 	log       *slog.Logger

@@ -59,7 +59,7 @@ func (a *Agent) handle(ctx context.Context, typ string, body json.RawMessage) (a
 	if err := json.Unmarshal(body, &cmd); err != nil {
 		return nil, fmt.Errorf("agent: decode command: %w", err)
 	}
-	if cmd.ID == "" {
+	if cmd.ID == "" || uncached(cmd.Name) {
 		return a.run(cmd), nil
 	}
 	e, mine := a.cache.begin(cmd.ID)
@@ -206,6 +206,9 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		// Answer first, then drop the connection.
 		time.AfterFunc(50*time.Millisecond, a.Drop)
 		return nil, nil
+	}
+	if body, ok, err := a.transferCommand(ctx, cmd); ok { // file chunks and copies out: transfer.go
+		return body, err
 	}
 	if body, ok, err := a.storageCommand(ctx, cmd); ok { // volumes and snapshots: storage_commands.go
 		return body, err

@@ -108,6 +108,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/client/api", apiSrv)
 	mux.Handle("/client/api/", apiSrv)
+	mux.HandleFunc(api.ExtractPath, apiSrv.ServeExtract)
+	mux.HandleFunc(api.UploadPath, apiSrv.ServeUpload)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -150,7 +152,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	// The VM stats collector samples the hosts whose agent connections this server holds.
 	stats := &vm.StatsCollector{Deps: deps, ServerID: id}
-	s.wg.Add(5)
+	s.wg.Add(6)
+	go func() { defer s.wg.Done(); s.watchUploads(runCtx, deps) }() // uploads.go
 	go func() { defer s.wg.Done(); s.Snapshots.Run(runCtx) }()
 	go func() { defer s.wg.Done(); stats.Run(runCtx) }()
 	go func() { defer s.wg.Done(); runner.Run(runCtx) }()

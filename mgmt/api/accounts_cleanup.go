@@ -225,7 +225,8 @@ func (c *Call) deleteAccountVolume(id string) error {
 			return false, err
 		}
 		switch v.State {
-		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, db.VolumeExpunged, "Error":
+		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, db.VolumeExpunged, "Error",
+			db.VolumeNotUploaded, db.VolumeUploadError, db.VolumeUploadAbandoned:
 		default:
 			return false, nil
 		}

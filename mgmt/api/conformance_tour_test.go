@@ -235,6 +235,10 @@ func (tr *tour) run() {
 	tr.do(alice, "updateTemplatePermissions", map[string]string{"id": tpl, "op": "add", "accounts": "cdadmin"})
 	tr.do(alice, "listTemplatePermissions", map[string]string{"id": tpl})
 	tr.do(alice, "extractTemplate", map[string]string{"id": tpl, "mode": "HTTP_DOWNLOAD", "zoneid": zone})
+	tr.do(alice, "getUploadParamsForTemplate", map[string]string{"name": "c-uptpl", "displaytext": "up", "format": "QCOW2",
+		"hypervisor": "Simulator", "zoneid": zone, "ostypeid": ostype})
+	tr.do(alice, "getUploadParamsForIso", map[string]string{"name": "c-upiso", "displaytext": "up", "format": "ISO", "zoneid": zone,
+		"bootable": "false"})
 	tr.do(alice, "copyTemplate", map[string]string{"id": tpl, "sourcezoneid": zone, "destzoneid": zone2})
 	iso := id(tr.do(alice, "registerIso", map[string]string{"name": "c-iso", "displaytext": "iso", "zoneid": zone,
 		"url": "http://images.example.org/c.iso", "bootable": "false", "isextractable": "true"}), "iso")
@@ -293,6 +297,10 @@ func (tr *tour) run() {
 	tr.do(alice, "resizeVolume", map[string]string{"id": vol, "size": "3"})
 	tr.do(alice, "updateVolume", map[string]string{"id": vol, "deleteprotection": "false"})
 	tr.do(alice, "detachVolume", map[string]string{"id": vol})
+	tr.do(alice, "getUploadParamsForVolume", map[string]string{"name": "c-up", "zoneid": zone, "format": "QCOW2"})
+	uploaded := id(tr.do(alice, "uploadVolume", map[string]string{"name": "c-upurl", "zoneid": zone, "format": "QCOW2",
+		"url": "http://images.example.org/c-up.qcow2"}), "volume")
+	tr.do(alice, "deleteVolume", map[string]string{"id": uploaded})
 	volPool := api.First(tr.do(a, "listVolumes", map[string]string{"id": vol, "listall": "true"}), "volume")["storageid"]
 	for _, p := range pools {
 		if p["id"] != volPool && volPool != nil {
@@ -301,6 +309,7 @@ func (tr *tour) run() {
 		}
 	}
 	tr.do(alice, "stopVirtualMachine", map[string]string{"id": vmID})
+	tr.do(alice, "extractVolume", map[string]string{"id": root, "mode": "HTTP_DOWNLOAD", "zoneid": zone})
 	snap := id(tr.do(alice, "createSnapshot", map[string]string{"volumeid": root}), "snapshot")
 	tr.do(alice, "revertSnapshot", map[string]string{"id": snap})
 	fromSnap := id(tr.do(alice, "createVolume", map[string]string{"name": "c-fromsnap", "snapshotid": snap}), "volume")

@@ -1,12 +1,12 @@
 package api
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/template"
-	"github.com/google/uuid"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/transfer"
 )
 
 // copyImage starts copying a template or ISO into the image stores of other zones: the
@@ -59,20 +59,12 @@ func copyImageJob(c *Call, j *db.Job) (any, error) {
 	return Object{Key: k.key, Value: m}, nil
 }
 
-// extractBaseParam carries the management server's address from the request into the job.
-const extractBaseParam = "atoll.extractbase"
-
-// extractImage checks an extraction and starts its job. On the Simulator nothing is stored,
-// so the answer is CloudStack's shape with a URL under this management server, which does not
-// serve the file yet.
+// extractImage checks an extraction and starts its job. The job answers a signed URL under
+// this management server (as the caller reached it) which streams the file from its image
+// store until the URL expires (transfer_http.go).
 func (c *Call) extractImage(k imageKind) (any, error) {
-	mode := strings.ToUpper(c.P.String("mode"))
-	switch mode {
-	case "HTTP_DOWNLOAD":
-	case "FTP_UPLOAD":
-		return nil, ErrParam("FTP_UPLOAD mode is not supported: use HTTP_DOWNLOAD")
-	default:
-		return nil, ErrParam("Please specify a valid extract Mode. Supported modes: HTTP_DOWNLOAD, FTP_UPLOAD")
+	if err := c.checkExtract(c.P.String("mode")); err != nil {
+		return nil, err
 	}
 	// The job answers a URL under this management server as the caller reached it.
 	c.P[extractBaseParam] = c.baseURL()
@@ -82,6 +74,22 @@ func (c *Call) extractImage(k imageKind) (any, error) {
 	}
 	c.S.Jobs.Wake()
 	return JobStarted{JobID: jobID, ID: t.ID}, nil
+}
+
+// checkExtract refuses extraction when an admin disabled it (disable.extraction), and checks
+// the mode: CloudStack's HTTP_DOWNLOAD; FTP_UPLOAD (pushing the file to the caller's FTP
+// server) is refused.
+func (c *Call) checkExtract(mode string) error {
+	if v, _ := c.S.Config.Get(c.Ctx, config.Global, "", "disable.extraction"); strings.EqualFold(v, "true") {
+		return ErrDenied("Extraction has been disabled by admin")
+	}
+	switch strings.ToUpper(mode) {
+	case "HTTP_DOWNLOAD":
+		return nil
+	case "FTP_UPLOAD":
+		return ErrParam("FTP_UPLOAD mode is not supported: use HTTP_DOWNLOAD")
+	}
+	return ErrParam("Please specify a valid extract Mode. Supported modes: HTTP_DOWNLOAD, FTP_UPLOAD")
 }
 
 // baseURL is this management server's address as the caller reached it.
@@ -102,11 +110,12 @@ func extractImageJob(c *Call, j *db.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	extractID := uuid.NewString()
-	base := c.P.String(extractBaseParam)
-	m := map[string]any{"id": t.ID, "name": t.Name, "extractId": extractID, "extractMode": "HTTP_DOWNLOAD", "state": "DOWNLOAD_URL_CREATED",
-		"status": "DOWNLOAD_URL_CREATED", "uploadpercentage": 100, "storagetype": "SecondaryStorage", "zoneid": cp.ZoneID,
-		"url": fmt.Sprintf("%s/client/extract/%s/%s.%s", base, extractID, t.ID, template.FileExtension(t.Format)), "created": FormatTime(db.Now())}
+	url, err := c.extractURL(transfer.Token{Kind: transfer.KindTemplate, ID: t.ID, StoreID: cp.StoreID, Path: cp.InstallPath},
+		t.ID+"."+template.FileExtension(t.Format))
+	if err != nil {
+		return nil, err
+	}
+	m := extractObject(t.ID, t.Name, cp.ZoneID, url)
 	if z, err := db.GetZone(c.Ctx, c.S.DB.Read(), cp.ZoneID); err == nil {
 		m["zonename"] = z.Name
 	}

@@ -260,6 +260,12 @@ func imageStatus(t *db.TemplateInZone) string {
 	if t.DownloadState == db.DownloadNotStarted {
 		return "Not Downloaded"
 	}
+	switch t.DownloadState {
+	case db.UploadNotStarted:
+		return "Not Uploaded"
+	case db.UploadInProgress:
+		return "Upload in progress"
+	}
 	return t.State
 }
 

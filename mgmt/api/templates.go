@@ -101,6 +101,7 @@ func registerTemplates(s *Server) {
 	registerTemplatePermissions(s)
 	registerCreateTemplate(s)
 	registerIsos(s)
+	registerTemplateUpload(s) // after registerTemplate and registerIso, whose parameters it takes
 	registerTemplateDownloads(s)
 }
 
@@ -248,9 +249,29 @@ func validateImageURL(raw, format string, allowLoopback bool) error {
 // registerImage registers a template or ISO from a URL into every image store of its zones
 // and starts the download job (template.Register), and answers it as a list.
 func (c *Call) registerImage(k imageKind) (any, error) {
+	spec, err := c.imageSpec(k, false)
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.Register(c.Ctx, c.deps(), c.actor(), k.Kind, spec)
+	if err != nil {
+		return nil, err
+	}
+	c.S.Jobs.Wake()
+	items, err := c.imageItems(k, db.TemplateFilter{ID: t.ID, ShowRemoved: false})
+	if err != nil {
+		return nil, err
+	}
+	return ListResult{Key: k.key, Items: items, Count: len(items)}, nil
+}
+
+// imageSpec reads and checks registerTemplate's and registerIso's parameters (and, upload,
+// getUploadParamsForTemplate's and ForIso's, which have no URL).
+func (c *Call) imageSpec(k imageKind, upload bool) (template.RegisterSpec, error) {
+	var none template.RegisterSpec
 	name := strings.TrimSpace(c.P.String("name"))
 	if name == "" {
-		return nil, ErrMissing(c.Cmd.Name, "name")
+		return none, ErrMissing(c.Cmd.Name, "name")
 	}
 	display := c.P.String("displaytext")
 	if display == "" {
@@ -265,38 +286,40 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 			valid = valid || f == format
 		}
 		if !valid {
-			return nil, ErrParam("Image format: %s is incorrect. Supported formats are %s", c.P.String("format"), strings.Join(append(templateFormats, "ISO"), ", "))
+			return none, ErrParam("Image format: %s is incorrect. Supported formats are %s", c.P.String("format"), strings.Join(append(templateFormats, "ISO"), ", "))
 		}
 		h, err := hypervisorName(c.P.String("hypervisor"))
 		if err != nil {
-			return nil, ErrParam("Hypervisor Type: %s is invalid. Supported Hypervisor types are: %s", c.P.String("hypervisor"), strings.Join(supportedHypervisors, ", "))
+			return none, ErrParam("Hypervisor Type: %s is invalid. Supported Hypervisor types are: %s", c.P.String("hypervisor"), strings.Join(supportedHypervisors, ", "))
 		}
 		hypervisor = h
 	}
 	rawURL := strings.TrimSpace(c.P.String("url"))
-	loopback, _ := c.S.Config.Get(c.Ctx, config.Global, "", "atoll.image.url.allow.loopback")
-	if err := validateImageURL(rawURL, format, strings.EqualFold(loopback, "true")); err != nil {
-		return nil, err
+	if !upload {
+		loopback, _ := c.S.Config.Get(c.Ctx, config.Global, "", "atoll.image.url.allow.loopback")
+		if err := validateImageURL(rawURL, format, strings.EqualFold(loopback, "true")); err != nil {
+			return none, err
+		}
 	}
 	checksum := strings.TrimSpace(c.P.String("checksum"))
 	if err := validateChecksum(checksum); err != nil {
-		return nil, err
+		return none, err
 	}
 	bits := 64
 	if b, ok := c.P.Int("bits"); ok {
 		if b != 32 && b != 64 {
-			return nil, ErrParam("Invalid bits value %d: use 32 or 64", b)
+			return none, ErrParam("Invalid bits value %d: use 32 or 64", b)
 		}
 		bits = b
 	}
 	if a := c.P.String("arch"); a != "" && !strings.EqualFold(a, "x86_64") && !strings.EqualFold(a, "aarch64") {
-		return nil, ErrParam("Invalid arch %s: use x86_64 or aarch64", a)
+		return none, ErrParam("Invalid arch %s: use x86_64 or aarch64", a)
 	}
 	if d, _ := c.P.Bool("directdownload"); d {
-		return nil, ErrParam("Direct download of templates is not supported")
+		return none, ErrParam("Direct download of templates is not supported")
 	}
 	if ttype := strings.ToUpper(c.P.String("templatetype")); ttype != "" && ttype != db.TemplateUser {
-		return nil, ErrParam("Only USER templates can be registered")
+		return none, ErrParam("Only USER templates can be registered")
 	}
 	public, _ := c.P.Bool("ispublic")
 	featured, _ := c.P.Bool("isfeatured")
@@ -319,22 +342,13 @@ func (c *Call) registerImage(k imageKind) (any, error) {
 		}
 	}
 	if err := c.refuseProject(); err != nil {
-		return nil, err
+		return none, err
 	}
-	t, err := template.Register(c.Ctx, c.deps(), c.actor(), k.Kind, template.RegisterSpec{Name: name, DisplayText: display, Format: format,
+	return template.RegisterSpec{Name: name, DisplayText: display, Format: format,
 		Hypervisor: hypervisor, URL: rawURL, Checksum: checksum, Bits: bits, Public: public, Featured: featured, Extractable: extractable,
 		PasswordEnabled: pw, SSHKeyEnabled: sshKey, DynamicScaling: dyn, RequiresHVM: hvm, Bootable: bootable,
 		TemplateTag: c.P.String("templatetag"), Details: details, OSTypeID: strings.ToLower(c.P.String("ostypeid")),
-		ZoneID: strings.TrimSpace(c.P.String("zoneid")), ZoneIDs: c.P.List("zoneids"), Owner: c.imageOwnerParam()})
-	if err != nil {
-		return nil, err
-	}
-	c.S.Jobs.Wake()
-	items, err := c.imageItems(k, db.TemplateFilter{ID: t.ID, ShowRemoved: false})
-	if err != nil {
-		return nil, err
-	}
-	return ListResult{Key: k.key, Items: items, Count: len(items)}, nil
+		ZoneID: strings.TrimSpace(c.P.String("zoneid")), ZoneIDs: c.P.List("zoneids"), Owner: c.imageOwnerParam()}, nil
 }
 
 func (c *Call) updateImage(k imageKind) (any, error) {

@@ -72,6 +72,8 @@ func registerVolumes(s *Server) {
 		Handler: updateVolumeStart, Job: updateVolumeJob})
 	registerVolumeAttach(s)
 	registerVolumeResize(s)
+	registerVolumeExtract(s)
+	registerVolumeUpload(s)
 	// The Volume taggable type is registered with the VMs (vms.go), which own the volumes table.
 }
 
@@ -137,7 +139,11 @@ func (r *volumeRenderer) render(v *db.Volume) map[string]any {
 		set(m, "storage", v.PoolName)
 	}
 	set(m, "podid", v.PodID)
-	set(m, "path", v.Path)
+	if _, path, ok := volume.StoreLocation(v); ok {
+		m["path"] = path // uploaded: its path on an image store
+	} else {
+		set(m, "path", v.Path)
+	}
 	set(m, "templateid", v.TemplateID)
 	set(m, "snapshotid", v.SnapshotID)
 	if v.MinIOPS > 0 {

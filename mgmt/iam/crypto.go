@@ -61,6 +61,7 @@ func CheckPassword(hash, password string) bool {
 // server of one cloud must use the same key file.
 type Keyring struct {
 	aead cipher.AEAD
+	mac  []byte // the URL signing key, derived from the key (MAC)
 }
 
 // LoadOrCreateKeyring reads a 32-byte key (base64) from path, creating it (mode 0600) when absent.
@@ -124,7 +125,18 @@ func NewKeyring(key []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("iam: gcm: %w", err)
 	}
-	return &Keyring{aead: aead}, nil
+	return &Keyring{aead: aead, mac: hmacSHA256(key, []byte("atoll url signing v1"))}, nil
+}
+
+// MAC is the HMAC-SHA256 of msg under a key derived from the keyring's: every management
+// server of a cloud shares the key file, so a URL one signs (extract, upload) verifies on
+// any of them.
+func (k *Keyring) MAC(msg []byte) []byte { return hmacSHA256(k.mac, msg) }
+
+func hmacSHA256(key, msg []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // Encrypt seals plaintext as "v1:<base64 nonce|ciphertext>".

@@ -43,40 +43,8 @@ func Register(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, k K
 		IsDynamicallyScalable: s.DynamicScaling, RequiresHVM: s.RequiresHVM, Bootable: s.Bootable, TemplateType: db.TemplateUser,
 		Checksum: s.Checksum, URL: s.URL, State: "Active", Bits: s.Bits, TemplateTag: s.TemplateTag, Details: s.Details, Created: db.Now()}
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
-		owner, err := orchestrate.OwnerFor(ctx, tx, a.Caller, s.Owner.Account, s.Owner.DomainID)
+		zones, err := insertTemplate(ctx, d, tx, a, k, t, s)
 		if err != nil {
-			return err
-		}
-		t.AccountID, t.DomainID = owner.ID, owner.DomainID
-		ownerIsRoot := owner.Type == db.AccountRootAdmin
-		if t.OSTypeID, err = osType(ctx, tx, s.OSTypeID); err != nil {
-			return err
-		}
-		if k.ISO && s.Bootable && t.OSTypeID == "" {
-			return orchestrate.ErrParam("Please pass a valid GuestOS Id")
-		}
-		zones, all, err := imageZones(ctx, tx, a, s.ZoneID, s.ZoneIDs)
-		if err != nil {
-			return err
-		}
-		if all && !ownerIsRoot {
-			return orchestrate.ErrParam("Template registered for 'All zones' can only be owned a Root Admin account. Please select specific zone(s).")
-		}
-		t.CrossZones = all
-		if !ownerIsRoot && s.Public {
-			allow, err := publicUserTemplatesAllowed(ctx, d, owner.ID)
-			if err != nil {
-				return err
-			}
-			if !allow {
-				return orchestrate.ErrParam("Only private templates/ISO can be created.")
-			}
-		}
-		t.Featured = s.Featured && ownerIsRoot
-		if err := d.ChargeResources(ctx, tx, owner.ID, map[string]int64{db.ResTemplate: 1}); err != nil {
-			return err
-		}
-		if err := db.InsertTemplate(ctx, tx, t); err != nil {
 			return err
 		}
 		n, err := addCopies(ctx, tx, t, zones)
@@ -96,6 +64,48 @@ func Register(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, k K
 		return nil, err
 	}
 	return t, nil
+}
+
+// insertTemplate checks a new template's owner, OS type, zones and visibility, charges it to
+// its owner and inserts it, in tx; it answers the zones it goes to.
+func insertTemplate(ctx context.Context, d *orchestrate.Deps, tx db.Tx, a orchestrate.Actor, k Kind, t *db.Template, s RegisterSpec) ([]*db.Zone, error) {
+	owner, err := orchestrate.OwnerFor(ctx, tx, a.Caller, s.Owner.Account, s.Owner.DomainID)
+	if err != nil {
+		return nil, err
+	}
+	t.AccountID, t.DomainID = owner.ID, owner.DomainID
+	ownerIsRoot := owner.Type == db.AccountRootAdmin
+	if t.OSTypeID, err = osType(ctx, tx, s.OSTypeID); err != nil {
+		return nil, err
+	}
+	if k.ISO && s.Bootable && t.OSTypeID == "" {
+		return nil, orchestrate.ErrParam("Please pass a valid GuestOS Id")
+	}
+	zones, all, err := imageZones(ctx, tx, a, s.ZoneID, s.ZoneIDs)
+	if err != nil {
+		return nil, err
+	}
+	if all && !ownerIsRoot {
+		return nil, orchestrate.ErrParam("Template registered for 'All zones' can only be owned a Root Admin account. Please select specific zone(s).")
+	}
+	t.CrossZones = all
+	if !ownerIsRoot && s.Public {
+		allow, err := publicUserTemplatesAllowed(ctx, d, owner.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !allow {
+			return nil, orchestrate.ErrParam("Only private templates/ISO can be created.")
+		}
+	}
+	t.Featured = s.Featured && ownerIsRoot
+	if err := d.ChargeResources(ctx, tx, owner.ID, map[string]int64{db.ResTemplate: 1}); err != nil {
+		return nil, err
+	}
+	if err := db.InsertTemplate(ctx, tx, t); err != nil {
+		return nil, err
+	}
+	return zones, nil
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

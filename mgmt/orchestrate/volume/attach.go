@@ -132,6 +132,9 @@ func StartAttach(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, 
 // again. Otherwise a volume already attached (by another request) is refused, as CloudStack
 // does: taking it as this job's own would undo that attach if the host failed now.
 func Attach(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, volID, vmID string, want *int, replay bool) (*db.Volume, error) {
+	if err := copyUploaded(ctx, d, a, volID, vmID); err != nil { // an Uploaded volume goes to a pool first: upload_attach.go
+		return nil, err
+	}
 	var v *db.Volume
 	var vm *db.VM
 	var pool *db.StoragePool

@@ -27,7 +27,8 @@ func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 			return err
 		}
 		switch v.State {
-		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, "Error":
+		case db.VolumeReady, db.VolumeAllocated, db.VolumeUploaded, db.VolumeDestroy, "Error",
+			db.VolumeNotUploaded, db.VolumeUploadError, db.VolumeUploadAbandoned:
 		default:
 			return orchestrate.ErrParam("Volume %s is %s; it can be deleted only when Ready, Allocated, Uploaded or Destroy", v.Name, v.State)
 		}
@@ -87,10 +88,15 @@ func ExpungeRows(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, 
 // cannot be reached now leaves a file behind (logged), never a volume that is counted but
 // unusable.
 func DropFile(ctx context.Context, d *orchestrate.Deps, pool *db.StoragePool, v *db.Volume) {
-	if pool == nil || v == nil {
+	if pool == nil {
+		dropStoreFile(ctx, d, v) // an uploaded volume's bytes on an image store: upload.go
+		return
+	}
+	if v == nil {
 		return
 	}
 	if err := volumeCommand(ctx, d, pool, "", protocol.CmdDeleteVolume, v, nil); err != nil {
 		Log(d).Warn("delete volume on primary storage", "volume", v.ID, "pool", pool.ID, "err", err)
 	}
+	dropExtractCopy(ctx, d, v) // its copy on the image store from extractVolume: extract.go
 }
