@@ -27,6 +27,12 @@ func (s *secondHost) console(vm string) string { return filepath.Join(s.consoleD
 // the host to be Up.
 func (h *kvmHost) addKVMHost(t *testing.T, name string) *secondHost {
 	t.Helper()
+	return h.addKVMHostIn(t, name, h.clusterID)
+}
+
+// addKVMHostIn is addKVMHost in the cluster clusterID.
+func (h *kvmHost) addKVMHostIn(t *testing.T, name, clusterID string) *secondHost {
+	t.Helper()
 	dir := t.TempDir()
 	s := &secondHost{name: name, consoleDir: filepath.Join(dir, "console")}
 	s.lvSocket, s.lvTCPURI = startLibvirtd(t, filepath.Join(dir, "libvirt"))
@@ -38,7 +44,7 @@ func (h *kvmHost) addKVMHost(t *testing.T, name string) *secondHost {
 			args[i+1] = v
 		}
 	}
-	tok := api.First(h.do(t, "createHostToken", map[string]string{"clusterid": h.clusterID}), "hosttoken")
+	tok := api.First(h.do(t, "createHostToken", map[string]string{"clusterid": clusterID}), "hosttoken")
 	args[indexOf(args, "--ca-fingerprint")+1] = tok["cafingerprint"].(string)
 	startProc(t, name+".log", append(args, "--token", tok["token"].(string))...)
 	waitFor(t, "KVM host "+name+" Up", 60*time.Second, func() (bool, string) {

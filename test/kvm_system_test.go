@@ -65,6 +65,7 @@ type kvmHost struct {
 	libvirtDir, lvSocket string
 	lvTCPURI             string // its libvirtd's plain-TCP URI on loopback (live migration)
 	ganeshaDir           string
+	exports              []string // ganesha's export paths: primary, secondary, primary2, secondary2
 }
 
 func (h *kvmHost) do(t *testing.T, cmd string, p map[string]string) map[string]any {
@@ -110,9 +111,12 @@ func startKVMHost(t *testing.T) *kvmHost {
 	}
 	h.primary, h.secondary = filepath.Join(nfsRoot, "primary"), filepath.Join(nfsRoot, "secondary")
 	h.ganeshaDir = filepath.Join(nfsRoot, "ganesha")
-	exports := strings.Fields(script(t, "ganesha.sh", "start", h.ganeshaDir, h.primary, h.secondary))
+	// Two more exports for a second zone's primary and secondary storage (TestKVMCopyTemplate).
+	exports := strings.Fields(script(t, "ganesha.sh", "start", h.ganeshaDir, h.primary, h.secondary,
+		filepath.Join(nfsRoot, "primary2"), filepath.Join(nfsRoot, "secondary2")))
 	t.Cleanup(func() { script(t, "ganesha.sh", "stop", filepath.Join(nfsRoot, "ganesha")); os.RemoveAll(nfsRoot) })
-	if len(exports) != 2 {
+	h.exports = exports
+	if len(exports) != 4 {
 		t.Fatalf("ganesha.sh printed %v", exports)
 	}
 

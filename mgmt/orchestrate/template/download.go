@@ -257,6 +257,11 @@ func storeDownload(ctx context.Context, d *orchestrate.Deps, t *db.Template, cp 
 	if d.Agents == nil {
 		return Progress{}, orchestrate.ErrInternal("the agents manager is not running on this management server")
 	}
+	if t.URL == "" {
+		// A copy into a real zone is fetched from the template's URL, as its registration
+		// was; one made from a volume, a snapshot or an upload has none.
+		return Progress{Err: fmt.Sprintf("%s has no URL to download it from: copying an image made from a volume, a snapshot or an upload into a zone with real hosts is not supported yet", t.Name)}, nil
+	}
 	path := installPath(t)
 	cmd := protocol.DownloadTemplate{ID: cp.ID, URL: t.URL, Checksum: t.Checksum, Format: t.Format,
 		Store: protocol.ImageStoreRef{ID: store.ID, URL: store.URL}, Path: path}
