@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -198,7 +197,7 @@ func createNetwork(c *Call) (any, error) {
 		n.NetworkDomain = defaultNetworkDomain(z, acct, n.ID)
 	}
 	var rangeRow *db.VlanRange
-	var rng ipRange
+	var rng network.IPRange
 	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
 		pn, err := c.guestPhysicalNetwork(tx, z, o, c.lowerID("physicalnetworkid"))
 		if err != nil {
@@ -286,105 +285,89 @@ func (c *Call) isolatedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwor
 		if cidr == "" {
 			cidr = defaultGuestCIDR
 		}
-		sn, err := subnetOfCIDR(cidr)
+		sn, err := network.SubnetOfCIDR(cidr)
 		if err != nil {
 			return err
 		}
-		gw, mask = u32ToIP(sn.network()+1).String(), sn.mask()
+		gw, mask = sn.Network().Next().String(), sn.Mask()
 	}
-	sn, err := parseSubnet(gw, mask)
+	sn, err := network.ParseSubnet(gw, mask)
 	if err != nil {
 		return err
 	}
-	if sn.bits > 29 {
+	if sn.Bits > 29 {
 		return ErrParam("The netmask %s (netmask) leaves no room for guests: an Isolated network needs at least a /29", mask)
 	}
-	if ipToU32(sn.gw) == sn.network() || ipToU32(sn.gw) == sn.broadcast() {
-		return ErrParam("The gateway %s (gateway) is the network or broadcast address of %s", gw, sn.cidr())
+	if sn.GW == sn.Network() || sn.GW == sn.Broadcast() {
+		return ErrParam("The gateway %s (gateway) is the network or broadcast address of %s", gw, sn.CIDR())
 	}
-	if _, err := validGuestCIDR(sn.cidr()); err != nil {
-		return ErrParam("Invalid gateway/netmask: the network's CIDR %s is not in private (RFC 1918 or 100.64.0.0/10) address space", sn.cidr())
+	if _, err := validGuestCIDR(sn.CIDR()); err != nil {
+		return ErrParam("Invalid gateway/netmask: the network's CIDR %s is not in private (RFC 1918 or 100.64.0.0/10) address space", sn.CIDR())
 	}
-	n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
+	n.Gateway, n.Netmask, n.CIDR = sn.GW.String(), sn.Mask(), sn.CIDR()
 	n.State = db.NetworkAllocated
 	return nil
-}
-
-func subnetOfCIDR(cidr string) (subnet, error) {
-	i := strings.IndexByte(cidr, '/')
-	if i < 0 {
-		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
-	}
-	var bits int
-	if _, err := fmt.Sscanf(cidr[i+1:], "%d", &bits); err != nil || bits < 1 || bits > 32 {
-		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
-	}
-	a, ok := parseIPv4(cidr[:i])
-	if !ok {
-		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
-	}
-	return subnet{gw: a, bits: bits}, nil
 }
 
 // sharedNetworkParams applies a Shared network's rules: its VLAN (required when the offering
 // says specifyvlan, never one of the physical network's dynamic VNIs, nor another live
 // network's) and its IPv4 range (required in an Advanced zone). It returns the range to add
 // once the network row exists.
-func (c *Call) sharedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) (*db.VlanRange, ipRange, error) {
+func (c *Call) sharedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) (*db.VlanRange, network.IPRange, error) {
 	if z.NetworkType == zoneBasic {
 		others, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{ZoneID: z.ID})
 		if err != nil {
-			return nil, ipRange{}, err
+			return nil, network.IPRange{}, err
 		}
 		if len(others) > 0 {
-			return nil, ipRange{}, ErrParam("Basic zone %s already has its guest network %s: a Basic zone has one guest network", z.Name, others[0].Name)
+			return nil, network.IPRange{}, ErrParam("Basic zone %s already has its guest network %s: a Basic zone has one guest network", z.Name, others[0].Name)
 		}
 	} else if o.HasService("SecurityGroup") && !z.SecurityGroupsEnabled {
-		return nil, ipRange{}, ErrParam("Network offering %s has the SecurityGroup service: zone %s does not have security groups enabled", o.Name, z.Name)
+		return nil, network.IPRange{}, ErrParam("Network offering %s has the SecurityGroup service: zone %s does not have security groups enabled", o.Name, z.Name)
 	}
 	if z.NetworkType == zoneBasic {
 		if strings.TrimSpace(c.P.String("vlan")) != "" {
-			return nil, ipRange{}, ErrParam("vlan can't be specified for the guest network of Basic zone %s", z.Name)
+			return nil, network.IPRange{}, ErrParam("vlan can't be specified for the guest network of Basic zone %s", z.Name)
 		}
 		n.BroadcastDomainType = "Native"
 	} else if err := c.specifiedVlan(tx, z, pn, o, n); err != nil {
-		return nil, ipRange{}, err
+		return nil, network.IPRange{}, err
 	}
 	n.State = db.NetworkSetup
 	gw, mask := strings.TrimSpace(c.P.String("gateway")), strings.TrimSpace(c.P.String("netmask"))
 	start, end := strings.TrimSpace(c.P.String("startip")), strings.TrimSpace(c.P.String("endip"))
 	if gw == "" && mask == "" && start == "" && end == "" {
 		if z.NetworkType == zoneAdvanced {
-			return nil, ipRange{}, ErrParam("gateway, netmask and startip are required for a Shared network in an Advanced zone")
+			return nil, network.IPRange{}, ErrParam("gateway, netmask and startip are required for a Shared network in an Advanced zone")
 		}
 		// A Basic zone's network takes the pods' guest ranges (createVlanIpRange with podid).
-		return nil, ipRange{}, c.basicNetworkSubnet(tx, z, n)
+		return nil, network.IPRange{}, c.basicNetworkSubnet(tx, z, n)
 	}
 	if gw == "" || mask == "" || start == "" {
-		return nil, ipRange{}, ErrParam("gateway, netmask and startip must be specified together for a Shared network's IP range")
+		return nil, network.IPRange{}, ErrParam("gateway, netmask and startip must be specified together for a Shared network's IP range")
 	}
 	if end == "" {
 		end = start
 	}
-	sn, err := parseSubnet(gw, mask)
+	sn, err := network.ParseSubnet(gw, mask)
 	if err != nil {
-		return nil, ipRange{}, err
+		return nil, network.IPRange{}, err
 	}
-	r, err := sn.checkRange(start, end, "startip", "endip")
+	r, err := sn.CheckRange(start, end, "startip", "endip")
 	if err != nil {
-		return nil, ipRange{}, err
+		return nil, network.IPRange{}, err
 	}
-	if r.size() > maxRangeAddresses {
-		return nil, ipRange{}, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.size(), maxRangeAddresses)
+	if r.Size() > maxRangeAddresses {
+		return nil, network.IPRange{}, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.Size(), maxRangeAddresses)
 	}
-	n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
+	n.Gateway, n.Netmask, n.CIDR = sn.GW.String(), sn.Mask(), sn.CIDR()
 	v := &db.VlanRange{ID: uuid.NewString(), ZoneID: z.ID, PhysicalNetworkID: pn.ID, NetworkID: n.ID, VlanTag: n.BroadcastURI,
-		Gateway: n.Gateway, Netmask: n.Netmask, StartIP: u32ToIP(r.lo).String(), EndIP: u32ToIP(r.hi).String(), Created: n.Created}
+		Gateway: n.Gateway, Netmask: n.Netmask, StartIP: r.Lo.String(), EndIP: r.Hi.String(), Created: n.Created}
 	if v.VlanTag == "" {
 		v.VlanTag = untaggedTag
 	}
 	if err := c.checkIPRangeFits(tx, z, pn, v, r); err != nil {
-		return nil, ipRange{}, err
+		return nil, network.IPRange{}, err
 	}
 	return v, r, nil
 }
@@ -441,8 +424,8 @@ func (c *Call) basicNetworkSubnet(tx db.Tx, z *db.Zone, n *db.Network) error {
 		return err
 	}
 	if len(list) > 0 {
-		if sn, err := parseSubnet(list[0].Gateway, list[0].Netmask); err == nil {
-			n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
+		if sn, err := network.ParseSubnet(list[0].Gateway, list[0].Netmask); err == nil {
+			n.Gateway, n.Netmask, n.CIDR = sn.GW.String(), sn.Mask(), sn.CIDR()
 		}
 	}
 	return nil
@@ -450,14 +433,11 @@ func (c *Call) basicNetworkSubnet(tx db.Tx, z *db.Zone, n *db.Network) error {
 
 // addSharedRange adds a Shared network's IP range with its address rows and the zone's direct
 // IP capacity.
-func (c *Call) addSharedRange(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, n *db.Network, v *db.VlanRange, r ipRange) error {
+func (c *Call) addSharedRange(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, n *db.Network, v *db.VlanRange, r network.IPRange) error {
 	if err := db.InsertVlanRange(c.Ctx, tx, v); err != nil {
 		return err
 	}
-	addrs := make([]string, 0, r.size())
-	for u := int64(r.lo); u <= int64(r.hi); u++ {
-		addrs = append(addrs, u32ToIP(uint32(u)).String())
-	}
+	addrs := r.Addrs()
 	if err := db.InsertPublicIPs(c.Ctx, tx, z.ID, v.ID, addrs); err != nil {
 		if db.IsDuplicate(err) {
 			return ErrParam("The IP range %s-%s overlaps with addresses the zone %s already has", v.StartIP, v.EndIP, z.Name)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
 
@@ -61,110 +61,6 @@ func registerVlanIPRanges(s *Server) {
 		Handler: listVlanIPRanges})
 }
 
-// IPv4 arithmetic.
-
-func ipToU32(a netip.Addr) uint32 { b := a.As4(); return binary.BigEndian.Uint32(b[:]) }
-
-func u32ToIP(u uint32) netip.Addr {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], u)
-	return netip.AddrFrom4(b)
-}
-
-func parseIPv4(s string) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
-	return a, err == nil && a.Is4()
-}
-
-// ipRange is an inclusive range of IPv4 addresses.
-type ipRange struct{ lo, hi uint32 }
-
-func (r ipRange) overlaps(o ipRange) bool { return r.lo <= o.hi && o.lo <= r.hi }
-func (r ipRange) size() int64             { return int64(r.hi) - int64(r.lo) + 1 }
-
-func parseIPRange(start, end string) (ipRange, bool) {
-	s, ok1 := parseIPv4(start)
-	e, ok2 := parseIPv4(end)
-	return ipRange{ipToU32(s), ipToU32(e)}, ok1 && ok2 && ipToU32(s) <= ipToU32(e)
-}
-
-// subnet is an IPv4 gateway with its netmask.
-type subnet struct {
-	gw   netip.Addr
-	bits int
-}
-
-// parseSubnet validates a gateway and a dotted netmask.
-func parseSubnet(gateway, netmask string) (subnet, error) {
-	gw, ok := parseIPv4(gateway)
-	if !ok {
-		return subnet{}, ErrParam("Please specify a valid gateway: %q is not an IPv4 address", gateway)
-	}
-	m, ok := parseIPv4(netmask)
-	bits := 0
-	if ok {
-		mu := ipToU32(m)
-		for bits < 32 && mu&(1<<(31-bits)) != 0 {
-			bits++
-		}
-		ok = bits >= 1 && mu == ^uint32(0)<<(32-bits)
-	}
-	if !ok {
-		return subnet{}, ErrParam("Please specify a valid netmask: %q is not a netmask like 255.255.255.0", netmask)
-	}
-	return subnet{gw, bits}, nil
-}
-
-func (n subnet) maskU32() uint32   { return ^uint32(0) << (32 - n.bits) }
-func (n subnet) network() uint32   { return ipToU32(n.gw) & n.maskU32() }
-func (n subnet) broadcast() uint32 { return n.network() | ^n.maskU32() }
-func (n subnet) mask() string      { return u32ToIP(n.maskU32()).String() }
-func (n subnet) cidr() string      { return u32ToIP(n.network()).String() + "/" + strconv.Itoa(n.bits) }
-func (n subnet) contains(u uint32) bool {
-	return u&n.maskU32() == n.network()
-}
-func (n subnet) overlaps(o subnet) bool { return n.contains(o.network()) || o.contains(n.network()) }
-
-// lastUsable is the address below the broadcast address (the broadcast itself in a /31 or /32).
-func (n subnet) lastUsable() uint32 {
-	if n.bits >= 31 {
-		return n.broadcast()
-	}
-	return n.broadcast() - 1
-}
-
-// checkRange validates start and end addresses inside the subnet, CloudStack's checkIpRange
-// plus: not the network or broadcast address, and not including the gateway.
-func (n subnet) checkRange(start, end, startParam, endParam string) (ipRange, error) {
-	s, ok := parseIPv4(start)
-	if !ok {
-		return ipRange{}, ErrParam("The start address of the IP range (%s) is not a valid IP address: %q", startParam, start)
-	}
-	e, ok := parseIPv4(end)
-	if !ok {
-		return ipRange{}, ErrParam("The end address of the IP range (%s) is not a valid IP address: %q", endParam, end)
-	}
-	r := ipRange{ipToU32(s), ipToU32(e)}
-	for _, a := range []struct {
-		param string
-		u     uint32
-	}{{startParam, r.lo}, {endParam, r.hi}} {
-		if !n.contains(a.u) {
-			return r, ErrParam("The %s address %s of the IP range is not in the CIDR subnet %s", a.param, u32ToIP(a.u), n.cidr())
-		}
-		if n.bits < 31 && (a.u == n.network() || a.u == n.broadcast()) {
-			return r, ErrParam("The %s address %s is the network or broadcast address of subnet %s", a.param, u32ToIP(a.u), n.cidr())
-		}
-	}
-	if r.lo > r.hi {
-		return r, ErrParam("The start IP address (%s) must have a lower value than the end IP address (%s)", startParam, endParam)
-	}
-	if g := ipToU32(n.gw); g >= r.lo && g <= r.hi {
-		return r, ErrParam("The gateway %s must not be part of the IP range %s-%s", n.gw, u32ToIP(r.lo), u32ToIP(r.hi))
-	}
-	return r, nil
-}
-
 // VLAN tags of IP ranges are stored as URIs, as CloudStack renders them: vlan://100,
 // vxlan://5000, vlan://untagged.
 const untaggedTag = "vlan://untagged"
@@ -197,8 +93,8 @@ func (c *Call) renderVlanRange(v *db.VlanRange) map[string]any {
 		"forsystemvms": v.ForSystemVMs}
 	set(m, "gateway", v.Gateway)
 	set(m, "netmask", v.Netmask)
-	if n, err := parseSubnet(v.Gateway, v.Netmask); err == nil {
-		m["cidr"] = n.cidr()
+	if n, err := network.ParseSubnet(v.Gateway, v.Netmask); err == nil {
+		m["cidr"] = n.CIDR()
 	}
 	set(m, "startip", v.StartIP)
 	set(m, "endip", v.EndIP)
@@ -293,7 +189,7 @@ func createVlanIPRange(c *Call) (any, error) {
 	if v.IP6CIDR != "" {
 		return nil, ErrParam("An IPv6 range belongs to a shared network: pass networkid (IPv6 public ranges are not supported)")
 	}
-	var r ipRange
+	var r network.IPRange
 	{
 		start := strings.TrimSpace(c.P.String("startip"))
 		if start == "" {
@@ -303,17 +199,17 @@ func createVlanIPRange(c *Call) (any, error) {
 		if end == "" {
 			end = start
 		}
-		n, err := parseSubnet(c.P.String("gateway"), c.P.String("netmask"))
+		n, err := network.ParseSubnet(c.P.String("gateway"), c.P.String("netmask"))
 		if err != nil {
 			return nil, err
 		}
-		if r, err = n.checkRange(start, end, "startip", "endip"); err != nil {
+		if r, err = n.CheckRange(start, end, "startip", "endip"); err != nil {
 			return nil, err
 		}
-		if r.size() > maxRangeAddresses {
-			return nil, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.size(), maxRangeAddresses)
+		if r.Size() > maxRangeAddresses {
+			return nil, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.Size(), maxRangeAddresses)
 		}
-		v.Gateway, v.Netmask, v.StartIP, v.EndIP = n.gw.String(), n.mask(), u32ToIP(r.lo).String(), u32ToIP(r.hi).String()
+		v.Gateway, v.Netmask, v.StartIP, v.EndIP = n.GW.String(), n.Mask(), r.Lo.String(), r.Hi.String()
 	}
 	var err error
 	if v.AccountID, v.DomainID, err = c.ipRangeOwner(); err != nil {
@@ -333,10 +229,7 @@ func createVlanIPRange(c *Call) (any, error) {
 		if err := db.InsertVlanRange(c.Ctx, tx, v); err != nil {
 			return err
 		}
-		addrs := make([]string, 0, r.size())
-		for u := int64(r.lo); u <= int64(r.hi); u++ {
-			addrs = append(addrs, u32ToIP(uint32(u)).String())
-		}
+		addrs := r.Addrs()
 		if err := db.InsertPublicIPs(c.Ctx, tx, z.ID, v.ID, addrs); err != nil {
 			if db.IsDuplicate(err) {
 				return ErrParam("The IP range %s-%s overlaps with addresses the zone %s already has", v.StartIP, v.EndIP, z.Name)
@@ -427,7 +320,7 @@ func (c *Call) ipRangePlace(tx db.Tx, v *db.VlanRange) (*db.Zone, *db.PhysicalNe
 
 // checkIPRangeFits refuses a range whose VLAN is one the zone allocates to guest networks, or
 // whose addresses or subnet clash with the zone's other ranges or its pods' ranges.
-func (c *Call) checkIPRangeFits(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, v *db.VlanRange, r ipRange) error {
+func (c *Call) checkIPRangeFits(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, v *db.VlanRange, r network.IPRange) error {
 	if _, id, _ := normalizeVlanTag(v.VlanTag, isolationOf(pn)); id > 0 {
 		pns, _, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: z.ID})
 		if err != nil {
@@ -441,23 +334,23 @@ func (c *Call) checkIPRangeFits(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, v 
 			}
 		}
 	}
-	n, _ := parseSubnet(v.Gateway, v.Netmask)
+	n, _ := network.ParseSubnet(v.Gateway, v.Netmask)
 	ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{ZoneID: z.ID})
 	if err != nil {
 		return err
 	}
 	for _, o := range ranges {
-		on, err := parseSubnet(o.Gateway, o.Netmask)
-		if err != nil || !on.overlaps(n) {
+		on, err := network.ParseSubnet(o.Gateway, o.Netmask)
+		if err != nil || !on.Overlaps(n) {
 			continue
 		}
-		if or, ok := parseIPRange(o.StartIP, o.EndIP); ok && or.overlaps(r) {
+		if or, ok := network.ParseIPRange(o.StartIP, o.EndIP); ok && or.Overlaps(r) {
 			return ErrParam("The IP range %s-%s overlaps with the IP range %s-%s (%s) of zone %s. Please specify a different start IP/end IP.",
 				v.StartIP, v.EndIP, o.StartIP, o.EndIP, o.VlanTag, z.Name)
 		}
 		if !strings.EqualFold(o.VlanTag, v.VlanTag) {
 			return ErrParam("The IP range with tag: %s in zone %s has overlapped with the subnet %s. Please specify a different gateway/netmask.",
-				o.VlanTag, z.Name, on.cidr())
+				o.VlanTag, z.Name, on.CIDR())
 		}
 		if o.Gateway != v.Gateway || o.Netmask != v.Netmask {
 			return ErrParam("The IP range with tag: %s in zone %s has already been added with gateway %s, netmask %s. Please specify the same gateway/netmask to extend the range.",
@@ -469,7 +362,7 @@ func (c *Call) checkIPRangeFits(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, v 
 		return err
 	}
 	for _, p := range pods {
-		if pr, ok := parseIPRange(p.StartIP, p.EndIP); ok && pr.overlaps(r) {
+		if pr, ok := network.ParseIPRange(p.StartIP, p.EndIP); ok && pr.Overlaps(r) {
 			return ErrParam("The IP range %s-%s overlaps with the management IP range %s-%s of pod %s", v.StartIP, v.EndIP, p.StartIP, p.EndIP, p.Name)
 		}
 	}
