@@ -363,7 +363,7 @@ func (e *netEnv) shared(t *testing.T, zone *db.Zone, name string, ownRange bool,
 		if err := db.InsertPublicIPs(ctx, tx, zone.ID, v.ID, []string{"172.20.0.10", "172.20.0.11", "172.20.0.12"}); err != nil {
 			return err
 		}
-		return e.call(ctx).syncIPCapacity(tx, zone.ID, false)
+		return network.SyncIPCapacity(ctx, tx, zone.ID, false)
 	})
 	if err != nil {
 		t.Fatal(err)

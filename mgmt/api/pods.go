@@ -283,7 +283,7 @@ func deletePod(c *Call) (any, error) {
 			return err
 		}
 		for _, v := range ranges {
-			if err := c.removeVlanRange(tx, v); err != nil {
+			if err := network.RemoveRange(c.Ctx, c.actor(), tx, v); err != nil {
 				return err
 			}
 		}

@@ -2,18 +2,13 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
-
-// maxRangeAddresses bounds one IP range (each address is a row).
-const maxRangeAddresses = 65536
 
 func registerVlanIPRanges(s *Server) {
 	s.Reg.Add(&Command{Name: "createVlanIpRange", Response: vlanIPRangeResponse, Roles: Admin, ResponseKey: "vlan",
@@ -59,33 +54,6 @@ func registerVlanIPRanges(s *Server) {
 			{Name: "forvirtualnetwork", Type: TBool, Description: "true if VLAN is of Virtual type, false if Direct"},
 		},
 		Handler: listVlanIPRanges})
-}
-
-// VLAN tags of IP ranges are stored as URIs, as CloudStack renders them: vlan://100,
-// vxlan://5000, vlan://untagged.
-const untaggedTag = "vlan://untagged"
-
-// normalizeVlanTag turns a vlan parameter ("", "untagged", "100", "vlan://100", "vxlan://5000")
-// into the stored form on a physical network isolated by iso (VLAN or VXLAN), and returns the
-// numeric id (0 when untagged).
-func normalizeVlanTag(v, iso string) (string, int64, error) {
-	v = strings.ToLower(strings.TrimSpace(v))
-	if v == "" || v == "untagged" || v == untaggedTag {
-		return untaggedTag, 0, nil
-	}
-	scheme := strings.ToLower(iso)
-	if i := strings.Index(v, "://"); i >= 0 {
-		if v[:i] != scheme {
-			return "", 0, ErrParam("Invalid vlan %q: the physical network is isolated by %s, so give the id alone or as %s://<id>", v, iso, scheme)
-		}
-		v = v[i+3:]
-	}
-	lo, hi := vnetBounds(iso)
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < lo || id > hi {
-		return "", 0, ErrParam("Invalid vlan %q: a %s id is a number between %d and %d, or untagged", v, iso, lo, hi)
-	}
-	return scheme + "://" + strconv.FormatInt(id, 10), id, nil
 }
 
 func (c *Call) renderVlanRange(v *db.VlanRange) map[string]any {
@@ -206,8 +174,8 @@ func createVlanIPRange(c *Call) (any, error) {
 		if r, err = n.CheckRange(start, end, "startip", "endip"); err != nil {
 			return nil, err
 		}
-		if r.Size() > maxRangeAddresses {
-			return nil, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.Size(), maxRangeAddresses)
+		if r.Size() > network.MaxRangeAddresses {
+			return nil, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.Size(), network.MaxRangeAddresses)
 		}
 		v.Gateway, v.Netmask, v.StartIP, v.EndIP = n.GW.String(), n.Mask(), r.Lo.String(), r.Hi.String()
 	}
@@ -218,206 +186,15 @@ func createVlanIPRange(c *Call) (any, error) {
 	if v.DomainID != "" && !v.ForVirtualNetwork {
 		return nil, ErrParam("account and domainid dedicate a public IP range: they need forvirtualnetwork=true")
 	}
-	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		z, pn, err := c.ipRangePlace(tx, v)
-		if err != nil {
-			return err
-		}
-		if err := c.checkIPRangeFits(tx, z, pn, v, r); err != nil {
-			return err
-		}
-		if err := db.InsertVlanRange(c.Ctx, tx, v); err != nil {
-			return err
-		}
-		addrs := r.Addrs()
-		if err := db.InsertPublicIPs(c.Ctx, tx, z.ID, v.ID, addrs); err != nil {
-			if db.IsDuplicate(err) {
-				return ErrParam("The IP range %s-%s overlaps with addresses the zone %s already has", v.StartIP, v.EndIP, z.Name)
-			}
-			return err
-		}
-		if err := c.syncIPCapacity(tx, z.ID, v.ForVirtualNetwork); err != nil {
-			return err
-		}
-		return c.Event(tx, "VLAN.IP.RANGE.CREATE", fmt.Sprintf("Creating IP range %s-%s (%s) in zone %s", v.StartIP, v.EndIP, v.VlanTag, z.Name),
-			"VlanIpRange", v.ID)
-	})
-	if err != nil {
-		return nil, err
-	}
-	got, err := db.GetVlanRange(c.Ctx, c.S.DB.Read(), v.ID)
+	got, err := network.CreateRange(c.Ctx, c.deps(), c.actor(), network.RangeSpec{Range: v, Addrs: r, Vlan: c.P.String("vlan")})
 	if err != nil {
 		return nil, err
 	}
 	return Object{Key: "vlan", Value: c.renderVlanRange(got)}, nil
 }
 
-// ipRangePlace resolves and locks the zone of a new range (from zoneid, podid or
-// physicalnetworkid), applies the zone type's rules, and picks the physical network (by
-// default the one carrying Public traffic, or Guest traffic for a direct range). It sets the
-// range's zone, physical network and VLAN tag.
-func (c *Call) ipRangePlace(tx db.Tx, v *db.VlanRange) (*db.Zone, *db.PhysicalNetwork, error) {
-	var pod *db.Pod
-	var pn *db.PhysicalNetwork
-	var err error
-	if v.PodID != "" {
-		if pod, err = c.podByID(tx, v.PodID); err != nil {
-			return nil, nil, err
-		}
-		if v.ZoneID != "" && v.ZoneID != pod.ZoneID {
-			return nil, nil, ErrParam("Pod %s (podid) does not belong to zone %s (zoneid)", pod.Name, v.ZoneID)
-		}
-		v.ZoneID = pod.ZoneID
-	}
-	if v.PhysicalNetworkID != "" {
-		if pn, err = c.physicalNetworkByID(tx, v.PhysicalNetworkID); err != nil {
-			return nil, nil, err
-		}
-		if v.ZoneID != "" && v.ZoneID != pn.ZoneID {
-			return nil, nil, ErrParam("Physical network %s (physicalnetworkid) does not belong to zone %s (zoneid)", pn.Name, v.ZoneID)
-		}
-		v.ZoneID = pn.ZoneID
-	}
-	if v.ZoneID == "" {
-		return nil, nil, ErrParam("Please specify a valid zone: pass zoneid (or podid or physicalnetworkid)")
-	}
-	z, err := c.zoneForChange(tx, v.ZoneID)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case z.NetworkType == zoneBasic && v.ForVirtualNetwork:
-		return nil, nil, ErrParam("Basic zone %s takes guest IP ranges only: pass forvirtualnetwork=false with podid", z.Name)
-	case z.NetworkType == zoneBasic && pod == nil:
-		return nil, nil, ErrParam("podid is required for an IP range of Basic zone %s", z.Name)
-	case z.NetworkType == zoneAdvanced && !v.ForVirtualNetwork:
-		return nil, nil, ErrParam("Network id is required for Direct vlan creation: a direct (forvirtualnetwork=false) range of Advanced zone %s belongs to a shared network (networkid)", z.Name)
-	case z.NetworkType == zoneAdvanced && z.SecurityGroupsEnabled:
-		return nil, nil, ErrParam("Can't add virtual ip range into a zone with security group enabled (zone %s)", z.Name)
-	case z.NetworkType == zoneAdvanced && pod != nil:
-		return nil, nil, ErrParam("podid can only be given for a guest IP range of a Basic zone")
-	}
-	if pn == nil {
-		traffic := trafficPublic
-		if !v.ForVirtualNetwork {
-			traffic = trafficGuest
-		}
-		list, _, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: z.ID, TrafficType: traffic})
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(list) == 0 {
-			return nil, nil, ErrParam("Unable to find the physical network with traffic=%s in zone %s: add the %s traffic type to a physical network first (or pass physicalnetworkid)", traffic, z.Name, traffic)
-		}
-		pn = list[0]
-	}
-	v.PhysicalNetworkID = pn.ID
-	if v.VlanTag, _, err = normalizeVlanTag(c.P.String("vlan"), isolationOf(pn)); err != nil {
-		return nil, nil, err
-	}
-	return z, pn, nil
-}
-
-// checkIPRangeFits refuses a range whose VLAN is one the zone allocates to guest networks, or
-// whose addresses or subnet clash with the zone's other ranges or its pods' ranges.
-func (c *Call) checkIPRangeFits(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, v *db.VlanRange, r network.IPRange) error {
-	if _, id, _ := normalizeVlanTag(v.VlanTag, isolationOf(pn)); id > 0 {
-		pns, _, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: z.ID})
-		if err != nil {
-			return err
-		}
-		for _, o := range pns {
-			rs, err := parseVnetRanges("vlan", o.Vlan, isolationOf(o))
-			if err == nil && isolationOf(o) == isolationOf(pn) && vnetContains(rs, id) {
-				return ErrParam("The VLAN tag %s is already being used for dynamic vlan allocation for the guest network in zone %s (physical network %s, range %s)",
-					v.VlanTag, z.Name, o.Name, o.Vlan)
-			}
-		}
-	}
-	n, _ := network.ParseSubnet(v.Gateway, v.Netmask)
-	ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{ZoneID: z.ID})
-	if err != nil {
-		return err
-	}
-	for _, o := range ranges {
-		on, err := network.ParseSubnet(o.Gateway, o.Netmask)
-		if err != nil || !on.Overlaps(n) {
-			continue
-		}
-		if or, ok := network.ParseIPRange(o.StartIP, o.EndIP); ok && or.Overlaps(r) {
-			return ErrParam("The IP range %s-%s overlaps with the IP range %s-%s (%s) of zone %s. Please specify a different start IP/end IP.",
-				v.StartIP, v.EndIP, o.StartIP, o.EndIP, o.VlanTag, z.Name)
-		}
-		if !strings.EqualFold(o.VlanTag, v.VlanTag) {
-			return ErrParam("The IP range with tag: %s in zone %s has overlapped with the subnet %s. Please specify a different gateway/netmask.",
-				o.VlanTag, z.Name, on.CIDR())
-		}
-		if o.Gateway != v.Gateway || o.Netmask != v.Netmask {
-			return ErrParam("The IP range with tag: %s in zone %s has already been added with gateway %s, netmask %s. Please specify the same gateway/netmask to extend the range.",
-				o.VlanTag, z.Name, o.Gateway, o.Netmask)
-		}
-	}
-	pods, _, err := db.ListPods(c.Ctx, tx, db.PodFilter{ZoneID: z.ID})
-	if err != nil {
-		return err
-	}
-	for _, p := range pods {
-		if pr, ok := network.ParseIPRange(p.StartIP, p.EndIP); ok && pr.Overlaps(r) {
-			return ErrParam("The IP range %s-%s overlaps with the management IP range %s-%s of pod %s", v.StartIP, v.EndIP, p.StartIP, p.EndIP, p.Name)
-		}
-	}
-	return nil
-}
-
-// syncIPCapacity sets the zone's public (or direct) IP capacity total to the addresses of its
-// ranges. The caller holds the zone lock, so the count is exact.
-func (c *Call) syncIPCapacity(tx db.Tx, zoneID string, forVirtual bool) error {
-	n, err := db.CountZonePublicIPs(c.Ctx, tx, zoneID, forVirtual)
-	if err != nil {
-		return err
-	}
-	typ := db.CapPublicIP
-	if !forVirtual {
-		typ = db.CapDirectPublicIP
-	}
-	return db.SetCapacityTotal(c.Ctx, tx, db.Capacity{Type: typ, ObjectID: zoneID, ZoneID: zoneID, Total: n})
-}
-
-// removeVlanRange deletes a range whose addresses are all free, with its addresses, and shrinks
-// the zone's capacity. The caller holds the zone lock.
-func (c *Call) removeVlanRange(tx db.Tx, v *db.VlanRange) error {
-	n, err := db.CountPublicIPsInUse(c.Ctx, tx, v.ID)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return ErrInUse("Unable to delete the IP range %s-%s (%s): %d of its IP addresses are in use; release them first", v.StartIP, v.EndIP, v.VlanTag, n)
-	}
-	if err := db.RemoveVlanRange(c.Ctx, tx, v.ID); err != nil {
-		return err
-	}
-	if err := c.syncIPCapacity(tx, v.ZoneID, v.ForVirtualNetwork); err != nil {
-		return err
-	}
-	return c.Event(tx, "VLAN.IP.RANGE.DELETE", fmt.Sprintf("Deleting IP range %s-%s (%s)", v.StartIP, v.EndIP, v.VlanTag), "VlanIpRange", v.ID)
-}
-
 func deleteVlanIPRange(c *Call) (any, error) {
-	id := c.lowerID("id")
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		v, err := db.GetVlanRange(c.Ctx, tx, id)
-		if errors.Is(err, db.ErrNotFound) {
-			return ErrParam("Unable to find IP range by id %s", id)
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := c.zoneForChange(tx, v.ZoneID); err != nil {
-			return err
-		}
-		return c.removeVlanRange(tx, v)
-	})
-	if err != nil {
+	if err := network.DeleteRange(c.Ctx, c.deps(), c.actor(), c.lowerID("id")); err != nil {
 		return nil, err
 	}
 	return Success(), nil
