@@ -94,21 +94,12 @@ func registerPhysicalNetworks(s *Server) {
 	registerServiceProviders(s)
 }
 
-// Guest VLAN/VNI ranges of physical networks.
-
-// The ranges, their bounds and parsing are orchestrate/network's (the deploy's network
-// implementation uses them too).
-type vnetRange = network.VnetRange
-
+// Guest VLAN/VNI ranges of physical networks: their bounds, parsing and checks are
+// orchestrate/network's.
 var (
-	vnetBounds      = network.VnetBounds
-	isolationOf     = network.IsolationOf
-	parseVnetRanges = network.ParseVnetRanges
-)
-
-var (
+	isolationOf      = network.IsolationOf
+	parseVnetRanges  = network.ParseVnetRanges
 	formatVnetRanges = network.FormatVnetRanges
-	vnetContains     = network.VnetContains
 )
 
 func renderPhysicalNetwork(n *db.PhysicalNetwork) map[string]any {
