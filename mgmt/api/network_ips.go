@@ -73,3 +73,8 @@ func (c *Call) defaultNetworkFor(tx db.Tx, zone *db.Zone, accountID string) (*db
 func (c *Call) networkUsableBy(n *db.Network, acct *db.Account) error {
 	return network.UsableBy(n, acct)
 }
+
+// vnetHeld reports whether an Implemented network still holds its VNI's allocation row (network.VnetHeld).
+func (c *Call) vnetHeld(q db.Querier, n *db.Network) (bool, error) {
+	return network.VnetHeld(c.Ctx, q, n)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/atollcloud/atoll/db/dbtest"
 	"github.com/atollcloud/atoll/mgmt/config"
 	"github.com/atollcloud/atoll/mgmt/iam"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/google/uuid"
 )
@@ -90,12 +91,12 @@ func (e *netEnv) call(ctx context.Context) *Call {
 // isolated inserts an Allocated Isolated network of the account with SourceNat.
 func (e *netEnv) isolated(t *testing.T, name, cidr string) *db.Network {
 	t.Helper()
-	sn, err := parseSubnet(strings.TrimSuffix(cidr, "0/24")+"1", "255.255.255.0")
+	sn, err := network.ParseSubnet(strings.TrimSuffix(cidr, "0/24")+"1", "255.255.255.0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := &db.Network{ID: uuid.NewString(), Name: name, ZoneID: e.zone.ID, PhysicalNetworkID: e.pn.ID, AccountID: e.acct.ID, DomainID: e.root.ID,
-		NetworkOfferingID: "o", GuestType: db.GuestIsolated, TrafficType: "Guest", CIDR: sn.cidr(), Gateway: sn.gw.String(), Netmask: sn.mask(),
+		NetworkOfferingID: "o", GuestType: db.GuestIsolated, TrafficType: "Guest", CIDR: sn.CIDR(), Gateway: sn.GW.String(), Netmask: sn.Mask(),
 		State: db.NetworkAllocated, ACLType: db.ACLAccount, Services: "Dhcp,Dns,SourceNat", Created: db.Now()}
 	if err := db.InsertNetwork(t.Context(), e.s.DB.SQL, n); err != nil {
 		t.Fatal(err)
@@ -362,7 +363,7 @@ func (e *netEnv) shared(t *testing.T, zone *db.Zone, name string, ownRange bool,
 		if err := db.InsertPublicIPs(ctx, tx, zone.ID, v.ID, []string{"172.20.0.10", "172.20.0.11", "172.20.0.12"}); err != nil {
 			return err
 		}
-		return e.call(ctx).syncIPCapacity(tx, zone.ID, false)
+		return network.SyncIPCapacity(ctx, tx, zone.ID, false)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,11 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 )
 
 // Guest networks: createNetwork, listNetworks, updateNetwork, deleteNetwork, restartNetwork.
@@ -103,35 +102,9 @@ func registerNetworks(s *Server) {
 	})
 }
 
-// networkForCall loads a live network the caller may use (read) or change (write): its owner
-// account's, or an admin's over the owner's domain; a Domain-wide network is readable from the
-// domain (and, with subdomain access, below it) and writable by admins over its domain.
+// networkForCall loads a live network the caller may use (read) or change (write) (network.ForCaller).
 func (c *Call) networkForCall(q db.Querier, id string, write bool) (*db.Network, error) {
-	n, err := db.GetNetwork(c.Ctx, q, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrParam("Unable to find network by id %s", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !c.canUseNetwork(n, write) {
-		return nil, ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.ID)
-	}
-	return n, nil
-}
-
-func (c *Call) canUseNetwork(n *db.Network, write bool) bool {
-	if n.AccountID != "" {
-		return c.Caller.CanManageAccount(n.AccountID, n.DomainPath)
-	}
-	if c.Caller.IsAdmin() && c.Caller.CanSeeDomain(n.DomainPath) {
-		return true
-	}
-	if write {
-		return false
-	}
-	up := c.Caller.User.DomainPath
-	return strings.EqualFold(up, n.DomainPath) || n.SubdomainAccess && len(up) > len(n.DomainPath) && strings.EqualFold(up[:len(n.DomainPath)+1], n.DomainPath+"/")
+	return network.ForCaller(c.Ctx, q, c.Caller, id, write)
 }
 
 // Rendering.
@@ -370,68 +343,40 @@ func updateNetworkStart(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkNetworkUpdate(n); err != nil {
+	spec, err := c.networkUpdateSpec()
+	if err != nil {
+		return nil, err
+	}
+	if err := network.CheckUpdate(c.Ctx, c.S.DB.Read(), n, spec); err != nil {
 		return nil, err
 	}
 	return c.StartJob("Network", n.ID)
 }
 
-// checkNetworkUpdate validates updateNetwork's parameters against n.
-func (c *Call) checkNetworkUpdate(n *db.Network) error {
+// networkUpdateSpec reads updateNetwork's parameters.
+func (c *Call) networkUpdateSpec() (network.UpdateSpec, error) {
 	if c.P.Has("name") && strings.TrimSpace(c.P.String("name")) == "" {
-		return ErrParam("Invalid name: a network's name can't be empty")
+		return network.UpdateSpec{}, ErrParam("Invalid name: a network's name can't be empty")
 	}
-	if _, err := c.networkDomainParam(); err != nil {
-		return err
+	nd, err := c.networkDomainParam()
+	if err != nil {
+		return network.UpdateSpec{}, err
 	}
-	if id := c.lowerID("networkofferingid"); id != "" && id != n.NetworkOfferingID {
-		if _, err := db.GetNetworkOffering(c.Ctx, c.S.DB.Read(), id); errors.Is(err, db.ErrNotFound) {
-			return ErrParam("Unable to find network offering by id %s", id)
-		}
-		return ErrParam("Changing the network offering of network %s (networkofferingid) is not supported yet", n.Name)
+	spec := network.UpdateSpec{Name: strings.TrimSpace(c.P.String("name")), NetworkDomain: nd, OfferingID: c.lowerID("networkofferingid"),
+		GuestVMCIDR: strings.TrimSpace(c.P.String("guestvmcidr"))}
+	if c.P.Has("displaytext") {
+		dt := strings.TrimSpace(c.P.String("displaytext"))
+		spec.DisplayText = &dt
 	}
-	if v := strings.TrimSpace(c.P.String("guestvmcidr")); v != "" {
-		if n.GuestType != db.GuestIsolated {
-			return ErrParam("guestvmcidr can only be changed for Isolated networks")
-		}
-		cidr, err := validGuestCIDR(v)
-		if err != nil {
-			return ErrParam("Invalid guestvmcidr %q: an IPv4 CIDR in private address space is required", v)
-		}
-		if cidr != n.CIDR {
-			return ErrParam("Changing the guest VM CIDR of network %s (guestvmcidr %s) is not supported yet", n.Name, cidr)
-		}
-	}
-	return nil
+	return spec, nil
 }
 
 func updateNetworkJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		n, err := c.networkForCall(tx, j.InstanceID, true)
-		if err != nil {
-			return err
-		}
-		if err := c.checkNetworkUpdate(n); err != nil {
-			return err
-		}
-		if v := strings.TrimSpace(c.P.String("name")); v != "" {
-			n.Name = v
-		}
-		if c.P.Has("displaytext") {
-			n.DisplayText = strings.TrimSpace(c.P.String("displaytext"))
-			if n.DisplayText == "" {
-				n.DisplayText = n.Name
-			}
-		}
-		if nd, _ := c.networkDomainParam(); nd != "" {
-			n.NetworkDomain = nd
-		}
-		if err := db.UpdateNetwork(c.Ctx, tx, n); err != nil {
-			return err
-		}
-		return c.Event(tx, "NETWORK.UPDATE", "Updating network "+n.Name, "Network", n.ID)
-	})
+	spec, err := c.networkUpdateSpec()
 	if err != nil {
+		return nil, err
+	}
+	if err := network.Update(c.Ctx, c.deps(), c.actor(), j.InstanceID, spec); err != nil {
 		return nil, err
 	}
 	return c.networkObject(j.InstanceID)
@@ -447,118 +392,39 @@ func deleteNetworkStart(c *Call) (any, error) {
 	if b, _ := c.P.Bool("forced"); b && !c.Caller.IsRootAdmin() {
 		return nil, ErrDenied("Only the root admin can force-delete network %s (forced)", n.Name)
 	}
-	if err := c.checkNetworkUnused(c.S.DB.Read(), n); err != nil {
+	if err := network.CheckUnused(c.Ctx, c.S.DB.Read(), n); err != nil {
 		return nil, err
 	}
 	return c.StartJob("Network", n.ID)
 }
 
-// checkNetworkUnused refuses while NICs of VMs not yet expunged are on the network
-// (CloudStack's "not all user vms are expunged" check).
-func (c *Call) checkNetworkUnused(q db.Querier, n *db.Network) error {
-	held, err := db.CountNetworkIPs(c.Ctx, q, n.ID)
-	if err != nil {
-		return err
-	}
-	nics, err := db.CountLiveNics(c.Ctx, q, n.ID)
-	if err != nil {
-		return err
-	}
-	if k := max(held, nics); k > 0 {
-		return ErrInUse("Can't delete the network %s, not all user vms are expunged: %d NICs of VMs are still on it", n.Name, k)
-	}
-	return nil
-}
-
 func deleteNetworkJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		n, err := db.GetNetwork(c.Ctx, tx, j.InstanceID)
-		if errors.Is(err, db.ErrNotFound) {
-			return nil // an earlier run of this job removed it
-		}
-		if err != nil {
-			return err
-		}
-		if !c.canUseNetwork(n, true) {
-			return ErrDenied("Account %s does not have permission to access network %s", c.Caller.User.AccountName, n.ID)
-		}
-		return c.destroyNetwork(tx, n)
-	})
-	if err != nil {
+	if err := network.Delete(c.Ctx, c.deps(), c.actor(), j.InstanceID); err != nil {
 		return nil, err
 	}
 	return Success(), nil
 }
 
-// destroyNetwork removes a network no NIC uses, in the caller's transaction: its VNI and
-// source NAT address, its IP ranges (Shared), its tags and its count against the owner's limit.
+// destroyNetwork removes a network no NIC uses, in the caller's transaction (network.Destroy).
 func (c *Call) destroyNetwork(tx db.Tx, n *db.Network) error {
-	// Wait for deploys adding NICs (they hold the row shared), then count what they left.
-	if err := db.LockNetwork(c.Ctx, tx, n); err != nil {
-		return err
-	}
-	if err := c.checkNetworkUnused(tx, n); err != nil {
-		return err
-	}
-	if err := c.releaseNetworkResources(tx, n); err != nil {
-		return err
-	}
-	ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{NetworkID: n.ID})
-	if err != nil {
-		return err
-	}
-	if len(ranges) > 0 {
-		if _, err := c.zoneForChange(tx, n.ZoneID); err != nil {
-			return err
-		}
-		for _, v := range ranges {
-			if err := c.removeVlanRange(tx, v); err != nil {
-				return err
-			}
-		}
-	}
-	if counted, err := db.NetworkCounted(c.Ctx, tx, n); err != nil {
-		return err
-	} else if counted {
-		if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: -1}); err != nil {
-			return err
-		}
-	}
-	if err := db.DeleteTagsOf(c.Ctx, tx, "Network", n.ID); err != nil {
-		return err
-	}
-	if err := db.RemoveNetwork(c.Ctx, tx, n); err != nil {
-		return err
-	}
-	return c.Event(tx, "NETWORK.DELETE", "Deleting network "+n.Name, "Network", n.ID)
+	return network.Destroy(c.Ctx, c.deps(), c.actor(), tx, n)
 }
 
-// removeAccountNetworks destroys every network an account owns (deleteAccount's cleanup, once
-// its VMs are expunged); a network still holding NICs refuses, and with it the caller.
+// removeAccountNetworks destroys every network an account owns (network.RemoveAccountNetworks).
 func (c *Call) removeAccountNetworks(tx db.Tx, accountID string) error {
-	list, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{Scope: db.Scope{AccountID: accountID}})
-	if err != nil {
-		return err
-	}
-	for _, n := range list {
-		if err := c.destroyNetwork(tx, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return network.RemoveAccountNetworks(c.Ctx, c.deps(), c.actor(), tx, accountID)
 }
 
 // restartNetwork: Atoll has no network elements on hosts yet, so a restart re-implements the
-// management side: the network gets back whatever it lacks of its VNI and source NAT address,
-// and restartrequired clears.
+// management side (network.Restart).
 
 func restartNetworkStart(c *Call) (any, error) {
 	n, err := c.networkForCall(c.S.DB.Read(), c.lowerID("id"), true)
 	if err != nil {
 		return nil, err
 	}
-	if n.State != db.NetworkImplemented && n.State != db.NetworkSetup {
-		return nil, ErrParam("Network %s is not in the right state to be restarted (%s). Correct states are: Implemented, Setup", n.Name, n.State)
+	if err := network.CheckRestart(n); err != nil {
+		return nil, err
 	}
 	if b, _ := c.P.Bool("makeredundant"); b {
 		return nil, ErrParam("makeredundant is not supported: Atoll's networks have no virtual routers yet")
@@ -567,62 +433,8 @@ func restartNetworkStart(c *Call) (any, error) {
 }
 
 func restartNetworkJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		n, err := c.networkForCall(tx, j.InstanceID, true)
-		if err != nil {
-			return err
-		}
-		if n.State != db.NetworkImplemented && n.State != db.NetworkSetup {
-			return ErrParam("Network %s is not in the right state to be restarted (%s). Correct states are: Implemented, Setup", n.Name, n.State)
-		}
-		if n.GuestType == db.GuestIsolated && n.BroadcastURI != "" {
-			ok, err := c.vnetHeld(tx, n)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				n.BroadcastURI, n.BroadcastDomainType = "", ""
-			}
-		}
-		if err := c.allocateNetworkResources(tx, n); err != nil {
-			return err
-		}
-		n.RestartRequired = false
-		if err := db.UpdateNetwork(c.Ctx, tx, n); err != nil {
-			return err
-		}
-		return c.Event(tx, "NETWORK.RESTART", "Restarting network "+n.Name, "Network", n.ID)
-	})
-	if err != nil {
+	if err := network.Restart(c.Ctx, c.deps(), c.actor(), j.InstanceID); err != nil {
 		return nil, err
 	}
 	return Success(), nil // RestartNetworkCmd answers a SuccessResponse
-}
-
-// vnetHeld reports whether an Implemented network still holds its VNI's allocation row.
-func (c *Call) vnetHeld(q db.Querier, n *db.Network) (bool, error) {
-	var v int64
-	if i := strings.Index(n.BroadcastURI, "://"); i < 0 {
-		return false, nil
-	} else if _, err := fmt.Sscanf(n.BroadcastURI[i+3:], "%d", &v); err != nil {
-		return false, nil
-	}
-	owner, err := db.VnetOwner(c.Ctx, q, n.PhysicalNetworkID, v)
-	if errors.Is(err, db.ErrNotFound) {
-		// A VLAN outside the physical network's dynamic range was specified by the admin:
-		// it is the network's without an allocation row.
-		pn, err := c.physicalNetworkByID(q, n.PhysicalNetworkID)
-		if err != nil {
-			return false, err
-		}
-		rs, _ := parseVnetRanges("vlan", pn.Vlan, isolationOf(pn))
-		return !vnetContains(rs, v), nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if owner != n.ID {
-		return false, ErrInternal("Network %s's vnet %d is allocated to another network (%s)", n.Name, v, owner)
-	}
-	return true, nil
 }

@@ -2,8 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
@@ -48,37 +46,6 @@ func (c *Call) networkOwner(q db.Querier) (acct *db.Account, dom *db.Domain, err
 		return nil, nil, ErrDenied("Account %s does not have permission to access account %s", c.Caller.User.AccountName, name)
 	}
 	return acct, dom, nil
-}
-
-// offeringServices lists an offering's services, sorted, as networks store them.
-func offeringServices(o *db.NetworkOffering) string {
-	names := make([]string, 0, len(o.Services))
-	for s := range o.Services {
-		names = append(names, s)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ",")
-}
-
-// guestPhysicalNetwork picks the physical network of a new guest network: the one given, or
-// the zone's physical network carrying Guest traffic whose tag matches the offering's.
-func (c *Call) guestPhysicalNetwork(q db.Querier, z *db.Zone, o *db.NetworkOffering, id string) (*db.PhysicalNetwork, error) {
-	if id != "" {
-		pn, err := c.physicalNetworkByID(q, id)
-		if err != nil {
-			return nil, err
-		}
-		if pn.ZoneID != z.ID {
-			return nil, ErrParam("Physical network %s (physicalnetworkid) does not belong to zone %s", pn.Name, z.Name)
-		}
-		if tts, _, err := db.ListTrafficTypes(c.Ctx, q, db.TrafficTypeFilter{PhysicalNetworkID: pn.ID, TrafficType: trafficGuest}); err != nil {
-			return nil, err
-		} else if len(tts) == 0 {
-			return nil, ErrParam("Physical network %s (physicalnetworkid) does not carry Guest traffic", pn.Name)
-		}
-		return pn, nil
-	}
-	return network.GuestPhysicalNetwork(c.Ctx, q, z, o)
 }
 
 // validNetworkDomainParam checks a network domain as CloudStack's NetUtils.verifyDomainName.
@@ -155,7 +122,7 @@ func createNetwork(c *Call) (any, error) {
 		return nil, ErrDenied("Only administrators can create Shared networks")
 	}
 	n := &db.Network{ID: uuid.NewString(), Name: name, DisplayText: display, ZoneID: z.ID, DomainID: dom.ID, NetworkOfferingID: o.ID,
-		GuestType: o.GuestIPType, TrafficType: "Guest", NetworkDomain: nd, Services: offeringServices(o), SpecifyIPRanges: o.SpecifyIPRanges,
+		GuestType: o.GuestIPType, TrafficType: "Guest", NetworkDomain: nd, Services: network.OfferingServices(o), SpecifyIPRanges: o.SpecifyIPRanges,
 		Created: db.Now()}
 	// ACL type: CloudStack's defaults and rules.
 	switch v := strings.ToLower(strings.TrimSpace(c.P.String("acltype"))); v {
@@ -195,60 +162,15 @@ func createNetwork(c *Call) (any, error) {
 		return nil, ErrParam("subdomainaccess can be given only with acltype domain")
 	}
 	if n.NetworkDomain == "" {
-		n.NetworkDomain = defaultNetworkDomain(z, acct, n.ID)
+		n.NetworkDomain = network.DefaultDomain(z, acct, n.ID)
 	}
-	var rangeRow *db.VlanRange
-	var rng ipRange
-	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		pn, err := c.guestPhysicalNetwork(tx, z, o, c.lowerID("physicalnetworkid"))
-		if err != nil {
-			return err
-		}
-		n.PhysicalNetworkID = pn.ID
-		if o.GuestIPType == db.GuestIsolated {
-			if err := c.isolatedNetworkParams(tx, z, pn, o, n); err != nil {
-				return err
-			}
-		} else {
-			// The zone lock orders this against other changes to the zone's ranges.
-			if _, err := c.zoneForChange(tx, z.ID); err != nil {
-				return err
-			}
-			if rangeRow, rng, err = c.sharedNetworkParams(tx, z, pn, o, n); err != nil {
-				return err
-			}
-		}
-		if n.AccountID != "" && n.ACLType == db.ACLAccount && !o.SpecifyVlan {
-			if err := c.chargeResources(tx, n.AccountID, map[string]int64{db.ResNetwork: 1}); err != nil {
-				return err
-			}
-		}
-		if err := db.InsertNetwork(c.Ctx, tx, n); err != nil {
-			return err
-		}
-		if rangeRow != nil {
-			if err := c.addSharedRange(tx, z, pn, n, rangeRow, rng); err != nil {
-				return err
-			}
-		}
-		return c.Event(tx, "NETWORK.CREATE", "Creating network "+n.Name, "Network", n.ID)
-	})
-	if err != nil {
+	spec := network.CreateSpec{Network: n, Zone: z, Offering: o, PhysicalNetworkID: c.lowerID("physicalnetworkid"),
+		Gateway: strings.TrimSpace(c.P.String("gateway")), Netmask: strings.TrimSpace(c.P.String("netmask")),
+		StartIP: strings.TrimSpace(c.P.String("startip")), EndIP: strings.TrimSpace(c.P.String("endip")), Vlan: strings.TrimSpace(c.P.String("vlan"))}
+	if _, err := network.Create(c.Ctx, c.deps(), c.actor(), spec); err != nil {
 		return nil, err
 	}
 	return c.networkObject(n.ID)
-}
-
-// defaultNetworkDomain is a new network's DNS domain when none is given: the zone's, else the
-// owner's, else one made from the network's id under CloudStack's guest.domain.suffix.
-func defaultNetworkDomain(z *db.Zone, acct *db.Account, id string) string {
-	switch {
-	case z.NetworkDomain != "":
-		return z.NetworkDomain
-	case acct != nil && acct.NetworkDomain != "":
-		return acct.NetworkDomain
-	}
-	return "cs" + strings.ReplaceAll(id, "-", "")[:6] + ".cloud.internal"
 }
 
 func containsFold(list []string, v string) bool {
@@ -258,211 +180,4 @@ func containsFold(list []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// isolatedNetworkParams applies an Isolated network's rules and its gateway/netmask (the zone's
-// guest CIDR, or CloudStack's 10.1.1.0/24, by default).
-func (c *Call) isolatedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) error {
-	if z.NetworkType != zoneAdvanced {
-		return ErrParam("Isolated networks can't be created in Basic zone %s: its guests use the zone's shared network", z.Name)
-	}
-	if z.SecurityGroupsEnabled {
-		return ErrParam("Isolated networks can't be created in zone %s: security groups are enabled there, use a Shared network with security groups", z.Name)
-	}
-	for _, p := range []string{"startip", "endip"} {
-		if strings.TrimSpace(c.P.String(p)) != "" {
-			return ErrParam("%s can't be specified for an Isolated network: its VMs take addresses from its CIDR (gateway and netmask)", p)
-		}
-	}
-	if err := c.specifiedVlan(tx, z, pn, o, n); err != nil {
-		return err
-	}
-	gw, mask := strings.TrimSpace(c.P.String("gateway")), strings.TrimSpace(c.P.String("netmask"))
-	if (gw == "") != (mask == "") {
-		return ErrParam("gateway and netmask must be specified together")
-	}
-	if gw == "" {
-		cidr := z.GuestCIDR
-		if cidr == "" {
-			cidr = defaultGuestCIDR
-		}
-		sn, err := subnetOfCIDR(cidr)
-		if err != nil {
-			return err
-		}
-		gw, mask = u32ToIP(sn.network()+1).String(), sn.mask()
-	}
-	sn, err := parseSubnet(gw, mask)
-	if err != nil {
-		return err
-	}
-	if sn.bits > 29 {
-		return ErrParam("The netmask %s (netmask) leaves no room for guests: an Isolated network needs at least a /29", mask)
-	}
-	if ipToU32(sn.gw) == sn.network() || ipToU32(sn.gw) == sn.broadcast() {
-		return ErrParam("The gateway %s (gateway) is the network or broadcast address of %s", gw, sn.cidr())
-	}
-	if _, err := validGuestCIDR(sn.cidr()); err != nil {
-		return ErrParam("Invalid gateway/netmask: the network's CIDR %s is not in private (RFC 1918 or 100.64.0.0/10) address space", sn.cidr())
-	}
-	n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
-	n.State = db.NetworkAllocated
-	return nil
-}
-
-func subnetOfCIDR(cidr string) (subnet, error) {
-	i := strings.IndexByte(cidr, '/')
-	if i < 0 {
-		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
-	}
-	var bits int
-	if _, err := fmt.Sscanf(cidr[i+1:], "%d", &bits); err != nil || bits < 1 || bits > 32 {
-		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
-	}
-	a, ok := parseIPv4(cidr[:i])
-	if !ok {
-		return subnet{}, ErrInternal("invalid CIDR %q", cidr)
-	}
-	return subnet{gw: a, bits: bits}, nil
-}
-
-// sharedNetworkParams applies a Shared network's rules: its VLAN (required when the offering
-// says specifyvlan, never one of the physical network's dynamic VNIs, nor another live
-// network's) and its IPv4 range (required in an Advanced zone). It returns the range to add
-// once the network row exists.
-func (c *Call) sharedNetworkParams(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) (*db.VlanRange, ipRange, error) {
-	if z.NetworkType == zoneBasic {
-		others, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{ZoneID: z.ID})
-		if err != nil {
-			return nil, ipRange{}, err
-		}
-		if len(others) > 0 {
-			return nil, ipRange{}, ErrParam("Basic zone %s already has its guest network %s: a Basic zone has one guest network", z.Name, others[0].Name)
-		}
-	} else if o.HasService("SecurityGroup") && !z.SecurityGroupsEnabled {
-		return nil, ipRange{}, ErrParam("Network offering %s has the SecurityGroup service: zone %s does not have security groups enabled", o.Name, z.Name)
-	}
-	if z.NetworkType == zoneBasic {
-		if strings.TrimSpace(c.P.String("vlan")) != "" {
-			return nil, ipRange{}, ErrParam("vlan can't be specified for the guest network of Basic zone %s", z.Name)
-		}
-		n.BroadcastDomainType = "Native"
-	} else if err := c.specifiedVlan(tx, z, pn, o, n); err != nil {
-		return nil, ipRange{}, err
-	}
-	n.State = db.NetworkSetup
-	gw, mask := strings.TrimSpace(c.P.String("gateway")), strings.TrimSpace(c.P.String("netmask"))
-	start, end := strings.TrimSpace(c.P.String("startip")), strings.TrimSpace(c.P.String("endip"))
-	if gw == "" && mask == "" && start == "" && end == "" {
-		if z.NetworkType == zoneAdvanced {
-			return nil, ipRange{}, ErrParam("gateway, netmask and startip are required for a Shared network in an Advanced zone")
-		}
-		// A Basic zone's network takes the pods' guest ranges (createVlanIpRange with podid).
-		return nil, ipRange{}, c.basicNetworkSubnet(tx, z, n)
-	}
-	if gw == "" || mask == "" || start == "" {
-		return nil, ipRange{}, ErrParam("gateway, netmask and startip must be specified together for a Shared network's IP range")
-	}
-	if end == "" {
-		end = start
-	}
-	sn, err := parseSubnet(gw, mask)
-	if err != nil {
-		return nil, ipRange{}, err
-	}
-	r, err := sn.checkRange(start, end, "startip", "endip")
-	if err != nil {
-		return nil, ipRange{}, err
-	}
-	if r.size() > maxRangeAddresses {
-		return nil, ipRange{}, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.size(), maxRangeAddresses)
-	}
-	n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
-	v := &db.VlanRange{ID: uuid.NewString(), ZoneID: z.ID, PhysicalNetworkID: pn.ID, NetworkID: n.ID, VlanTag: n.BroadcastURI,
-		Gateway: n.Gateway, Netmask: n.Netmask, StartIP: u32ToIP(r.lo).String(), EndIP: u32ToIP(r.hi).String(), Created: n.Created}
-	if v.VlanTag == "" {
-		v.VlanTag = untaggedTag
-	}
-	if err := c.checkIPRangeFits(tx, z, pn, v, r); err != nil {
-		return nil, ipRange{}, err
-	}
-	return v, r, nil
-}
-
-// specifiedVlan applies the vlan parameter of an Advanced zone's network: required, and for
-// the root admin only, when the offering says specifyvlan; refused otherwise. A given VLAN is
-// never one of the physical network's dynamic VNIs (CloudStack's check) nor, when tagged,
-// another live network's on the same physical network (one broadcast domain each).
-func (c *Call) specifiedVlan(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, o *db.NetworkOffering, n *db.Network) error {
-	vlan := strings.TrimSpace(c.P.String("vlan"))
-	switch {
-	case vlan == "" && o.SpecifyVlan:
-		return ErrParam("vlan is required: network offering %s says specifyvlan=true", o.Name)
-	case vlan != "" && !o.SpecifyVlan:
-		return ErrParam("Can't specify vlan; corresponding network offering %s says specifyvlan=false", o.Name)
-	case vlan == "":
-		return nil
-	case !c.Caller.IsRootAdmin():
-		return ErrDenied("Only the ROOT admin can create networks with a specified vlan (offering %s says specifyvlan=true)", o.Name)
-	}
-	iso := isolationOf(pn)
-	tag, id, err := normalizeVlanTag(vlan, iso)
-	if err != nil {
-		return err
-	}
-	if rs, err := parseVnetRanges("vlan", pn.Vlan, iso); err == nil && id > 0 && vnetContains(rs, id) {
-		return ErrParam("The VLAN tag %s is already being used for dynamic vlan allocation for the guest network in zone %s (physical network %s, range %s)",
-			vlan, z.Name, pn.Name, pn.Vlan)
-	}
-	if id > 0 {
-		others, _, err := db.ListNetworks(c.Ctx, tx, db.NetworkFilter{ZoneID: z.ID, PhysicalNetworkID: pn.ID})
-		if err != nil {
-			return err
-		}
-		for _, other := range others {
-			if strings.EqualFold(other.BroadcastURI, tag) {
-				return ErrParam("Network %s already uses vlan %s in zone %s", other.Name, vlan, z.Name)
-			}
-		}
-	}
-	n.BroadcastURI, n.BroadcastDomainType = tag, "Vlan"
-	if iso == isoVXLAN && id > 0 {
-		n.BroadcastDomainType = "Vxlan"
-	}
-	return nil
-}
-
-// basicNetworkSubnet gives a Basic zone's network the gateway and netmask of the zone's first
-// guest (direct) range, when one exists.
-func (c *Call) basicNetworkSubnet(tx db.Tx, z *db.Zone, n *db.Network) error {
-	f := false
-	list, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{ZoneID: z.ID, ForVirtualNetwork: &f, Limit: 1})
-	if err != nil {
-		return err
-	}
-	if len(list) > 0 {
-		if sn, err := parseSubnet(list[0].Gateway, list[0].Netmask); err == nil {
-			n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
-		}
-	}
-	return nil
-}
-
-// addSharedRange adds a Shared network's IP range with its address rows and the zone's direct
-// IP capacity.
-func (c *Call) addSharedRange(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, n *db.Network, v *db.VlanRange, r ipRange) error {
-	if err := db.InsertVlanRange(c.Ctx, tx, v); err != nil {
-		return err
-	}
-	addrs := make([]string, 0, r.size())
-	for u := int64(r.lo); u <= int64(r.hi); u++ {
-		addrs = append(addrs, u32ToIP(uint32(u)).String())
-	}
-	if err := db.InsertPublicIPs(c.Ctx, tx, z.ID, v.ID, addrs); err != nil {
-		if db.IsDuplicate(err) {
-			return ErrParam("The IP range %s-%s overlaps with addresses the zone %s already has", v.StartIP, v.EndIP, z.Name)
-		}
-		return err
-	}
-	return c.syncIPCapacity(tx, z.ID, false)
 }

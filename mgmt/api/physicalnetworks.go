@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -13,16 +11,16 @@ import (
 
 // Traffic types a physical network can carry.
 const (
-	trafficGuest      = "Guest"
-	trafficPublic     = "Public"
-	trafficManagement = "Management"
-	trafficStorage    = "Storage"
+	trafficGuest      = network.TrafficGuest
+	trafficPublic     = network.TrafficPublic
+	trafficManagement = network.TrafficManagement
+	trafficStorage    = network.TrafficStorage
 )
 
 // Physical network states and isolation methods (Atoll's network layer does VLAN and VXLAN).
 const (
-	pnEnabled  = "Enabled"
-	pnDisabled = "Disabled"
+	pnEnabled  = network.PhysicalEnabled
+	pnDisabled = network.PhysicalDisabled
 	isoVLAN    = network.IsoVLAN
 	isoVXLAN   = network.IsoVXLAN
 )
@@ -96,70 +94,13 @@ func registerPhysicalNetworks(s *Server) {
 	registerServiceProviders(s)
 }
 
-// Guest VLAN/VNI ranges of physical networks.
-
-// The ranges, their bounds and parsing are orchestrate/network's (the deploy's network
-// implementation uses them too).
-type vnetRange = network.VnetRange
-
+// Guest VLAN/VNI ranges of physical networks: their bounds, parsing and checks are
+// orchestrate/network's.
 var (
-	vnetBounds      = network.VnetBounds
-	isolationOf     = network.IsolationOf
-	parseVnetRanges = network.ParseVnetRanges
+	isolationOf      = network.IsolationOf
+	parseVnetRanges  = network.ParseVnetRanges
+	formatVnetRanges = network.FormatVnetRanges
 )
-
-// formatVnetRanges renders ranges as CloudStack does: "500-1000,2000-2000".
-func formatVnetRanges(rs []vnetRange) string {
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = fmt.Sprintf("%d-%d", r.Lo, r.Hi)
-	}
-	return strings.Join(parts, ",")
-}
-
-func vnetCount(rs []vnetRange) int64 {
-	var n int64
-	for _, r := range rs {
-		n += r.Hi - r.Lo + 1
-	}
-	return n
-}
-
-func vnetContains(rs []vnetRange, v int64) bool {
-	for _, r := range rs {
-		if v >= r.Lo && v <= r.Hi {
-			return true
-		}
-	}
-	return false
-}
-
-// checkVnetOverlap refuses ranges that overlap those of another physical network of the zone
-// with the same isolation method (VNIs share the zone's underlay; CloudStack checks VXLAN).
-func (c *Call) checkVnetOverlap(tx db.Tx, pn *db.PhysicalNetwork, rs []vnetRange) error {
-	others, _, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: pn.ZoneID})
-	if err != nil {
-		return err
-	}
-	for _, o := range others {
-		if o.ID == pn.ID || isolationOf(o) != isolationOf(pn) {
-			continue
-		}
-		ors, err := parseVnetRanges("vlan", o.Vlan, isolationOf(o))
-		if err != nil {
-			continue
-		}
-		for _, a := range rs {
-			for _, b := range ors {
-				if a.Lo <= b.Hi && b.Lo <= a.Hi {
-					return ErrParam("The vlan range %d-%d overlaps with the range %d-%d of physical network %s in zone %s; please specify a unique range",
-						a.Lo, a.Hi, b.Lo, b.Hi, o.Name, pn.ZoneName)
-				}
-			}
-		}
-	}
-	return nil
-}
 
 func renderPhysicalNetwork(n *db.PhysicalNetwork) map[string]any {
 	m := map[string]any{"id": n.ID, "name": n.Name, "zoneid": n.ZoneID, "zonename": n.ZoneName, "state": n.State,
@@ -173,11 +114,7 @@ func renderPhysicalNetwork(n *db.PhysicalNetwork) map[string]any {
 }
 
 func (c *Call) physicalNetworkByID(q db.Querier, id string) (*db.PhysicalNetwork, error) {
-	n, err := db.GetPhysicalNetwork(c.Ctx, q, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrParam("Unable to find physical network by id %s", id)
-	}
-	return n, err
+	return network.PhysicalNetwork(c.Ctx, q, id)
 }
 
 func listPhysicalNetworks(c *Call) (any, error) {
@@ -204,14 +141,6 @@ func (c *Call) singleTag() (string, error) {
 		return "", nil
 	}
 	return tags[0], nil
-}
-
-// setVlanCapacity keeps the guest VLAN/VNI capacity of a physical network in step with its ranges.
-func (c *Call) setVlanCapacity(tx db.Tx, pn *db.PhysicalNetwork, rs []vnetRange) error {
-	if pn.ZoneNetworkType != zoneAdvanced {
-		return nil
-	}
-	return db.SetCapacityTotal(c.Ctx, tx, db.Capacity{Type: db.CapVLAN, ObjectID: pn.ID, ZoneID: pn.ZoneID, Total: vnetCount(rs)})
 }
 
 func createPhysicalNetwork(c *Call) (any, error) {
@@ -251,58 +180,8 @@ func createPhysicalNetwork(c *Call) (any, error) {
 		return nil, err
 	}
 	pn.Vlan = formatVnetRanges(ranges)
-	var jobID string
-	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		z, err := c.zoneForChange(tx, pn.ZoneID)
-		if err != nil {
-			return err
-		}
-		pn.ZoneName, pn.ZoneNetworkType = z.Name, z.NetworkType
-		if z.AllocationState == allocEnabled {
-			return ErrParam("Cannot create PhysicalNetwork since the Zone %s is currently enabled; disable it first", z.Name)
-		}
-		if z.NetworkType == zoneBasic {
-			if _, n, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: z.ID, Limit: 1}); err != nil {
-				return err
-			} else if n > 0 {
-				return ErrParam("Cannot add the physical network to basic zone %s, there is a physical network already existing in this basic Zone", z.Name)
-			}
-			if pn.Vlan != "" {
-				return ErrParam("Can't add vnet range (vlan) to the physical network in the Basic zone %s", z.Name)
-			}
-		}
-		want := "ZONE"
-		if z.NetworkType == zoneBasic {
-			want = "POD"
-		}
-		pn.BroadcastDomainRange = want
-		if v := c.P.String("broadcastdomainrange"); v != "" {
-			got, err := parseChoice("broadcastdomainrange", v, "ZONE", "POD")
-			if err != nil {
-				return err
-			}
-			if got != want {
-				return ErrParam("%s zone can have broadcastdomainrange of value %s only", z.NetworkType, want)
-			}
-		}
-		if err := c.checkVnetOverlap(tx, pn, ranges); err != nil {
-			return err
-		}
-		if err := db.InsertPhysicalNetwork(c.Ctx, tx, pn); err != nil {
-			return err
-		}
-		if err := c.addDefaultProviders(tx, pn, z); err != nil {
-			return err
-		}
-		if err := c.setVlanCapacity(tx, pn, ranges); err != nil {
-			return err
-		}
-		if err := c.Event(tx, "PHYSICAL.NETWORK.CREATE", "Creating physical network "+pn.Name+" in zone "+z.Name, "PhysicalNetwork", pn.ID); err != nil {
-			return err
-		}
-		jobID, err = c.EnqueueJob(tx, "PhysicalNetwork", pn.ID)
-		return err
-	})
+	jobID, err := network.CreatePhysical(c.Ctx, c.deps(), c.actor(), network.PhysicalSpec{Network: pn, Ranges: ranges,
+		BroadcastDomainRange: c.P.String("broadcastdomainrange"), Providers: defaultProviders()})
 	if err != nil {
 		return nil, err
 	}
@@ -343,82 +222,34 @@ func updatePhysicalNetworkStart(c *Call) (any, error) {
 }
 
 func updatePhysicalNetworkJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		pn, err := c.physicalNetworkByID(tx, j.InstanceID)
+	var u network.PhysicalUpdate
+	if v := c.P.String("state"); v != "" {
+		st, err := parseChoice("state", v, pnEnabled, pnDisabled)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := c.zoneForChange(tx, pn.ZoneID); err != nil {
-			return err
+		u.State = st
+	}
+	if c.P.Has("networkspeed") {
+		v := strings.TrimSpace(c.P.String("networkspeed"))
+		u.NetworkSpeed = &v
+	}
+	if c.P.Has("tags") {
+		tag, err := c.singleTag()
+		if err != nil {
+			return nil, err
 		}
-		if v := c.P.String("state"); v != "" {
-			if pn.State, err = parseChoice("state", v, pnEnabled, pnDisabled); err != nil {
-				return err
-			}
-		}
-		if c.P.Has("networkspeed") {
-			pn.NetworkSpeed = strings.TrimSpace(c.P.String("networkspeed"))
-		}
-		if c.P.Has("tags") {
-			if pn.Tags, err = c.singleTag(); err != nil {
-				return err
-			}
-			if pn.Tags == "" {
-				if err := c.checkUntaggedGuest(tx, pn); err != nil {
-					return err
-				}
-			}
-		}
-		if c.P.Has("vlan") {
-			rs, err := parseVnetRanges("vlan", c.P.String("vlan"), isolationOf(pn))
-			if err != nil {
-				return err
-			}
-			if err := c.checkVnetOverlap(tx, pn, rs); err != nil {
-				return err
-			}
-			used, err := db.ListAllocatedVnets(c.Ctx, tx, pn.ID)
-			if err != nil {
-				return err
-			}
-			for _, v := range used {
-				if !vnetContains(rs, v) {
-					return ErrInUse("Physical network %s has allocated vnet %d outside the new range %s; release it before shrinking the range", pn.Name, v, formatVnetRanges(rs))
-				}
-			}
-			pn.Vlan = formatVnetRanges(rs)
-			if err := c.setVlanCapacity(tx, pn, rs); err != nil {
-				return err
-			}
-		}
-		if err := db.UpdatePhysicalNetwork(c.Ctx, tx, pn); err != nil {
-			return err
-		}
-		return c.Event(tx, "PHYSICAL.NETWORK.UPDATE", "Updating physical network "+pn.Name, "PhysicalNetwork", pn.ID)
-	})
+		u.Tags = &tag
+	}
+	if c.P.Has("vlan") {
+		v := c.P.String("vlan")
+		u.Vlan = &v
+	}
+	pn, err := network.UpdatePhysical(c.Ctx, c.deps(), c.actor(), j.InstanceID, u)
 	if err != nil {
 		return nil, err
 	}
-	return physicalNetworkJob(c, j)
-}
-
-// checkUntaggedGuest refuses a second untagged physical network carrying Guest traffic in a
-// zone: guest networks could not tell which to use (CloudStack's checkForPhysicalNetworksWithoutTag).
-func (c *Call) checkUntaggedGuest(tx db.Tx, pn *db.PhysicalNetwork) error {
-	carries, _, err := db.ListTrafficTypes(c.Ctx, tx, db.TrafficTypeFilter{PhysicalNetworkID: pn.ID, TrafficType: trafficGuest})
-	if err != nil || len(carries) == 0 {
-		return err
-	}
-	others, _, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: pn.ZoneID, TrafficType: trafficGuest})
-	if err != nil {
-		return err
-	}
-	for _, o := range others {
-		if o.ID != pn.ID && o.Tags == "" {
-			return ErrParam("There are more than 1 physical network without tags carrying Guest traffic in zone %s (%s and %s): tag them", pn.ZoneName, o.Name, pn.Name)
-		}
-	}
-	return nil
+	return Object{Key: "physicalnetwork", Value: renderPhysicalNetwork(pn)}, nil
 }
 
 func deletePhysicalNetworkStart(c *Call) (any, error) {
@@ -430,43 +261,7 @@ func deletePhysicalNetworkStart(c *Call) (any, error) {
 }
 
 func deletePhysicalNetworkJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		pn, err := db.GetPhysicalNetwork(c.Ctx, tx, j.InstanceID)
-		if errors.Is(err, db.ErrNotFound) {
-			return nil // an earlier run of this job removed it
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := c.zoneForChange(tx, pn.ZoneID); err != nil {
-			return err
-		}
-		if n, err := db.CountPhysicalNetworkNetworks(c.Ctx, tx, pn.ID); err != nil {
-			return err
-		} else if n > 0 {
-			return ErrInUse("The Physical Network %s is not deletable because there are %d networks using it", pn.Name, n)
-		}
-		used, err := db.ListAllocatedVnets(c.Ctx, tx, pn.ID)
-		if err != nil {
-			return err
-		}
-		if len(used) > 0 {
-			return ErrInUse("The Physical Network %s is not deletable because there are %d allocated vnets for this physical network", pn.Name, len(used))
-		}
-		if _, n, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{PhysicalNetworkID: pn.ID}); err != nil {
-			return err
-		} else if n > 0 {
-			return ErrInUse("The Physical Network %s is not deletable because there are %d IP ranges on it; delete them first", pn.Name, n)
-		}
-		if err := db.RemovePhysicalNetwork(c.Ctx, tx, pn.ID); err != nil {
-			return err
-		}
-		if err := db.DeleteCapacity(c.Ctx, tx, pn.ID); err != nil {
-			return err
-		}
-		return c.Event(tx, "PHYSICAL.NETWORK.DELETE", "Deleting physical network "+pn.Name, "PhysicalNetwork", pn.ID)
-	})
-	if err != nil {
+	if err := network.DeletePhysical(c.Ctx, c.deps(), c.actor(), j.InstanceID); err != nil {
 		return nil, err
 	}
 	return Success(), nil
@@ -487,11 +282,7 @@ func renderTrafficType(t *db.TrafficType) map[string]any {
 }
 
 func (c *Call) trafficTypeByID(q db.Querier, id string) (*db.TrafficType, error) {
-	t, err := db.GetTrafficType(c.Ctx, q, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrParam("Unable to find traffic type by id %s", id)
-	}
-	return t, err
+	return network.TrafficType(c.Ctx, q, id)
 }
 
 func listTrafficTypes(c *Call) (any, error) {
@@ -538,7 +329,7 @@ func addTrafficType(c *Call) (any, error) {
 		}
 	}
 	if v := strings.TrimSpace(c.P.String("vlan")); v != "" {
-		_, id, err := normalizeVlanTag(v, isoVLAN)
+		_, id, err := network.NormalizeVlanTag(v, isoVLAN)
 		if err != nil {
 			return nil, err
 		}
@@ -547,43 +338,7 @@ func addTrafficType(c *Call) (any, error) {
 			t.Vlan = strconv.FormatInt(id, 10)
 		}
 	}
-	var jobID string
-	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		pn, err := c.physicalNetworkByID(tx, t.PhysicalNetworkID)
-		if err != nil {
-			return err
-		}
-		if _, err := c.zoneForChange(tx, pn.ZoneID); err != nil {
-			return err
-		}
-		if t.IsolationMethod != "" && t.IsolationMethod != isolationOf(pn) {
-			return ErrParam("Invalid isolationmethod %s: physical network %s is isolated by %s", t.IsolationMethod, pn.Name, isolationOf(pn))
-		}
-		if typ != trafficGuest {
-			// Public, Management and Storage traffic each run on one physical network per zone.
-			if _, n, err := db.ListTrafficTypes(c.Ctx, tx, db.TrafficTypeFilter{ZoneID: pn.ZoneID, TrafficType: typ, Limit: 1}); err != nil {
-				return err
-			} else if n > 0 {
-				return ErrParam("Fail to add the traffic type to physical network because Zone %s already has a physical network with this traffic type: %s", pn.ZoneName, typ)
-			}
-		}
-		if err := db.InsertTrafficType(c.Ctx, tx, t); err != nil {
-			if db.IsDuplicate(err) {
-				return ErrParam("This physical network (%s) already supports the traffic type: %s", pn.Name, typ)
-			}
-			return err
-		}
-		if typ == trafficGuest && pn.Tags == "" {
-			if err := c.checkUntaggedGuest(tx, pn); err != nil {
-				return err
-			}
-		}
-		if err := c.Event(tx, "TRAFFIC.TYPE.CREATE", "Adding "+typ+" traffic type to physical network "+pn.Name, "TrafficType", t.ID); err != nil {
-			return err
-		}
-		jobID, err = c.EnqueueJob(tx, "TrafficType", t.ID)
-		return err
-	})
+	jobID, err := network.AddTrafficType(c.Ctx, c.deps(), c.actor(), t)
 	if err != nil {
 		return nil, err
 	}
@@ -608,18 +363,7 @@ func updateTrafficTypeStart(c *Call) (any, error) {
 }
 
 func updateTrafficTypeJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		t, err := c.trafficTypeByID(tx, j.InstanceID)
-		if err != nil {
-			return err
-		}
-		c.applyLabels(t)
-		if err := db.UpdateTrafficTypeLabels(c.Ctx, tx, t); err != nil {
-			return err
-		}
-		return c.Event(tx, "TRAFFIC.TYPE.UPDATE", "Updating "+t.TrafficType+" traffic type of physical network "+t.PhysicalNetworkID, "TrafficType", t.ID)
-	})
-	if err != nil {
+	if err := network.UpdateTrafficType(c.Ctx, c.deps(), c.actor(), j.InstanceID, c.applyLabels); err != nil {
 		return nil, err
 	}
 	return trafficTypeJob(c, j)
@@ -634,40 +378,7 @@ func deleteTrafficTypeStart(c *Call) (any, error) {
 }
 
 func deleteTrafficTypeJob(c *Call, j *db.Job) (any, error) {
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		t, err := db.GetTrafficType(c.Ctx, tx, j.InstanceID)
-		if errors.Is(err, db.ErrNotFound) {
-			return nil // an earlier run of this job removed it
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := c.zoneForChange(tx, t.ZoneID); err != nil {
-			return err
-		}
-		switch t.TrafficType {
-		case trafficPublic, trafficGuest:
-			// Public traffic carries the public ranges; Guest the vnets and a Basic zone's ranges.
-			virt := t.TrafficType == trafficPublic
-			if _, n, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{PhysicalNetworkID: t.PhysicalNetworkID, ForVirtualNetwork: &virt}); err != nil {
-				return err
-			} else if n > 0 {
-				return ErrInUse("The %s traffic type is not deletable because there are %d IP ranges using it; delete them first", t.TrafficType, n)
-			}
-			if t.TrafficType == trafficGuest {
-				if used, err := db.ListAllocatedVnets(c.Ctx, tx, t.PhysicalNetworkID); err != nil {
-					return err
-				} else if len(used) > 0 {
-					return ErrInUse("The Guest traffic type is not deletable because there are %d allocated guest vnets on its physical network", len(used))
-				}
-			}
-		}
-		if err := db.RemoveTrafficType(c.Ctx, tx, t.ID); err != nil {
-			return err
-		}
-		return c.Event(tx, "TRAFFIC.TYPE.DELETE", "Deleting "+t.TrafficType+" traffic type of physical network "+t.PhysicalNetworkID, "TrafficType", t.ID)
-	})
-	if err != nil {
+	if err := network.DeleteTrafficType(c.Ctx, c.deps(), c.actor(), j.InstanceID); err != nil {
 		return nil, err
 	}
 	return Success(), nil

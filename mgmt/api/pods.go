@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
 
@@ -67,8 +68,8 @@ func renderPod(p *db.Pod) map[string]any {
 		m["forsystemvms"], m["vlanid"] = []string{"0"}, []string{"vlan://untagged"}
 		r := map[string]any{"startip": p.StartIP, "endip": p.EndIP, "forsystemvms": "0", "vlanid": "vlan://untagged"}
 		set(r, "gateway", p.Gateway)
-		if n, err := parseSubnet(p.Gateway, p.Netmask); err == nil {
-			r["cidr"] = n.cidr()
+		if n, err := network.ParseSubnet(p.Gateway, p.Netmask); err == nil {
+			r["cidr"] = n.CIDR()
 		}
 		m["ipranges"] = []any{r}
 	}
@@ -103,21 +104,21 @@ func listPods(c *Call) (any, error) {
 // checkPodCidrSubnets does, refuses a subnet that overlaps the zone's guest CIDR or another
 // pod's subnet, and a range that overlaps the zone's IP ranges.
 func (c *Call) checkPodRange(tx db.Tx, z *db.Zone, p *db.Pod) error {
-	n, err := parseSubnet(p.Gateway, p.Netmask)
+	n, err := network.ParseSubnet(p.Gateway, p.Netmask)
 	if err != nil {
 		return err
 	}
 	if p.EndIP == "" {
-		p.EndIP = u32ToIP(n.lastUsable()).String()
+		p.EndIP = n.LastUsable().String()
 	}
-	r, err := n.checkRange(p.StartIP, p.EndIP, "startip", "endip")
+	r, err := n.CheckRange(p.StartIP, p.EndIP, "startip", "endip")
 	if err != nil {
 		return err
 	}
-	p.Gateway, p.Netmask, p.StartIP, p.EndIP = n.gw.String(), n.mask(), u32ToIP(r.lo).String(), u32ToIP(r.hi).String()
+	p.Gateway, p.Netmask, p.StartIP, p.EndIP = n.GW.String(), n.Mask(), r.Lo.String(), r.Hi.String()
 	if g, err := netip.ParsePrefix(z.GuestCIDR); err == nil && g.Addr().Is4() {
-		if gn := (subnet{g.Addr(), g.Bits()}); gn.overlaps(n) {
-			return ErrParam("The subnet %s of the pod (gateway, netmask) conflicts with the guest CIDR %s of zone %s. Please specify a different CIDR.", n.cidr(), z.GuestCIDR, z.Name)
+		if gn := network.SubnetOf(g); gn.Overlaps(n) {
+			return ErrParam("The subnet %s of the pod (gateway, netmask) conflicts with the guest CIDR %s of zone %s. Please specify a different CIDR.", n.CIDR(), z.GuestCIDR, z.Name)
 		}
 	}
 	pods, _, err := db.ListPods(c.Ctx, tx, db.PodFilter{ZoneID: p.ZoneID})
@@ -128,8 +129,8 @@ func (c *Call) checkPodRange(tx db.Tx, z *db.Zone, p *db.Pod) error {
 		if o.ID == p.ID {
 			continue
 		}
-		if on, err := parseSubnet(o.Gateway, o.Netmask); err == nil && on.overlaps(n) {
-			return ErrParam("The subnet %s of the pod (gateway, netmask) conflicts with the subnet %s of pod %s in zone %s. Please specify a different CIDR.", n.cidr(), on.cidr(), o.Name, z.Name)
+		if on, err := network.ParseSubnet(o.Gateway, o.Netmask); err == nil && on.Overlaps(n) {
+			return ErrParam("The subnet %s of the pod (gateway, netmask) conflicts with the subnet %s of pod %s in zone %s. Please specify a different CIDR.", n.CIDR(), on.CIDR(), o.Name, z.Name)
 		}
 	}
 	ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{ZoneID: p.ZoneID})
@@ -137,7 +138,7 @@ func (c *Call) checkPodRange(tx db.Tx, z *db.Zone, p *db.Pod) error {
 		return err
 	}
 	for _, v := range ranges {
-		if vr, ok := parseIPRange(v.StartIP, v.EndIP); ok && vr.overlaps(r) {
+		if vr, ok := network.ParseIPRange(v.StartIP, v.EndIP); ok && vr.Overlaps(r) {
 			return ErrParam("The start IP and end IP address range %s-%s overlaps with the IP range %s-%s (%s) of the zone", p.StartIP, p.EndIP, v.StartIP, v.EndIP, v.VlanTag)
 		}
 	}
@@ -164,7 +165,7 @@ func createPod(c *Call) (any, error) {
 				return nil, ErrParam("A pod IP range needs gateway, netmask and startip: %s is missing", f.name)
 			}
 		}
-		if _, err := parseSubnet(p.Gateway, p.Netmask); err != nil {
+		if _, err := network.ParseSubnet(p.Gateway, p.Netmask); err != nil {
 			return nil, err
 		}
 	}
@@ -282,7 +283,7 @@ func deletePod(c *Call) (any, error) {
 			return err
 		}
 		for _, v := range ranges {
-			if err := c.removeVlanRange(tx, v); err != nil {
+			if err := network.RemoveRange(c.Ctx, c.actor(), tx, v); err != nil {
 				return err
 			}
 		}

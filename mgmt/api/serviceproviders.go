@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
 
@@ -46,39 +47,21 @@ func providerByName(name string) *providerSpec {
 	return nil
 }
 
-// addDefaultProviders adds, as CloudStack does, the VirtualRouter, VpcVirtualRouter,
-// InternalLbVm and ConfigDrive providers (and SecurityGroupProvider in a zone with security
-// groups), all Disabled, with a disabled element for each router-like provider.
-func (c *Call) addDefaultProviders(tx db.Tx, pn *db.PhysicalNetwork, z *db.Zone) error {
-	for i := range providerSpecs {
-		sp := &providerSpecs[i]
-		if sp.name == "SecurityGroupProvider" && !z.SecurityGroupsEnabled {
-			continue
-		}
-		if _, err := c.insertProvider(tx, pn.ID, sp, sp.services, ""); err != nil {
-			return err
-		}
+// defaultProviders are the providers a new physical network gets, as CloudStack does: the
+// VirtualRouter, VpcVirtualRouter, InternalLbVm and ConfigDrive providers (and
+// SecurityGroupProvider in a zone with security groups), all Disabled, with a disabled
+// element for each router-like provider (network.CreatePhysical).
+func defaultProviders() []network.Provider {
+	out := make([]network.Provider, len(providerSpecs))
+	for i, sp := range providerSpecs {
+		out[i] = network.Provider{Name: sp.name, Services: sp.services, Element: sp.element}
 	}
-	return nil
+	return out
 }
 
-// insertProvider adds a Disabled provider and its element.
+// insertProvider adds a Disabled provider and its element (network.InsertProvider).
 func (c *Call) insertProvider(tx db.Tx, pnID string, sp *providerSpec, services []string, dest string) (*db.ServiceProvider, error) {
-	p := &db.ServiceProvider{ID: uuid.NewString(), PhysicalNetworkID: pnID, Name: sp.name, State: pnDisabled,
-		DestinationPhysicalNetworkID: dest, Services: strings.Join(services, ","), Created: db.Now()}
-	if err := db.InsertServiceProvider(c.Ctx, tx, p); err != nil {
-		if db.IsDuplicate(err) {
-			return nil, ErrParam("The '%s' provider already exists on physical network %s", sp.name, pnID)
-		}
-		return nil, err
-	}
-	if sp.element != "" {
-		e := &db.RouterElement{ID: uuid.NewString(), NSPID: p.ID, Type: sp.element, Created: db.Now()}
-		if err := db.InsertRouterElement(c.Ctx, tx, e); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return network.InsertProvider(c.Ctx, tx, pnID, network.Provider{Name: sp.name, Services: services, Element: sp.element}, dest)
 }
 
 func registerServiceProviders(s *Server) {

@@ -1,19 +1,14 @@
 package api
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
-
-// maxRangeAddresses bounds one IP range (each address is a row).
-const maxRangeAddresses = 65536
 
 func registerVlanIPRanges(s *Server) {
 	s.Reg.Add(&Command{Name: "createVlanIpRange", Response: vlanIPRangeResponse, Roles: Admin, ResponseKey: "vlan",
@@ -61,144 +56,13 @@ func registerVlanIPRanges(s *Server) {
 		Handler: listVlanIPRanges})
 }
 
-// IPv4 arithmetic.
-
-func ipToU32(a netip.Addr) uint32 { b := a.As4(); return binary.BigEndian.Uint32(b[:]) }
-
-func u32ToIP(u uint32) netip.Addr {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], u)
-	return netip.AddrFrom4(b)
-}
-
-func parseIPv4(s string) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
-	return a, err == nil && a.Is4()
-}
-
-// ipRange is an inclusive range of IPv4 addresses.
-type ipRange struct{ lo, hi uint32 }
-
-func (r ipRange) overlaps(o ipRange) bool { return r.lo <= o.hi && o.lo <= r.hi }
-func (r ipRange) size() int64             { return int64(r.hi) - int64(r.lo) + 1 }
-
-func parseIPRange(start, end string) (ipRange, bool) {
-	s, ok1 := parseIPv4(start)
-	e, ok2 := parseIPv4(end)
-	return ipRange{ipToU32(s), ipToU32(e)}, ok1 && ok2 && ipToU32(s) <= ipToU32(e)
-}
-
-// subnet is an IPv4 gateway with its netmask.
-type subnet struct {
-	gw   netip.Addr
-	bits int
-}
-
-// parseSubnet validates a gateway and a dotted netmask.
-func parseSubnet(gateway, netmask string) (subnet, error) {
-	gw, ok := parseIPv4(gateway)
-	if !ok {
-		return subnet{}, ErrParam("Please specify a valid gateway: %q is not an IPv4 address", gateway)
-	}
-	m, ok := parseIPv4(netmask)
-	bits := 0
-	if ok {
-		mu := ipToU32(m)
-		for bits < 32 && mu&(1<<(31-bits)) != 0 {
-			bits++
-		}
-		ok = bits >= 1 && mu == ^uint32(0)<<(32-bits)
-	}
-	if !ok {
-		return subnet{}, ErrParam("Please specify a valid netmask: %q is not a netmask like 255.255.255.0", netmask)
-	}
-	return subnet{gw, bits}, nil
-}
-
-func (n subnet) maskU32() uint32   { return ^uint32(0) << (32 - n.bits) }
-func (n subnet) network() uint32   { return ipToU32(n.gw) & n.maskU32() }
-func (n subnet) broadcast() uint32 { return n.network() | ^n.maskU32() }
-func (n subnet) mask() string      { return u32ToIP(n.maskU32()).String() }
-func (n subnet) cidr() string      { return u32ToIP(n.network()).String() + "/" + strconv.Itoa(n.bits) }
-func (n subnet) contains(u uint32) bool {
-	return u&n.maskU32() == n.network()
-}
-func (n subnet) overlaps(o subnet) bool { return n.contains(o.network()) || o.contains(n.network()) }
-
-// lastUsable is the address below the broadcast address (the broadcast itself in a /31 or /32).
-func (n subnet) lastUsable() uint32 {
-	if n.bits >= 31 {
-		return n.broadcast()
-	}
-	return n.broadcast() - 1
-}
-
-// checkRange validates start and end addresses inside the subnet, CloudStack's checkIpRange
-// plus: not the network or broadcast address, and not including the gateway.
-func (n subnet) checkRange(start, end, startParam, endParam string) (ipRange, error) {
-	s, ok := parseIPv4(start)
-	if !ok {
-		return ipRange{}, ErrParam("The start address of the IP range (%s) is not a valid IP address: %q", startParam, start)
-	}
-	e, ok := parseIPv4(end)
-	if !ok {
-		return ipRange{}, ErrParam("The end address of the IP range (%s) is not a valid IP address: %q", endParam, end)
-	}
-	r := ipRange{ipToU32(s), ipToU32(e)}
-	for _, a := range []struct {
-		param string
-		u     uint32
-	}{{startParam, r.lo}, {endParam, r.hi}} {
-		if !n.contains(a.u) {
-			return r, ErrParam("The %s address %s of the IP range is not in the CIDR subnet %s", a.param, u32ToIP(a.u), n.cidr())
-		}
-		if n.bits < 31 && (a.u == n.network() || a.u == n.broadcast()) {
-			return r, ErrParam("The %s address %s is the network or broadcast address of subnet %s", a.param, u32ToIP(a.u), n.cidr())
-		}
-	}
-	if r.lo > r.hi {
-		return r, ErrParam("The start IP address (%s) must have a lower value than the end IP address (%s)", startParam, endParam)
-	}
-	if g := ipToU32(n.gw); g >= r.lo && g <= r.hi {
-		return r, ErrParam("The gateway %s must not be part of the IP range %s-%s", n.gw, u32ToIP(r.lo), u32ToIP(r.hi))
-	}
-	return r, nil
-}
-
-// VLAN tags of IP ranges are stored as URIs, as CloudStack renders them: vlan://100,
-// vxlan://5000, vlan://untagged.
-const untaggedTag = "vlan://untagged"
-
-// normalizeVlanTag turns a vlan parameter ("", "untagged", "100", "vlan://100", "vxlan://5000")
-// into the stored form on a physical network isolated by iso (VLAN or VXLAN), and returns the
-// numeric id (0 when untagged).
-func normalizeVlanTag(v, iso string) (string, int64, error) {
-	v = strings.ToLower(strings.TrimSpace(v))
-	if v == "" || v == "untagged" || v == untaggedTag {
-		return untaggedTag, 0, nil
-	}
-	scheme := strings.ToLower(iso)
-	if i := strings.Index(v, "://"); i >= 0 {
-		if v[:i] != scheme {
-			return "", 0, ErrParam("Invalid vlan %q: the physical network is isolated by %s, so give the id alone or as %s://<id>", v, iso, scheme)
-		}
-		v = v[i+3:]
-	}
-	lo, hi := vnetBounds(iso)
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < lo || id > hi {
-		return "", 0, ErrParam("Invalid vlan %q: a %s id is a number between %d and %d, or untagged", v, iso, lo, hi)
-	}
-	return scheme + "://" + strconv.FormatInt(id, 10), id, nil
-}
-
 func (c *Call) renderVlanRange(v *db.VlanRange) map[string]any {
 	m := map[string]any{"id": v.ID, "zoneid": v.ZoneID, "vlan": v.VlanTag, "forvirtualnetwork": v.ForVirtualNetwork,
 		"forsystemvms": v.ForSystemVMs}
 	set(m, "gateway", v.Gateway)
 	set(m, "netmask", v.Netmask)
-	if n, err := parseSubnet(v.Gateway, v.Netmask); err == nil {
-		m["cidr"] = n.cidr()
+	if n, err := network.ParseSubnet(v.Gateway, v.Netmask); err == nil {
+		m["cidr"] = n.CIDR()
 	}
 	set(m, "startip", v.StartIP)
 	set(m, "endip", v.EndIP)
@@ -293,7 +157,7 @@ func createVlanIPRange(c *Call) (any, error) {
 	if v.IP6CIDR != "" {
 		return nil, ErrParam("An IPv6 range belongs to a shared network: pass networkid (IPv6 public ranges are not supported)")
 	}
-	var r ipRange
+	var r network.IPRange
 	{
 		start := strings.TrimSpace(c.P.String("startip"))
 		if start == "" {
@@ -303,17 +167,17 @@ func createVlanIPRange(c *Call) (any, error) {
 		if end == "" {
 			end = start
 		}
-		n, err := parseSubnet(c.P.String("gateway"), c.P.String("netmask"))
+		n, err := network.ParseSubnet(c.P.String("gateway"), c.P.String("netmask"))
 		if err != nil {
 			return nil, err
 		}
-		if r, err = n.checkRange(start, end, "startip", "endip"); err != nil {
+		if r, err = n.CheckRange(start, end, "startip", "endip"); err != nil {
 			return nil, err
 		}
-		if r.size() > maxRangeAddresses {
-			return nil, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.size(), maxRangeAddresses)
+		if r.Size() > network.MaxRangeAddresses {
+			return nil, ErrParam("The IP range %s-%s (startip-endip) holds %d addresses; a range may hold at most %d", start, end, r.Size(), network.MaxRangeAddresses)
 		}
-		v.Gateway, v.Netmask, v.StartIP, v.EndIP = n.gw.String(), n.mask(), u32ToIP(r.lo).String(), u32ToIP(r.hi).String()
+		v.Gateway, v.Netmask, v.StartIP, v.EndIP = n.GW.String(), n.Mask(), r.Lo.String(), r.Hi.String()
 	}
 	var err error
 	if v.AccountID, v.DomainID, err = c.ipRangeOwner(); err != nil {
@@ -322,209 +186,15 @@ func createVlanIPRange(c *Call) (any, error) {
 	if v.DomainID != "" && !v.ForVirtualNetwork {
 		return nil, ErrParam("account and domainid dedicate a public IP range: they need forvirtualnetwork=true")
 	}
-	err = c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		z, pn, err := c.ipRangePlace(tx, v)
-		if err != nil {
-			return err
-		}
-		if err := c.checkIPRangeFits(tx, z, pn, v, r); err != nil {
-			return err
-		}
-		if err := db.InsertVlanRange(c.Ctx, tx, v); err != nil {
-			return err
-		}
-		addrs := make([]string, 0, r.size())
-		for u := int64(r.lo); u <= int64(r.hi); u++ {
-			addrs = append(addrs, u32ToIP(uint32(u)).String())
-		}
-		if err := db.InsertPublicIPs(c.Ctx, tx, z.ID, v.ID, addrs); err != nil {
-			if db.IsDuplicate(err) {
-				return ErrParam("The IP range %s-%s overlaps with addresses the zone %s already has", v.StartIP, v.EndIP, z.Name)
-			}
-			return err
-		}
-		if err := c.syncIPCapacity(tx, z.ID, v.ForVirtualNetwork); err != nil {
-			return err
-		}
-		return c.Event(tx, "VLAN.IP.RANGE.CREATE", fmt.Sprintf("Creating IP range %s-%s (%s) in zone %s", v.StartIP, v.EndIP, v.VlanTag, z.Name),
-			"VlanIpRange", v.ID)
-	})
-	if err != nil {
-		return nil, err
-	}
-	got, err := db.GetVlanRange(c.Ctx, c.S.DB.Read(), v.ID)
+	got, err := network.CreateRange(c.Ctx, c.deps(), c.actor(), network.RangeSpec{Range: v, Addrs: r, Vlan: c.P.String("vlan")})
 	if err != nil {
 		return nil, err
 	}
 	return Object{Key: "vlan", Value: c.renderVlanRange(got)}, nil
 }
 
-// ipRangePlace resolves and locks the zone of a new range (from zoneid, podid or
-// physicalnetworkid), applies the zone type's rules, and picks the physical network (by
-// default the one carrying Public traffic, or Guest traffic for a direct range). It sets the
-// range's zone, physical network and VLAN tag.
-func (c *Call) ipRangePlace(tx db.Tx, v *db.VlanRange) (*db.Zone, *db.PhysicalNetwork, error) {
-	var pod *db.Pod
-	var pn *db.PhysicalNetwork
-	var err error
-	if v.PodID != "" {
-		if pod, err = c.podByID(tx, v.PodID); err != nil {
-			return nil, nil, err
-		}
-		if v.ZoneID != "" && v.ZoneID != pod.ZoneID {
-			return nil, nil, ErrParam("Pod %s (podid) does not belong to zone %s (zoneid)", pod.Name, v.ZoneID)
-		}
-		v.ZoneID = pod.ZoneID
-	}
-	if v.PhysicalNetworkID != "" {
-		if pn, err = c.physicalNetworkByID(tx, v.PhysicalNetworkID); err != nil {
-			return nil, nil, err
-		}
-		if v.ZoneID != "" && v.ZoneID != pn.ZoneID {
-			return nil, nil, ErrParam("Physical network %s (physicalnetworkid) does not belong to zone %s (zoneid)", pn.Name, v.ZoneID)
-		}
-		v.ZoneID = pn.ZoneID
-	}
-	if v.ZoneID == "" {
-		return nil, nil, ErrParam("Please specify a valid zone: pass zoneid (or podid or physicalnetworkid)")
-	}
-	z, err := c.zoneForChange(tx, v.ZoneID)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case z.NetworkType == zoneBasic && v.ForVirtualNetwork:
-		return nil, nil, ErrParam("Basic zone %s takes guest IP ranges only: pass forvirtualnetwork=false with podid", z.Name)
-	case z.NetworkType == zoneBasic && pod == nil:
-		return nil, nil, ErrParam("podid is required for an IP range of Basic zone %s", z.Name)
-	case z.NetworkType == zoneAdvanced && !v.ForVirtualNetwork:
-		return nil, nil, ErrParam("Network id is required for Direct vlan creation: a direct (forvirtualnetwork=false) range of Advanced zone %s belongs to a shared network (networkid)", z.Name)
-	case z.NetworkType == zoneAdvanced && z.SecurityGroupsEnabled:
-		return nil, nil, ErrParam("Can't add virtual ip range into a zone with security group enabled (zone %s)", z.Name)
-	case z.NetworkType == zoneAdvanced && pod != nil:
-		return nil, nil, ErrParam("podid can only be given for a guest IP range of a Basic zone")
-	}
-	if pn == nil {
-		traffic := trafficPublic
-		if !v.ForVirtualNetwork {
-			traffic = trafficGuest
-		}
-		list, _, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: z.ID, TrafficType: traffic})
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(list) == 0 {
-			return nil, nil, ErrParam("Unable to find the physical network with traffic=%s in zone %s: add the %s traffic type to a physical network first (or pass physicalnetworkid)", traffic, z.Name, traffic)
-		}
-		pn = list[0]
-	}
-	v.PhysicalNetworkID = pn.ID
-	if v.VlanTag, _, err = normalizeVlanTag(c.P.String("vlan"), isolationOf(pn)); err != nil {
-		return nil, nil, err
-	}
-	return z, pn, nil
-}
-
-// checkIPRangeFits refuses a range whose VLAN is one the zone allocates to guest networks, or
-// whose addresses or subnet clash with the zone's other ranges or its pods' ranges.
-func (c *Call) checkIPRangeFits(tx db.Tx, z *db.Zone, pn *db.PhysicalNetwork, v *db.VlanRange, r ipRange) error {
-	if _, id, _ := normalizeVlanTag(v.VlanTag, isolationOf(pn)); id > 0 {
-		pns, _, err := db.ListPhysicalNetworks(c.Ctx, tx, db.PhysicalNetworkFilter{ZoneID: z.ID})
-		if err != nil {
-			return err
-		}
-		for _, o := range pns {
-			rs, err := parseVnetRanges("vlan", o.Vlan, isolationOf(o))
-			if err == nil && isolationOf(o) == isolationOf(pn) && vnetContains(rs, id) {
-				return ErrParam("The VLAN tag %s is already being used for dynamic vlan allocation for the guest network in zone %s (physical network %s, range %s)",
-					v.VlanTag, z.Name, o.Name, o.Vlan)
-			}
-		}
-	}
-	n, _ := parseSubnet(v.Gateway, v.Netmask)
-	ranges, _, err := db.ListVlanRanges(c.Ctx, tx, db.VlanRangeFilter{ZoneID: z.ID})
-	if err != nil {
-		return err
-	}
-	for _, o := range ranges {
-		on, err := parseSubnet(o.Gateway, o.Netmask)
-		if err != nil || !on.overlaps(n) {
-			continue
-		}
-		if or, ok := parseIPRange(o.StartIP, o.EndIP); ok && or.overlaps(r) {
-			return ErrParam("The IP range %s-%s overlaps with the IP range %s-%s (%s) of zone %s. Please specify a different start IP/end IP.",
-				v.StartIP, v.EndIP, o.StartIP, o.EndIP, o.VlanTag, z.Name)
-		}
-		if !strings.EqualFold(o.VlanTag, v.VlanTag) {
-			return ErrParam("The IP range with tag: %s in zone %s has overlapped with the subnet %s. Please specify a different gateway/netmask.",
-				o.VlanTag, z.Name, on.cidr())
-		}
-		if o.Gateway != v.Gateway || o.Netmask != v.Netmask {
-			return ErrParam("The IP range with tag: %s in zone %s has already been added with gateway %s, netmask %s. Please specify the same gateway/netmask to extend the range.",
-				o.VlanTag, z.Name, o.Gateway, o.Netmask)
-		}
-	}
-	pods, _, err := db.ListPods(c.Ctx, tx, db.PodFilter{ZoneID: z.ID})
-	if err != nil {
-		return err
-	}
-	for _, p := range pods {
-		if pr, ok := parseIPRange(p.StartIP, p.EndIP); ok && pr.overlaps(r) {
-			return ErrParam("The IP range %s-%s overlaps with the management IP range %s-%s of pod %s", v.StartIP, v.EndIP, p.StartIP, p.EndIP, p.Name)
-		}
-	}
-	return nil
-}
-
-// syncIPCapacity sets the zone's public (or direct) IP capacity total to the addresses of its
-// ranges. The caller holds the zone lock, so the count is exact.
-func (c *Call) syncIPCapacity(tx db.Tx, zoneID string, forVirtual bool) error {
-	n, err := db.CountZonePublicIPs(c.Ctx, tx, zoneID, forVirtual)
-	if err != nil {
-		return err
-	}
-	typ := db.CapPublicIP
-	if !forVirtual {
-		typ = db.CapDirectPublicIP
-	}
-	return db.SetCapacityTotal(c.Ctx, tx, db.Capacity{Type: typ, ObjectID: zoneID, ZoneID: zoneID, Total: n})
-}
-
-// removeVlanRange deletes a range whose addresses are all free, with its addresses, and shrinks
-// the zone's capacity. The caller holds the zone lock.
-func (c *Call) removeVlanRange(tx db.Tx, v *db.VlanRange) error {
-	n, err := db.CountPublicIPsInUse(c.Ctx, tx, v.ID)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return ErrInUse("Unable to delete the IP range %s-%s (%s): %d of its IP addresses are in use; release them first", v.StartIP, v.EndIP, v.VlanTag, n)
-	}
-	if err := db.RemoveVlanRange(c.Ctx, tx, v.ID); err != nil {
-		return err
-	}
-	if err := c.syncIPCapacity(tx, v.ZoneID, v.ForVirtualNetwork); err != nil {
-		return err
-	}
-	return c.Event(tx, "VLAN.IP.RANGE.DELETE", fmt.Sprintf("Deleting IP range %s-%s (%s)", v.StartIP, v.EndIP, v.VlanTag), "VlanIpRange", v.ID)
-}
-
 func deleteVlanIPRange(c *Call) (any, error) {
-	id := c.lowerID("id")
-	err := c.S.DB.Transaction(c.Ctx, func(tx db.Tx) error {
-		v, err := db.GetVlanRange(c.Ctx, tx, id)
-		if errors.Is(err, db.ErrNotFound) {
-			return ErrParam("Unable to find IP range by id %s", id)
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := c.zoneForChange(tx, v.ZoneID); err != nil {
-			return err
-		}
-		return c.removeVlanRange(tx, v)
-	})
-	if err != nil {
+	if err := network.DeleteRange(c.Ctx, c.deps(), c.actor(), c.lowerID("id")); err != nil {
 		return nil, err
 	}
 	return Success(), nil

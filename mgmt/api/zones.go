@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/google/uuid"
 )
 
@@ -189,24 +190,8 @@ func (c *Call) checkIPParam(name string, v6 bool) (string, error) {
 	return a.String(), nil
 }
 
-// guestCIDRSpaces are where CloudStack lets a zone's guest CIDR lie (NetUtils.validateGuestCidr).
-var guestCIDRSpaces = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("100.64.0.0/10")}
-
-func validGuestCIDR(v string) (string, error) {
-	p, err := netip.ParsePrefix(strings.TrimSpace(v))
-	ok := err == nil && p.Addr().Is4() && p.Bits() >= 8
-	if ok {
-		ok = false
-		for _, s := range guestCIDRSpaces {
-			ok = ok || s.Bits() <= p.Bits() && s.Contains(p.Addr())
-		}
-	}
-	if !ok {
-		return "", ErrParam("Please enter a valid guest cidr for guestcidraddress: %q is not an IPv4 CIDR in private (RFC 1918 or 100.64.0.0/10) address space", v)
-	}
-	return p.Masked().String(), nil
-}
+// validGuestCIDR checks a zone's guest CIDR (network.ValidGuestCIDR).
+var validGuestCIDR = network.ValidGuestCIDR
 
 // applyZoneParams sets the parameters createZone and updateZone share, as sent.
 func (c *Call) applyZoneParams(z *db.Zone) error {

@@ -88,14 +88,14 @@ func createDefault(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor
 	if cidr == "" {
 		cidr = defaultGuestCIDR
 	}
-	sn, err := subnetOfCIDR(cidr)
+	sn, err := SubnetOfCIDR(cidr)
 	if err != nil {
 		return nil, err
 	}
-	sn = subnet{gw: u32ToIP(sn.network() + 1), bits: sn.bits}
+	sn = Subnet{GW: sn.Network().Next(), Bits: sn.Bits}
 	n := &db.Network{ID: uuid.NewString(), Name: acct.Name + "-network", DisplayText: acct.Name + "-network", ZoneID: zone.ID,
 		PhysicalNetworkID: pn.ID, AccountID: acct.ID, DomainID: acct.DomainID, NetworkOfferingID: o.ID, GuestType: db.GuestIsolated,
-		TrafficType: "Guest", CIDR: sn.cidr(), Gateway: sn.gw.String(), Netmask: sn.mask(), State: db.NetworkAllocated,
+		TrafficType: "Guest", CIDR: sn.CIDR(), Gateway: sn.GW.String(), Netmask: sn.Mask(), State: db.NetworkAllocated,
 		ACLType: db.ACLAccount, Services: OfferingServices(o), SpecifyIPRanges: o.SpecifyIPRanges, Created: db.Now()}
 	n.NetworkDomain = DefaultDomain(zone, acct, n.ID)
 	// The charge locks the account's network count row: a concurrent first deploy of the

@@ -1,5 +1,19 @@
-// Package network holds what the guest network layer gives VM deployment: the network a
-// deploy naming none goes to (made for the account when it has none), a network implemented
-// on its first VM (its VNI and source NAT address), and each NIC's address, claimed and freed
-// in the caller's transaction with the capacity and resource counts that go with them.
+// Package network holds the guest network workflows, callable from the API, VM deployment,
+// HA and agents' reconnects with plain inputs (orchestrate.Deps, orchestrate.Actor, ids and
+// specs) and answering rows or orchestrate.Error:
+//
+//   - guest networks: Create, Update, Delete (Destroy and RemoveAccountNetworks inside a
+//     caller's transaction), Restart; ForCaller and CanUse for access;
+//   - VM deployment: the network a deploy naming none goes to (DefaultFor, made for the
+//     account when it has none), a network implemented on its first VM (Implement: its
+//     VNI/VLAN and source NAT address, AllocateResources and ReleaseResources), and each NIC's
+//     address (AllocateNicIP, ReleaseNicIP), claimed and freed in the caller's transaction with
+//     the capacity and resource counts that go with them;
+//   - IP ranges: CreateRange and DeleteRange (public ranges and a Basic zone's guest ranges),
+//     with CheckRangeFits, SyncIPCapacity and RemoveRange;
+//   - physical networks: CreatePhysical (with its default providers), UpdatePhysical (its
+//     VLAN/VNI ranges), DeletePhysical, and their traffic types.
+//
+// Address arithmetic is on net/netip (ipv4.go: Subnet, IPRange); addresses are numbered only
+// where the database keys them by number.
 package network

@@ -54,7 +54,7 @@ func basicSubnet(ctx context.Context, tx db.Tx, zoneID string, n *db.Network) er
 	}
 	if len(list) > 0 {
 		if sn, err := parseSubnet(list[0].Gateway, list[0].Netmask); err == nil {
-			n.Gateway, n.Netmask, n.CIDR = sn.gw.String(), sn.mask(), sn.cidr()
+			n.Gateway, n.Netmask, n.CIDR = sn.GW.String(), sn.Mask(), sn.CIDR()
 		}
 	}
 	return nil

@@ -31,11 +31,12 @@ func GuestRanges(ctx context.Context, q db.Querier, n *db.Network) ([][2]int64, 
 		if err != nil {
 			return nil, nil, orchestrate.ErrInternal("Network %s has no valid gateway and netmask (%s/%s)", n.Name, n.Gateway, n.Netmask)
 		}
-		skip[int64(ipToU32(sn.gw))] = true
-		if sn.bits >= 31 {
-			return [][2]int64{{int64(sn.network()), int64(sn.broadcast())}}, skip, nil
+		skip[int64(ipToU32(sn.GW))] = true
+		lo, hi := int64(ipToU32(sn.Network())), int64(ipToU32(sn.Broadcast()))
+		if sn.Bits >= 31 {
+			return [][2]int64{{lo, hi}}, skip, nil
 		}
-		return [][2]int64{{int64(sn.network()) + 1, int64(sn.broadcast()) - 1}}, skip, nil
+		return [][2]int64{{lo + 1, hi - 1}}, skip, nil
 	}
 	vrs, err := networkIPRanges(ctx, q, n)
 	if err != nil {
@@ -43,11 +44,11 @@ func GuestRanges(ctx context.Context, q db.Querier, n *db.Network) ([][2]int64, 
 	}
 	var out [][2]int64
 	for _, v := range vrs {
-		lo, hi, ok := parseIPRange(v.StartIP, v.EndIP)
+		r, ok := ParseIPRange(v.StartIP, v.EndIP)
 		if !ok {
 			continue
 		}
-		out = append(out, [2]int64{int64(lo), int64(hi)})
+		out = append(out, [2]int64{int64(ipToU32(r.Lo)), int64(ipToU32(r.Hi))})
 		if g, ok := parseIPv4(v.Gateway); ok {
 			skip[int64(ipToU32(g))] = true
 		}

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,4 +69,32 @@ func ParseVnetRanges(param, s, iso string) ([]VnetRange, error) {
 		merged = append(merged, r)
 	}
 	return merged, nil
+}
+
+// FormatVnetRanges renders ranges as CloudStack does: "500-1000,2000-2000".
+func FormatVnetRanges(rs []VnetRange) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%d-%d", r.Lo, r.Hi)
+	}
+	return strings.Join(parts, ",")
+}
+
+// VnetCount is the number of ids in rs.
+func VnetCount(rs []VnetRange) int64 {
+	var n int64
+	for _, r := range rs {
+		n += r.Hi - r.Lo + 1
+	}
+	return n
+}
+
+// VnetContains reports whether v is in one of rs.
+func VnetContains(rs []VnetRange, v int64) bool {
+	for _, r := range rs {
+		if v >= r.Lo && v <= r.Hi {
+			return true
+		}
+	}
+	return false
 }
