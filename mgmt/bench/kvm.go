@@ -22,6 +22,8 @@ import (
 	"github.com/atollcloud/atoll/hypervisor/tinyimage"
 	"github.com/atollcloud/atoll/mgmt"
 	"github.com/atollcloud/atoll/mgmt/api"
+	"github.com/atollcloud/atoll/network/bridge"
+	"github.com/vishvananda/netns"
 )
 
 // KVMOptions shape the KVM benchmark: the orchestrator's overhead over driving libvirt
@@ -59,6 +61,7 @@ func RunKVM(ctx context.Context, o KVMOptions) (*KVMResult, error) {
 	if o.Rounds < 1 {
 		o.Rounds = 3
 	}
+	defer removeNewBridges()()
 	logf := func(f string, a ...any) { fmt.Fprintf(o.Log, f+"\n", a...) }
 	root, err := tinyimage.RepoRoot(".")
 	if err != nil {
@@ -382,4 +385,31 @@ func rounded(ds []time.Duration) []time.Duration {
 		out[i] = d.Round(time.Millisecond)
 	}
 	return out
+}
+
+// removeNewBridges notes the guest bridges there are now; the function it returns removes
+// those made since (the benchmark's guest network), when no guest uses them any more.
+func removeNewBridges() func() {
+	m, err := bridge.New(netns.None(), nil)
+	if err != nil {
+		return func() {}
+	}
+	had := map[string]bool{}
+	if list, err := m.List(context.Background()); err == nil {
+		for _, b := range list {
+			had[b.Name] = true
+		}
+	}
+	return func() {
+		defer m.Close()
+		list, err := m.List(context.Background())
+		if err != nil {
+			return
+		}
+		for _, b := range list {
+			if !had[b.Name] {
+				_ = m.Remove(context.Background(), b.Name, false)
+			}
+		}
+	}
 }
