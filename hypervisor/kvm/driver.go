@@ -140,6 +140,20 @@ func (d *Driver) lookup(ctx context.Context, op, name string) (dom libvirt.Domai
 	return dom, true, nil
 }
 
+// runningDomain finds a VM's domain when it runs; running is false (err nil) when libvirt has
+// no such domain or it is not active: live changes then have nothing to do.
+func (d *Driver) runningDomain(ctx context.Context, op, name string) (dom libvirt.Domain, running bool, err error) {
+	dom, ok, err := d.lookup(ctx, op, name)
+	if err != nil || !ok {
+		return dom, false, err
+	}
+	st, err := d.state(ctx, dom)
+	if err != nil {
+		return dom, false, fmt.Errorf("kvm: %s %s: %w", op, name, err)
+	}
+	return dom, active(st), nil
+}
+
 // state returns a domain's libvirt state; a domain gone meanwhile is shut off.
 func (d *Driver) state(ctx context.Context, dom libvirt.Domain) (libvirt.DomainState, error) {
 	var st int32

@@ -25,16 +25,9 @@ func (d *Driver) DetachDisk(ctx context.Context, vm string, disk hypervisor.Disk
 func (d *Driver) hotplug(ctx context.Context, op, vm string, disk hypervisor.DiskSpec, attach bool) error {
 	unlock := d.lockVM(vm)
 	defer unlock()
-	dom, ok, err := d.lookup(ctx, op, vm)
-	if err != nil || !ok {
+	dom, running, err := d.runningDomain(ctx, op, vm)
+	if err != nil || !running {
 		return err
-	}
-	st, err := d.state(ctx, dom)
-	if err != nil {
-		return fmt.Errorf("kvm: %s %s: %w", op, vm, err)
-	}
-	if !active(st) {
-		return nil
 	}
 	cur, err := d.findDisk(ctx, dom, disk.VolumeID)
 	if err != nil {
@@ -112,16 +105,9 @@ func (d *Driver) liveXML(ctx context.Context, dom libvirt.Domain) (*libvirtxml.D
 // guest's file system would lose its end.
 func (d *Driver) ResizeDisk(ctx context.Context, vm, volumeID string, size int64) (bool, error) {
 	defer d.lockVM(vm)()
-	dom, ok, err := d.lookup(ctx, "resize disk", vm)
-	if err != nil || !ok {
+	dom, running, err := d.runningDomain(ctx, "resize disk", vm)
+	if err != nil || !running {
 		return false, err
-	}
-	st, err := d.state(ctx, dom)
-	if err != nil {
-		return false, fmt.Errorf("kvm: resize disk of %s: %w", vm, err)
-	}
-	if !active(st) {
-		return false, nil
 	}
 	cur, err := d.findDisk(ctx, dom, volumeID)
 	if err != nil {

@@ -21,16 +21,9 @@ func (d *Driver) ChangeISO(ctx context.Context, vm string, iso *hypervisor.DiskS
 	}
 	unlock := d.lockVM(vm)
 	defer unlock()
-	dom, ok, err := d.lookup(ctx, op, vm)
-	if err != nil || !ok {
+	dom, running, err := d.runningDomain(ctx, op, vm)
+	if err != nil || !running {
 		return err
-	}
-	st, err := d.state(ctx, dom)
-	if err != nil {
-		return fmt.Errorf("kvm: %s %s: %w", op, vm, err)
-	}
-	if !active(st) {
-		return nil
 	}
 	var src *libvirtxml.DomainDiskSource
 	if iso != nil {
