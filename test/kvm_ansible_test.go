@@ -78,15 +78,7 @@ func TestAnsibleComputeKVM(t *testing.T) {
 		t.Fatal("first run changed nothing: the playbook did not build anything")
 	}
 
-	c := &api.Client{Endpoint: endpoint}
-	for _, l := range strings.Split(readFile(filepath.Join(dataDir, "keys", "admin.env")), "\n") {
-		if v, ok := strings.CutPrefix(l, "CLOUDSTACK_KEY="); ok {
-			c.Key = v
-		}
-		if v, ok := strings.CutPrefix(l, "CLOUDSTACK_SECRET="); ok {
-			c.Secret = v
-		}
-	}
+	c := adminClient(endpoint, dataDir)
 	ctx := context.Background()
 	do := func(cmd string, p map[string]string) map[string]any {
 		t.Helper()

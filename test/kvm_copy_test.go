@@ -61,15 +61,7 @@ func TestKVMCopyTemplate(t *testing.T) {
 	t.Logf("copyTemplate to the second zone ready in %s", time.Since(start).Round(time.Millisecond))
 
 	// The copy is a file on the second zone's secondary export, the source's bytes.
-	root, err := tinyimage.RepoRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := tinyimage.Path(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile(img)
+	want, err := os.ReadFile(tinyTemplate(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,8 @@
 package test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,32 +19,7 @@ import (
 // sha256 checksum and size.
 func serveISO(t *testing.T) (url, checksum string, size int) {
 	t.Helper()
-	root, err := tinyimage.RepoRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tinyimage.Path(root); err != nil { // builds build/tiny when missing
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "build", "tiny", "tiny.iso"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/tiny.iso" {
-			http.NotFound(w, r)
-			return
-		}
-		http.ServeContent(w, r, "tiny.iso", time.Time{}, bytes.NewReader(data))
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String() + "/tiny.iso", "{SHA-256}" + hex.EncodeToString(sum[:]), len(data)
+	return serveFile(t, filepath.Join(filepath.Dir(tinyTemplate(t)), "tiny.iso"))
 }
 
 // registerISO registers an ISO in the zone and waits for its download to the image store.

@@ -123,21 +123,12 @@ func startKVMHost(t *testing.T) *kvmHost {
 	dataDir, stateDir := filepath.Join(dir, "data"), filepath.Join(dir, "agent")
 	apiAddr, agentAddr := freePort(t), freePort(t)
 	startProc(t, "up.log", "up", "--data-dir", dataDir, "--listen", apiAddr, "--agent-listen", agentAddr)
-	h.c = &api.Client{Endpoint: "http://" + apiAddr + "/client/api"}
 	waitFor(t, "atoll up answering", 30*time.Second, func() (bool, string) {
-		data, err := os.ReadFile(filepath.Join(dataDir, "keys", "admin.env"))
-		if err != nil {
-			return false, err.Error()
+		h.c = adminClient("http://"+apiAddr+"/client/api", dataDir)
+		if h.c.Key == "" {
+			return false, "no admin keys yet"
 		}
-		for _, l := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(l, "CLOUDSTACK_KEY="); ok {
-				h.c.Key = v
-			}
-			if v, ok := strings.CutPrefix(l, "CLOUDSTACK_SECRET="); ok {
-				h.c.Secret = v
-			}
-		}
-		_, err = h.c.Do(h.ctx, "listZones", nil)
+		_, err := h.c.Do(h.ctx, "listZones", nil)
 		return err == nil, fmt.Sprint(err)
 	})
 	for _, kv := range [][2]string{{"ping.interval", "2"}, {"ping.timeout", "3"}, {"atoll.image.url.allow.loopback", "true"}} {
@@ -184,6 +175,21 @@ func startLibvirtd(t *testing.T, dir string) (socket, tcpURI string) {
 	return socket, tcpURI
 }
 
+// adminClient is an API client for endpoint with the admin keys `atoll up` wrote in dataDir
+// (no keys while it has not written them yet).
+func adminClient(endpoint, dataDir string) *api.Client {
+	c := &api.Client{Endpoint: endpoint}
+	for _, l := range strings.Split(readFile(filepath.Join(dataDir, "keys", "admin.env")), "\n") {
+		if v, ok := strings.CutPrefix(l, "CLOUDSTACK_KEY="); ok {
+			c.Key = v
+		}
+		if v, ok := strings.CutPrefix(l, "CLOUDSTACK_SECRET="); ok {
+			c.Secret = v
+		}
+	}
+	return c
+}
+
 func (h *kvmHost) waitHost(t *testing.T, state string) {
 	t.Helper()
 	waitFor(t, "KVM host "+state, 60*time.Second, func() (bool, string) {
@@ -200,15 +206,29 @@ func (h *kvmHost) waitHost(t *testing.T, state string) {
 // sha256 checksum, and a URL that answers 404.
 func serveTemplate(t *testing.T) (url, checksum, missing string) {
 	t.Helper()
+	url, checksum, _ = serveFile(t, tinyTemplate(t))
+	return url, checksum, strings.TrimSuffix(url, "tiny.qcow2") + "missing.qcow2"
+}
+
+// tinyTemplate is the tiny template's path (built when missing).
+func tinyTemplate(t *testing.T) string {
+	t.Helper()
 	root, err := tinyimage.RepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := tinyimage.Path(root)
+	img, err := tinyimage.Path(root) // builds build/tiny when missing
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(img)
+	return img
+}
+
+// serveFile serves one file over HTTP on loopback, under its base name (anything else is
+// 404), until the test ends; it returns its URL, CloudStack's sha256 checksum and its size.
+func serveFile(t *testing.T, path string) (url, checksum string, size int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,17 +237,17 @@ func serveTemplate(t *testing.T) (url, checksum, missing string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	name := filepath.Base(path)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/tiny.qcow2" {
+		if r.URL.Path != "/"+name {
 			http.NotFound(w, r)
 			return
 		}
-		http.ServeContent(w, r, "tiny.qcow2", time.Time{}, bytes.NewReader(data))
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	base := "http://" + l.Addr().String()
-	return base + "/tiny.qcow2", "{SHA-256}" + hex.EncodeToString(sum[:]), base + "/missing.qcow2"
+	return "http://" + l.Addr().String() + "/" + name, "{SHA-256}" + hex.EncodeToString(sum[:]), len(data)
 }
 
 // registerTiny registers the tiny template in the zone and waits for its download.

@@ -129,16 +129,7 @@ func testUpKVM(t *testing.T, storage, primary string) {
 		}
 	}
 
-	c := &api.Client{Endpoint: "http://" + apiAddr + "/client/api"}
-	env := readFile(filepath.Join(dataDir, "keys", "admin.env"))
-	for _, l := range strings.Split(env, "\n") {
-		if v, ok := strings.CutPrefix(l, "CLOUDSTACK_KEY="); ok {
-			c.Key = v
-		}
-		if v, ok := strings.CutPrefix(l, "CLOUDSTACK_SECRET="); ok {
-			c.Secret = v
-		}
-	}
+	c := adminClient("http://"+apiAddr+"/client/api", dataDir)
 	ctx := context.Background()
 	do := func(cmd string, p map[string]string) map[string]any {
 		t.Helper()
