@@ -261,7 +261,6 @@ echo "LEASE ip=$ip mask=$mask router=$router dns=$dns domain=$domain hostname=$h
 	return d, string(out)
 }
 
-
 // Dial opens a TCP connection from inside the namespace.
 func (n *NS) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	var c net.Conn
