@@ -250,3 +250,23 @@ func IDs(dir string) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// FindByArg lists the live processes that have arg among their arguments (a daemon that
+// forks workers, or an old haproxy still draining after a reload, shares its command line).
+func FindByArg(arg string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if Ours(pid, arg) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
