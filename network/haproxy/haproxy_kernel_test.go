@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,6 +170,23 @@ func TestKernelHAProxy(t *testing.T) {
 	}
 	if m.PID(id) != pid2 {
 		t.Fatal("a refused configuration touched the running haproxy")
+	}
+
+	// A crashed haproxy is started again by the next Ensure.
+	if err := syscall.Kill(pid2, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !nsproc.WaitGone(ctx, pid2, 5*time.Second, cfgPath) {
+		t.Fatal("killed haproxy still there")
+	}
+	if err := m.Ensure(ctx, id, cfg); err != nil {
+		t.Fatalf("Ensure after a crash: %v", err)
+	}
+	if pid2 = m.PID(id); pid2 == 0 {
+		t.Fatal("Ensure did not start a crashed haproxy again")
+	}
+	if got := members(t, client, "203.0.113.10:8000", 1); len(got) != 1 {
+		t.Fatal("no answer after the restart")
 	}
 
 	list, err := m.List()
