@@ -124,6 +124,9 @@ func renderConf(id string, c Config, f files) []byte {
 	tag := "net"
 	netw := c.Gateway.Masked()
 	w("# Atoll: DHCP and DNS for network %s. Written by the agent; edits are lost.", id)
+	// The namespace is part of the file so that a router moved to another namespace is a
+	// configuration change: dnsmasq restarts there.
+	w("# namespace %s", c.Namespace)
 	w("no-resolv")
 	w("no-hosts")
 	w("no-poll")

@@ -107,17 +107,20 @@ func (m *Manager) Ensure(ctx context.Context, id string, c Config) error {
 	if pid == 0 {
 		return m.start(ctx, id, c, f)
 	}
-	if !hostsChanged && !addnChanged {
-		return nil
-	}
 	// Release first, then SIGHUP: the lease goes from dnsmasq's database and the host entry
-	// from its configuration, so the old address is neither renewed nor kept.
+	// from its configuration, so the old address is neither renewed nor kept. The stale
+	// leases are worked out from dnsmasq's own lease file on every Ensure, so a release that
+	// failed once is tried again.
 	held, err := os.ReadFile(f.leases)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("dnsmasq: read leases: %w", err)
 	}
+	gone := stale(parseLeases(held), c)
+	if !hostsChanged && !addnChanged && len(gone) == 0 {
+		return nil
+	}
 	var errs []error
-	for _, l := range stale(parseLeases(held), c) {
+	for _, l := range gone {
 		if _, err := nsproc.Run(ctx, c.Namespace, m.ReleaseBinary, c.Interface, l.IP.String(), l.MAC); err != nil {
 			errs = append(errs, fmt.Errorf("dnsmasq: release %s %s: %w", l.IP, l.MAC, err))
 			continue

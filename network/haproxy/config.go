@@ -196,6 +196,7 @@ func render(id string, c Config, socket, runAs string) []byte {
 	var b strings.Builder
 	w := func(s string, a ...any) { fmt.Fprintf(&b, s+"\n", a...) }
 	w("# Atoll: load balancing for network %s. Written by the agent; edits are lost.", id)
+	w("# namespace %s", c.Namespace) // a router moved to another namespace is a change
 	w("global")
 	w("\tmaxconn 4096")
 	w("\tmaxpipes 1024")

@@ -22,6 +22,7 @@ func TestRenderCloudStackShape(t *testing.T) {
 	ssh := Rule{Name: "ssh", Public: pub, PublicPort: 2222, PrivatePort: 22, Algorithm: "source", Members: []netip.Addr{m1}}
 	got := string(render("n1", Config{Namespace: "x", Rules: []Rule{ssh, rule}}, "/s/admin.sock", "haproxy"))
 	want := `# Atoll: load balancing for network n1. Written by the agent; edits are lost.
+# namespace x
 global
 	maxconn 4096
 	maxpipes 1024

@@ -172,6 +172,26 @@ func TestKernelHAProxy(t *testing.T) {
 		t.Fatal("a refused configuration touched the running haproxy")
 	}
 
+	// A configuration HAProxy accepts but cannot run (an address the router does not have)
+	// leaves the old process serving, and stays a change for the next Ensure to try.
+	unbindable := cfg
+	unbindable.Rules = []Rule{r, {Public: netip.MustParseAddr("203.0.113.99"), PublicPort: 9000, PrivatePort: 8000,
+		Algorithm: "source", Members: r.Members}}
+	for i := range 2 {
+		if err := m.Ensure(ctx, id, unbindable); err == nil {
+			t.Fatalf("attempt %d: a rule on an address the router lacks was applied", i)
+		}
+	}
+	if m.PID(id) != pid2 {
+		t.Fatal("a failed reload replaced the running haproxy")
+	}
+	if got := members(t, client, "203.0.113.10:8000", 1); len(got) != 1 {
+		t.Fatal("old rules not served after a failed reload")
+	}
+	if err := m.Ensure(ctx, id, cfg); err != nil || m.PID(id) != pid2 {
+		t.Fatalf("back to the running rules: %v, pid %d (want %d unchanged)", err, m.PID(id), pid2)
+	}
+
 	// A crashed haproxy is started again by the next Ensure.
 	if err := syscall.Kill(pid2, syscall.SIGKILL); err != nil {
 		t.Fatal(err)

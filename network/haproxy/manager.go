@@ -111,6 +111,11 @@ func (m *Manager) Ensure(ctx context.Context, id string, c Config) error {
 		if pid == 0 {
 			return fmt.Errorf("haproxy: start for network %s: %w", id, err)
 		}
+		// Put the old file back: it is what still runs, and the next Ensure must see the
+		// new rules as a change to apply.
+		if werr := os.WriteFile(f.cfg, old, 0o600); werr != nil {
+			err = errors.Join(err, werr)
+		}
 		return fmt.Errorf("haproxy: reload for network %s (the old process %d still serves the old rules): %w", id, pid, err)
 	}
 	newPID := m.pid(f)

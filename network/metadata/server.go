@@ -97,8 +97,9 @@ func (s *Server) Set(id, ns string, addrs []netip.Addr, data map[netip.Addr]VMDa
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	nsPath, _ := nsproc.Path(ns)
 	for oid, o := range s.nets {
-		if oid != id && o.ns == ns {
+		if op, _ := nsproc.Path(o.ns); oid != id && op == nsPath {
 			return fmt.Errorf("metadata: namespace %s already serves network %s", ns, oid)
 		}
 	}
