@@ -216,6 +216,9 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 	if body, ok, err := a.isoCommand(ctx, cmd); ok { // attachIso, detachIso: iso.go
 		return body, err
 	}
+	if body, ok, err := a.networkCommand(ctx, cmd); ok { // bridges, routers, security groups: network.go
+		return body, err
+	}
 	return nil, errors.New("unsupported command " + cmd.Name)
 }
 

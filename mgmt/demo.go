@@ -37,7 +37,16 @@ type DemoOptions struct {
 	// placeholders on 192.0.2.10, which only Simulator hosts can use. With PrimaryURL set the
 	// clusters share that one pool, created zone-wide.
 	PrimaryURL, SecondaryURL string
+	// Public is the zone's public IP range; nil gives 203.0.113.10-250 on VLAN 100.
+	Public *PublicRange
+	// PublicLabel is the KVM traffic label of public traffic: the bridge each host's routers
+	// join their public side to ("cloudbr2").
+	PublicLabel string
 }
+
+// PublicRange is a public IP range: its VLAN ("untagged" or a number), gateway, netmask and
+// first and last addresses.
+type PublicRange struct{ VLAN, Gateway, Netmask, Start, End string }
 
 // DemoWith builds, once, a zone as Demo does, shaped by o.
 func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
@@ -49,6 +58,9 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 	}
 	if o.HostsPerCluster <= 0 {
 		o.HostsPerCluster = 2
+	}
+	if o.PublicLabel == "" {
+		o.PublicLabel = "cloudbr2"
 	}
 	if o.VNIs == "" {
 		o.VNIs = "5000-5999"
@@ -95,7 +107,7 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 	}
 	publicID := id(public, "physicalnetwork")
 	for _, tt := range []struct{ net, typ, label string }{
-		{guestID, "Guest", "cloudbr1"}, {guestID, "Management", "cloudbr0"}, {publicID, "Public", "cloudbr2"},
+		{guestID, "Guest", "cloudbr1"}, {guestID, "Management", "cloudbr0"}, {publicID, "Public", o.PublicLabel},
 	} {
 		if _, err := do("addTrafficType", map[string]string{"physicalnetworkid": tt.net, "traffictype": tt.typ, "kvmnetworklabel": tt.label}); err != nil {
 			return err
@@ -175,8 +187,12 @@ func DemoWith(ctx context.Context, c *api.Client, o DemoOptions) error {
 	if _, err := do("addImageStore", map[string]string{"zoneid": zoneID, "name": store, "provider": "NFS", "url": secondary}); err != nil {
 		return err
 	}
-	if _, err := do("createVlanIpRange", map[string]string{"zoneid": zoneID, "physicalnetworkid": publicID, "vlan": "100",
-		"gateway": "203.0.113.1", "netmask": "255.255.255.0", "startip": "203.0.113.10", "endip": "203.0.113.250",
+	pub := o.Public
+	if pub == nil {
+		pub = &PublicRange{VLAN: "100", Gateway: "203.0.113.1", Netmask: "255.255.255.0", Start: "203.0.113.10", End: "203.0.113.250"}
+	}
+	if _, err := do("createVlanIpRange", map[string]string{"zoneid": zoneID, "physicalnetworkid": publicID, "vlan": pub.VLAN,
+		"gateway": pub.Gateway, "netmask": pub.Netmask, "startip": pub.Start, "endip": pub.End,
 		"forvirtualnetwork": "true"}); err != nil {
 		return err
 	}

@@ -5,6 +5,9 @@
 #          export's absolute path: Pseudo = Path). Config, pid, log and recovery dirs live in DIR.
 #          GANESHA_OWNER (default: the caller's pid) names the process the server belongs to:
 #          a later start stops a server whose owner has died.
+#          GANESHA_BIND (default 127.0.0.1) is the one address it listens on and GANESHA_CLIENTS
+#          (default: that address) the clients its exports admit (a list or a CIDR), for
+#          hosts that reach it from network namespaces (test/netlab_test.go).
 #   scripts/ganesha.sh stop DIR
 #       -> stops the ganesha started there (by its pid) and rpcbind if this script started it,
 #          then removes DIR. Never touches a daemon it did not start.
@@ -137,7 +140,7 @@ start)
     cat <<CONF
 NFS_CORE_PARAM {
   Protocols = 3;
-  Bind_addr = 127.0.0.1;
+  Bind_addr = ${GANESHA_BIND:-127.0.0.1};
   Enable_NLM = false;
   Enable_RQUOTA = false;
   Enable_UDP = false;
@@ -160,7 +163,7 @@ EXPORT {
   SecType = sys;
   Squash = None;
   Access_Type = None;
-  CLIENT { Clients = 127.0.0.1; Access_Type = RW; }
+  CLIENT { Clients = ${GANESHA_CLIENTS:-${GANESHA_BIND:-127.0.0.1}}; Access_Type = RW; }
   FSAL { Name = VFS; }
 }
 CONF

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -253,9 +254,23 @@ func cmdAgent(args []string) error {
 	driveDir := fs.String("config-drive-dir", "/var/lib/atoll/configdrive", "with --hypervisor kvm: where config drive ISOs are kept")
 	migrationURI := fs.String("migration-uri", "", "with --hypervisor kvm: how other hosts' libvirtds reach this one's for live migration (default qemu+tcp://<hostname>/system)")
 	nfsMode := fs.String("nfs-mode", "auto", "with --hypervisor kvm: how NFS storage is reached: auto (a kernel mount where the kernel has an NFS client, else QEMU's own), kernel or userspace")
+	vxlanLocal := fs.String("vxlan-local", "", "with --hypervisor kvm: this host's VXLAN tunnel source address (empty: VXLAN guest networks stay on this host)")
+	vxlanDev := fs.String("vxlan-dev", "", "with --hypervisor kvm: the device VXLAN tunnels leave by")
+	vlanDev := fs.String("vlan-dev", "", "with --hypervisor kvm: the device VLAN guest networks' sub-interfaces are made on (<dev>.<vlan>)")
+	mtu := fs.Int("guest-mtu", 0, "with --hypervisor kvm: MTU of guest network bridges and links (0: the kernel's)")
+	publicBridge := fs.String("public-bridge", "cloudbr2", "with --hypervisor kvm: the bridge routers join for public traffic when the zone's public traffic label names none")
+	netState := fs.String("network-state-dir", "/var/lib/atoll/network", "with --hypervisor kvm: where router daemons (dnsmasq, haproxy) keep their files")
 	fs.Parse(args)
 	if *servers == "" {
 		return errors.New("agent: --mgmt is required")
+	}
+	uplinks := bridge.Uplinks{VLAN: *vlanDev, VXLANUnderlay: *vxlanDev, MTU: *mtu}
+	if *vxlanLocal != "" {
+		a, err := netip.ParseAddr(*vxlanLocal)
+		if err != nil {
+			return fmt.Errorf("agent: --vxlan-local: %w", err)
+		}
+		uplinks.VXLANLocal = a
 	}
 	log := logger(*level)
 	var newDriver func(int) hypervisor.Driver
@@ -281,7 +296,8 @@ func cmdAgent(args []string) error {
 		}
 		hostStorage = &agent.HostStorage{NFSMode: mode, Log: log}
 		defer hostStorage.Close()
-		network = &agent.Bridges{Manager: bridges}
+		network = &agent.Bridges{Manager: bridges, Uplinks: uplinks}
+		_, _ = *publicBridge, *netState // guest networking beyond bridges: agent.HostNetwork
 		newDriver = func(int) hypervisor.Driver { return drv }
 	default:
 		return fmt.Errorf("agent: unknown hypervisor %q (kvm or simulator)", *hv)

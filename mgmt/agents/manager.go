@@ -47,7 +47,8 @@ type Manager struct {
 	log *slog.Logger
 	ca  *CA
 
-	onPower atomic.Pointer[PowerReport]
+	onPower   atomic.Pointer[PowerReport]
+	onConnect atomic.Pointer[func(ctx context.Context, hostID string)]
 
 	mu        sync.Mutex
 	sessions  map[string]*session   // host id -> the connection this server holds
@@ -125,6 +126,26 @@ func (m *Manager) Start(ctx context.Context) error {
 // OnPowerReport installs the receiver of every host's VM power-state reports (the full report
 // at registration and with each ping). Nothing is stored until VMs exist.
 func (m *Manager) OnPowerReport(f PowerReport) { m.onPower.Store(&f) }
+
+// OnConnect installs what runs, in the background, once a real host's agent has registered
+// (the guest networking sync: network.HostSync).
+func (m *Manager) OnConnect(f func(ctx context.Context, hostID string)) { m.onConnect.Store(&f) }
+
+// connected runs the OnConnect hook for a host shortly after its registration is answered.
+func (m *Manager) connected(hostID string) {
+	f := m.onConnect.Load()
+	if f == nil || *f == nil {
+		return
+	}
+	m.Go(func(ctx context.Context) {
+		select { // let the Registered answer reach the agent first
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		(*f)(ctx, hostID)
+	})
+}
 
 func (m *Manager) powerReport(ctx context.Context, hostID string, full bool, vms []protocol.VMState) {
 	if f := m.onPower.Load(); f != nil && *f != nil {

@@ -164,6 +164,9 @@ func (s *session) registerNow(ctx context.Context, r *protocol.Register) (any, e
 	m.log.Info("host connected", "host", h.ID, "name", h.Name, "guid", h.GUID, "status", h.Status)
 	if !h.Unbound() {
 		m.powerReport(ctx, h.ID, true, r.VMs)
+		if !s.sim {
+			m.connected(h.ID)
+		}
 	}
 	interval, _ := m.pingSettings(ctx)
 	reg := &protocol.Registered{HostID: h.ID, ServerID: m.id, PingIntervalMs: interval.Milliseconds()}

@@ -415,8 +415,8 @@ func (c *Call) removeAccountNetworks(tx db.Tx, accountID string) error {
 	return network.RemoveAccountNetworks(c.Ctx, c.deps(), c.actor(), tx, accountID)
 }
 
-// restartNetwork: Atoll has no network elements on hosts yet, so a restart re-implements the
-// management side (network.Restart).
+// restartNetwork re-implements the network and applies its router again (network.Restart);
+// cleanup=true rebuilds the router from nothing.
 
 func restartNetworkStart(c *Call) (any, error) {
 	n, err := c.networkForCall(c.S.DB.Read(), c.lowerID("id"), true)
@@ -427,13 +427,14 @@ func restartNetworkStart(c *Call) (any, error) {
 		return nil, err
 	}
 	if b, _ := c.P.Bool("makeredundant"); b {
-		return nil, ErrParam("makeredundant is not supported: Atoll's networks have no virtual routers yet")
+		return nil, ErrParam("makeredundant is not supported: Atoll's routers are host namespaces, moved to another host when theirs fails")
 	}
 	return c.StartJob("Network", n.ID)
 }
 
 func restartNetworkJob(c *Call, j *db.Job) (any, error) {
-	if err := network.Restart(c.Ctx, c.deps(), c.actor(), j.InstanceID); err != nil {
+	cleanup, _ := c.P.Bool("cleanup")
+	if err := network.Restart(c.Ctx, c.deps(), c.actor(), j.InstanceID, cleanup); err != nil {
 		return nil, err
 	}
 	return Success(), nil // RestartNetworkCmd answers a SuccessResponse

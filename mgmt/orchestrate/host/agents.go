@@ -9,6 +9,7 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/agents"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 )
 
@@ -25,6 +26,7 @@ type Agents interface {
 	SetSimulatorFault(ctx context.Context, scopeType, scopeID, command string, latency time.Duration, fail bool, message string) error
 	ClearSimulatorFaults(ctx context.Context, scopeType, scopeID, command string) error
 	OnPowerReport(f agents.PowerReport)
+	OnConnect(f func(ctx context.Context, hostID string))
 	Go(f func(ctx context.Context))
 }
 
@@ -51,5 +53,15 @@ func RunCompute(m Agents, deps func(ctx context.Context) *orchestrate.Deps, log 
 			pools.maybe(ctx, hostID)
 		}
 	})
+	m.OnConnect(func(ctx context.Context, hostID string) {
+		if err := network.HostSync(ctx, deps(ctx), hostID); err != nil {
+			log.Warn("guest networking sync of a connected host", "host", hostID, "err", err)
+		}
+	})
 	m.Go(sweep)
+	m.Go(func(ctx context.Context) { network.WatchRouters(ctx, deps(ctx), RouterWatchInterval) })
 }
+
+// RouterWatchInterval is how often each management server looks for routers whose host went
+// Down (network.WatchRouters).
+const RouterWatchInterval = 2 * time.Second

@@ -16,6 +16,7 @@ import (
 // transaction: a VNI/VLAN from its physical network's guest range (vnet_allocations and the
 // VLAN capacity row) and, when its offering has SourceNat, a source NAT address from the
 // zone's public ranges (the public IP capacity row, and the account's public_ip count), then
+// its router's row (placed and applied by the first VM's start: SyncRouter), then
 // Allocated -> Implemented. Implemented and Setup networks need nothing. Concurrent first
 // deploys serialise on the network's version: the loser's transaction runs again and finds it
 // Implemented.
@@ -38,6 +39,9 @@ func Implement(ctx context.Context, d *orchestrate.Deps, tx db.Tx, n *db.Network
 		return orchestrate.ErrParam("Network %s is being destroyed", n.Name)
 	}
 	if err := AllocateResources(ctx, d, tx, n); err != nil {
+		return err
+	}
+	if err := ensureRouter(ctx, tx, n); err != nil {
 		return err
 	}
 	n.State = db.NetworkImplemented

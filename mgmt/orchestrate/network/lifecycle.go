@@ -92,7 +92,9 @@ func CheckUnused(ctx context.Context, q db.Querier, n *db.Network) error {
 
 // Delete removes a network no NIC uses (deleteNetwork's job); a network already gone is done.
 func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
-	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+	var r *db.Router
+	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
+		r = nil
 		n, err := db.GetNetwork(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil // an earlier run of this job removed it
@@ -103,8 +105,19 @@ func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 		if !CanUse(a.Caller, n, true) {
 			return orchestrate.ErrDenied("Account %s does not have permission to access network %s", a.Caller.User.AccountName, n.ID)
 		}
+		if r, err = db.NetworkRouter(ctx, tx, n.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
 		return Destroy(ctx, d, a, tx, n)
 	})
+	if err != nil {
+		return err
+	}
+	// The rows are gone; a host that misses this drops the router when it next syncs.
+	if err := RemoveRouter(ctx, d, r); err != nil && d.Log != nil {
+		d.Log.Warn("remove router", "network", id, "err", err)
+	}
+	return nil
 }
 
 // Destroy removes a network no NIC uses, in the caller's transaction: its VNI and source NAT
@@ -118,6 +131,9 @@ func Destroy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, tx d
 		return err
 	}
 	if err := ReleaseResources(ctx, d, tx, n); err != nil {
+		return err
+	}
+	if _, err := db.RemoveNetworkRouter(ctx, tx, n.ID); err != nil {
 		return err
 	}
 	ranges, _, err := db.ListVlanRanges(ctx, tx, db.VlanRangeFilter{NetworkID: n.ID})
@@ -173,11 +189,12 @@ func CheckRestart(n *db.Network) error {
 	return nil
 }
 
-// Restart re-implements the management side of a network (restartNetwork's job; Atoll has no
-// network elements on hosts yet): the network gets back whatever it lacks of its VNI and
-// source NAT address, and restartrequired clears.
-func Restart(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
-	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+// Restart re-implements a network (restartNetwork's job): the network gets back whatever it
+// lacks of its VNI and source NAT address, restartrequired clears, and its router, once
+// placed, is applied again on its host; with cleanup it is first removed there, so that it
+// is built anew.
+func Restart(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, cleanup bool) error {
+	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		n, err := ForCaller(ctx, tx, a.Caller, id, true)
 		if err != nil {
 			return err
@@ -203,6 +220,22 @@ func Restart(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 		}
 		return orchestrate.Event(ctx, tx, a, "NETWORK.RESTART", "Restarting network "+n.Name, "Network", n.ID)
 	})
+	if err != nil {
+		return err
+	}
+	r, err := db.NetworkRouter(ctx, d.DB.Read(), id)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && r.HostID == "") {
+		return nil // no router, or one its first VM has not placed yet
+	}
+	if err != nil {
+		return err
+	}
+	if cleanup {
+		if err := RemoveRouter(ctx, d, r); err != nil {
+			return orchestrate.ErrInternal("Unable to clean up the router of network %s: %s", r.NetworkName, d.Cause(err))
+		}
+	}
+	return SyncRouter(ctx, d, id)
 }
 
 // VnetHeld reports whether an Implemented network still holds its VNI's allocation row.

@@ -8,6 +8,7 @@ import (
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
@@ -73,7 +74,10 @@ func Migrate(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, 
 		return nil, err
 	}
 	var to protocol.MigrationTarget
-	serr := d.SendFor(ctx, v.MigrateHostID, protocol.CmdPrepareMigration, spec, &to, AgentTimeout)
+	serr := network.PrepareHost(ctx, d, v.MigrateHostID, nicNetworks(spec))
+	if serr == nil {
+		serr = d.SendFor(ctx, v.MigrateHostID, protocol.CmdPrepareMigration, spec, &to, AgentTimeout)
+	}
 	if serr == nil {
 		serr = d.Send(ctx, v.HostID, protocol.CmdMigrateVM, protocol.MigrateVM{Name: v.InstanceName(), TargetHostID: v.MigrateHostID, Target: to}, MigrateTimeout)
 		if serr != nil {
@@ -115,8 +119,10 @@ func Migrate(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, 
 		return nil, err
 	}
 	if serr != nil {
+		leaveHost(ctx, d, v, v.MigrateHostID)
 		return nil, orchestrate.ErrInternal("Failed to migrate %s: %s", orchestrate.VMString(v), d.Cause(serr))
 	}
+	leaveHost(ctx, d, v, v.HostID)
 	return Read(ctx, d, v.ID)
 }
 

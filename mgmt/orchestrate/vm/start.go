@@ -3,11 +3,13 @@ package vm
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/atollcloud/atoll/agent/protocol"
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
@@ -135,6 +137,13 @@ func Start(ctx context.Context, d *orchestrate.Deps, vmID string, deploying bool
 	if serr != nil {
 		return nil, serr
 	}
+	if nerr := network.PrepareHost(ctx, d, v.HostID, nicNetworks(spec)); nerr != nil {
+		// The guest would come up without its network (no lease, no peers): it does not start.
+		if err := failStart(ctx, d, v.ID, deploying); err != nil {
+			return nil, err
+		}
+		return nil, orchestrate.ErrInternal("Unable to start %s: its networks could not be readied on its host: %s", orchestrate.VMString(v), d.Cause(nerr))
+	}
 	if serr := d.Send(ctx, v.HostID, protocol.CmdStartVM, spec, AgentTimeout); serr != nil {
 		if deploying {
 			_ = d.Send(ctx, v.HostID, protocol.CmdDestroyVM, protocol.VMRef{Name: v.InstanceName(), Force: true}, AgentTimeout)
@@ -227,4 +236,36 @@ func failStart(ctx context.Context, d *orchestrate.Deps, id string, deploying bo
 		}
 		return db.UpdateVM(ctx, tx, v)
 	})
+}
+
+// nicNetworks answers the guest networks of a VM's NICs.
+func nicNetworks(s protocol.VMSpec) []string {
+	var ids []string
+	for _, n := range s.Nics {
+		if n.NetworkID != "" && !slices.Contains(ids, n.NetworkID) {
+			ids = append(ids, n.NetworkID)
+		}
+	}
+	return ids
+}
+
+// leaveHost tells a VM's networks it has left hostID (network.LeaveHost); a failure is logged:
+// the VM's own change stands, and the host's next sync corrects what is left.
+func leaveHost(ctx context.Context, d *orchestrate.Deps, v *db.VM, hostID string) {
+	if hostID == "" {
+		return
+	}
+	nics, err := db.ListNics(ctx, d.DB.Read(), db.NicFilter{VMID: v.ID})
+	if err != nil {
+		return
+	}
+	var ids []string
+	for _, n := range nics {
+		if !slices.Contains(ids, n.NetworkID) {
+			ids = append(ids, n.NetworkID)
+		}
+	}
+	if err := network.LeaveHost(ctx, d, hostID, ids); err != nil && d.Log != nil {
+		d.Log.Warn("networks of a VM that left its host", "vm", v.ID, "host", hostID, "err", err)
+	}
 }

@@ -71,6 +71,9 @@ func StopOnHost(ctx context.Context, d *orchestrate.Deps, v *db.VM, forced bool,
 	if err != nil {
 		return err
 	}
+	if failed == nil {
+		leaveHost(ctx, d, v, v.HostID)
+	}
 	return failed
 }
 

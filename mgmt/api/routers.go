@@ -1,0 +1,117 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/atollcloud/atoll/db"
+)
+
+// routerResponse is CloudStack's DomainRouterResponse for Atoll's routers: a network namespace
+// on a host rather than a system VM, so there is no template, service offering or link-local
+// address to report.
+var routerResponse = join(jobFields, []Field{
+	f("id", rString, "the id of the router"),
+	f("name", rString, "the name of the router"),
+	f("state", rString, "the state of the router: Starting, Running, Stopped or Alert"),
+	f("role", rString, "role of the domain router"),
+	f("zoneid", rString, "the Zone ID for the router"),
+	f("zonename", rString, "the Zone name for the router"),
+	f("hostid", rString, "the host ID for the router"),
+	f("hostname", rString, "the hostname for the router"),
+	f("hypervisor", rString, "the hypervisor on which the template runs"),
+	f("guestnetworkid", rString, "the ID of the corresponding guest network"),
+	f("guestnetworkname", rString, "the name of the corresponding guest network"),
+	f("guestipaddress", rString, "the guest IP address for the router"),
+	f("guestmacaddress", rString, "the guest MAC address for the router"),
+	f("gateway", rString, "the gateway for the router"),
+	f("networkdomain", rString, "the network domain for the router"),
+	f("publicip", rString, "the public IP address for the router"),
+	f("publicmacaddress", rString, "the public MAC address for the router"),
+	f("account", rString, "the account associated with the router"),
+	f("domainid", rString, "the domain ID associated with the router"),
+	f("domain", rString, "the domain associated with the router"),
+	f("domainpath", rString, "path of the Domain the router belongs to"),
+	f("created", rDate, "the date and time the router was created"),
+	f("isredundantrouter", rBool, "if this router is an redundant virtual router"),
+	f("redundantstate", rString, "the state of redundant virtual router"),
+	f("requiresupgrade", rBool, "true if the router template requires upgrader"),
+	f("healthchecksfailed", rBool, "true if any health checks had failed"),
+	hasAnnotations("router"),
+})
+
+func registerRouters(s *Server) {
+	s.Reg.Add(&Command{Name: "listRouters", Response: routerResponse, Roles: Admin | DomainAdmin, List: true, ResponseKey: "router",
+		Description: "List routers: each isolated network's router namespace, on the host that runs it.",
+		Params: withScope(
+			Param{Name: "id", Type: TUUID, Description: "the ID of the disk router"},
+			Param{Name: "name", Type: TString, Description: "the name of the router"},
+			Param{Name: "networkid", Type: TUUID, Description: "list by network id"},
+			Param{Name: "zoneid", Type: TUUID, Description: "the Zone ID of the router"},
+			Param{Name: "hostid", Type: TUUID, Description: "the host ID of the router"},
+			Param{Name: "state", Type: TString, Description: "the state of the router"},
+			Param{Name: "podid", Type: TUUID, Description: "the Pod ID of the router (routers are placed on hosts, not pods: matches none)"},
+			Param{Name: "clusterid", Type: TUUID, Description: "the cluster ID of the router (matches none)"},
+			Param{Name: "vpcid", Type: TUUID, Description: "List networks by VPC (Atoll has no VPC routers: matches none)"},
+			Param{Name: "forvpc", Type: TBool, Description: "if true is passed for this parameter, list only VPC routers"},
+			Param{Name: "version", Type: TString, Description: "list virtual router elements by version"},
+			Param{Name: "fetchhealthcheckresults", Type: TBool, Description: "if true is passed for this parameter, also fetch last executed health check results for the router"},
+			Param{Name: "healthchecksfailed", Type: TBool, Description: "if this parameter is passed, list only routers by health check results"},
+			Param{Name: "arch", Type: TString, Description: "CPU arch of the router"},
+			Param{Name: "projectid", Type: TUUID, Description: "list objects by project (projects are not supported: refused)"},
+		),
+		Handler: listRouters})
+}
+
+func listRouters(c *Call) (any, error) {
+	if err := c.refuseProject(); err != nil {
+		return nil, err
+	}
+	scope, err := c.ListScope()
+	if err != nil {
+		return nil, err
+	}
+	forVPC, _ := c.P.Bool("forvpc")
+	failed, _ := c.P.Bool("healthchecksfailed")
+	if forVPC || failed || c.P.String("vpcid") != "" || c.P.String("podid") != "" || c.P.String("clusterid") != "" {
+		return ListResult{Key: "router", Items: []any{}}, nil
+	}
+	f := db.RouterFilter{ID: strings.ToLower(c.P.String("id")), Name: c.P.String("name"), NetworkID: strings.ToLower(c.P.String("networkid")),
+		ZoneID: strings.ToLower(c.P.String("zoneid")), HostID: strings.ToLower(c.P.String("hostid")), State: c.P.String("state"),
+		Keyword: c.P.String("keyword"), Scope: scope}
+	f.Limit, f.Offset = c.P.Paging()
+	q := c.S.DB.Read()
+	list, total, err := db.ListRouters(c.Ctx, q, f)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]any, 0, len(list))
+	for _, r := range list {
+		m := map[string]any{"id": r.ID, "name": r.Name, "state": r.State, "role": "VIRTUAL_ROUTER", "zoneid": r.ZoneID,
+			"guestnetworkid": r.NetworkID, "guestmacaddress": r.GuestMAC, "domainid": r.DomainID, "created": FormatTime(r.Created),
+			"isredundantrouter": false, "redundantstate": "UNKNOWN", "requiresupgrade": false, "healthchecksfailed": false,
+			"hasannotations": false}
+		set(m, "zonename", r.ZoneName)
+		set(m, "hostid", r.HostID)
+		set(m, "hostname", r.HostName)
+		if r.HostID != "" {
+			if h, err := db.GetHost(c.Ctx, q, r.HostID); err == nil {
+				set(m, "hypervisor", h.HypervisorType)
+			}
+		}
+		set(m, "guestnetworkname", r.NetworkName)
+		set(m, "guestipaddress", r.GuestIP)
+		set(m, "networkdomain", r.NetworkDomain)
+		set(m, "account", r.AccountName)
+		set(m, "domain", r.DomainName)
+		set(m, "domainpath", r.DomainPath)
+		if ips, err := db.ListNetworkPublicIPs(c.Ctx, q, r.NetworkID); err == nil {
+			for _, p := range ips {
+				if p.SourceNAT {
+					m["publicip"], m["publicmacaddress"], m["gateway"] = p.Address, r.PublicMAC, p.Gateway
+				}
+			}
+		}
+		items = append(items, m)
+	}
+	return ListResult{Key: "router", Items: items, Count: total}, nil
+}
