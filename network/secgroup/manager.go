@@ -28,6 +28,7 @@ type Manager struct {
 	ns    netns.NsHandle // a duplicate the Manager owns, or netns.None()
 	log   *slog.Logger
 	limit int
+	last  applyStats // what the last Apply did, for tests
 }
 
 // New opens a Manager on the network namespace ns; netns.None() means the calling
@@ -226,16 +227,18 @@ func (m *Manager) Apply(ctx context.Context, s State) error {
 	if err == nil {
 		err = b.flush()
 	}
+	st.transactions = b.flushes
+	m.last = st
 	if err != nil {
 		return fmt.Errorf("security groups: %w", err)
 	}
 	m.log.Info("security groups applied", "ports", len(s.Ports), "groups", len(s.Groups),
 		"chains_written", st.chains, "ports_switched", st.switched, "chains_deleted", st.deleted,
-		"transactions", b.flushes)
+		"transactions", st.transactions)
 	return nil
 }
 
-type applyStats struct{ chains, switched, deleted int }
+type applyStats struct{ chains, switched, deleted, transactions int }
 
 func (m *Manager) apply(b *batcher, p plan, k kernelState) (applyStats, error) {
 	var st applyStats

@@ -265,3 +265,34 @@ func TestKernelSecurityGroups(t *testing.T) {
 		}
 	})
 }
+
+// TestKernelBadInputChangesNothing checks that a state Apply refuses leaves the table as it
+// was, and that Apply after Remove builds it again.
+func TestKernelBadInputChangesNothing(t *testing.T) {
+	h := newSGHost(t)
+	ctx := context.Background()
+	p := Port{Tap: "tap1", MAC: net.HardwareAddr{0x52, 0x54, 0, 0, 0, 1}, IPs: []netip.Addr{netip.MustParseAddr("10.0.0.1")},
+		Ingress: []Rule{{Proto: "tcp", Ports: [2]uint16{22, 22}}}}
+	h.apply(t, State{Ports: []Port{p}})
+	before := h.chains(t)
+	bad := p
+	bad.Tap = "tap2"
+	bad.Ingress = []Rule{{Proto: "tcp", Ports: [2]uint16{22, 22}, Group: "missing"}}
+	err := h.m.Apply(ctx, State{Ports: []Port{p, bad}})
+	if err == nil || !strings.Contains(err.Error(), `port tap2: ingress rule 0: group "missing"`) {
+		t.Fatalf("Apply with an unknown group: %v", err)
+	}
+	if after := h.chains(t); !slices.Equal(before, after) {
+		t.Fatalf("a refused Apply changed the chains: %v -> %v", before, after)
+	}
+	if err := h.m.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.apply(t, State{Ports: []Port{p}})
+	if after := h.chains(t); !slices.Equal(before, after) {
+		t.Fatalf("Apply after Remove: %v, want %v", after, before)
+	}
+	if got := h.tables(t); !slices.Equal(got, []string{"1 atoll-ct", "7 atoll"}) {
+		t.Fatalf("tables = %v", got)
+	}
+}
