@@ -48,3 +48,25 @@ func TestVXLANGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanMulticast checks CloudStack's VNI-to-group mapping and the Uplinks option.
+func TestPlanMulticast(t *testing.T) {
+	for vni, want := range map[int]string{1: "239.0.0.1", 5001: "239.0.19.137", 1<<24 - 1: "239.255.255.255", 0x010203: "239.1.2.3"} {
+		if got := MulticastGroup(vni).String(); got != want {
+			t.Errorf("MulticastGroup(%d) = %s, want %s", vni, got, want)
+		}
+	}
+	u := Uplinks{VXLANLocal: netip.MustParseAddr("192.0.2.1"), VXLANUnderlay: "eth0", VXLANMulticast: true}
+	_, opts, err := u.Plan("vxlan://5001", "")
+	if err != nil || opts.VXLAN == nil || opts.VXLAN.Group.String() != "239.0.19.137" {
+		t.Fatalf("Plan with multicast = %+v, %v", opts.VXLAN, err)
+	}
+	u.VXLANMulticast = false
+	if _, opts, _ := u.Plan("vxlan://5001", ""); opts.VXLAN.Group.IsValid() {
+		t.Fatalf("Plan without multicast has group %v", opts.VXLAN.Group)
+	}
+	u = Uplinks{VXLANLocal: netip.MustParseAddr("2001:db8::1"), VXLANUnderlay: "eth0", VXLANMulticast: true}
+	if _, _, err := u.Plan("vxlan://5001", ""); err == nil || !strings.Contains(err.Error(), "group 239.0.19.137") {
+		t.Fatalf("Plan with multicast on an IPv6 underlay: %v", err)
+	}
+}
