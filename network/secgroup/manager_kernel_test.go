@@ -241,6 +241,10 @@ func TestKernelSecurityGroups(t *testing.T) {
 			"lease_file "+leases+"\nopt subnet 255.255.255.0\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// With an egress rule (and ingress rules) that admit no DHCP: only the allowances do.
+		eg := p1
+		eg.Egress = []Rule{{Proto: "tcp", Ports: [2]uint16{7000, 7000}, CIDRs: cidrs("10.9.0.2/32")}}
+		h.apply(t, State{Ports: []Port{eg, p2, p3}, Groups: map[string][]netip.Addr{"web": nil}})
 		router.Start(t, "busybox", "udhcpd", "-f", conf)
 		time.Sleep(300 * time.Millisecond)
 		out, err := g1.Run(20*time.Second, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", "/bin/true")
@@ -295,4 +299,34 @@ func TestKernelBadInputChangesNothing(t *testing.T) {
 	if got := h.tables(t); !slices.Equal(got, []string{"1 atoll-ct", "7 atoll"}) {
 		t.Fatalf("tables = %v", got)
 	}
+}
+
+// TestKernelSecurityGroupsIPv6 runs ingress rules, neighbour discovery and anti-spoofing
+// over IPv6.
+func TestKernelSecurityGroupsIPv6(t *testing.T) {
+	h := newSGHost(t)
+	g1, p1 := h.guest(t, 1)
+	g2, p2 := h.guest(t, 2)
+	g3, p3 := h.guest(t, 3)
+	for i, g := range []*nstest.NS{g1, g2, g3} {
+		a := fmt.Sprintf("2001:db8:9::%d", i+1)
+		g.Addr(t, "eth0", a+"/64")
+		g.Serve(t, "["+a+"]:2222")
+	}
+	p1.IPs = append(p1.IPs, netip.MustParseAddr("2001:db8:9::1"))
+	p2.IPs = append(p2.IPs, netip.MustParseAddr("2001:db8:9::2"))
+	p3.IPs = append(p3.IPs, netip.MustParseAddr("2001:db8:9::3"))
+	open := []Rule{{Proto: "all"}}
+	p2.Ingress, p3.Ingress = open, open
+	p1.Ingress = []Rule{{Proto: "tcp", Ports: [2]uint16{2222, 2222}, CIDRs: cidrs("2001:db8:9::2/128")}}
+	h.apply(t, State{Ports: []Port{p1, p2, p3}})
+
+	tcp(t, g2, "[2001:db8:9::1]:2222", true)
+	tcp(t, g3, "[2001:db8:9::1]:2222", false)
+	tcp(t, g2, "10.9.0.1:22", false) // the rule is IPv6's only
+	tcp(t, g1, "[2001:db8:9::3]:2222", true)
+	// A source address that is not the port's.
+	g1.Addr(t, "eth0", "2001:db8:9::99/64")
+	tcpFrom(t, g1, netip.MustParseAddr("2001:db8:9::99"), "[2001:db8:9::2]:2222", false)
+	tcpFrom(t, g1, netip.MustParseAddr("2001:db8:9::1"), "[2001:db8:9::2]:2222", true)
 }

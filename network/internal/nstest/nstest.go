@@ -19,6 +19,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Require skips the test unless it runs as root; under CI=true it fails instead.
@@ -115,12 +116,16 @@ func (n *NS) Up(t testing.TB, name string) {
 	}
 }
 
-// Addr adds an address ("10.0.0.1/24") to a link.
+// Addr adds an address ("10.0.0.1/24", "2001:db8::1/64") to a link; an IPv6 one skips
+// duplicate address detection, so it is usable at once.
 func (n *NS) Addr(t testing.TB, link, prefix string) {
 	t.Helper()
 	a, err := netlink.ParseAddr(prefix)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.IP.To4() == nil {
+		a.Flags |= unix.IFA_F_NODAD
 	}
 	if err := n.H.AddrAdd(n.Link(t, link), a); err != nil {
 		t.Fatalf("%s: add %s to %s: %v", n.Name, prefix, link, err)
