@@ -44,13 +44,19 @@ type VLANLink struct {
 	ID     int    // 1-4094
 }
 
-// VXLANLink is a tunnel "vxlan<VNI>" enslaved to the bridge, without MAC learning: where
-// to send is told by FDB entries (the guest networking issue adds them).
+// VXLANLink is a tunnel "vxlan<VNI>" enslaved to the bridge, without MAC learning. Where
+// broadcast and unknown frames go is either the peer VTEPs' all-zero FDB rows kept by
+// Manager.SetPeers (head-end replication, the default) or, when Group is set, a multicast
+// group the underlay carries.
 type VXLANLink struct {
 	VNI      int        // 1-16777215
 	Local    netip.Addr // this host's underlay address: the tunnel's source
 	Underlay string     // the device the tunnel's packets leave by
 	Port     int        // UDP port; 0 is IANA's 4789
+	// Group, when valid, is the multicast group the tunnel joins on Underlay instead of
+	// head-end replication (CloudStack's multicast VXLAN; mind the host's
+	// net.ipv4.igmp_max_memberships, 20 by default, which caps the groups per host).
+	Group netip.Addr
 }
 
 // Info is one managed bridge as the kernel has it.

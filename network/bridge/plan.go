@@ -17,6 +17,9 @@ type Uplinks struct {
 	// leave by; an invalid VXLANLocal: VXLAN networks get a plain bridge.
 	VXLANLocal    netip.Addr
 	VXLANUnderlay string
+	// VXLANMulticast makes VXLAN networks use a multicast group per VNI (MulticastGroup)
+	// instead of head-end replication (SetPeers). IPv4 underlays only.
+	VXLANMulticast bool
 	// MTU is set on every guest network's bridge and link; 0 leaves the kernel's choice.
 	MTU int
 }
@@ -35,11 +38,21 @@ func (u Uplinks) Plan(broadcastURI, networkID string) (string, Options, error) {
 		opts.VLAN = &VLANLink{Uplink: u.VLAN, ID: b.ID}
 	case b.Kind == VXLAN && u.VXLANLocal.IsValid():
 		opts.VXLAN = &VXLANLink{VNI: b.ID, Local: u.VXLANLocal, Underlay: u.VXLANUnderlay}
+		if u.VXLANMulticast {
+			opts.VXLAN.Group = MulticastGroup(b.ID)
+		}
 	}
 	if err := opts.check(); err != nil {
 		return "", Options{}, fmt.Errorf("bridge %s: %w", name, err)
 	}
 	return name, opts, nil
+}
+
+// MulticastGroup is the group of a VNI in multicast mode, CloudStack's mapping
+// (modifyvxlan.sh): 239.<VNI bits 16-23>.<bits 8-15>.<bits 0-7>, so hosts that agree on the
+// VNI agree on the group without being told.
+func MulticastGroup(vni int) netip.Addr {
+	return netip.AddrFrom4([4]byte{239, byte(vni >> 16), byte(vni >> 8), byte(vni)})
 }
 
 // EnsureFor makes the bridge of a VM NIC's guest network ready on this host (Plan, then

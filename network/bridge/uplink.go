@@ -51,6 +51,9 @@ func (o Options) check() error {
 		if x.Port < 0 || x.Port > 65535 {
 			return fmt.Errorf("vxlan %d: port %d is outside 0-65535", x.VNI, x.Port)
 		}
+		if g := x.Group; g.IsValid() && (!g.Unmap().IsMulticast() || g.Unmap().Is4() != x.Local.Unmap().Is4()) {
+			return fmt.Errorf("vxlan %d: group %v is not a multicast address of the local address's family", x.VNI, g)
+		}
 	}
 	return nil
 }
@@ -76,7 +79,7 @@ func (x VXLANLink) link(underlayIndex, mtu int) *netlink.Vxlan {
 	if port == 0 {
 		port = vxlanPort
 	}
-	return &netlink.Vxlan{
+	l := &netlink.Vxlan{
 		LinkAttrs:    netlink.LinkAttrs{Name: x.name(), MTU: mtu},
 		VxlanId:      x.VNI,
 		VtepDevIndex: underlayIndex,
@@ -84,6 +87,10 @@ func (x VXLANLink) link(underlayIndex, mtu int) *netlink.Vxlan {
 		Learning:     false,
 		Port:         port,
 	}
+	if x.Group.IsValid() {
+		l.Group = net.IP(x.Group.Unmap().AsSlice())
+	}
+	return l
 }
 
 // ensureVLAN makes "<uplink>.<id>" exist, enslaved to the bridge and up.
@@ -152,11 +159,20 @@ func (m *Manager) ensureVXLAN(ctx context.Context, br netlink.Link, x VXLANLink,
 	}
 	want := x.link(under.Attrs().Index, mtu)
 	if vx.VxlanId != want.VxlanId || vx.VtepDevIndex != want.VtepDevIndex || !vx.SrcAddr.Equal(want.SrcAddr) ||
-		vx.Port != want.Port || vx.Learning {
-		return fmt.Errorf("%s exists with other settings (vni %d, local %v, underlay index %d, port %d, learning %v)",
-			name, vx.VxlanId, vx.SrcAddr, vx.VtepDevIndex, vx.Port, vx.Learning)
+		vx.Port != want.Port || vx.Learning || !sameGroup(vx.Group, want.Group) {
+		return fmt.Errorf("%s exists with other settings (vni %d, local %v, underlay index %d, port %d, learning %v, group %v)",
+			name, vx.VxlanId, vx.SrcAddr, vx.VtepDevIndex, vx.Port, vx.Learning, vx.Group)
 	}
 	return m.enslave(br, l, mtu)
+}
+
+// sameGroup compares a tunnel's multicast group as the kernel reports it (nil, or the
+// unspecified address, when it has none) with the one asked for.
+func sameGroup(have, want net.IP) bool {
+	if len(have) == 0 || have.IsUnspecified() {
+		return len(want) == 0
+	}
+	return have.Equal(want)
 }
 
 // lower finds the device a VLAN or VXLAN link rides on; it must exist already.
