@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -222,6 +223,15 @@ func (r *routerLinks) leg(ctx context.Context, hostName, inName string, sd *Side
 			added = append(added, p.Addr())
 		}
 	}
+	// A new veth drops what it sends until the kernel has activated its queue (link
+	// watch, asynchronous): wait for both ends to be operationally up before announcing,
+	// and before telling the caller the router is there.
+	if err := waitOperUp(ctx, r.m.host, hostName); err != nil {
+		return err
+	}
+	if err := waitOperUp(ctx, r.in, inName); err != nil {
+		return err
+	}
 	if len(added) > 0 {
 		// arp_notify announced a link that just came up; saying it again costs nothing and
 		// does not depend on when the kernel's queue starts.
@@ -230,6 +240,31 @@ func (r *routerLinks) leg(ctx context.Context, hostName, inName string, sd *Side
 		}
 	}
 	return nil
+}
+
+// operUpTimeout bounds the wait for a veth's ends to become operationally up.
+const operUpTimeout = 3 * time.Second
+
+// waitOperUp waits until the link's operational state is up.
+func waitOperUp(ctx context.Context, h *netlink.Handle, name string) error {
+	deadline := time.Now().Add(operUpTimeout)
+	for {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("look up %s: %w", name, err)
+		}
+		if l.Attrs().OperState == netlink.OperUp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is not operationally up after %v (state %s)", name, operUpTimeout, l.Attrs().OperState)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // pair returns the two ends of a router veth when they are each other's peers. Ends that

@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	osexec "os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,6 +163,13 @@ func (l *lab) host(name, bridge string, addr netip.Prefix, gw netip.Addr) *peer 
 	}
 	l.up(h, "eth0")
 	l.up(h, "lo")
+	ctx := context.Background()
+	if err := waitOperUp(ctx, l.uh, hostEnd); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitOperUp(ctx, h, "eth0"); err != nil {
+		t.Fatal(err)
+	}
 	if gw.IsValid() {
 		if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
 			t.Fatalf("default route of %s: %v", name, err)
@@ -261,7 +270,8 @@ func (p *peer) ping(t *testing.T, addr netip.Addr) bool {
 			return err
 		}
 		defer c.Close()
-		id := uint16(os.Getpid())
+		// A fresh id per ping: conntrack would count a reused one as established.
+		id := uint16(pingID.Add(1))
 		msg := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'a', 't', 'o', 'l', 'l'}
 		binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
 		if _, err := c.WriteTo(msg, &net.IPAddr{IP: addr.AsSlice()}); err != nil {
@@ -287,6 +297,8 @@ func (p *peer) ping(t *testing.T, addr netip.Addr) bool {
 	}
 	return ok
 }
+
+var pingID atomic.Uint32
 
 func icmpChecksum(b []byte) uint16 {
 	var s uint32
@@ -333,5 +345,17 @@ func standard(t *testing.T) (*lab, *peer, *peer, *peer, Spec) {
 	out := l.host("out", publicBridge, outsideA, netip.Addr{})
 	s := baseSpec("net-" + strings.ReplaceAll(t.Name(), "/", "-"))
 	l.apply(s)
+	l.failDump(s.ID)
 	return l, g1, g2, out, s
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
+
+// runCmd runs a command and returns its output.
+func runCmd(name string, args ...string) (string, error) {
+	out, err := osexec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %v: %w: %s", name, args, err, out)
+	}
+	return string(out), nil
 }
