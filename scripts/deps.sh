@@ -7,6 +7,8 @@ pkgs=(mariadb-server mariadb-client python3-cs python3-requests python3-sshpubke
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra genisoimage
   # NFS primary and secondary storage served in userspace (this kernel has no NFS server)
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
+  # kernel tests read router namespaces back with nft (network/router)
+  nftables
   # the tiny guest template, built from Debian packages (make tiny-template)
   linux-image-amd64 busybox-static dosfstools syslinux syslinux-common isolinux mtools cpio xorriso)
 missing=()

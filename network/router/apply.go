@@ -40,6 +40,7 @@ func (m *Manager) Apply(ctx context.Context, s Spec) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	start := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	log := m.log.With("id", s.ID)
@@ -105,9 +106,12 @@ func (m *Manager) Apply(ctx context.Context, s Spec) error {
 
 	// The firewall comes first: a new router's links come up behind it, and a changed one
 	// swaps its whole ruleset in one step.
-	if _, err := (&nftApplier{c: nc, log: log}).apply(&s); err != nil {
+	nftStart := time.Now()
+	changed, err := (&nftApplier{c: nc, log: log}).apply(&s)
+	if err != nil {
 		return err
 	}
+	nftTook := time.Since(nftStart)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -128,6 +132,7 @@ func (m *Manager) Apply(ctx context.Context, s Spec) error {
 		return err
 	}
 	undo.success()
+	log.Debug("router applied", "nft_changed", changed, "nft_took", nftTook, "took", time.Since(start))
 	return nil
 }
 

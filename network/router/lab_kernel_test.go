@@ -27,20 +27,6 @@ import (
 // directory. Every namespace is the test's own and goes when it ends. It needs root;
 // without root it skips, unless CI=true, where it fails.
 
-const (
-	guestBridge  = "brg"
-	publicBridge = "brp"
-)
-
-var (
-	guestGW  = netip.MustParsePrefix("10.1.1.1/24")
-	outsideA = netip.MustParsePrefix("203.0.113.254/24") // the public gateway
-	outsideB = netip.MustParsePrefix("203.0.113.253/24")
-	pubSNAT  = netip.MustParsePrefix("203.0.113.10/24")
-	pubPF    = netip.MustParsePrefix("203.0.113.11/24")
-	pubSNAT1 = netip.MustParsePrefix("203.0.113.12/24") // static NAT
-)
-
 type lab struct {
 	t     *testing.T
 	under netns.NsHandle
@@ -312,19 +298,6 @@ func icmpChecksum(b []byte) uint16 {
 		s = s&0xffff + s>>16
 	}
 	return ^uint16(s)
-}
-
-// baseSpec is a router with a guest side on brg and three public IPs on brp, source NAT
-// on the first.
-func baseSpec(id string) Spec {
-	return Spec{
-		ID:    id,
-		Guest: Side{Bridge: guestBridge, Addrs: []netip.Prefix{guestGW}},
-		Public: &Side{Bridge: publicBridge, Addrs: []netip.Prefix{pubSNAT, pubPF, pubSNAT1},
-			Gateway: outsideA.Addr()},
-		SourceNAT:          pubSNAT.Addr(),
-		EgressDefaultAllow: true,
-	}
 }
 
 func (l *lab) apply(s Spec) {

@@ -146,16 +146,37 @@ func portText(r [2]uint16) string {
 // icmp matches an ICMP type and code, -1 being any; the protocol must be matched before.
 func (b *rb) icmp(typ, code int) *rb {
 	if typ >= 0 {
-		b.add("icmp type "+strconv.Itoa(typ),
+		// nft writes "meta l4proto icmp icmp type 8" as "icmp type echo-request".
+		if n := len(b.text); n > 0 && b.text[n-1] == "meta l4proto icmp" {
+			b.text = b.text[:n-1]
+		}
+		b.add("icmp type "+icmpName(icmpTypes, typ),
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(typ)}})
 	}
 	if code >= 0 {
-		b.add("icmp code "+strconv.Itoa(code),
+		b.add("icmp code "+icmpName(icmpCodes, code),
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 1, Len: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(code)}})
 	}
 	return b
+}
+
+// icmpTypes and icmpCodes are the names nft gives ICMP types and codes.
+var (
+	icmpTypes = map[int]string{0: "echo-reply", 3: "destination-unreachable", 4: "source-quench", 5: "redirect",
+		8: "echo-request", 9: "router-advertisement", 10: "router-solicitation", 11: "time-exceeded",
+		12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply", 15: "info-request",
+		16: "info-reply", 17: "address-mask-request", 18: "address-mask-reply"}
+	icmpCodes = map[int]string{0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable",
+		3: "port-unreachable", 4: "frag-needed", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
+)
+
+func icmpName(names map[int]string, n int) string {
+	if s, ok := names[n]; ok {
+		return s
+	}
+	return strconv.Itoa(n)
 }
 
 // l4 matches a rule's protocol part: protocol, then ports or icmp type and code.

@@ -11,22 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-var (
-	g1Addr = netip.MustParseAddr("10.1.1.10")
-	g2Addr = netip.MustParseAddr("10.1.1.11")
-)
-
-func tcpRule(public netip.Addr, port uint16, sources ...string) FirewallRule {
-	r := FirewallRule{Public: public, Proto: "tcp", Ports: [2]uint16{port, port}, ICMPType: -1, ICMPCode: -1}
-	for _, s := range sources {
-		r.Sources = append(r.Sources, netip.MustParsePrefix(s))
-	}
-	return r
-}
 
 func TestKernelSourceNATAndGatewayPing(t *testing.T) {
 	l, g1, g2, out, s := standard(t)
@@ -286,10 +275,30 @@ func TestKernelRemoveAndSweep(t *testing.T) {
 		t.Fatalf("Do: %v", err)
 	}
 	defer held.Close()
+	nsA, err := netns.GetFromPath(path) // to look inside after Remove
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsA.Close()
 	if err := l.m.Remove(ctx, "net-a"); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
 	l.wantNoLinks(ag, ap)
+	c, err := nftables.New(nftables.WithNetNSFd(int(nsA)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tables, err := c.ListTables(); err != nil || len(tables) != 0 {
+		t.Fatalf("tables left in the removed namespace: %v (err %v)", tables, err)
+	}
+	hA, err := netlink.NewHandleAt(nsA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hA.Close()
+	if links, err := hA.LinkList(); err != nil || len(links) != 1 || links[0].Attrs().Name != "lo" {
+		t.Fatalf("links left in the removed namespace: %v (err %v)", links, err)
+	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("net-a's namespace file: %v", err)
 	}
@@ -441,4 +450,21 @@ func TestKernelDoRunsInside(t *testing.T) {
 		t.Fatal(err)
 	}
 	g1.blocked(t, guestGW.Addr(), 2000)
+}
+
+func TestKernelPublicSideRemoved(t *testing.T) {
+	l, g1, _, out, s := standard(t)
+	out.listen(t, "tcp4", 8000)
+	g1.reaches(t, outsideA.Addr(), 8000, "out", pubSNAT.Addr())
+	s.Public, s.SourceNAT = nil, netip.Addr{}
+	l.apply(s)
+	_, p := hostNames(s.ID)
+	l.wantNoLinks(p)
+	g1.blocked(t, outsideA.Addr(), 8000)
+	if !g1.ping(t, guestGW.Addr()) {
+		t.Fatal("the router lost its guest side")
+	}
+	if strings.Contains(l.nftList(s.ID), "203.0.113") {
+		t.Fatal("the table still names public addresses")
+	}
 }
