@@ -311,6 +311,27 @@ func TestKernelRemoveAndSweep(t *testing.T) {
 	if err := l.m.Do("net-a", func() error { return nil }); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Do on a removed router: %v", err)
 	}
+
+	// A namespace without a table or veths (an Apply that died early), and a stale file
+	// that pins nothing, are removed without complaint.
+	if err := createNetns(l.m.Path("net-bare")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.m.Path("net-stale"), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := l.m.List(ctx); !slices.Equal(ids, []string{"net-bare", "net-stale"}) {
+		t.Fatalf("List = %v", ids)
+	}
+	if err := l.m.Remove(ctx, "net-bare"); err != nil {
+		t.Fatalf("Remove of a bare namespace: %v", err)
+	}
+	if err := l.m.Sweep(ctx, nil); err != nil {
+		t.Fatalf("Sweep of a stale file: %v", err)
+	}
+	if ids, _ := l.m.List(ctx); len(ids) != 0 {
+		t.Fatalf("List = %v", ids)
+	}
 }
 
 func (l *lab) wantLinks(names ...string) {
