@@ -332,3 +332,52 @@ func runCmd(name string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// udpEcho starts a UDP server in p that answers each datagram with its name and the
+// address it saw the sender at.
+func (p *peer) udpEcho(t *testing.T, port int) {
+	t.Helper()
+	var c net.PacketConn
+	if err := in(t, p.ns, func() (err error) {
+		c, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+		return err
+	}); err != nil {
+		t.Fatalf("udp listen on %s:%d: %v", p.name, port, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			_, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			c.WriteTo([]byte(p.name+" "+from.(*net.UDPAddr).IP.String()), from)
+		}
+	}()
+}
+
+// udpAsk sends a datagram from p to addr:port and returns the answer, or the error.
+func (p *peer) udpAsk(t *testing.T, addr netip.Addr, port int) (string, error) {
+	t.Helper()
+	var out string
+	err := in(t, p.ns, func() error {
+		c, err := net.Dial("udp4", netip.AddrPortFrom(addr, uint16(port)).String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("hello")); err != nil {
+			return err
+		}
+		c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+		buf := make([]byte, 1500)
+		n, err := c.Read(buf)
+		if err != nil {
+			return err
+		}
+		out = string(buf[:n])
+		return nil
+	})
+	return out, err
+}

@@ -489,3 +489,22 @@ func TestKernelPublicSideRemoved(t *testing.T) {
 		t.Fatal("the table still names public addresses")
 	}
 }
+
+func TestKernelPortForwardUDP(t *testing.T) {
+	l, g1, _, out, s := standard(t)
+	g1.udpEcho(t, 5353)
+	s.PortForward = []PortForward{{Public: pubPF.Addr(), Proto: "udp", PublicPorts: [2]uint16{5000, 5000},
+		PrivatePorts: [2]uint16{5353, 5353}, Private: g1Addr}}
+	// A tcp rule on the port does not open udp.
+	s.Ingress = []FirewallRule{tcpRule(pubPF.Addr(), 5000)}
+	l.apply(s)
+	if got, err := out.udpAsk(t, pubPF.Addr(), 5000); err == nil {
+		t.Fatalf("udp through a tcp-only rule answered %q", got)
+	}
+	s.Ingress = []FirewallRule{{Public: pubPF.Addr(), Proto: "udp", Ports: [2]uint16{5000, 5000}}}
+	l.apply(s)
+	got, err := out.udpAsk(t, pubPF.Addr(), 5000)
+	if want := "g1 " + outsideA.Addr().String(); err != nil || got != want {
+		t.Fatalf("udp through port forwarding: %q, %v; want %q", got, err, want)
+	}
+}
