@@ -25,7 +25,6 @@ var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyINet}
 
 // tableState is what the kernel has of the table.
 type tableState struct {
-	exists bool
 	chains map[string]*nftables.Chain
 	counts map[string]int  // rules per chain
 	jumps  map[string]bool // slots some base chain jumps to: their chains are live
@@ -46,7 +45,6 @@ func readTable(c *nftables.Conn) (*tableState, error) {
 		if ch.Table == nil || ch.Table.Name != tableName {
 			continue
 		}
-		st.exists = true
 		st.chains[ch.Name] = ch
 		rules, err := c.GetRules(table, ch)
 		if err != nil {
@@ -71,15 +69,6 @@ func readTable(c *nftables.Conn) (*tableState, error) {
 			if l != lives[0] {
 				st.slot, st.hash = "", ""
 			}
-		}
-	}
-	if !st.exists {
-		tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
-		if err != nil {
-			return nil, fmt.Errorf("list nftables tables: %w", err)
-		}
-		for _, t := range tables {
-			st.exists = st.exists || t.Name == tableName
 		}
 	}
 	return st, nil

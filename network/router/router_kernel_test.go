@@ -233,6 +233,31 @@ func TestKernelApplyIsIdempotent(t *testing.T) {
 		t.Fatalf("want the chains of one generation, got:\n%s", list)
 	}
 	out.blocked(t, pubPF.Addr(), 2222)
+
+	// Drift is repaired: a flushed live chain, then a deleted table, come back.
+	slot := "a"
+	if strings.Contains(list, "chain pre-b {") {
+		slot = "b"
+	}
+	if _, err := runCmd("nsenter", "--net="+l.m.Path(s.ID), "nft", "flush", "chain", "inet", tableName, "snat-"+slot); err != nil {
+		t.Fatal(err)
+	}
+	l.apply(s)
+	out.listen(t, "tcp4", 8000)
+	g1.reaches(t, outsideA.Addr(), 8000, "out", pubSNAT.Addr())
+	if _, err := runCmd("nsenter", "--net="+l.m.Path(s.ID), "nft", "delete", "table", "inet", tableName); err != nil {
+		t.Fatal(err)
+	}
+	l.apply(s)
+	list = l.nftList(s.ID)
+	slot = "a"
+	if strings.Contains(list, "chain pre-b {") {
+		slot = "b"
+	}
+	if got, want := generationText(list), buildRuleset(&s, slot).text(); got != want {
+		t.Fatalf("after the table was deleted, Apply made\n%s\nwant\n%s", got, want)
+	}
+	g1.reaches(t, outsideA.Addr(), 8000, "out", pubSNAT.Addr())
 }
 
 func TestKernelRemoveAndSweep(t *testing.T) {
