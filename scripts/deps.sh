@@ -9,6 +9,8 @@ pkgs=(mariadb-server mariadb-client python3-cs python3-requests python3-sshpubke
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   # router namespaces: DHCP/DNS (dnsmasq, dhcp_release) and load balancing
   dnsmasq-base dnsmasq-utils haproxy
+  # kernel tests read router namespaces back with nft (network/router)
+  nftables
   # the tiny guest template, built from Debian packages (make tiny-template)
   linux-image-amd64 busybox-static dosfstools syslinux syslinux-common isolinux mtools cpio xorriso)
 missing=()
