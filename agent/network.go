@@ -13,7 +13,7 @@ import (
 type GuestNetworking interface {
 	SetupNetwork(ctx context.Context, s protocol.NetworkSetup) error
 	ApplyRouter(ctx context.Context, s protocol.RouterSpec) error
-	RemoveRouter(ctx context.Context, networkID string) error
+	RemoveRouter(ctx context.Context, r protocol.NetworkRef) error
 	ApplySecurityGroups(ctx context.Context, s protocol.SecurityGroupState) error
 	Sync(ctx context.Context, s protocol.NetworkSync) error
 }
@@ -58,7 +58,7 @@ func (a *Agent) networkCommand(ctx context.Context, cmd protocol.Command) (body 
 		if r.NetworkID == "" {
 			return nil, true, fmt.Errorf("%s: no network", cmd.Name)
 		}
-		return nil, true, g.RemoveRouter(ctx, r.NetworkID)
+		return nil, true, g.RemoveRouter(ctx, r)
 	case protocol.CmdApplySecurityGroups:
 		var s protocol.SecurityGroupState
 		if err := decode(cmd, &s); err != nil {

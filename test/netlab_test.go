@@ -235,7 +235,7 @@ func (l *netLab) startHost(h *labHost, clusterID string) {
 	h.agentArgs = []string{"agent", "--hypervisor", "kvm", "--mgmt", l.agentEP, "--state-dir", filepath.Join(dir, "agent"), "--name", h.name,
 		"--ca-fingerprint", tok["cafingerprint"].(string), "--libvirt-socket", socket, "--domain-type", "qemu",
 		"--console-log-dir", h.consoleDir, "--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace",
-		"--vxlan-local", h.addr, "--vxlan-dev", "eth0", "--public-bridge", "cloudbr2", "--network-state-dir", filepath.Join(dir, "net")}
+		"--vxlan-local", h.addr, "--vxlan-dev", "eth0", "--public-bridge", "cloudbr2", "--network-state-dir", l.netState(h)}
 	h.agent = startProcIn(t, h.ns, h.name+".log", append(h.agentArgs, "--token", tok["token"].(string))...)
 	waitFor(t, h.name+" Up", 60*time.Second, func() (bool, string) {
 		r, err := l.c.Do(l.ctx, "listHosts", map[string]string{"name": h.name})
@@ -340,4 +340,51 @@ func (h *labHost) waitConsole(t *testing.T, instance, marker string, max time.Du
 		return false, lastLines(h.console(instance), 3)
 	})
 	return line
+}
+
+// netState is a host's --network-state-dir: outside the test's private temporary directory,
+// because dnsmasq drops to nobody and must traverse every parent of its files.
+func (l *netLab) netState(h *labHost) string {
+	t := l.t
+	d, err := os.MkdirTemp("", "atoll-netlab-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return filepath.Join(d, h.name)
+}
+
+// dumpOnFailure logs, when the test has failed, what a person would look at first: each
+// host's links, bridges and VXLAN forwarding entries, each router namespace's addresses,
+// routes and nftables ruleset, and every VM console.
+func (l *netLab) dumpOnFailure() {
+	t := l.t
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, h := range l.hosts {
+			for _, c := range [][]string{{"ip", "-br", "addr"}, {"bridge", "link"}, {"bridge", "fdb", "show"}} {
+				out, _ := inNS(h.ns, 5*time.Second, c[0], c[1:]...)
+				t.Logf("%s: %s\n%s", h.name, strings.Join(c, " "), out)
+			}
+			entries, _ := os.ReadDir(h.consoleDir)
+			for _, e := range entries {
+				t.Logf("%s console %s:\n%s", h.name, e.Name(), lastLines(readFile(filepath.Join(h.consoleDir, e.Name())), 40))
+			}
+		}
+		entries, _ := os.ReadDir("/run/netns")
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), "atr-") {
+				continue
+			}
+			for _, c := range [][]string{{"ip", "addr"}, {"ip", "route"}, {"nft", "list", "ruleset"}} {
+				out, _ := inNS(e.Name(), 5*time.Second, c[0], c[1:]...)
+				t.Logf("%s: %s\n%s", e.Name(), strings.Join(c, " "), out)
+			}
+		}
+	})
 }

@@ -14,9 +14,11 @@ const (
 	CmdSyncNetworks        = "SyncNetworks"        // body NetworkSync
 )
 
-// NetworkRef names a guest network.
+// NetworkRef names a guest network; with its broadcast URI, the router's removal also
+// removes the network's bridge when nothing else is left on it.
 type NetworkRef struct {
-	NetworkID string `json:"networkid"`
+	NetworkID    string `json:"networkid"`
+	BroadcastURI string `json:"broadcasturi,omitempty"`
 }
 
 // NetworkSetup makes a guest network's bridge ready on a host (VLAN sub-interface or VXLAN

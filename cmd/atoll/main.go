@@ -26,6 +26,11 @@ import (
 	"github.com/atollcloud/atoll/mgmt/allinone"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/network/bridge"
+	"github.com/atollcloud/atoll/network/dnsmasq"
+	"github.com/atollcloud/atoll/network/haproxy"
+	"github.com/atollcloud/atoll/network/metadata"
+	"github.com/atollcloud/atoll/network/router"
+	"github.com/atollcloud/atoll/network/secgroup"
 	"github.com/atollcloud/atoll/storage/nfs"
 	"github.com/vishvananda/netns"
 )
@@ -296,8 +301,12 @@ func cmdAgent(args []string) error {
 		}
 		hostStorage = &agent.HostStorage{NFSMode: mode, Log: log}
 		defer hostStorage.Close()
-		network = &agent.Bridges{Manager: bridges, Uplinks: uplinks}
-		_, _ = *publicBridge, *netState // guest networking beyond bridges: agent.HostNetwork
+		hn, err := hostNetwork(bridges, uplinks, *publicBridge, *netState, log)
+		if err != nil {
+			return fmt.Errorf("agent: network: %w", err)
+		}
+		defer hn.Close()
+		network = hn
 		newDriver = func(int) hypervisor.Driver { return drv }
 	default:
 		return fmt.Errorf("agent: unknown hypervisor %q (kvm or simulator)", *hv)
@@ -377,4 +386,26 @@ func cmdAPI(args []string) error {
 	out, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Println(string(out))
 	return nil
+}
+
+// hostNetwork builds a real host's guest networking: bridges, routers (namespaces, dnsmasq,
+// the metadata server, haproxy) and security groups, with daemon files under stateDir.
+func hostNetwork(bridges *bridge.Manager, uplinks bridge.Uplinks, publicBridge, stateDir string, log *slog.Logger) (*agent.HostNetwork, error) {
+	hn := &agent.HostNetwork{Bridges: agent.Bridges{Manager: bridges, Uplinks: uplinks}, PublicBridge: publicBridge, Log: log}
+	var err error
+	if hn.Routers, err = router.New(log); err != nil {
+		return nil, err
+	}
+	// dnsmasq drops to nobody and re-reads its files: the state directory must be traversable.
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, err
+	}
+	hn.DHCP = dnsmasq.New(filepath.Join(stateDir, "dnsmasq"), log)
+	hn.Metadata = metadata.New(log)
+	hn.LB = haproxy.New(filepath.Join(stateDir, "haproxy"), log)
+	if hn.Groups, err = secgroup.New(netns.None(), log); err != nil {
+		hn.Close()
+		return nil, err
+	}
+	return hn, nil
 }

@@ -93,8 +93,9 @@ func CheckUnused(ctx context.Context, q db.Querier, n *db.Network) error {
 // Delete removes a network no NIC uses (deleteNetwork's job); a network already gone is done.
 func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
 	var r *db.Router
+	var uri string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
-		r = nil
+		r, uri = nil, ""
 		n, err := db.GetNetwork(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil // an earlier run of this job removed it
@@ -108,13 +109,14 @@ func Delete(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 		if r, err = db.NetworkRouter(ctx, tx, n.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
+		uri = n.BroadcastURI
 		return Destroy(ctx, d, a, tx, n)
 	})
 	if err != nil {
 		return err
 	}
 	// The rows are gone; a host that misses this drops the router when it next syncs.
-	if err := RemoveRouter(ctx, d, r); err != nil && d.Log != nil {
+	if err := RemoveRouter(ctx, d, r, uri); err != nil && d.Log != nil {
 		d.Log.Warn("remove router", "network", id, "err", err)
 	}
 	return nil
@@ -231,7 +233,7 @@ func Restart(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 		return err
 	}
 	if cleanup {
-		if err := RemoveRouter(ctx, d, r); err != nil {
+		if err := RemoveRouter(ctx, d, r, ""); err != nil {
 			return orchestrate.ErrInternal("Unable to clean up the router of network %s: %s", r.NetworkName, d.Cause(err))
 		}
 	}

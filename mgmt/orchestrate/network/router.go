@@ -434,9 +434,10 @@ func syncPeers(ctx context.Context, d *orchestrate.Deps, n *db.Network, hostID s
 	return errors.Join(errs...)
 }
 
-// RemoveRouter takes a deleted network's router off its host (after the network's rows are
-// gone); a host that cannot be reached drops it when it next syncs (HostSync).
-func RemoveRouter(ctx context.Context, d *orchestrate.Deps, r *db.Router) error {
+// RemoveRouter takes a network's router off its host, with the network's bridge there when
+// broadcastURI is given and nothing else uses it; a host that cannot be reached drops it
+// when it next syncs (HostSync).
+func RemoveRouter(ctx context.Context, d *orchestrate.Deps, r *db.Router, broadcastURI string) error {
 	if r == nil || r.HostID == "" {
 		return nil
 	}
@@ -444,7 +445,7 @@ func RemoveRouter(ctx context.Context, d *orchestrate.Deps, r *db.Router) error 
 	if err != nil || !realHost(h) {
 		return nil
 	}
-	return d.Send(ctx, h.ID, protocol.CmdRemoveRouter, protocol.NetworkRef{NetworkID: r.NetworkID}, RouterTimeout)
+	return d.Send(ctx, h.ID, protocol.CmdRemoveRouter, protocol.NetworkRef{NetworkID: r.NetworkID, BroadcastURI: broadcastURI}, RouterTimeout)
 }
 
 // WatchRouters moves the routers of hosts that went Down (or were removed, or put in

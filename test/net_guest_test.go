@@ -1,0 +1,192 @@
+package test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atollcloud/atoll/hypervisor/tinyimage"
+	"github.com/atollcloud/atoll/mgmt/api"
+)
+
+// account makes a user account in ROOT and answers its name.
+func (l *netLab) account(name string) string {
+	l.do("createAccount", map[string]string{"username": name, "account": name, "password": "secret-" + name, "email": name + "@example.com",
+		"firstname": name, "lastname": "tenant", "accounttype": "0"})
+	return name
+}
+
+// isolatedNetwork creates an isolated network with source NAT for an account.
+func (l *netLab) isolatedNetwork(name, account string) map[string]any {
+	off := api.First(l.do("listNetworkOfferings", map[string]string{"name": "DefaultIsolatedNetworkOfferingWithSourceNatService"}), "networkoffering")
+	dom := api.First(l.do("listDomains", map[string]string{"name": "ROOT"}), "domain")
+	return api.First(l.do("createNetwork", map[string]string{"name": name, "displaytext": name, "zoneid": l.zoneID,
+		"networkofferingid": off["id"].(string), "account": account, "domainid": dom["id"].(string)}), "network")
+}
+
+// deploy starts a tiny VM for account on network, on host h, with user data (a script, or
+// ""), and waits until it is Running.
+func (l *netLab) deploy(name, account, networkID string, h *labHost, userdata string) map[string]any {
+	l.t.Helper()
+	svc := api.First(l.do("listServiceOfferings", nil), "serviceoffering")
+	dom := api.First(l.do("listDomains", map[string]string{"name": "ROOT"}), "domain")
+	p := map[string]string{"name": name, "displayname": name, "zoneid": l.zoneID, "templateid": l.tmpl, "serviceofferingid": svc["id"].(string),
+		"networkids": networkID, "account": account, "domainid": dom["id"].(string), "hostid": h.id}
+	if userdata != "" {
+		p["userdata"] = base64.StdEncoding.EncodeToString([]byte(userdata))
+	}
+	vm := api.First(l.do("deployVirtualMachine", p), "virtualmachine")
+	if vm["state"] != "Running" {
+		l.t.Fatalf("%s: %v", name, vm["state"])
+	}
+	return vm
+}
+
+// nicIP is a VM's address on its first NIC.
+func nicIP(vm map[string]any) string {
+	nics, _ := vm["nic"].([]any)
+	if len(nics) == 0 {
+		return ""
+	}
+	s, _ := nics[0].(map[string]any)["ipaddress"].(string)
+	return s
+}
+
+// serveSource runs, in namespace ns, an HTTP server on addr answering "src=<client address>"
+// (what the outside sees of a guest's connection: its source NAT address).
+func serveSource(t *testing.T, ns, addr string) {
+	t.Helper()
+	prog := `import http.server,sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b=("src=%s\n" % self.client_address[0]).encode()
+        self.send_response(200); self.send_header("Content-Length",str(len(b))); self.end_headers(); self.wfile.write(b)
+    def log_message(self,*a): pass
+h,p=sys.argv[1].rsplit(":",1)
+http.server.HTTPServer((h,int(p)),H).serve_forever()`
+	cmd := exec.Command("ip", "netns", "exec", ns, "python3", "-c", prog, addr)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "source server in "+ns, 10*time.Second, func() (bool, string) {
+		out, err := inNS(ns, 3*time.Second, "python3", "-c", "import urllib.request,sys;print(urllib.request.urlopen(sys.argv[1],timeout=2).read().decode())", "http://"+addr+"/")
+		return err == nil && strings.HasPrefix(out, "src="), out
+	})
+}
+
+// nsFetch GETs url from inside namespace ns (python3, 3 s timeout) and answers the body.
+func nsFetch(ns, url string) (string, error) {
+	out, err := inNS(ns, 6*time.Second, "python3", "-c",
+		"import urllib.request,sys;sys.stdout.write(urllib.request.urlopen(sys.argv[1],timeout=3).read().decode())", url)
+	return strings.TrimSpace(out), err
+}
+
+// TestNetGuests runs two tenants' isolated networks over two KVM hosts (network namespaces
+// on a shared underlay) with real QEMU guests: VMs of one network on different hosts reach
+// each other over VXLAN; each gets by DHCP the address Atoll allocated and reads its meta and
+// user data from 169.254.169.254; they reach the outside through their network's source NAT
+// address; another tenant's guest cannot reach them; deleting the networks leaves no router
+// namespace, daemon, bridge or VXLAN link behind.
+func TestNetGuests(t *testing.T) {
+	l := startNetLab(t, 2)
+	l.dumpOnFailure()
+	h1, h2 := l.hosts[0], l.hosts[1]
+	serveSource(t, l.out, labPublic+"1:8000")
+	l.account("tenant-a")
+	l.account("tenant-b")
+	netA := l.isolatedNetwork("net-a", "tenant-a")
+	netB := l.isolatedNetwork("net-b", "tenant-b")
+	netAID, netBID := netA["id"].(string), netB["id"].(string)
+
+	start := time.Now()
+	a2 := l.deploy("a2", "tenant-a", netAID, h2, "")
+	a2IP := nicIP(a2)
+	lease := h2.waitConsole(t, a2["instancename"].(string), tinyimage.MarkerIP, 2*time.Minute)
+	if !strings.Contains(lease, " "+a2IP+"/") {
+		t.Fatalf("a2 leased %q, Atoll allocated %s", lease, a2IP)
+	}
+	t.Logf("createNetwork + first deploy to DHCP lease: %.1f s (%s)", time.Since(start).Seconds(), lease)
+
+	routers := l.do("listRouters", map[string]string{"networkid": netAID, "listall": "true"})
+	r := api.First(routers, "router")
+	if r["state"] != "Running" || r["publicip"] == nil {
+		t.Fatalf("router of net-a: %v", r)
+	}
+	snatA := r["publicip"].(string)
+
+	script := fmt.Sprintf(`#!/bin/sh
+n=0
+until p=$(timeout 5 wget -q -O - http://%[1]s/ 2>/dev/null) || [ $n -ge 40 ]; do n=$((n+1)); sleep 1; done
+echo "NETT-PEER ${p:-none}"
+echo "NETT-META $(timeout 5 wget -q -O - http://169.254.169.254/latest/meta-data/local-hostname 2>/dev/null)"
+echo "NETT-UD $(timeout 5 wget -q -O - http://169.254.169.254/latest/user-data 2>/dev/null | grep -c NETT-PEER)"
+echo "NETT-OUT $(timeout 5 wget -q -O - http://%[2]s1:8000/ 2>/dev/null)"
+`, a2IP, labPublic)
+	a1 := l.deploy("a1", "tenant-a", netAID, h1, script)
+	a1Name := a1["instancename"].(string)
+	h1.waitConsole(t, a1Name, tinyimage.MarkerUserdataRan, 3*time.Minute)
+	want := map[string]string{"NETT-PEER": "atoll-tiny a2", "NETT-META": "a1", "NETT-UD": "1", "NETT-OUT": "src=" + snatA}
+	for k, v := range want {
+		if got := h1.waitConsole(t, a1Name, k, time.Second); !strings.HasSuffix(got, k+" "+v) {
+			t.Errorf("a1 on host 1: %q, want %q (VXLAN to a2 on host 2, metadata, source NAT)", got, k+" "+v)
+		}
+	}
+
+	// Tenant B's guest, on the same host as a1 and with the same guest CIDR, reaches neither
+	// a2's address (its own network's, on another VNI) nor net-a's public address (no rule).
+	bScript := fmt.Sprintf(`#!/bin/sh
+echo "NETT-ISO $(timeout 5 wget -q -O - http://%s/ 2>/dev/null || echo none)"
+echo "NETT-PUB $(timeout 5 wget -q -O - http://%s/ 2>/dev/null || echo none)"
+echo "NETT-OUT $(timeout 5 wget -q -O - http://%s1:8000/ 2>/dev/null)"
+`, a2IP, snatA, labPublic)
+	b1 := l.deploy("b1", "tenant-b", netBID, h1, bScript)
+	b1Name := b1["instancename"].(string)
+	h1.waitConsole(t, b1Name, tinyimage.MarkerUserdataRan, 3*time.Minute)
+	snatB := api.First(l.do("listRouters", map[string]string{"networkid": netBID, "listall": "true"}), "router")["publicip"]
+	for k, v := range map[string]string{"NETT-ISO": "none", "NETT-PUB": "none", "NETT-OUT": fmt.Sprint("src=", snatB)} {
+		if got := h1.waitConsole(t, b1Name, k, time.Second); !strings.HasSuffix(got, k+" "+v) {
+			t.Errorf("b1 (tenant b): %q, want %q", got, k+" "+v)
+		}
+	}
+	// From outside, nothing reaches the guests without rules.
+	if out, err := nsFetch(l.out, "http://"+snatA+"/"); err == nil {
+		t.Errorf("outside reached net-a's source NAT address without a rule: %q", out)
+	}
+
+	// Everything goes: VMs expunged, networks deleted; no namespace, daemon, bridge or tunnel
+	// of theirs is left on any host.
+	for _, vm := range []map[string]any{a1, a2, b1} {
+		l.do("destroyVirtualMachine", map[string]string{"id": vm["id"].(string), "expunge": "true"})
+	}
+	for _, id := range []string{netAID, netBID} {
+		l.do("deleteNetwork", map[string]string{"id": id})
+	}
+	waitFor(t, "routers and bridges gone", 30*time.Second, func() (bool, string) {
+		var left []string
+		for _, id := range []string{netAID, netBID} {
+			if _, err := os.Stat(filepath.Join("/run/netns", "atr-"+id)); err == nil {
+				left = append(left, "namespace atr-"+id)
+			}
+			if out, _ := exec.Command("pgrep", "-f", id).Output(); len(strings.TrimSpace(string(out))) > 0 {
+				left = append(left, "process of "+id)
+			}
+		}
+		for _, h := range l.hosts {
+			out, _ := inNS(h.ns, 3*time.Second, "ip", "-br", "link")
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) > 0 && (strings.HasPrefix(f[0], "atbr-") || strings.HasPrefix(f[0], "vxlan") || strings.HasPrefix(f[0], "atr")) {
+					left = append(left, h.name+": "+f[0])
+				}
+			}
+		}
+		return len(left) == 0, strings.Join(left, ", ")
+	})
+}
