@@ -59,7 +59,7 @@ func seedNetworkOfferings() []*NetworkOffering {
 		{Name: "DefaultSharedNetworkOffering", DisplayText: "Offering for Shared networks", GuestIPType: "Shared",
 			Services: with(basic, nil), SpecifyVlan: true, SpecifyIPRanges: true, Availability: "Optional"},
 		{Name: "DefaultIsolatedNetworkOfferingWithSourceNatService", DisplayText: "Offering for Isolated networks with Source Nat service enabled",
-			GuestIPType: "Isolated", Availability: "Required",
+			GuestIPType: "Isolated", Availability: "Required", EgressDefaultPolicy: true, // guests reach out until egress rules say otherwise
 			Services: with(basic, map[string]string{"Firewall": vr, "Gateway": vr, "Lb": vr, "SourceNat": vr, "StaticNat": vr, "PortForwarding": vr, "Vpn": vr}),
 			Capabilities: []NetworkCapability{{"SourceNat", "SupportedSourceNatTypes", "peraccount"}, {"SourceNat", "RedundantRouter", "false"},
 				{"Lb", "SupportedLBIsolation", "dedicated"}, {"Lb", "ElasticLb", "false"}, {"StaticNat", "ElasticIp", "false"}}},

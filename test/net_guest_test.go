@@ -133,7 +133,8 @@ echo "NETT-OUT $(timeout 5 wget -q -O - http://%[2]s1:8000/ 2>/dev/null)"
 	a1 := l.deploy("a1", "tenant-a", netAID, h1, script)
 	a1Name := a1["instancename"].(string)
 	h1.waitConsole(t, a1Name, tinyimage.MarkerUserdataRan, 3*time.Minute)
-	want := map[string]string{"NETT-PEER": "atoll-tiny a2", "NETT-META": "a1", "NETT-UD": "1", "NETT-OUT": "src=" + snatA}
+	udLines := fmt.Sprint(strings.Count(script, "NETT-PEER"))
+	want := map[string]string{"NETT-PEER": "atoll-tiny a2", "NETT-META": "a1", "NETT-UD": udLines, "NETT-OUT": "src=" + snatA}
 	for k, v := range want {
 		if got := h1.waitConsole(t, a1Name, k, time.Second); !strings.HasSuffix(got, k+" "+v) {
 			t.Errorf("a1 on host 1: %q, want %q (VXLAN to a2 on host 2, metadata, source NAT)", got, k+" "+v)
@@ -159,6 +160,10 @@ echo "NETT-OUT $(timeout 5 wget -q -O - http://%s1:8000/ 2>/dev/null)"
 	// From outside, nothing reaches the guests without rules.
 	if out, err := nsFetch(l.out, "http://"+snatA+"/"); err == nil {
 		t.Errorf("outside reached net-a's source NAT address without a rule: %q", out)
+	}
+
+	if t.Failed() {
+		l.dump()
 	}
 
 	// Everything goes: VMs expunged, networks deleted; no namespace, daemon, bridge or tunnel

@@ -363,11 +363,18 @@ func (l *netLab) netState(h *labHost) string {
 func (l *netLab) dumpOnFailure() {
 	t := l.t
 	t.Cleanup(func() {
-		if !t.Failed() {
-			return
+		if t.Failed() {
+			l.dump()
 		}
+	})
+}
+
+// dump logs the lab's kernel state (dumpOnFailure).
+func (l *netLab) dump() {
+	t := l.t
+	{
 		for _, h := range l.hosts {
-			for _, c := range [][]string{{"ip", "-br", "addr"}, {"bridge", "link"}, {"bridge", "fdb", "show"}} {
+			for _, c := range [][]string{{"ip", "-br", "addr"}, {"ip", "-d", "link"}, {"bridge", "link"}, {"bridge", "fdb", "show"}} {
 				out, _ := inNS(h.ns, 5*time.Second, c[0], c[1:]...)
 				t.Logf("%s: %s\n%s", h.name, strings.Join(c, " "), out)
 			}
@@ -381,10 +388,33 @@ func (l *netLab) dumpOnFailure() {
 			if !strings.HasPrefix(e.Name(), "atr-") {
 				continue
 			}
-			for _, c := range [][]string{{"ip", "addr"}, {"ip", "route"}, {"nft", "list", "ruleset"}} {
-				out, _ := inNS(e.Name(), 5*time.Second, c[0], c[1:]...)
+			for _, c := range [][]string{{"ip", "-s", "addr"}, {"ip", "route"}, {"ip", "neigh"}, {"nft", "list", "ruleset"}} {
+				out, _ := l.inRouter(e.Name(), 5*time.Second, c[0], c[1:]...)
 				t.Logf("%s: %s\n%s", e.Name(), strings.Join(c, " "), out)
 			}
 		}
-	})
+		out, _ := inNS(l.out, 5*time.Second, "ip", "neigh")
+		t.Logf("outside: ip neigh\n%s", out)
+	}
+}
+
+// inRouter runs a command in a router namespace. Each lab host's agent runs under `ip netns
+// exec`, in a mount namespace of its own, so the namespace's bind mount under /run/netns is
+// only seen from there: the command enters the mount namespace of an agent that sees it.
+func (l *netLab) inRouter(ns string, timeout time.Duration, name string, args ...string) (string, error) {
+	var out string
+	err := fmt.Errorf("no agent sees %s", ns)
+	for _, h := range l.hosts {
+		if h.agent == nil || h.agent.cmd.Process == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		b, e := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(h.agent.cmd.Process.Pid), "-m", "ip", "netns", "exec", ns, name}, args...)...).CombinedOutput()
+		cancel()
+		if e == nil {
+			return string(b), nil
+		}
+		out, err = string(b), e
+	}
+	return out, err
 }

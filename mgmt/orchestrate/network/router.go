@@ -160,6 +160,11 @@ func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network
 		return s, fmt.Errorf("router of %s: %w", n.Name, err)
 	}
 	s.GuestGateway = netip.PrefixFrom(sn.GW, sn.Bits).String()
+	if o, err := db.GetNetworkOffering(ctx, q, n.NetworkOfferingID); err == nil {
+		s.EgressDefaultAllow = o.EgressDefaultPolicy
+	} else if !errors.Is(err, db.ErrNotFound) {
+		return s, err
+	}
 	if z, err := db.GetZone(ctx, q, n.ZoneID); err == nil {
 		for _, a := range []string{z.DNS1, z.DNS2} {
 			if a != "" {
