@@ -32,7 +32,7 @@ func run() error {
 	flag.IntVar(&o.MySQLPid, "mysql-pid", 0, "the MariaDB server's pid, to tell its CPU use from other processes'")
 	flag.StringVar(&o.Bin, "bin", "bin/atoll", "the atoll binary to run as the API server")
 	flag.StringVar(&o.Dir, "dir", "", "scratch directory (default: a new temporary directory)")
-	flag.StringVar(&o.Only, "only", "", "run only the api, jobs, hosts or vms benchmark")
+	flag.StringVar(&o.Only, "only", "", "run only the api, jobs, hosts, vms, kvm or network benchmark")
 	flag.IntVar(&o.Clients, "clients", 16, "concurrent API clients, one keep-alive connection each")
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "API warm-up, not measured")
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "API measured window")

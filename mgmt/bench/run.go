@@ -73,8 +73,19 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.Only != "" && o.Only != "api" && o.Only != "jobs" && o.Only != "hosts" && o.Only != "vms" && o.Only != "kvm" {
-		return fmt.Errorf("bench: -only %q: want api, jobs, hosts, vms or kvm", o.Only)
+	if o.Only != "" && o.Only != "api" && o.Only != "jobs" && o.Only != "hosts" && o.Only != "vms" && o.Only != "kvm" && o.Only != "network" {
+		return fmt.Errorf("bench: -only %q: want api, jobs, hosts, vms, kvm or network", o.Only)
+	}
+	if o.Only == "network" || o.Only == "" && o.KVM {
+		fmt.Fprintln(o.Log, "== guest networking data plane benchmark")
+		r, err := RunNetwork(ctx, o.Log)
+		if err != nil {
+			return fmt.Errorf("network benchmark: %w", err)
+		}
+		o.reportNetwork(r)
+		if o.Only == "network" {
+			return nil
+		}
 	}
 	if o.Only == "kvm" || o.Only == "" && o.KVM {
 		fmt.Fprintln(o.Log, "== KVM benchmark")
