@@ -59,18 +59,21 @@ func nicIP(vm map[string]any) string {
 }
 
 // serveSource runs, in namespace ns, an HTTP server on addr answering "src=<client address>"
-// (what the outside sees of a guest's connection: its source NAT address).
-func serveSource(t *testing.T, ns, addr string) {
+// (what the outside sees of a guest's connection: its source NAT address). It appends
+// "<unix ms> <client address>" to the file it returns for every request.
+func serveSource(t *testing.T, ns, addr string) (log string) {
 	t.Helper()
-	prog := `import http.server,sys
+	log = filepath.Join(t.TempDir(), "requests")
+	prog := `import http.server,sys,time
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         b=("src=%s\n" % self.client_address[0]).encode()
         self.send_response(200); self.send_header("Content-Length",str(len(b))); self.end_headers(); self.wfile.write(b)
+        with open(sys.argv[2],"a") as f: f.write("%d %s\n" % (time.time()*1000, self.client_address[0]))
     def log_message(self,*a): pass
 h,p=sys.argv[1].rsplit(":",1)
-http.server.HTTPServer((h,int(p)),H).serve_forever()`
-	cmd := exec.Command("ip", "netns", "exec", ns, "python3", "-c", prog, addr)
+http.server.ThreadingHTTPServer((h,int(p)),H).serve_forever()`
+	cmd := exec.Command("ip", "netns", "exec", ns, "python3", "-c", prog, addr, log)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -80,6 +83,7 @@ http.server.HTTPServer((h,int(p)),H).serve_forever()`
 		out, err := inNS(ns, 3*time.Second, "python3", "-c", "import urllib.request,sys;print(urllib.request.urlopen(sys.argv[1],timeout=2).read().decode())", "http://"+addr+"/")
 		return err == nil && strings.HasPrefix(out, "src="), out
 	})
+	return log
 }
 
 // nsFetch GETs url from inside namespace ns (python3, 3 s timeout) and answers the body.
@@ -194,4 +198,87 @@ echo "NETT-OUT $(timeout 5 wget -q -O - http://%s1:8000/ 2>/dev/null)"
 		}
 		return len(left) == 0, strings.Join(left, ", ")
 	})
+}
+
+// requestsFrom answers the times (Unix ms) of the requests the source server saw from src.
+func requestsFrom(log, src string) []int64 {
+	var out []int64
+	for _, line := range strings.Split(readFile(log), "\n") {
+		var ms int64
+		var from string
+		if _, err := fmt.Sscanf(line, "%d %s", &ms, &from); err == nil && from == src {
+			out = append(out, ms)
+		}
+	}
+	return out
+}
+
+// TestNetRouterFailover kills the host that runs an isolated network's router (its agent
+// SIGKILLed and its links cut, so that it neither pings nor forwards): the management server
+// finds the host Down and moves the router to the other host, where the guest's traffic
+// leaves by the same public address again. The time from the kill to the first request the
+// outside sees again is logged (the bench quotes it).
+func TestNetRouterFailover(t *testing.T) {
+	l := startNetLab(t, 2)
+	l.dumpOnFailure()
+	reqs := serveSource(t, l.out, labPublic+"1:8000")
+	l.account("tenant-f")
+	net := l.isolatedNetwork("net-f", "tenant-f")
+	netID := net["id"].(string)
+	// The guest asks the outside for a page every half second, for ever.
+	script := fmt.Sprintf(`#!/bin/sh
+(while true; do timeout 2 wget -q -O /dev/null http://%s1:8000/ 2>/dev/null; sleep 0.5; done) </dev/null >/dev/null 2>&1 &
+echo NETT-LOOP
+`, labPublic)
+	// The first VM places the router; put the guest on the other host.
+	r0 := func() map[string]any {
+		return api.First(l.do("listRouters", map[string]string{"networkid": netID, "listall": "true"}), "router")
+	}
+	var guestHost *labHost
+	for _, h := range l.hosts {
+		// Routers go to the host with the fewest, the first added among equals: host 1.
+		if h != l.hosts[0] {
+			guestHost = h
+		}
+	}
+	vm := l.deploy("f1", "tenant-f", netID, guestHost, script)
+	guestHost.waitConsole(t, vm["instancename"].(string), "NETT-LOOP", 3*time.Minute)
+	r := r0()
+	snat := r["publicip"].(string)
+	var routerHost *labHost
+	for _, h := range l.hosts {
+		if h.id == r["hostid"] {
+			routerHost = h
+		}
+	}
+	if routerHost == nil || routerHost == guestHost {
+		t.Fatalf("router on %v, guest on %s: want them apart", r["hostname"], guestHost.name)
+	}
+	waitFor(t, "the guest's requests through "+snat, time.Minute, func() (bool, string) {
+		n := len(requestsFrom(reqs, snat))
+		return n >= 2, fmt.Sprint(n, " requests")
+	})
+
+	// The router's host dies.
+	killed := time.Now()
+	routerHost.agent.stop(syscall.SIGKILL)
+	for _, dev := range []string{"eth0", "eth1"} {
+		ip(t, "-n", routerHost.ns, "link", "del", dev)
+	}
+	var back time.Duration
+	waitFor(t, "the guest's traffic leaving by "+snat+" again", 2*time.Minute, func() (bool, string) {
+		for _, ms := range requestsFrom(reqs, snat) {
+			if at := time.UnixMilli(ms); at.After(killed.Add(500 * time.Millisecond)) {
+				back = at.Sub(killed)
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(r0()["hostname"], " ", r0()["state"])
+	})
+	moved := r0()
+	if moved["hostid"] != guestHost.id || moved["state"] != "Running" || moved["publicip"] != snat {
+		t.Errorf("router after its host died: on %v, %v, public ip %v; want Running on %s with %s", moved["hostname"], moved["state"],
+			moved["publicip"], guestHost.name, snat)
+	}
+	t.Logf("router failover (host killed to the public address answering again): %.1f s (ping.interval 2 s, ping.timeout 3)", back.Seconds())
 }

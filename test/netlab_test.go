@@ -49,6 +49,7 @@ type netLab struct {
 	dir     string
 	hosts   []*labHost
 	tmpl    string // the tiny template's id
+	netRoot string // the hosts' network state directories' parent
 }
 
 // labHost is one host of a netLab.
@@ -343,18 +344,26 @@ func (h *labHost) waitConsole(t *testing.T, instance, marker string, max time.Du
 }
 
 // netState is a host's --network-state-dir: outside the test's private temporary directory,
-// because dnsmasq drops to nobody and must traverse every parent of its files.
+// because dnsmasq drops to nobody and must traverse every parent of its files. The daemons
+// of a host killed by a test (its dnsmasq and haproxy outlive its agent) are stopped at the
+// end by their command lines, which name this directory.
 func (l *netLab) netState(h *labHost) string {
 	t := l.t
-	d, err := os.MkdirTemp("", "atoll-netlab-")
-	if err != nil {
-		t.Fatal(err)
+	if l.netRoot == "" {
+		d, err := os.MkdirTemp("", "atoll-netlab-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		l.netRoot = d
+		t.Cleanup(func() {
+			exec.Command("pkill", "-KILL", "-f", d).Run()
+			os.RemoveAll(d)
+		})
 	}
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return filepath.Join(d, h.name)
+	return filepath.Join(l.netRoot, h.name)
 }
 
 // dumpOnFailure logs, when the test has failed, what a person would look at first: each
