@@ -361,6 +361,17 @@ func (l *netLab) netState(h *labHost) string {
 		t.Cleanup(func() {
 			exec.Command("pkill", "-KILL", "-f", d).Run()
 			os.RemoveAll(d)
+			// The agents pinned their router namespaces in their own mount namespaces (they
+			// run under ip netns exec), gone with them: what is left under /run/netns is
+			// a plain file, not a namespace.
+			entries, _ := os.ReadDir("/run/netns")
+			for _, e := range entries {
+				p := filepath.Join("/run/netns", e.Name())
+				var st syscall.Statfs_t
+				if strings.HasPrefix(e.Name(), "atr-") && syscall.Statfs(p, &st) == nil && st.Type != 0x6e736673 {
+					os.Remove(p)
+				}
+			}
 		})
 	}
 	return filepath.Join(l.netRoot, h.name)
