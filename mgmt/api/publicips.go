@@ -326,8 +326,18 @@ func (c *Call) renderPublicIPs(list []*db.PublicAddress) ([]any, error) {
 			}
 		}
 	}
-	if err := c.attachTags("PublicIpAddress", ids, maps); err != nil {
+	// Tags as {key, value} only: Ansible's cs_ip_address finds an address by comparing the
+	// dicts it wants with these for equality (API-COMPAT.md 1.8).
+	tags, err := db.TagsFor(c.Ctx, c.S.DB.Read(), "PublicIpAddress", ids)
+	if err != nil {
 		return nil, err
+	}
+	for i, m := range maps {
+		kv := make([]any, 0, len(tags[ids[i]]))
+		for _, t := range tags[ids[i]] {
+			kv = append(kv, map[string]any{"key": t.Key, "value": t.Value})
+		}
+		m["tags"] = kv
 	}
 	items := make([]any, len(maps))
 	for i, m := range maps {
