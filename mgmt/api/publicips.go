@@ -100,11 +100,15 @@ func associateIPStart(c *Call) (any, error) {
 	if b, _ := c.P.Bool("isportable"); b {
 		return nil, ErrParam("Portable IP addresses are not supported (isportable)")
 	}
-	owner, err := c.ownerForCreate(c.S.DB.Read())
-	if err != nil {
-		return nil, err
+	spec := network.AssociateSpec{NetworkID: c.lowerID("networkid"), ZoneID: c.lowerID("zoneid")}
+	if c.P.Has("account") || c.P.Has("domainid") || spec.NetworkID == "" {
+		// Without them, the owner is the network's (AssociateIPAddrCmd.getEntityOwnerId).
+		owner, err := c.ownerForCreate(c.S.DB.Read())
+		if err != nil {
+			return nil, err
+		}
+		spec.Owner = owner
 	}
-	spec := network.AssociateSpec{Owner: owner, NetworkID: c.lowerID("networkid"), ZoneID: c.lowerID("zoneid")}
 	if v := strings.TrimSpace(c.P.String("ipaddress")); v != "" {
 		a, err := netip.ParseAddr(v)
 		if err != nil || !a.Is4() {

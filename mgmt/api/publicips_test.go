@@ -222,3 +222,21 @@ func publicIPRules(t *testing.T, mysql bool) {
 		t.Fatalf("tags outlived their address")
 	}
 }
+
+// An admin associating an address to a tenant's network without account and domainid gives
+// it to the network's owner, as CloudStack does (AssociateIPAddrCmd.getEntityOwnerId).
+func TestAssociateIPOwnerIsTheNetworks(t *testing.T) {
+	v := newVMEnv(t, false)
+	ip := mgmttest.DoAsync(t, v.Admin, "associateIpAddress", map[string]string{"networkid": v.network})["ipaddress"].(map[string]any)
+	topoWant(t, "admin's association", ip, "account", "vmuser", "associatednetworkid", v.network)
+	// The network was Allocated (no VM yet): its first address becomes its source NAT address.
+	topoWant(t, "first address", ip, "issourcenat", true)
+	wantFail(t, v.tenant, "disassociateIpAddress", map[string]string{"id": ip["id"].(string)}, 431, "source nat")
+	other, _ := tenant(t, v.Env, "outsider", "0", "")
+	wantFail(t, other, "associateIpAddress", map[string]string{"networkid": v.network}, 531)
+	// The first VM implements the network without taking a second source NAT address.
+	v.deploy(t, v.tenant, map[string]string{"name": "after", "networkids": v.network})
+	if k := topoInt(t, v.Env, "SELECT COUNT(*) FROM public_ips WHERE network_id = ? AND source_nat = 1", v.network); k != 1 {
+		t.Fatalf("%d source NAT addresses", k)
+	}
+}

@@ -48,11 +48,11 @@ func PublicIPForCaller(ctx context.Context, q db.Querier, caller *iam.Caller, id
 	return p, nil
 }
 
-// AssociateSpec is what associateIpAddress asks for: the owner (resolved by the caller), a
-// network or a zone, and optionally one address.
+// AssociateSpec is what associateIpAddress asks for: the owner (resolved by the caller, or the
+// network's), a network or a zone, and optionally one address.
 type AssociateSpec struct {
-	Owner      *db.Account
-	NetworkID  string // lower-case; "" takes the owner's one Isolated network with source NAT in ZoneID
+	Owner      *db.Account // nil: the network's owner
+	NetworkID  string      // lower-case; "" takes the owner's one Isolated network with source NAT in ZoneID
 	ZoneID     string
 	Address    string
 	ForDisplay *bool
@@ -70,6 +70,11 @@ func Associate(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, sp
 			return err
 		}
 		owner := spec.Owner
+		if owner == nil {
+			if owner, err = db.GetAccount(ctx, tx, n.AccountID); err != nil {
+				return err
+			}
+		}
 		if n.AccountID != owner.ID {
 			return orchestrate.ErrDenied("Account %s does not have permission to use network %s", owner.Name, n.Name)
 		}
