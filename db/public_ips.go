@@ -204,7 +204,10 @@ func LockPublicAddress(ctx context.Context, q Querier, id string) error {
 	if err != nil {
 		return fmt.Errorf("db: lock public ip: %w", err)
 	}
-	return expectOne(res)
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // SetPublicAddressState moves an address from one state to another.

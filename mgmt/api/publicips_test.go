@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -238,5 +241,46 @@ func TestAssociateIPOwnerIsTheNetworks(t *testing.T) {
 	v.deploy(t, v.tenant, map[string]string{"name": "after", "networkids": v.network})
 	if k := topoInt(t, v.Env, "SELECT COUNT(*) FROM public_ips WHERE network_id = ? AND source_nat = 1", v.network); k != 1 {
 		t.Fatalf("%d source NAT addresses", k)
+	}
+}
+
+// Port forwarding rules created at once for one public port range: exactly one is made, the
+// others are refused with CloudStack's conflict (the address's row serialises them), on SQLite
+// and on MariaDB.
+func TestPortForwardingRace(t *testing.T) { portForwardingRace(t, false) }
+
+func TestPortForwardingRaceOnMariaDB(t *testing.T) {
+	mgmttest.MySQLBase(t)
+	portForwardingRace(t, true)
+}
+
+func portForwardingRace(t *testing.T, mysql bool) {
+	v := newVMEnv(t, mysql)
+	vm := v.deploy(t, v.tenant, map[string]string{"name": "race", "networkids": v.network})
+	ip := mgmttest.DoAsync(t, v.tenant, "associateIpAddress", map[string]string{"networkid": v.network})["ipaddress"].(map[string]any)
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			_, err := v.tenant.Do(context.Background(), "createPortForwardingRule", map[string]string{"ipaddressid": ip["id"].(string),
+				"protocol": "tcp", "publicport": fmt.Sprint(1000 + i), "publicendport": fmt.Sprint(1100 + i), "privateport": fmt.Sprint(1000 + i),
+				"privateendport": fmt.Sprint(1100 + i), "virtualmachineid": vm["id"].(string), "openfirewall": "false"})
+			errs <- err
+		}(i)
+	}
+	made := 0
+	for i := 0; i < n; i++ {
+		err := <-errs
+		var ce *api.ClientError
+		switch {
+		case err == nil:
+			made++
+		case errors.As(err, &ce) && ce.Status == 537:
+		default:
+			t.Errorf("createPortForwardingRule: %v", err)
+		}
+	}
+	if k := topoInt(t, v.Env, "SELECT COUNT(*) FROM firewall_rules WHERE ip_id = ?", ip["id"]); made != 1 || k != 1 {
+		t.Fatalf("%d rules made (%d rows) from %d overlapping requests, want 1", made, k, n)
 	}
 }

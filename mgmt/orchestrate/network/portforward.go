@@ -124,11 +124,11 @@ func UpdatePortForwarding(ctx context.Context, d *orchestrate.Deps, a orchestrat
 		if u.CustomID != "" && u.CustomID != r.ID {
 			return orchestrate.ErrParam("customid cannot be changed on a port forwarding rule")
 		}
-		p, err := db.GetPublicAddress(ctx, tx, r.IPID)
-		if err != nil {
+		if err := db.LockPublicAddress(ctx, tx, r.IPID); err != nil {
 			return err
 		}
-		if err := db.LockPublicAddress(ctx, tx, p.ID); err != nil {
+		p, err := db.GetPublicAddress(ctx, tx, r.IPID)
+		if err != nil {
 			return err
 		}
 		if u.DestStartPort != -1 {
@@ -194,11 +194,12 @@ func UpdatePortForwarding(ctx context.Context, d *orchestrate.Deps, a orchestrat
 func EnableStaticNAT(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, ipID, vmID, vmIP, networkID string) error {
 	var applyNet string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
-		p, err := PublicIPForCaller(ctx, tx, a.Caller, ipID, true)
-		if err != nil {
+		// Lock first, then read: what is read is what the lock holder last committed.
+		if err := db.LockPublicAddress(ctx, tx, ipID); err != nil && !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
-		if err := db.LockPublicAddress(ctx, tx, p.ID); err != nil {
+		p, err := PublicIPForCaller(ctx, tx, a.Caller, ipID, true)
+		if err != nil {
 			return err
 		}
 		if p.State != db.IPAllocated {

@@ -192,9 +192,14 @@ func CreateRule(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, s
 	return ruleID, jobID, err
 }
 
-// ruleIP loads and locks the public IP a rule is on, with the caller's access checked.
+// ruleIP locks and loads the public IP a rule is on, with the caller's access checked.
 func ruleIP(ctx context.Context, tx db.Tx, a orchestrate.Actor, id, what string) (*db.PublicAddress, error) {
-	p, err := db.GetPublicAddress(ctx, tx, id)
+	// Lock first, then read: what is read is what the lock holder last committed.
+	err := db.LockPublicAddress(ctx, tx, id)
+	var p *db.PublicAddress
+	if err == nil {
+		p, err = db.GetPublicAddress(ctx, tx, id)
+	}
 	if errors.Is(err, db.ErrNotFound) || err == nil && p.State == db.IPFree {
 		if what == "port forwarding" {
 			return nil, orchestrate.ErrParam("Unable to create port forwarding rule; ip id=%s doesn't exist in the system", id)
@@ -205,9 +210,6 @@ func ruleIP(ctx context.Context, tx db.Tx, a orchestrate.Actor, id, what string)
 		return nil, err
 	}
 	if _, err := PublicIPForCaller(ctx, tx, a.Caller, p.ID, true); err != nil {
-		return nil, err
-	}
-	if err := db.LockPublicAddress(ctx, tx, p.ID); err != nil {
 		return nil, err
 	}
 	return p, nil
