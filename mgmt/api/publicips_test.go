@@ -189,6 +189,21 @@ func publicIPRules(t *testing.T, mysql bool) {
 	}
 	wantFail(t, u, "deleteFirewallRule", map[string]string{"id": pfID}, 431)
 
+	// Unknown ids: 431, nothing made.
+	before = rules()
+	unknown := "0b5d8d3c-0000-4000-8000-00000000abcd"
+	wantFail(t, u, "createFirewallRule", map[string]string{"ipaddressid": unknown, "protocol": "tcp", "startport": "1"}, 431, "IP address")
+	wantFail(t, u, "createPortForwardingRule", map[string]string{"ipaddressid": unknown, "protocol": "tcp", "publicport": "5",
+		"privateport": "5", "virtualmachineid": vm1ID}, 431, unknown)
+	wantFail(t, u, "createPortForwardingRule", map[string]string{"ipaddressid": ipID, "protocol": "tcp", "publicport": "5",
+		"privateport": "5", "virtualmachineid": unknown}, 431, "virtualmachineid")
+	wantFail(t, u, "enableStaticNat", map[string]string{"ipaddressid": unknown, "virtualmachineid": vm1ID}, 431)
+	wantFail(t, u, "deletePortForwardingRule", map[string]string{"id": unknown}, 431)
+	wantFail(t, u, "createEgressFirewallRule", map[string]string{"networkid": unknown, "protocol": "tcp"}, 431)
+	if rules() != before {
+		t.Fatalf("refused rules left rows")
+	}
+
 	// Egress rules: per network, source CIDR defaulting to the network's.
 	n := topoItems(t, mgmttest.Do(t, u, "listNetworks", map[string]string{"id": v.network}), "network")[0]
 	eg := mgmttest.DoAsync(t, u, "createEgressFirewallRule", map[string]string{"networkid": v.network, "protocol": "tcp",

@@ -175,9 +175,9 @@ func CheckRestart(n *db.Network) error {
 
 // Restart re-implements the management side of a network (restartNetwork's job; Atoll has no
 // network elements on hosts yet): the network gets back whatever it lacks of its VNI and
-// source NAT address, and restartrequired clears.
+// source NAT address, and restartrequired clears; then its rules are applied again.
 func Restart(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
-	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		n, err := ForCaller(ctx, tx, a.Caller, id, true)
 		if err != nil {
 			return err
@@ -203,6 +203,10 @@ func Restart(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 		}
 		return orchestrate.Event(ctx, tx, a, "NETWORK.RESTART", "Restarting network "+n.Name, "Network", n.ID)
 	})
+	if err != nil {
+		return err
+	}
+	return ApplyRules(ctx, d, id) // CloudStack's restart reapplies the network's rules
 }
 
 // VnetHeld reports whether an Implemented network still holds its VNI's allocation row.
