@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/api"
 	"github.com/atollcloud/atoll/mgmt/mgmttest"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 )
 
 // Public IPs and the rules on them, as CloudStack answers them (requests in, responses out),
@@ -151,6 +153,19 @@ func publicIPRules(t *testing.T, mysql bool) {
 	}
 	wantFail(t, u, "createPortForwardingRule", map[string]string{"ipaddressid": ip2ID, "protocol": "tcp", "publicport": "80",
 		"privateport": "80", "virtualmachineid": vm1ID}, 431, "has static nat enabled")
+	// What ApplyRules will hand the router.
+	nw, err := db.GetNetwork(context.Background(), v.Server.DB.SQL, v.network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := network.Rules(context.Background(), v.Server.DB.SQL, nw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.PortForwards) != 2 || len(rs.Ingress) != 0 || len(rs.Egress) != 0 || rs.SourceNAT != snat[0]["ipaddress"] ||
+		len(rs.StaticNAT) != 1 || rs.StaticNAT[0].Guest != vm1IP || len(rs.PublicAddress) != 3 || rs.EgressAllow != topoItems(t, mgmttest.Do(t, u, "listNetworks", map[string]string{"id": v.network}), "network")[0]["egressdefaultpolicy"] {
+		t.Fatalf("rule set: %+v", rs)
+	}
 	wantFail(t, u, "disableStaticNat", map[string]string{"ipaddressid": ipID}, 431, "not associated with any vm")
 	mgmttest.DoAsync(t, u, "disableStaticNat", map[string]string{"ipaddressid": ip2ID})
 	topoWant(t, "static NAT off", ips(map[string]string{"id": ip2ID})[0], "isstaticnat", false)
