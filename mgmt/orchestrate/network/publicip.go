@@ -196,7 +196,13 @@ func CheckDisassociate(p *db.PublicAddress) error {
 // its owner's public_ip count. An address already released is done.
 func Disassociate(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
 	var networkID string
+	done := false
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
+		done = false
+		if p, err := db.GetPublicAddress(ctx, tx, id); errors.Is(err, db.ErrNotFound) || err == nil && p.State == db.IPFree {
+			done = true // released by an earlier run of this job
+			return nil
+		}
 		p, err := PublicIPForCaller(ctx, tx, a.Caller, id, true)
 		if err != nil {
 			return err
@@ -218,11 +224,7 @@ func Disassociate(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor,
 		}
 		return nil
 	})
-	var oe *orchestrate.Error
-	if errors.As(err, &oe) && oe.Code == orchestrate.CodeParam && strings.HasPrefix(oe.Text, "Unable to find ip address") {
-		return nil // released by an earlier run of this job
-	}
-	if err != nil {
+	if err != nil || done {
 		return err
 	}
 	if networkID != "" {
