@@ -40,10 +40,10 @@ func PublicIPForCaller(ctx context.Context, q db.Querier, caller *iam.Caller, id
 		if !write && caller.IsRootAdmin() {
 			return p, nil
 		}
-		return nil, orchestrate.ErrDenied("Account %s does not have permission to access IP address %s", caller.User.AccountName, p.Address)
+		return nil, orchestrate.ErrDenied("Account %s does not have permission to access IP address %s", caller.User.AccountName, id)
 	}
 	if !caller.CanManageAccount(p.AccountID, p.DomainPath) {
-		return nil, orchestrate.ErrDenied("Account %s does not have permission to access IP address %s", caller.User.AccountName, p.Address)
+		return nil, orchestrate.ErrDenied("Account %s does not have permission to access IP address %s", caller.User.AccountName, id)
 	}
 	return p, nil
 }
