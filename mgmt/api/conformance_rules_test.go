@@ -19,9 +19,11 @@ func (tr *tour) publicIPs(c *api.Client, net, zone, vmID, vm2ID string) {
 	tr.do(c, "listPortForwardingRules", map[string]string{"ipaddressid": ip})
 	fw := id(tr.do(c, "createFirewallRule", map[string]string{"ipaddressid": ip, "protocol": "icmp", "icmptype": "8", "icmpcode": "0"}), "firewallrule")
 	tr.do(c, "createTags", map[string]string{"resourcetype": "FirewallRule", "resourceids": fw, "tags[0].key": "svc", "tags[0].value": "ping"})
+	tr.do(c, "updateFirewallRule", map[string]string{"id": fw, "fordisplay": "false"})
 	tr.do(c, "listFirewallRules", map[string]string{"ipaddressid": ip})
 	eg := id(tr.do(c, "createEgressFirewallRule", map[string]string{"networkid": net, "protocol": "udp", "startport": "53",
 		"destcidrlist": "192.0.2.53/32"}), "firewallrule")
+	tr.do(c, "updateEgressFirewallRule", map[string]string{"id": eg, "fordisplay": "true"})
 	tr.do(c, "listEgressFirewallRules", map[string]string{"networkid": net})
 	tr.do(c, "enableStaticNat", map[string]string{"ipaddressid": ip2, "virtualmachineid": vmID})
 	tr.do(c, "listPublicIpAddresses", map[string]string{"isstaticnat": "true"})

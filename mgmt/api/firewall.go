@@ -53,6 +53,25 @@ func registerFirewall(s *Server) {
 			Handler:     func(c *Call) (any, error) { return c.deleteRuleStart(db.PurposeFirewall, traffic) },
 			Job:         func(c *Call, j *db.Job) (any, error) { return c.deleteRuleJob(j, db.PurposeFirewall, traffic) }})
 	}
+	for _, d := range []struct{ name, traffic string }{{"updateFirewallRule", db.TrafficIngress}, {"updateEgressFirewallRule", db.TrafficEgress}} {
+		traffic := d.traffic
+		s.Reg.Add(&Command{Name: d.name, Response: firewallResponse, Roles: AllRoles, Async: true, ResponseKey: "firewallrule",
+			Description: "Updates firewall rule ",
+			Params: []Param{{Name: "id", Type: TUUID, Required: true, Description: "the ID of the firewall rule"},
+				{Name: "fordisplay", Type: TBool, Description: "an optional field, whether to the display the rule to the end user or not"},
+				{Name: "customid", Type: TString, Description: "an optional field, in case you want to set a custom id to the resource. Allowed to Root Admins only"}},
+			Handler: func(c *Call) (any, error) { return c.updateRuleStart(traffic) },
+			Job: func(c *Call, j *db.Job) (any, error) {
+				var disp *bool
+				if b, ok := c.P.Bool("fordisplay"); ok {
+					disp = &b
+				}
+				if err := network.UpdateRuleDisplay(c.Ctx, c.deps(), c.actor(), j.InstanceID, traffic, disp, c.P.String("customid")); err != nil {
+					return nil, err
+				}
+				return c.ruleObject(j.InstanceID)
+			}})
+	}
 	s.Reg.Add(&Command{Name: "listFirewallRules", Response: firewallResponse, Roles: AllRoles, List: true, ResponseKey: "firewallrule",
 		Description: "Lists all firewall rules for an IP address.", Params: listParams,
 		Handler: func(c *Call) (any, error) { return c.listRules(db.PurposeFirewall, db.TrafficIngress) }})
@@ -144,6 +163,17 @@ func (c *Call) deleteRuleStart(purpose, traffic string) (any, error) {
 	r, err := network.RuleForCaller(c.Ctx, c.S.DB.Read(), c.actor(), c.lowerID("id"), purpose, traffic)
 	if err != nil {
 		return nil, err
+	}
+	return c.StartJob(network.RuleJobType, r.ID)
+}
+
+func (c *Call) updateRuleStart(traffic string) (any, error) {
+	r, err := network.RuleForCaller(c.Ctx, c.S.DB.Read(), c.actor(), c.lowerID("id"), db.PurposeFirewall, traffic)
+	if err != nil {
+		return nil, err
+	}
+	if v := c.P.String("customid"); v != "" && v != r.ID {
+		return nil, ErrParam("customid cannot be changed on a firewall rule")
 	}
 	return c.StartJob(network.RuleJobType, r.ID)
 }

@@ -188,6 +188,12 @@ func publicIPRules(t *testing.T, mysql bool) {
 	fw := mgmttest.DoAsync(t, u, "createFirewallRule", map[string]string{"ipaddressid": ipID, "protocol": "tcp", "startport": "80",
 		"endport": "81", "cidrlist": "10.0.0.0/8,192.0.2.0/24"})["firewallrule"].(map[string]any)
 	topoWant(t, "firewall rule", fw, "state", "Active", "startport", 80, "endport", 81, "cidrlist", "10.0.0.0/8,192.0.2.0/24", "ipaddress", addr)
+	upd := mgmttest.DoAsync(t, u, "updateFirewallRule", map[string]string{"id": fw["id"].(string), "fordisplay": "false"})["firewallrule"].(map[string]any)
+	topoWant(t, "updated firewall rule", upd, "fordisplay", false, "startport", 80)
+	if l := topoItems(t, mgmttest.Do(t, u, "listFirewallRules", map[string]string{"ipaddressid": ipID, "fordisplay": "true"}), "firewallrule"); len(l) != 0 {
+		t.Fatalf("fordisplay=true lists a hidden rule: %v", l)
+	}
+	wantFail(t, u, "updateEgressFirewallRule", map[string]string{"id": fw["id"].(string)}, 431)
 	icmp := mgmttest.DoAsync(t, u, "createFirewallRule", map[string]string{"ipaddressid": ipID, "protocol": "icmp"})["firewallrule"].(map[string]any)
 	topoWant(t, "icmp rule", icmp, "icmptype", -1, "icmpcode", -1)
 	wantFail(t, u, "createFirewallRule", map[string]string{"ipaddressid": ipID, "protocol": "icmp"}, 431, "conflicts with existing rule")
@@ -236,7 +242,7 @@ func publicIPRules(t *testing.T, mysql bool) {
 	}
 
 	// updatePortForwardingRule moves the rule to another VM.
-	upd := mgmttest.DoAsync(t, u, "updatePortForwardingRule", map[string]string{"id": pfID, "virtualmachineid": vm2ID})["portforwardingrule"].(map[string]any)
+	upd = mgmttest.DoAsync(t, u, "updatePortForwardingRule", map[string]string{"id": pfID, "virtualmachineid": vm2ID})["portforwardingrule"].(map[string]any)
 	topoWant(t, "updated rule", upd, "virtualmachineid", vm2ID, "state", "Active")
 	upd = mgmttest.DoAsync(t, a, "updateIpAddress", map[string]string{"id": ipID, "fordisplay": "false"})["ipaddress"].(map[string]any)
 	topoWant(t, "updated address", upd, "fordisplay", false)

@@ -445,3 +445,25 @@ func RevokeRule(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, i
 	}
 	return ApplyRules(ctx, d, networkID)
 }
+
+// UpdateRuleDisplay is updateFirewallRule's and updateEgressFirewallRule's job: fordisplay.
+// customid is refused: rules keep their ids.
+func UpdateRuleDisplay(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, traffic string, display *bool, customID string) error {
+	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+		r, err := RuleForCaller(ctx, tx, a, id, db.PurposeFirewall, traffic)
+		if err != nil {
+			return err
+		}
+		if customID != "" && customID != r.ID {
+			return orchestrate.ErrParam("customid cannot be changed on a firewall rule")
+		}
+		if display == nil || *display == r.ForDisplay {
+			return nil
+		}
+		r.ForDisplay = *display
+		if err := db.UpdateRule(ctx, tx, r); err != nil {
+			return err
+		}
+		return orchestrate.Event(ctx, tx, a, "FIREWALL.UPDATE", "Updating firewall rule "+r.ID, RuleJobType, r.ID)
+	})
+}
