@@ -420,7 +420,7 @@ func ListNetworkPublicIPs(ctx context.Context, q Querier, networkID string) ([]*
 // FreePublicIP returns an address to the Free pool (conditional on its version).
 func FreePublicIP(ctx context.Context, q Querier, p *PublicIP) error {
 	res, err := q.ExecContext(ctx, `UPDATE public_ips SET state = 'Free', account_id = NULL, domain_id = NULL, network_id = NULL, vpc_id = NULL,
-		source_nat = 0, allocated = NULL, version = version + 1 WHERE id = ? AND version = ?`, p.ID, p.Version)
+		source_nat = 0, vm_id = NULL, vm_ip = NULL, for_display = 1, allocated = NULL, version = version + 1 WHERE id = ? AND version = ?`, p.ID, p.Version)
 	if err != nil {
 		return fmt.Errorf("db: free public ip: %w", err)
 	}

@@ -66,6 +66,8 @@ var refCorrections = map[string]refCorrection{
 	"createVlanIpRange":  {ObjectKey: "vlan", Proof: "CreateVlanIpRangeCmd: vlanResponse.setObjectName(\"vlan\")"},
 	"createSSHKeyPair":   {ObjectKey: "keypair", Proof: "CreateSSHKeyPairCmd: response.setObjectName(\"keypair\")"},
 	"registerSSHKeyPair": {ObjectKey: "keypair", Proof: "RegisterSSHKeyPairCmd: response.setObjectName(\"keypair\")"},
+	"associateIpAddress": {ObjectKey: "ipaddress", Proof: "ApiResponseHelper.createIPAddressResponse: ipResponse.setObjectName(\"ipaddress\"); Ansible's cs_ip_address polls the key ipaddress"},
+	"updateIpAddress":    {ObjectKey: "ipaddress", Proof: "UpdateIPAddrCmd answers ApiResponseHelper.createIPAddressResponse: setObjectName(\"ipaddress\")"},
 	"scaleVirtualMachine": {FieldsOf: "deployVirtualMachine", ObjectKey: "virtualmachine",
 		Proof: "ScaleVMCmd.execute answers the scaled VM's UserVmResponse, not a SuccessResponse"},
 	"addTrafficType": {Fields: trafficTypeFields, ObjectKey: "traffictype",

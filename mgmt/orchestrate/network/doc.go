@@ -11,6 +11,10 @@
 //     the capacity and resource counts that go with them;
 //   - IP ranges: CreateRange and DeleteRange (public ranges and a Basic zone's guest ranges),
 //     with CheckRangeFits, SyncIPCapacity and RemoveRange;
+//   - public IPs of Isolated networks (publicip.go): Associate, Disassociate, UpdateIP;
+//     static NAT and port forwarding (portforward.go); ingress, egress and port forwarding
+//     rules (rules.go: CreateRule, RevokeRule, and ApplyRules, the one step every rule job
+//     takes to program the network's router, which for now only moves the rows' states);
 //   - physical networks: CreatePhysical (with its default providers), UpdatePhysical (its
 //     VLAN/VNI ranges), DeletePhysical, and their traffic types.
 //

@@ -147,17 +147,24 @@ func AllocateResources(ctx context.Context, d *orchestrate.Deps, tx db.Tx, n *db
 }
 
 // ReleaseResources returns n's VNI and public addresses (with their capacity and the account's
-// public_ip count) and clears its broadcast URI; it does not write n's row.
+// public_ip count; an Isolated network's associated addresses with their rules) and clears its
+// broadcast URI; it does not write n's row.
 func ReleaseResources(ctx context.Context, d *orchestrate.Deps, tx db.Tx, n *db.Network) error {
 	ips, err := db.ListNetworkPublicIPs(ctx, tx, n.ID)
 	if err != nil {
 		return err
 	}
+	if err := db.DeleteNetworkRules(ctx, tx, n.ID); err != nil {
+		return err
+	}
 	for _, p := range ips {
-		if !p.SourceNAT {
+		if !p.SourceNAT && n.GuestType != db.GuestIsolated {
 			continue // a Shared network's NIC addresses go with their NICs
 		}
 		if err := db.FreePublicIP(ctx, tx, p); err != nil {
+			return err
+		}
+		if err := db.DeleteTagsOf(ctx, tx, "PublicIpAddress", p.ID); err != nil {
 			return err
 		}
 		if err := d.Ledger.ReleaseCount(ctx, tx, db.CapPublicIP, p.ZoneID, 1); err != nil {

@@ -226,18 +226,15 @@ func Restart(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 		return err
 	}
 	r, err := db.NetworkRouter(ctx, d.DB.Read(), id)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && r.HostID == "") {
-		return nil // no router, or one its first VM has not placed yet
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
-	if cleanup {
+	if cleanup && err == nil && r.HostID != "" {
 		if err := RemoveRouter(ctx, d, r, ""); err != nil {
 			return orchestrate.ErrInternal("Unable to clean up the router of network %s: %s", r.NetworkName, d.Cause(err))
 		}
 	}
-	return SyncRouter(ctx, d, id)
+	return ApplyRules(ctx, d, id) // the router, once placed, is applied again with the network's rules
 }
 
 // VnetHeld reports whether an Implemented network still holds its VNI's allocation row.

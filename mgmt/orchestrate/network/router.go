@@ -151,6 +151,67 @@ func syncRouter(ctx context.Context, d *orchestrate.Deps, networkID string) erro
 	return nil
 }
 
+// syncPlacedRouter applies a network's router on its host when it has been placed (and is
+// not waiting for a move: the watcher moves it); a network without one needs nothing.
+func syncPlacedRouter(ctx context.Context, d *orchestrate.Deps, networkID string) error {
+	r, err := db.NetworkRouter(ctx, d.DB.Read(), networkID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && r.HostID == "") {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return SyncRouter(ctx, d, networkID)
+}
+
+// ports converts a rule's port range (-1: none) for the router.
+func ports(start, end int) [2]uint16 {
+	if start < 0 {
+		return [2]uint16{}
+	}
+	if end < start {
+		end = start
+	}
+	return [2]uint16{uint16(start), uint16(end)}
+}
+
+// splitCIDRs splits a comma-separated CIDR list.
+func splitCIDRs(s string) []string {
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// addRules puts a network's firewall, egress, port forwarding and static NAT rules (those
+// not being revoked) into its router's spec.
+func addRules(ctx context.Context, q db.Querier, n *db.Network, s *protocol.RouterSpec) error {
+	rs, err := Rules(ctx, q, n)
+	if err != nil {
+		return err
+	}
+	s.EgressDefaultAllow = rs.EgressAllow
+	for _, r := range rs.Ingress {
+		s.Firewall = append(s.Firewall, protocol.FirewallRule{Public: r.Address, Protocol: r.Protocol, Ports: ports(r.StartPort, r.EndPort),
+			ICMPType: r.IcmpType, ICMPCode: r.IcmpCode, CIDRs: splitCIDRs(r.CIDRs)})
+	}
+	for _, r := range rs.Egress {
+		s.Egress = append(s.Egress, protocol.FirewallRule{Protocol: r.Protocol, Ports: ports(r.StartPort, r.EndPort),
+			ICMPType: r.IcmpType, ICMPCode: r.IcmpCode, CIDRs: splitCIDRs(r.CIDRs), Dests: splitCIDRs(r.DestCIDRs)})
+	}
+	for _, r := range rs.PortForwards {
+		s.PortForwards = append(s.PortForwards, protocol.PortForward{Public: r.Address, Protocol: r.Protocol,
+			PublicPorts: ports(r.StartPort, r.EndPort), Private: r.VMIP, PrivatePorts: ports(r.DestStartPort, r.DestEndPort)})
+	}
+	for _, m := range rs.StaticNAT {
+		s.StaticNAT = append(s.StaticNAT, protocol.StaticNAT{Public: m.Public, Private: m.Guest})
+	}
+	return nil
+}
+
 // RouterSpecOf builds the whole desired state of a network's router from its rows.
 func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network) (protocol.RouterSpec, error) {
 	s := protocol.RouterSpec{NetworkID: n.ID, BroadcastURI: n.BroadcastURI, GuestMAC: r.GuestMAC, PublicMAC: r.PublicMAC,
@@ -205,6 +266,9 @@ func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network
 				}
 			}
 		}
+	}
+	if err := addRules(ctx, q, n, &s); err != nil {
+		return s, err
 	}
 	vms, err := routerVMs(ctx, q, n)
 	if err != nil {

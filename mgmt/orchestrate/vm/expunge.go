@@ -52,6 +52,7 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 	}
 	l := d.Ledger
 	var gone []*db.Volume // expunged volumes whose files a real host's pool holds
+	var ruleNets []string // networks whose rules pointed at the VM
 	err = d.DB.Transaction(ctx, func(tx db.Tx) error {
 		gone = gone[:0]
 		cur, err := db.GetVM(ctx, tx, id)
@@ -110,6 +111,9 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 				return err
 			}
 		}
+		if ruleNets, err = network.ReleaseVMRules(ctx, tx, cur.ID); err != nil {
+			return err
+		}
 		if err := db.RemoveVMNics(ctx, tx, cur.ID, now); err != nil {
 			return err
 		}
@@ -133,6 +137,11 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 	})
 	if err != nil {
 		return err
+	}
+	for _, n := range ruleNets {
+		if err := network.ApplyRules(ctx, d, n); err != nil {
+			d.Log.Warn("expunge: apply the rules of a network", "vm", id, "network", n, "err", err)
+		}
 	}
 	// The files go after the rows: a file left by a host that did not answer is logged (and
 	// harmless: nothing names it any more), never a VM half-expunged.
