@@ -21,6 +21,7 @@ func registerAll(s *Server) {
 	registerPhysicalNetworks(s)
 	registerVlanIPRanges(s)
 	registerNetworks(s)
+	registerSecurityGroups(s)
 	registerTags(s)
 	registerSSHKeyPairs(s)
 	registerOfferings(s)

@@ -1,0 +1,4 @@
+-- Placeholder for migration 0014, which another branch of issue 12 adds (public IPs, H1).
+-- Migrations must be numbered without gaps, so this branch (security groups, 0015) carries
+-- it to run on its own. It does nothing; whoever merges the branch with the real 0014
+-- deletes this file.

@@ -1,0 +1,79 @@
+package securitygroup
+
+import (
+	"context"
+	"sort"
+
+	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate"
+)
+
+// activeStates are the states of a VM whose NICs are (or are about to be) on its host: the
+// rules its host enforces cover them.
+var activeStates = []string{db.VMStarting, db.VMRunning, db.VMStopping, db.VMMigrating}
+
+// AffectedHosts returns the hosts whose rule set a change of the groups touches: the hosts of
+// the groups' active member VMs (their rules changed) and of the active members of every group
+// with a rule naming one of them (the member addresses those rules allow changed).
+func AffectedHosts(ctx context.Context, q db.Querier, groupIDs []string) ([]string, error) {
+	if len(groupIDs) == 0 {
+		return nil, nil
+	}
+	in, args := placeholders(groupIDs)
+	states, sargs := placeholders(activeStates)
+	query := `SELECT DISTINCT v.host_id FROM security_group_vm_map m JOIN vm_instances v ON v.id = m.vm_id
+		WHERE v.removed IS NULL AND v.host_id IS NOT NULL AND v.state IN ` + states + ` AND (m.group_id IN ` + in + `
+		OR m.group_id IN (SELECT r.group_id FROM security_group_rules r WHERE r.allowed_group_id IN ` + in + `))`
+	all := append(append(append([]any{}, sargs...), args...), args...)
+	rows, err := q.QueryContext(ctx, query, all...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out, rows.Err()
+}
+
+func placeholders(vals []string) (string, []any) {
+	s := "("
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		if i > 0 {
+			s += ", "
+		}
+		s += "?"
+		args[i] = v
+	}
+	return s + ")", args
+}
+
+// Apply is the one step after the rows of the groups changed (rules authorized or revoked, VMs
+// joining or leaving them) that brings their hosts up to date. For now it records the change:
+// each affected host's security group sequence number goes up by one (db.SecurityGroupHostSeq),
+// and whoever programs a host compares it with what the host has and sends it HostState.
+func Apply(ctx context.Context, d *orchestrate.Deps, groupIDs []string) error {
+	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+		hosts, err := AffectedHosts(ctx, tx, groupIDs)
+		if err != nil {
+			return err
+		}
+		for _, h := range hosts {
+			seq, err := db.BumpSecurityGroupHostSeq(ctx, tx, h)
+			if err != nil {
+				return err
+			}
+			if d.Log != nil {
+				d.Log.Debug("security groups: host rule set changed", "host", h, "seq", seq, "groups", groupIDs)
+			}
+		}
+		return nil
+	})
+}
