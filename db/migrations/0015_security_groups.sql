@@ -6,8 +6,9 @@
 --     number; start_port/end_port the port range (tcp, udp), the ICMP type and code (icmp, -1
 --     for any), 0/0 otherwise; the peer is a CIDR or another group (allowed_group_id). rule_key
 --     (group, type, protocol, ports, peer) makes a rule given twice one rule.
---   security_group_vm_map: the groups of each VM (what the vm_instances.security_groups
---     column was meant to record; it was never written, so there is nothing to move).
+--   security_group_vm_map: the groups of each VM. It replaces vm_instances.security_groups,
+--     where early deploys recorded the groups asked for, unchecked; servers move such records
+--     here at start (securitygroup.AdoptLegacy, which needs Go to make the groups named).
 CREATE TABLE IF NOT EXISTS security_groups (
   id VARCHAR(40) NOT NULL PRIMARY KEY,
   name VARCHAR(255) NOT NULL,
