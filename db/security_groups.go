@@ -336,3 +336,14 @@ func SecurityGroupHostSeq(ctx context.Context, q Querier, hostID string) (int64,
 	}
 	return seq, nil
 }
+
+// RenameSecurityGroup gives a group another name; a name the account's other groups have gives
+// an error IsDuplicate accepts.
+func RenameSecurityGroup(ctx context.Context, q Querier, g *SecurityGroup, name string) error {
+	res, err := q.ExecContext(ctx, "UPDATE security_groups SET name = ?, live_key = ?, version = version + 1 WHERE id = ? AND version = ?",
+		name, sgLiveKey(g.AccountID, name), g.ID, g.Version)
+	if err != nil {
+		return fmt.Errorf("db: rename security group: %w", err)
+	}
+	return expectOne(res)
+}

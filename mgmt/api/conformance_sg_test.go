@@ -49,8 +49,9 @@ func (tr *tour) securityGroups(c *api.Client, offering string) func() {
 	tr.do(a, "updateZone", map[string]string{"id": zone, "allocationstate": "Enabled"})
 
 	web := id(tr.do(c, "createSecurityGroup", map[string]string{"name": "c-web", "description": "web"}), "securitygroup")
-	tr.do(c, "createSecurityGroup", map[string]string{"name": "c-gone"})
-	tr.do(c, "deleteSecurityGroup", map[string]string{"name": "c-gone"})
+	gone := id(tr.do(c, "createSecurityGroup", map[string]string{"name": "c-gone"}), "securitygroup")
+	tr.do(c, "updateSecurityGroup", map[string]string{"id": gone, "name": "c-going"})
+	tr.do(c, "deleteSecurityGroup", map[string]string{"name": "c-going"})
 	tr.do(c, "authorizeSecurityGroupIngress", map[string]string{"securitygroupid": web, "protocol": "tcp", "startport": "80",
 		"endport": "80", "cidrlist": "0.0.0.0/0"})
 	tr.do(c, "authorizeSecurityGroupIngress", map[string]string{"securitygroupname": "default", "protocol": "icmp", "icmptype": "-1",

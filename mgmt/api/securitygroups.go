@@ -9,7 +9,8 @@ import (
 )
 
 // Security groups (Basic zones and security-group-enabled Advanced zones): createSecurityGroup,
-// deleteSecurityGroup, listSecurityGroups, authorize/revokeSecurityGroupIngress/Egress. The
+// updateSecurityGroup, deleteSecurityGroup, listSecurityGroups,
+// authorize/revokeSecurityGroupIngress/Egress. The
 // workflows are mgmt/orchestrate/securitygroup's.
 
 // securityGroupRuleFields are CloudStack's SecurityGroupRuleResponse.
@@ -71,6 +72,14 @@ func registerSecurityGroups(s *Server) {
 			tagsListParam,
 		),
 		Handler: listSecurityGroups})
+	s.Reg.Add(&Command{Name: "updateSecurityGroup", Response: securityGroupResponse, Roles: AllRoles, ResponseKey: "securitygroup",
+		Description: "Updates a security group",
+		Params: []Param{
+			{Name: "id", Type: TUUID, Required: true, Description: "The ID of the security group."},
+			{Name: "name", Type: TString, Length: 255, Description: "The new name of the security group."},
+			{Name: "customid", Type: TString, Description: "an optional field, in case you want to set a custom id to the resource. Allowed to Root Admins only"},
+		},
+		Handler: updateSecurityGroup})
 	for _, typ := range []string{db.SGIngress, db.SGEgress} {
 		word := "Ingress"
 		if typ == db.SGEgress {
@@ -198,6 +207,21 @@ func createSecurityGroup(c *Call) (any, error) {
 	}
 	g, err := securitygroup.Create(c.Ctx, c.deps(), c.actor(), securitygroup.CreateSpec{Name: c.P.String("name"),
 		Description: c.P.String("description"), AccountName: c.P.String("account"), DomainID: c.lowerID("domainid")})
+	if err != nil {
+		return nil, err
+	}
+	return c.securityGroupObject(g, nil)
+}
+
+func updateSecurityGroup(c *Call) (any, error) {
+	if c.P.String("customid") != "" {
+		return nil, ErrParam("customid is not supported: Atoll's ids are its own")
+	}
+	name := c.P.String("name")
+	if c.P.Has("name") && strings.TrimSpace(name) == "" {
+		return nil, ErrParam("Security group name cannot be empty")
+	}
+	g, err := securitygroup.Rename(c.Ctx, c.deps(), c.actor(), c.lowerID("id"), name)
 	if err != nil {
 		return nil, err
 	}

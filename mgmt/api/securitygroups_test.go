@@ -138,6 +138,27 @@ func securityGroups(t *testing.T, mysql bool) {
 	sgRefuse(t, e, alice, "createSecurityGroup", map[string]string{"name": "  "}, 431)
 	topoObj(t, mgmttest.Do(t, bob, "createSecurityGroup", map[string]string{"name": "web"}), "securitygroup") // bob's own web
 
+	// updateSecurityGroup renames; default is neither renamed nor taken.
+	tmp := topoObj(t, mgmttest.Do(t, alice, "createSecurityGroup", map[string]string{"name": "tmp"}), "securitygroup")["id"].(string)
+	topoWant(t, "renamed", topoObj(t, mgmttest.Do(t, alice, "updateSecurityGroup", map[string]string{"id": tmp, "name": "tmp2"}), "securitygroup"),
+		"name", "tmp2", "id", tmp)
+	for _, tc := range []struct {
+		c        *api.Client
+		id, name string
+		code     int
+		want     string
+	}{
+		{alice, tmp, "Default", 431, "reserved"},
+		{alice, def["id"].(string), "other", 431, "cannot be renamed"},
+		{alice, tmp, "WEB", 431, "already exists"},
+		{bob, tmp, "mine", 531, ""},
+	} {
+		if text := sgRefuse(t, e, tc.c, "updateSecurityGroup", map[string]string{"id": tc.id, "name": tc.name}, tc.code); !strings.Contains(text, tc.want) {
+			t.Errorf("rename %s to %s: %q, want %q", tc.id, tc.name, text, tc.want)
+		}
+	}
+	mgmttest.Do(t, alice, "deleteSecurityGroup", map[string]string{"id": tmp})
+
 	// authorizeSecurityGroupIngress: one rule per CIDR; the answer holds the new rules only.
 	res := topoObj(t, mgmttest.DoAsync(t, alice, "authorizeSecurityGroupIngress", map[string]string{"securitygroupid": webID,
 		"protocol": "TCP", "startport": "80", "endport": "80", "cidrlist": "0.0.0.0/0,10.0.0.0/8"}), "securitygroup")

@@ -202,3 +202,43 @@ func Target(ctx context.Context, q db.Querier, a orchestrate.Actor, r Ref, cmd s
 	}
 	return ruleTarget(ctx, q, a, r, cmd)
 }
+
+// Rename gives a group another name (updateSecurityGroup); the default group keeps its name and
+// no other group may take it.
+func Rename(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id, name string) (*db.SecurityGroup, error) {
+	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
+		g, err := db.GetSecurityGroup(ctx, tx, strings.ToLower(id))
+		if errors.Is(err, db.ErrNotFound) {
+			return orchestrate.ErrParam("Unable to find security group: %s; failed to update security group.", id)
+		}
+		if err != nil {
+			return err
+		}
+		if name == "" || name == g.Name {
+			return nil
+		}
+		if strings.TrimSpace(name) == "" {
+			return orchestrate.ErrParam("Security group name cannot be empty")
+		}
+		if err := orchestrate.CheckOwnerAccess(ctx, tx, a.Caller, id, g.AccountID, g.DomainID); err != nil {
+			return err
+		}
+		if strings.EqualFold(name, db.DefaultSGName) {
+			return orchestrate.ErrParam("The security group name %s is reserved", db.DefaultSGName)
+		}
+		if strings.EqualFold(g.Name, db.DefaultSGName) {
+			return orchestrate.ErrParam("The default security group cannot be renamed")
+		}
+		if err := db.RenameSecurityGroup(ctx, tx, g, name); err != nil {
+			if db.IsDuplicate(err) {
+				return orchestrate.ErrParam("Unable to update security group, a group with name %s already exists.", name)
+			}
+			return err
+		}
+		return orchestrate.Event(ctx, tx, a, "SG.UPDATE", "Renamed security group "+g.Name+" to "+name, "SecurityGroup", g.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.GetSecurityGroup(ctx, d.DB.SQL, strings.ToLower(id))
+}
