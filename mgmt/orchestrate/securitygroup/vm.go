@@ -17,9 +17,9 @@ func ZoneHasGroups(z *db.Zone) bool {
 }
 
 // ForVM resolves the securitygroupids or securitygroupnames of a VM of owner in zone z: each
-// group must exist and be the owner's. It returns the groups, or none with useDefault set
-// when none were named in a zone with security groups (the owner's default group, which
-// Default gives in the deploy's transaction). Naming groups in a zone without security groups
+// group must exist and be the owner's. It returns the groups, with useDefault set when the
+// owner's default group is wanted but not made yet, or none were named in a zone with security
+// groups (Join makes it in the deploy's transaction). Naming groups in a zone without security groups
 // is CloudStack's refusal.
 func ForVM(ctx context.Context, q db.Querier, caller *iam.Caller, owner *db.Account, z *db.Zone, ids, names []string) (groups []*db.SecurityGroup, useDefault bool, err error) {
 	if len(ids) > 0 && len(names) > 0 {
@@ -45,7 +45,8 @@ func ForVM(ctx context.Context, q db.Querier, caller *iam.Caller, owner *db.Acco
 		n = strings.TrimSpace(n)
 		g, err := db.GetSecurityGroupByName(ctx, q, owner.ID, n)
 		if errors.Is(err, db.ErrNotFound) && strings.EqualFold(n, db.DefaultSGName) {
-			return nil, true, nil // the default group, made in the deploy's transaction
+			useDefault = true // the default group, made in the deploy's transaction
+			continue
 		}
 		if errors.Is(err, db.ErrNotFound) {
 			return nil, false, orchestrate.ErrParam("Unable to find group by name %s", n)
@@ -65,7 +66,7 @@ func ForVM(ctx context.Context, q db.Querier, caller *iam.Caller, owner *db.Acco
 		}
 		keep(g)
 	}
-	return groups, false, nil
+	return groups, useDefault, nil
 }
 
 // Join makes a VM a member of exactly the groups (useDefault: of its owner's default group,
