@@ -2,6 +2,7 @@ package securitygroup
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/atollcloud/atoll/db"
@@ -73,6 +74,43 @@ func Apply(ctx context.Context, d *orchestrate.Deps, groupIDs []string) error {
 			if d.Log != nil {
 				d.Log.Debug("security groups: host rule set changed", "host", h, "seq", seq, "groups", groupIDs)
 			}
+		}
+		return nil
+	})
+}
+
+// VMChanged is Apply for a VM that started, stopped, migrated or went away (the lead's agent
+// wiring calls it from those workflows, after their transactions): the hosts of its groups'
+// members and of the groups naming them learn the change, and so do the hosts given (where
+// the VM was: a stopped or migrated VM no longer counts there).
+func VMChanged(ctx context.Context, d *orchestrate.Deps, vmID string, formerHosts ...string) error {
+	ms, err := db.ListSecurityGroupMembers(ctx, d.DB.Read(), []string{vmID}, nil)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.GroupID
+	}
+	if len(ids) == 0 {
+		return nil // a VM in no group changes no host's rules
+	}
+	if err := Apply(ctx, d, ids); err != nil {
+		return err
+	}
+	return d.DB.Transaction(ctx, func(tx db.Tx) error {
+		done, err := AffectedHosts(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, h := range formerHosts {
+			if h == "" || slices.Contains(done, h) {
+				continue
+			}
+			if _, err := db.BumpSecurityGroupHostSeq(ctx, tx, h); err != nil {
+				return err
+			}
+			done = append(done, h)
 		}
 		return nil
 	})

@@ -185,5 +185,18 @@ func TestHostState(t *testing.T) {
 		if st, _ := securitygroup.ComputeHostState(ctx, w.d.SQL, "h1"); st.Seq != 2 {
 			t.Errorf("h1 state seq %d", st.Seq)
 		}
+		// v2 (web) left h3 for h2: h1 and h2 (web's members, default naming web) and h3 learn it;
+		// bob's v4, in no group, changes nothing.
+		if err := securitygroup.VMChanged(ctx, dep, w.v2.ID, "h3", "h2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := securitygroup.VMChanged(ctx, dep, w.v4.ID, "h1"); err != nil {
+			t.Fatal(err)
+		}
+		for h, want := range map[string]int64{"h1": 3, "h2": 2, "h3": 1} {
+			if seq, err := db.SecurityGroupHostSeq(ctx, w.d.SQL, h); err != nil || seq != want {
+				t.Errorf("after VMChanged: %s seq %d (%v), want %d", h, seq, err, want)
+			}
+		}
 	})
 }
