@@ -71,7 +71,7 @@ type VM struct {
 	Password            string
 	Details             map[string]string
 	Group               string
-	SecurityGroups      string // comma-separated security group ids, recorded (Basic zones)
+	SecurityGroups      string // legacy: groups early deploys recorded; see securitygroup.AdoptLegacy
 	Version             int64
 	Created             int64
 	Destroyed           int64

@@ -18,6 +18,7 @@ import (
 	"github.com/atollcloud/atoll/mgmt/iam"
 	"github.com/atollcloud/atoll/mgmt/jobs"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/securitygroup"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/snapshot"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 	"github.com/atollcloud/atoll/mgmt/planner"
@@ -91,6 +92,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	if err := db.SeedCatalogue(ctx, d); err != nil {
 		return fail(fmt.Errorf("mgmt: seed the catalogue: %w", err))
+	}
+	if err := securitygroup.AdoptLegacy(ctx, d, log); err != nil {
+		return fail(err)
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/iam"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/securitygroup"
 	"github.com/google/uuid"
 )
 
@@ -441,6 +442,9 @@ func createAccount(c *Call) (any, error) {
 			if db.IsDuplicate(err) {
 				return ErrParam("The user %s already exists in domain %s, or the user id %s is taken", username, dom.Path, u.ID)
 			}
+			return err
+		}
+		if _, err := securitygroup.EnsureDefault(c.Ctx, tx, a.ID); err != nil { // CloudStack makes it with the account
 			return err
 		}
 		if err := c.Event(tx, "ACCOUNT.CREATE", "Creating account "+name+" in domain "+dom.Path, "Account", a.ID); err != nil {

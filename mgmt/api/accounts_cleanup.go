@@ -114,6 +114,9 @@ func (c *Call) cleanupAccount(accountID string) error {
 		if err := c.removeAccountNetworks(tx, accountID); err != nil {
 			return err
 		}
+		if err := db.DeleteAccountSecurityGroups(c.Ctx, tx, accountID); err != nil {
+			return err
+		}
 		if err := db.DeleteTagsOfAccount(c.Ctx, tx, accountID); err != nil {
 			return err
 		}

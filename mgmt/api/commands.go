@@ -25,6 +25,7 @@ func registerAll(s *Server) {
 	registerPublicIPs(s)
 	registerFirewall(s)
 	registerPortForwarding(s)
+	registerSecurityGroups(s)
 	registerTags(s)
 	registerSSHKeyPairs(s)
 	registerOfferings(s)

@@ -290,6 +290,7 @@ func (tr *tour) run() {
 	tr.do(alice, "updateVMAffinityGroup", map[string]string{"id": vmID, "affinitygroupids": ag2})
 	tr.do(alice, "restoreVirtualMachine", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "startVirtualMachine", map[string]string{"id": vmID})
+	sgDone := tr.securityGroups(alice, so)
 
 	// Volumes and snapshots.
 	root := id(tr.do(alice, "listVolumes", map[string]string{"virtualmachineid": vmID, "type": "ROOT"}), "volume")
@@ -344,6 +345,7 @@ func (tr *tour) run() {
 	tr.do(alice, "destroyVirtualMachine", map[string]string{"id": vm2ID})
 	tr.do(alice, "expungeVirtualMachine", map[string]string{"id": vm2ID})
 	tr.do(alice, "destroyVirtualMachine", map[string]string{"id": vmID, "expunge": "true"})
+	sgDone()
 	tr.do(alice, "deleteAffinityGroup", map[string]string{"id": ag})
 	tr.do(alice, "deleteAffinityGroup", map[string]string{"id": ag2})
 	tr.do(alice, "deleteSSHKeyPair", map[string]string{"name": "c-gen"})

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/securitygroup"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/vm"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
@@ -220,14 +221,7 @@ func (c *Call) prepareDeploy() (*vm.Deployment, error) {
 	if p.Groups, err = c.affinityGroupsFor(q, owner); err != nil {
 		return nil, err
 	}
-	sgIDs, sgNames := c.P.List("securitygroupids"), c.P.List("securitygroupnames")
-	if len(sgIDs) > 0 && len(sgNames) > 0 {
-		return nil, ErrParam("securitygroupids parameter is mutually exclusive with securitygroupnames parameter")
-	}
-	if len(sgIDs)+len(sgNames) > 0 && !z.SecurityGroupsEnabled && z.NetworkType != zoneBasic {
-		return nil, ErrParam("Can't create vm with security groups; security group feature is not enabled on zone %s", z.Name)
-	}
-	if err := vm.RefuseSecurityGroups(sgIDs, sgNames); err != nil {
+	if p.SecurityGroups, p.DefaultSG, err = securitygroup.ForVM(c.Ctx, q, c.Caller, owner, z, c.P.List("securitygroupids"), c.P.List("securitygroupnames")); err != nil {
 		return nil, err
 	}
 	if c.P.String("ip6address") != "" {

@@ -395,6 +395,10 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 			return nil, err
 		}
 	}
+	sgs, err := c.vmSecurityGroups(q, ids)
+	if err != nil {
+		return nil, err
+	}
 	names := newNameCache(c, q)
 	fillSeed(seed, names)
 	admin := c.Caller != nil && c.Caller.IsAdmin()
@@ -444,15 +448,8 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 		if full && len(v.Details) > 0 {
 			r.Details = v.Details
 		}
-		for _, g := range splitNonEmpty(v.SecurityGroups) {
-			if g = strings.TrimSpace(g); g != "" {
-				// Recorded as given (ids or names); modules read the name.
-				sg := map[string]any{"name": g}
-				if IsUUID(g) {
-					sg["id"] = g
-				}
-				r.SecurityGroup = append(r.SecurityGroup, sg)
-			}
+		if gs := sgs[v.ID]; len(gs) > 0 {
+			r.SecurityGroup = gs
 		}
 		for _, a := range members[v.ID] {
 			r.AffinityGroup = append(r.AffinityGroup, map[string]any{"id": a.GroupID, "name": a.Name, "type": a.Type, "description": a.Description})
@@ -466,14 +463,6 @@ func (c *Call) renderVMsOf(q db.Querier, vms []*db.VM, full bool, pre *vmPreload
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-// splitNonEmpty is strings.Split(s, ","), without allocating for an empty s (most VMs).
-func splitNonEmpty(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
 }
 
 // nameCache loads each referenced offering, template, OS type and network once per list.

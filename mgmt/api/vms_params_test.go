@@ -36,8 +36,8 @@ func osTypeID(t *testing.T, v *vmEnv) string {
 }
 
 // TestDeployPasswordAndRefusedParameters: a password-enabled template's VM gets the password
-// the caller gave (else a generated one); an IPv6 address and security groups, which Atoll
-// does not have, are refused and leave nothing behind.
+// the caller gave (else a generated one); an IPv6 address, which Atoll does not have, and
+// security groups in an Advanced zone without them are refused and leave nothing behind.
 func TestDeployPasswordAndRefusedParameters(t *testing.T) {
 	v := newVMEnv(t, false)
 	tpl := v.readyTemplate(t, "pw")
@@ -61,7 +61,7 @@ func TestDeployPasswordAndRefusedParameters(t *testing.T) {
 			t.Fatalf("%s: %q, want it named", tc.k, text)
 		}
 	}
-	if text := mgmttest.Fail(t, v.tenant, "updateVirtualMachine", map[string]string{"id": vm["id"].(string), "securitygroupnames": "web"}, 431); !strings.Contains(text, "not supported") {
+	if text := mgmttest.Fail(t, v.tenant, "updateVirtualMachine", map[string]string{"id": vm["id"].(string), "securitygroupnames": "web"}, 431); !strings.Contains(text, "security group feature is not enabled") {
 		t.Fatalf("updateVirtualMachine with a security group: %q", text)
 	}
 	if after := v.vmFingerprint(t); after != before {

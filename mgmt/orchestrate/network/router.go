@@ -623,5 +623,14 @@ func HostSync(ctx context.Context, d *orchestrate.Deps, hostID string) error {
 		}
 		sync.Routers = append(sync.Routers, spec)
 	}
+	if HostSecurityGroups != nil {
+		if sync.SecurityGroups, err = HostSecurityGroups(ctx, q, hostID); err != nil {
+			return err
+		}
+	}
 	return d.Send(ctx, hostID, protocol.CmdSyncNetworks, sync, RouterTimeout)
 }
+
+// HostSecurityGroups answers what a host's VM ports must enforce (set by the security group
+// package, which depends on this one: securitygroup.WireState of ComputeHostState).
+var HostSecurityGroups func(ctx context.Context, q db.Querier, hostID string) (protocol.SecurityGroupState, error)

@@ -9,6 +9,7 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/securitygroup"
 	"github.com/atollcloud/atoll/mgmt/planner"
 	"github.com/google/uuid"
 )
@@ -34,6 +35,8 @@ type Deployment struct {
 	MACAddress       string            // the first NIC's (macaddress), as given
 	KeyPairs         []string
 	Groups           []*db.AffinityGroup
+	SecurityGroups   []*db.SecurityGroup // securitygroupids/names, checked (securitygroup.ForVM)
+	DefaultSG        bool                // none named in a zone with security groups: the owner's default
 	Details          map[string]string
 	Start            bool
 	Dynamic          bool
@@ -81,6 +84,7 @@ func Deploy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, p *De
 	l := d.Ledger.Snapshot()
 	var job *db.Job
 	var hint *Hint
+	var sgIDs []string
 	select {
 	case slots <- struct{}{}:
 	case <-ctx.Done():
@@ -151,6 +155,11 @@ func Deploy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, p *De
 			}
 		}
 		var err error
+		if len(p.SecurityGroups) > 0 || p.DefaultSG {
+			if sgIDs, err = securitygroup.Join(ctx, tx, v, p.SecurityGroups, p.DefaultSG); err != nil {
+				return err
+			}
+		}
 		if job, err = d.EnqueueLocalJob(ctx, w.Later(), a, JobType, v.ID); err != nil {
 			return err
 		}
@@ -251,6 +260,11 @@ func Deploy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, p *De
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(sgIDs) > 0 {
+		if err := securitygroup.Apply(ctx, d, sgIDs); err != nil && d.Log != nil {
+			d.Log.Warn("security groups: recording a deployed VM's groups failed", "vm", hint.VM.ID, "err", err)
+		}
 	}
 	return job, hint, nil
 }

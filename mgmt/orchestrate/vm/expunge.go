@@ -9,13 +9,14 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/securitygroup"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/volume"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
 // Expunge removes a Destroyed (or Error) VM for good: the host forgets it, its ROOT volume and
 // destroyed DATADISKs are expunged (their pool allocation released), other DATADISKs are
-// detached, its NICs give their addresses back, and its affinity memberships,
+// detached, its NICs give their addresses back, and its affinity and security group memberships,
 // tags and usage statistics go. With event (and an actor with a caller) it records VM.EXPUNGE. Each step is
 // idempotent, so a run that dies half-way is finished by the next.
 func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, event bool) error {
@@ -118,6 +119,9 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 			return err
 		}
 		if err := db.SetVMAffinityGroups(ctx, tx, cur.ID, nil); err != nil {
+			return err
+		}
+		if _, err := securitygroup.Leave(ctx, tx, cur.ID); err != nil {
 			return err
 		}
 		if err := db.DeleteTagsOf(ctx, tx, "UserVm", cur.ID); err != nil {

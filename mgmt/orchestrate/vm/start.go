@@ -10,6 +10,7 @@ import (
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
 	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/securitygroup"
 	"github.com/atollcloud/atoll/mgmt/planner"
 )
 
@@ -137,7 +138,12 @@ func Start(ctx context.Context, d *orchestrate.Deps, vmID string, deploying bool
 	if serr != nil {
 		return nil, serr
 	}
-	if nerr := network.PrepareHost(ctx, d, v.HostID, nicNetworks(spec)); nerr != nil {
+	nerr := network.PrepareHost(ctx, d, v.HostID, nicNetworks(spec))
+	if nerr == nil {
+		// Its security groups are on its host's ports before it has any.
+		nerr = securitygroup.VMChanged(ctx, d, v.ID)
+	}
+	if nerr != nil {
 		// The guest would come up without its network (no lease, no peers): it does not start.
 		if err := failStart(ctx, d, v.ID, deploying); err != nil {
 			return nil, err
@@ -267,5 +273,8 @@ func leaveHost(ctx context.Context, d *orchestrate.Deps, v *db.VM, hostID string
 	}
 	if err := network.LeaveHost(ctx, d, hostID, ids); err != nil && d.Log != nil {
 		d.Log.Warn("networks of a VM that left its host", "vm", v.ID, "host", hostID, "err", err)
+	}
+	if err := securitygroup.VMChanged(ctx, d, v.ID, hostID); err != nil && d.Log != nil {
+		d.Log.Warn("security groups of a VM that left its host", "vm", v.ID, "host", hostID, "err", err)
 	}
 }

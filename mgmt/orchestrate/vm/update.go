@@ -7,6 +7,7 @@ import (
 
 	"github.com/atollcloud/atoll/db"
 	"github.com/atollcloud/atoll/mgmt/orchestrate"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/securitygroup"
 )
 
 // UpdateSpec is what updateVirtualMachine changes; nil (or empty) leaves a property as it is.
@@ -29,6 +30,7 @@ type UpdateSpec struct {
 // Update changes a VM's properties (the caller may act on it); its host name only while it is
 // Stopped. It returns the VM to answer.
 func Update(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, s UpdateSpec) (*db.VM, error) {
+	var sgIDs []string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		v, err := Get(ctx, tx, a.Caller, id)
 		if err != nil {
@@ -79,7 +81,10 @@ func Update(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 		if len(s.Details) > 0 {
 			v.Details = MergeDetails(v.Details, s.Details)
 		}
-		if err := RefuseSecurityGroups(s.SecurityGroupIDs, s.SecurityGroupNames); err != nil {
+		if len(s.SecurityGroupIDs) > 0 && len(s.SecurityGroupNames) > 0 {
+			return orchestrate.ErrParam("securitygroupids parameter is mutually exclusive with securitygroupnames parameter")
+		}
+		if sgIDs, err = securitygroup.Update(ctx, tx, a.Caller, v, s.SecurityGroupIDs, s.SecurityGroupNames); err != nil {
 			return err
 		}
 		if err := db.UpdateVM(ctx, tx, v); err != nil {
@@ -92,6 +97,11 @@ func Update(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id st
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(sgIDs) > 0 {
+		if err := securitygroup.Apply(ctx, d, sgIDs); err != nil && d.Log != nil {
+			d.Log.Warn("security groups: recording a VM's new groups failed", "vm", id, "err", err)
+		}
 	}
 	return Read(ctx, d, id)
 }

@@ -72,19 +72,6 @@ func DeployErr(v *db.VM, err error) error {
 	return err
 }
 
-// RefuseSecurityGroups answers a VM's security groups: Atoll has none yet (no security group
-// can be created), so any group named is one that cannot be found, and the VM would be
-// unprotected by what its owner asked for.
-func RefuseSecurityGroups(ids, names []string) error {
-	switch {
-	case len(ids) > 0:
-		return orchestrate.ErrParam("Unable to find security group by id %s: security groups are not supported yet", ids[0])
-	case len(names) > 0:
-		return orchestrate.ErrParam("Unable to find security group by name %s: security groups are not supported yet", names[0])
-	}
-	return nil
-}
-
 // Uncount takes a VM out of its account's instance, CPU and memory counts, in tx.
 func Uncount(ctx context.Context, d *orchestrate.Deps, tx db.Tx, v *db.VM) error {
 	return d.ChargeResources(ctx, tx, v.AccountID, map[string]int64{db.ResUserVM: -1, db.ResCPU: -int64(v.CPUNumber), db.ResMemory: -v.Memory})
