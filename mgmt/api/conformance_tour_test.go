@@ -268,6 +268,7 @@ func (tr *tour) run() {
 	vm2ID := id(tr.do(alice, "deployVirtualMachine", map[string]string{"serviceofferingid": so, "templateid": db.SimulatorTemplateID,
 		"zoneid": zone, "networkids": net, "name": "c-vm2"}), "virtualmachine")
 	tr.do(alice, "restartNetwork", map[string]string{"id": net})
+	tr.loadBalancers(alice, net, vmID)
 	tr.do(alice, "listNics", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "getVirtualMachineUserData", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "updateVirtualMachine", map[string]string{"id": vmID, "displayname": "the vm"})

@@ -142,7 +142,7 @@ func (c *Call) policyListRule(get func(id string) (string, error)) (*db.LBRule, 
 	if lbID == "" {
 		id := c.lowerID("id")
 		if id == "" {
-			return nil, ErrParam("Either lbruleid or id is required")
+			return nil, nil // names no rule: nothing to list
 		}
 		var err error
 		if lbID, err = get(id); err != nil {
