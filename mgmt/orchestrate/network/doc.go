@@ -12,7 +12,10 @@
 //   - IP ranges: CreateRange and DeleteRange (public ranges and a Basic zone's guest ranges),
 //     with CheckRangeFits, SyncIPCapacity and RemoveRange;
 //   - physical networks: CreatePhysical (with its default providers), UpdatePhysical (its
-//     VLAN/VNI ranges), DeletePhysical, and their traffic types.
+//     VLAN/VNI ranges), DeletePhysical, and their traffic types;
+//   - load-balancer rules on an isolated network's public addresses (lb*.go): CreateLB,
+//     UpdateLB, DeleteLB, AssignLB, RemoveLB, stickiness and health-check policies, with one
+//     router step, ApplyLB, and LBPublicPortRanges for the other rule families' conflicts.
 //
 // Address arithmetic is on net/netip (ipv4.go: Subnet, IPRange); addresses are numbered only
 // where the database keys them by number.
