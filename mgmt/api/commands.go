@@ -29,4 +29,5 @@ func registerAll(s *Server) {
 	registerVMs(s)
 	registerSnapshots(s)
 	registerLoadBalancers(s)
+	registerPublicIPListH6(s) // TEMPORARY (H6): the lead drops it for H1's listPublicIpAddresses
 }
