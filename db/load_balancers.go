@@ -413,9 +413,9 @@ func ListLBHealthChecks(ctx context.Context, q Querier, lbID string) ([]*LBHealt
 	return scanAll(rows, "list health check policies", scanLBHealthCheck)
 }
 
-// SetLBHealthCheckRevoked marks a health-check policy for removal.
-func SetLBHealthCheckRevoked(ctx context.Context, q Querier, id string) error {
-	if _, err := q.ExecContext(ctx, "UPDATE lb_healthcheck_policies SET revoked = 1 WHERE id = ?", id); err != nil {
+// SetLBHealthCheckRevoked marks (or unmarks) a health-check policy for removal.
+func SetLBHealthCheckRevoked(ctx context.Context, q Querier, id string, revoked bool) error {
+	if _, err := q.ExecContext(ctx, "UPDATE lb_healthcheck_policies SET revoked = ? WHERE id = ?", boolInt(revoked), id); err != nil {
 		return fmt.Errorf("db: revoke health check policy: %w", err)
 	}
 	return nil
@@ -445,6 +445,38 @@ func DropRevokedLBVM(ctx context.Context, q Querier, lbID, vmID, vmIP string) er
 func ClearLBVMStates(ctx context.Context, q Querier, lbID string) error {
 	if _, err := q.ExecContext(ctx, "UPDATE lb_vm_map SET state = NULL WHERE lb_id = ?", lbID); err != nil {
 		return fmt.Errorf("db: clear load balancer vm states: %w", err)
+	}
+	return nil
+}
+
+// SetLBVMRevoked marks (or unmarks) one mapping for removal.
+func SetLBVMRevoked(ctx context.Context, q Querier, lbID, vmID, vmIP string, revoked bool) error {
+	if _, err := q.ExecContext(ctx, "UPDATE lb_vm_map SET revoked = ? WHERE lb_id = ? AND vm_id = ? AND vm_ip = ?", boolInt(revoked), lbID, vmID, vmIP); err != nil {
+		return fmt.Errorf("db: revoke load balancer vm: %w", err)
+	}
+	return nil
+}
+
+// DeleteLBVM removes one mapping.
+func DeleteLBVM(ctx context.Context, q Querier, lbID, vmID, vmIP string) error {
+	if _, err := q.ExecContext(ctx, "DELETE FROM lb_vm_map WHERE lb_id = ? AND vm_id = ? AND vm_ip = ?", lbID, vmID, vmIP); err != nil {
+		return fmt.Errorf("db: delete load balancer vm: %w", err)
+	}
+	return nil
+}
+
+// DeleteLBStickiness removes a stickiness policy.
+func DeleteLBStickiness(ctx context.Context, q Querier, id string) error {
+	if _, err := q.ExecContext(ctx, "DELETE FROM lb_stickiness_policies WHERE id = ?", id); err != nil {
+		return fmt.Errorf("db: delete stickiness policy: %w", err)
+	}
+	return nil
+}
+
+// DeleteLBHealthCheck removes a health-check policy.
+func DeleteLBHealthCheck(ctx context.Context, q Querier, id string) error {
+	if _, err := q.ExecContext(ctx, "DELETE FROM lb_healthcheck_policies WHERE id = ?", id); err != nil {
+		return fmt.Errorf("db: delete health check policy: %w", err)
 	}
 	return nil
 }

@@ -216,11 +216,7 @@ func createLBRule(c *Call) (any, error) {
 }
 
 func lbRuleJob(c *Call, j *db.Job) (any, error) {
-	r, err := db.GetLBRule(c.Ctx, c.S.DB.Read(), j.InstanceID)
-	if err != nil {
-		return nil, err
-	}
-	if err := network.ApplyLB(c.Ctx, c.deps(), r.NetworkID); err != nil {
+	if err := network.ApplyNewLB(c.Ctx, c.deps(), j.InstanceID); err != nil {
 		return nil, err
 	}
 	return c.lbRuleObject(j.InstanceID)

@@ -17,7 +17,10 @@ import (
 // lbState fingerprints everything a load-balancer command may change.
 func lbState(t *testing.T, e *mgmttest.Env) string {
 	t.Helper()
-	return dbtest.Fingerprint(t, e.Server.DB.SQL, "load_balancer_rules", "lb_vm_map", "lb_stickiness_policies", "lb_healthcheck_policies",
+	// A rule's version is bookkeeping: an undone change moves it on.
+	rules := "SELECT id, name, description, public_ip_id, network_id, public_port, private_port, algorithm, protocol, cidr_list, state, " +
+		"display, open_firewall, live_key, created FROM load_balancer_rules ORDER BY id"
+	return dbtest.Fingerprint(t, e.Server.DB.SQL, rules, "lb_vm_map", "lb_stickiness_policies", "lb_healthcheck_policies",
 		"public_ips", "resource_tags")
 }
 
@@ -74,18 +77,20 @@ func testLoadBalancerRules(t *testing.T, mysql bool) {
 		t.Fatalf("source NAT address: %v", err)
 	}
 	other, _ := tenant(t, e, "lbintruder", "0", "")
-	otherVM := func() string {
-		// The intruder's own network and VM.
+	// vmIn deploys a VM of c in a new network of its own.
+	vmIn := func(c *api.Client, name string) string {
 		var off string
 		for _, o := range mgmttest.Do(t, e.Admin, "listNetworkOfferings", nil)["networkoffering"].([]any) {
 			if m := o.(map[string]any); m["name"] == "DefaultIsolatedNetworkOfferingWithSourceNatService" {
 				off = m["id"].(string)
 			}
 		}
-		n := mgmttest.Do(t, other, "createNetwork", map[string]string{"name": "x", "displaytext": "x", "networkofferingid": off,
+		n := mgmttest.Do(t, c, "createNetwork", map[string]string{"name": name, "displaytext": name, "networkofferingid": off,
 			"zoneid": v.zoneID})["network"].(map[string]any)
-		return v.deploy(t, other, map[string]string{"name": "x1", "networkids": n["id"].(string)})["id"].(string)
-	}()
+		return v.deploy(t, c, map[string]string{"name": name, "networkids": n["id"].(string)})["id"].(string)
+	}
+	otherVM := vmIn(other, "x1")
+	elsewhere := vmIn(v.tenant, "elsewhere")
 
 	create := func(kv ...string) map[string]string {
 		p := map[string]string{"publicipid": ipID, "name": "web", "algorithm": "roundrobin", "publicport": "80", "privateport": "8080"}
@@ -186,6 +191,7 @@ func testLoadBalancerRules(t *testing.T, mysql bool) {
 		{v.tenant, "assignToLoadBalancerRule", assign(), 431, "can't be null"},
 		{v.tenant, "assignToLoadBalancerRule", assign("virtualmachineids", "00000000-0000-4000-8000-000000000000"), 431, "Invalid instance id"},
 		{v.tenant, "assignToLoadBalancerRule", assign("virtualmachineids", otherVM), 531, ""},
+		{v.tenant, "assignToLoadBalancerRule", assign("virtualmachineids", vm1ID+","+elsewhere), 431, "same network"},
 		{v.tenant, "assignToLoadBalancerRule", assign("vmidipmap[0].vmid", vm1ID, "vmidipmap[0].vmip", "10.9.9.9"), 431, "does not belong"},
 		{v.tenant, "assignToLoadBalancerRule", assign("id", "00000000-0000-4000-8000-000000000000", "virtualmachineids", vm1ID), 431, "load balancer rule"},
 		{other, "assignToLoadBalancerRule", assign("virtualmachineids", otherVM), 531, ""},
@@ -331,25 +337,40 @@ func testLoadBalancerRules(t *testing.T, mysql bool) {
 		t.Errorf("%d policies left after deleting them", n)
 	}
 
-	// A router that can't be programmed: the job fails, and the rows wait in transition for
-	// the next apply.
+	// A router that can't be programmed: each job fails and its change is undone, as CloudStack
+	// rolls back for the VirtualRouter provider.
 	network.ProgramLB = func(context.Context, *orchestrate.Deps, *network.LBConfig) error {
 		return orchestrate.ErrInternal("router unreachable")
 	}
-	code, text := jobFails(t, v.tenant, "removeFromLoadBalancerRule", assign("virtualmachineids", vm1ID))
-	if code != 530 || !strings.Contains(text, "router unreachable") {
-		t.Errorf("remove with a failing router: %d %s", code, text)
-	}
-	if n := topoInt(t, e, "SELECT COUNT(*) FROM lb_vm_map WHERE lb_id = ? AND revoked = 1", ruleID); n != 1 {
-		t.Errorf("revoked mappings waiting for the router: %d", n)
+	before := lbState(t, e)
+	for _, tc := range []struct {
+		cmd string
+		p   map[string]string
+	}{
+		{"removeFromLoadBalancerRule", assign("virtualmachineids", vm1ID)},
+		{"assignToLoadBalancerRule", assign("virtualmachineids", vm2ID)},
+		{"updateLoadBalancerRule", map[string]string{"id": ruleID, "algorithm": "source"}},
+		{"deleteLoadBalancerRule", map[string]string{"id": ruleID}},
+		{"createLoadBalancerRule", create("name", "web8", "publicport", "8080")},
+		{"createLBStickinessPolicy", stick("SourceBased")},
+		{"createLBHealthCheckPolicy", hc()},
+	} {
+		if code, text := jobFails(t, v.tenant, tc.cmd, tc.p); code != 530 || !strings.Contains(text, "router unreachable") {
+			t.Errorf("%s with a failing router: %d %s", tc.cmd, code, text)
+		}
+		if lbState(t, e) != before {
+			t.Errorf("%s failed at the router but changed the database", tc.cmd)
+			before = lbState(t, e)
+		}
 	}
 	network.ProgramLB = nil
 	if err := network.ApplyLB(ctx, &orchestrate.Deps{DB: e.Server.DB}, v.network); err != nil {
 		t.Fatal(err)
 	}
-	if n := topoInt(t, e, "SELECT COUNT(*) FROM lb_vm_map WHERE lb_id = ?", ruleID); n != 0 {
-		t.Errorf("%d mappings after the router came back", n)
+	if got := list(v.tenant, map[string]string{"id": ruleID}); got[0]["state"] != "Active" || got[0]["algorithm"] != "leastconn" {
+		t.Errorf("rule after the failed changes: %v", got[0])
 	}
+	mgmttest.DoAsync(t, v.tenant, "removeFromLoadBalancerRule", assign("virtualmachineids", vm1ID))
 
 	// Tags, then delete: the rule, its tags and its rows go.
 	mgmttest.DoAsync(t, v.tenant, "assignToLoadBalancerRule", assign("virtualmachineids", vm1ID))

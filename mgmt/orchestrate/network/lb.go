@@ -249,6 +249,21 @@ func CreateLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, spe
 	return r, jobID, err
 }
 
+// ApplyNewLB applies the network's rules with a new rule (createLoadBalancerRule's job); when
+// the router refuses, the rule is removed again, as CloudStack's execute does.
+func ApplyNewLB(ctx context.Context, d *orchestrate.Deps, id string) error {
+	r, err := db.GetLBRule(ctx, d.DB.Read(), id)
+	if err != nil {
+		return err
+	}
+	return applyOrUndo(ctx, d, r.NetworkID, func(tx db.Tx) error {
+		if err := db.DeleteTagsOf(ctx, tx, "LoadBalancer", id); err != nil {
+			return err
+		}
+		return db.DeleteLBRule(ctx, tx, id)
+	})
+}
+
 func checkPortConflictOrRace(ctx context.Context, q db.Querier, r *db.LBRule) error {
 	if err := checkPortConflict(ctx, q, r); err != nil {
 		return err
@@ -278,8 +293,8 @@ func LBPublicPortRanges(ctx context.Context, q db.Querier, publicIPID string) ([
 // mappings, policies and rules included, marked so), and it settles the rows once the router
 // has them: a Revoke rule and revoked mappings and policies are removed, and a rule is
 // Active while it balances to at least one VM, Add otherwise (CloudStack's
-// applyLoadBalancerRules). On failure the rows stay as they are, in transition, and a later
-// ApplyLB (the next change, or restartNetwork) brings the router in line.
+// applyLoadBalancerRules). On failure the rows stay as they are; the workflows then undo
+// their change (applyOrUndo), as CloudStack rolls back for the VirtualRouter provider.
 //
 // For now there is no router to program: the lead wires this step to the agent holding the
 // network's router namespace (HAProxy configuration from LBConfig), after which it settles
@@ -302,6 +317,35 @@ func ApplyLB(ctx context.Context, d *orchestrate.Deps, networkID string) error {
 		}
 		return nil
 	})
+}
+
+// applyOrUndo applies the network's rules; when that fails it runs undo, which puts back
+// what the workflow changed, and answers the failure.
+func applyOrUndo(ctx context.Context, d *orchestrate.Deps, networkID string, undo func(tx db.Tx) error) error {
+	err := ApplyLB(ctx, d, networkID)
+	if err == nil {
+		return nil
+	}
+	if uerr := d.DB.Transaction(ctx, undo); uerr != nil && d.Log != nil {
+		d.Log.Error("undo a load-balancer change the router refused", "network", networkID, "err", uerr)
+	}
+	return err
+}
+
+// restoreLB puts a rule's state (and so its hold on its public port) back to what it was.
+func restoreLB(ctx context.Context, tx db.Tx, id, state string) error {
+	r, err := db.GetLBRule(ctx, tx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.State == state {
+		return nil
+	}
+	r.State = state
+	return db.UpdateLBRule(ctx, tx, r)
 }
 
 // ProgramLB, when set, sends a network's load-balancer configuration to its router (the

@@ -82,11 +82,13 @@ func applyUpdate(r *db.LBRule, u LBUpdate) (bool, error) {
 func UpdateLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, u LBUpdate) error {
 	var apply bool
 	var networkID string
+	var before db.LBRule
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		r, err := lbRule(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
+		before = *r
 		if apply, err = applyUpdate(r, u); err != nil {
 			return err
 		}
@@ -102,7 +104,15 @@ func UpdateLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id 
 	if err != nil || !apply {
 		return err
 	}
-	return ApplyLB(ctx, d, networkID)
+	return applyOrUndo(ctx, d, networkID, func(tx db.Tx) error {
+		r, err := db.GetLBRule(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		b := before
+		b.Version = r.Version
+		return db.UpdateLBRule(ctx, tx, &b)
+	})
 }
 
 // CheckDeleteLB refuses to delete a rule that does not exist or that the caller may not change.
@@ -114,7 +124,8 @@ func CheckDeleteLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor
 // DeleteLB revokes a rule with its mappings and policies and applies the network's rules,
 // which removes it (deleteLoadBalancerRule's job); a rule already gone is done.
 func DeleteLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
-	var networkID string
+	var networkID, state string
+	var children *LBRuleConfig
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		r, err := db.GetLBRule(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
@@ -126,7 +137,10 @@ func DeleteLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id 
 		if err := orchestrate.CheckOwnerAccess(ctx, tx, a.Caller, id, r.AccountID, r.DomainID); err != nil {
 			return err
 		}
-		networkID = r.NetworkID
+		networkID, state = r.NetworkID, r.State
+		if children, err = loadRuleConfig(ctx, tx, r); err != nil {
+			return err
+		}
 		if err := revokeLB(ctx, tx, r); err != nil {
 			return err
 		}
@@ -135,7 +149,57 @@ func DeleteLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id 
 	if err != nil || networkID == "" {
 		return err
 	}
-	return ApplyLB(ctx, d, networkID)
+	return applyOrUndo(ctx, d, networkID, func(tx db.Tx) error {
+		if state == db.LBRevoke {
+			return nil
+		}
+		if err := restoreLB(ctx, tx, id, state); err != nil {
+			return err
+		}
+		return unrevoke(ctx, tx, children)
+	})
+}
+
+// loadRuleConfig reads one rule's mappings and policies.
+func loadRuleConfig(ctx context.Context, q db.Querier, r *db.LBRule) (*LBRuleConfig, error) {
+	rc := &LBRuleConfig{Rule: r}
+	var err error
+	if rc.VMs, err = db.ListLBVMs(ctx, q, r.ID); err != nil {
+		return nil, err
+	}
+	if rc.Stickiness, err = db.ListLBStickiness(ctx, q, r.ID); err != nil {
+		return nil, err
+	}
+	if rc.HealthCheck, err = db.ListLBHealthChecks(ctx, q, r.ID); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// unrevoke takes back the revocation of the mappings and policies that were live in rc.
+func unrevoke(ctx context.Context, tx db.Tx, rc *LBRuleConfig) error {
+	for _, m := range rc.VMs {
+		if !m.Revoked {
+			if err := db.SetLBVMRevoked(ctx, tx, m.LBID, m.VMID, m.VMIP, false); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range rc.Stickiness {
+		if !p.Revoked {
+			if err := db.SetLBStickinessRevoked(ctx, tx, p.ID, false); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range rc.HealthCheck {
+		if !p.Revoked {
+			if err := db.SetLBHealthCheckRevoked(ctx, tx, p.ID, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func revokeLB(ctx context.Context, tx db.Tx, r *db.LBRule) error {
@@ -287,16 +351,17 @@ func CheckAssignLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor
 
 // AssignLB maps VMs to a rule and applies the network's rules (assignToLoadBalancerRule's job).
 func AssignLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, m LBMembers) error {
-	var networkID string
+	var networkID, state string
+	var add []member
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		r, err := lbRule(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
-		add, err := resolveAssign(ctx, tx, a, r, m)
-		if err != nil {
+		if add, err = resolveAssign(ctx, tx, a, r, m); err != nil {
 			return err
 		}
+		state = r.State
 		now := db.Now()
 		for _, p := range add {
 			// A revoked mapping of the same address comes back to life.
@@ -319,7 +384,14 @@ func AssignLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id 
 	if err != nil {
 		return err
 	}
-	return ApplyLB(ctx, d, networkID)
+	return applyOrUndo(ctx, d, networkID, func(tx db.Tx) error {
+		for _, p := range add {
+			if err := db.DeleteLBVM(ctx, tx, id, p.vmID, p.ip); err != nil {
+				return err
+			}
+		}
+		return restoreLB(ctx, tx, id, state)
+	})
 }
 
 // resolveRemove returns the live mappings to revoke, refusing a VM the rule does not balance to.
@@ -390,16 +462,17 @@ func CheckRemoveLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor
 // RemoveLB revokes VMs' mappings of a rule and applies the network's rules, which removes them
 // (removeFromLoadBalancerRule's job).
 func RemoveLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string, m LBMembers) error {
-	var networkID string
+	var networkID, state string
+	var drop []member
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		r, err := lbRule(ctx, tx, a, id)
 		if err != nil {
 			return err
 		}
-		drop, err := resolveRemove(ctx, tx, r, m)
-		if err != nil {
+		if drop, err = resolveRemove(ctx, tx, r, m); err != nil {
 			return err
 		}
+		state = r.State
 		for _, p := range drop {
 			if _, err := db.RevokeLBVM(ctx, tx, r.ID, p.vmID, p.ip); err != nil {
 				return err
@@ -417,7 +490,14 @@ func RemoveLB(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id 
 	if err != nil {
 		return err
 	}
-	return ApplyLB(ctx, d, networkID)
+	return applyOrUndo(ctx, d, networkID, func(tx db.Tx) error {
+		for _, p := range drop {
+			if err := db.SetLBVMRevoked(ctx, tx, id, p.vmID, p.ip, false); err != nil {
+				return err
+			}
+		}
+		return restoreLB(ctx, tx, id, state)
+	})
 }
 
 // ReleaseVMFromLBs drops a departing VM (being expunged) from every rule, in the caller's

@@ -192,7 +192,10 @@ func CheckCreateStickiness(ctx context.Context, d *orchestrate.Deps, a orchestra
 // job).
 func ApplyStickiness(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, policyID string) (*db.LBRule, error) {
 	var r *db.LBRule
+	var state string
+	var replaced []string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
+		replaced = nil
 		p, err := db.GetLBStickiness(ctx, tx, policyID)
 		if errors.Is(err, db.ErrNotFound) {
 			return orchestrate.ErrParam("Invalid Stickiness policy id value: %s", policyID)
@@ -212,15 +215,26 @@ func ApplyStickiness(ctx context.Context, d *orchestrate.Deps, a orchestrate.Act
 				if err := db.SetLBStickinessRevoked(ctx, tx, o.ID, true); err != nil {
 					return err
 				}
+				replaced = append(replaced, o.ID)
 			}
 		}
-		r.State = db.LBAdd
+		state, r.State = r.State, db.LBAdd
 		return db.UpdateLBRule(ctx, tx, r)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return r, ApplyLB(ctx, d, r.NetworkID)
+	return r, applyOrUndo(ctx, d, r.NetworkID, func(tx db.Tx) error {
+		if err := db.DeleteLBStickiness(ctx, tx, policyID); err != nil {
+			return err
+		}
+		for _, id := range replaced {
+			if err := db.SetLBStickinessRevoked(ctx, tx, id, false); err != nil {
+				return err
+			}
+		}
+		return restoreLB(ctx, tx, r.ID, state)
+	})
 }
 
 // StickinessForCaller reads a stickiness policy and its rule, which the caller may change.
@@ -242,7 +256,7 @@ func StickinessForCaller(ctx context.Context, q db.Querier, a orchestrate.Actor,
 // DeleteStickiness revokes a stickiness policy and applies the network's rules, which removes
 // it (deleteLBStickinessPolicy's job); a policy already gone is done.
 func DeleteStickiness(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
-	var networkID string
+	var networkID, lbID, state string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		p, r, err := StickinessForCaller(ctx, tx, a, id)
 		if err != nil {
@@ -255,7 +269,7 @@ func DeleteStickiness(ctx context.Context, d *orchestrate.Deps, a orchestrate.Ac
 		if err := db.SetLBStickinessRevoked(ctx, tx, p.ID, true); err != nil {
 			return err
 		}
-		networkID = r.NetworkID
+		networkID, lbID, state = r.NetworkID, r.ID, r.State
 		if r.State == db.LBActive {
 			r.State = db.LBAdd
 			if err := db.UpdateLBRule(ctx, tx, r); err != nil {
@@ -267,7 +281,12 @@ func DeleteStickiness(ctx context.Context, d *orchestrate.Deps, a orchestrate.Ac
 	if err != nil || networkID == "" {
 		return err
 	}
-	return ApplyLB(ctx, d, networkID)
+	return applyOrUndo(ctx, d, networkID, func(tx db.Tx) error {
+		if err := db.SetLBStickinessRevoked(ctx, tx, id, false); err != nil {
+			return err
+		}
+		return restoreLB(ctx, tx, lbID, state)
+	})
 }
 
 // HealthCheckSpec is a new health-check policy of createLBHealthCheckPolicy; zero values
@@ -370,6 +389,7 @@ func CreateHealthCheck(ctx context.Context, d *orchestrate.Deps, a orchestrate.A
 // (createLBHealthCheckPolicy's job).
 func ApplyHealthCheck(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, policyID string) (*db.LBRule, error) {
 	var r *db.LBRule
+	var state string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		p, err := db.GetLBHealthCheck(ctx, tx, policyID)
 		if errors.Is(err, db.ErrNotFound) {
@@ -381,13 +401,18 @@ func ApplyHealthCheck(ctx context.Context, d *orchestrate.Deps, a orchestrate.Ac
 		if r, err = policyRule(ctx, tx, a, p.LBID); err != nil {
 			return err
 		}
-		r.State = db.LBAdd
+		state, r.State = r.State, db.LBAdd
 		return db.UpdateLBRule(ctx, tx, r)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return r, ApplyLB(ctx, d, r.NetworkID)
+	return r, applyOrUndo(ctx, d, r.NetworkID, func(tx db.Tx) error {
+		if err := db.DeleteLBHealthCheck(ctx, tx, policyID); err != nil {
+			return err
+		}
+		return restoreLB(ctx, tx, r.ID, state)
+	})
 }
 
 // HealthCheckForCaller reads a health-check policy and its rule, which the caller may change.
@@ -409,7 +434,7 @@ func HealthCheckForCaller(ctx context.Context, q db.Querier, a orchestrate.Actor
 // DeleteHealthCheck revokes a health-check policy and applies the network's rules, which
 // removes it (deleteLBHealthCheckPolicy's job); a policy already gone is done.
 func DeleteHealthCheck(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id string) error {
-	var networkID string
+	var networkID, lbID, state string
 	err := d.DB.Transaction(ctx, func(tx db.Tx) error {
 		p, r, err := HealthCheckForCaller(ctx, tx, a, id)
 		if err != nil {
@@ -419,14 +444,14 @@ func DeleteHealthCheck(ctx context.Context, d *orchestrate.Deps, a orchestrate.A
 			}
 			return err
 		}
-		if err := db.SetLBHealthCheckRevoked(ctx, tx, p.ID); err != nil {
+		if err := db.SetLBHealthCheckRevoked(ctx, tx, p.ID, true); err != nil {
 			return err
 		}
 		// The monitor's view of the VMs goes with it.
 		if err := db.ClearLBVMStates(ctx, tx, r.ID); err != nil {
 			return err
 		}
-		networkID = r.NetworkID
+		networkID, lbID, state = r.NetworkID, r.ID, r.State
 		if r.State == db.LBActive {
 			r.State = db.LBAdd
 			if err := db.UpdateLBRule(ctx, tx, r); err != nil {
@@ -438,5 +463,10 @@ func DeleteHealthCheck(ctx context.Context, d *orchestrate.Deps, a orchestrate.A
 	if err != nil || networkID == "" {
 		return err
 	}
-	return ApplyLB(ctx, d, networkID)
+	return applyOrUndo(ctx, d, networkID, func(tx db.Tx) error {
+		if err := db.SetLBHealthCheckRevoked(ctx, tx, id, false); err != nil {
+			return err
+		}
+		return restoreLB(ctx, tx, lbID, state)
+	})
 }
