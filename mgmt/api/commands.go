@@ -33,4 +33,5 @@ func registerAll(s *Server) {
 	registerVolumes(s)
 	registerVMs(s)
 	registerSnapshots(s)
+	registerLoadBalancers(s)
 }

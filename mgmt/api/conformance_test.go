@@ -89,6 +89,10 @@ var refCorrections = map[string]refCorrection{
 		Proof: "BaseListTemplateOrIsoPermissionsCmd answers one TemplatePermissionsResponse, named templatepermission for ISOs too"},
 	"listTemplatePermissions": {NotList: true, ObjectKey: "templatepermission",
 		Proof: "BaseListTemplateOrIsoPermissionsCmd answers one TemplatePermissionsResponse (setObjectName(\"templatepermission\"))"},
+	"createLoadBalancerRule": {ObjectKey: "loadbalancer",
+		Proof: "LoadBalancerResponse is @EntityReference'd with object name loadbalancer (ApiResponseHelper.createLoadBalancerResponse: setObjectName(\"loadbalancer\")); Ansible's cs_loadbalancer_rule polls jobresult.loadbalancer"},
+	"updateLoadBalancerRule": {ObjectKey: "loadbalancer",
+		Proof: "UpdateLoadBalancerRuleCmd answers createLoadBalancerResponse's object (named loadbalancer); Ansible's cs_loadbalancer_rule polls jobresult.loadbalancer"},
 }
 
 var trafficTypeFields = map[string]string{"isolationmethods": "string", "vlan": "string"}
@@ -98,6 +102,7 @@ var trafficTypeFields = map[string]string{"isolationmethods": "string", "vlan": 
 var deliberateExtras = map[string]string{
 	"virtualmachine.keypair": "Ansible's cs_instance reads instance['keypair'] to decide whether the SSH key changed " +
 		"(CloudStack 4.5 to 4.16 sent it; 4.17 replaced it with keypairs, which Atoll sends too)",
+	"loadbalancerruleinstance.keypair": "the VMs of a load-balancer rule are UserVmResponses, as listVirtualMachines's (see virtualmachine.keypair)",
 }
 
 // atollOnly lists registered commands CloudStack does not have, with the reason: their answers

@@ -269,6 +269,7 @@ func (tr *tour) run() {
 		"zoneid": zone, "networkids": net, "name": "c-vm2"}), "virtualmachine")
 	tr.do(alice, "restartNetwork", map[string]string{"id": net})
 	tr.publicIPs(alice, net, zone, vmID, vm2ID)
+	tr.loadBalancers(alice, net, vmID)
 	tr.do(alice, "listNics", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "getVirtualMachineUserData", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "updateVirtualMachine", map[string]string{"id": vmID, "displayname": "the vm"})

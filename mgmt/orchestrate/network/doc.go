@@ -16,7 +16,10 @@
 //     rules (rules.go: CreateRule, RevokeRule, and ApplyRules, the one step every rule job
 //     takes to program the network's router, which for now only moves the rows' states);
 //   - physical networks: CreatePhysical (with its default providers), UpdatePhysical (its
-//     VLAN/VNI ranges), DeletePhysical, and their traffic types.
+//     VLAN/VNI ranges), DeletePhysical, and their traffic types;
+//   - load-balancer rules on an isolated network's public addresses (lb*.go): CreateLB,
+//     UpdateLB, DeleteLB, AssignLB, RemoveLB, stickiness and health-check policies, with one
+//     router step, ApplyLB, and LBPublicPortRanges for the other rule families' conflicts.
 //
 // Address arithmetic is on net/netip (ipv4.go: Subnet, IPRange); addresses are numbered only
 // where the database keys them by number.

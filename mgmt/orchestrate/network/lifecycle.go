@@ -132,6 +132,9 @@ func Destroy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, tx d
 	if err := CheckUnused(ctx, tx, n); err != nil {
 		return err
 	}
+	if err := RemoveNetworkLBs(ctx, tx, n.ID); err != nil {
+		return err
+	}
 	if err := ReleaseResources(ctx, d, tx, n); err != nil {
 		return err
 	}

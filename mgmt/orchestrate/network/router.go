@@ -212,6 +212,53 @@ func addRules(ctx context.Context, q db.Querier, n *db.Network, s *protocol.Rout
 	return nil
 }
 
+// addLB puts a network's load-balancer rules (those not revoked, with at least one VM) into
+// its router's spec.
+func addLB(ctx context.Context, q db.Querier, n *db.Network, s *protocol.RouterSpec) error {
+	cfg, err := LoadLBConfig(ctx, q, n.ID)
+	if err != nil {
+		return err
+	}
+	for _, rc := range cfg.Rules {
+		r := rc.Rule
+		if r.State == db.LBRevoke {
+			continue
+		}
+		lr := protocol.LBRule{Name: r.Name, Public: r.PublicIP, PublicPort: uint16(r.PublicPort), PrivatePort: uint16(r.PrivatePort),
+			Protocol: r.Protocol, Algorithm: r.Algorithm, CIDRs: splitCIDRs(r.CIDRList)}
+		for _, m := range rc.VMs {
+			if !m.Revoked && m.VMIP != "" {
+				lr.Members = append(lr.Members, m.VMIP)
+			}
+		}
+		if len(lr.Members) == 0 {
+			continue
+		}
+		for _, p := range rc.Stickiness {
+			if !p.Revoked {
+				lr.Stickiness = &protocol.LBStickiness{Method: p.Method, Params: p.Params}
+				break
+			}
+		}
+		for _, h := range rc.HealthCheck {
+			if !h.Revoked {
+				lr.HealthCheck = &protocol.LBHealthCheck{PingPath: h.PingPath, IntervalS: h.Interval, TimeoutS: h.ResponseTime,
+					Healthy: h.HealthyThreshold, Unhealthy: h.UnhealthyThresh}
+				break
+			}
+		}
+		s.LoadBalancers = append(s.LoadBalancers, lr)
+	}
+	return nil
+}
+
+func init() {
+	// Load-balancer jobs apply the network's router like every other rule job.
+	ProgramLB = func(ctx context.Context, d *orchestrate.Deps, cfg *LBConfig) error {
+		return syncPlacedRouter(ctx, d, cfg.NetworkID)
+	}
+}
+
 // RouterSpecOf builds the whole desired state of a network's router from its rows.
 func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network) (protocol.RouterSpec, error) {
 	s := protocol.RouterSpec{NetworkID: n.ID, BroadcastURI: n.BroadcastURI, GuestMAC: r.GuestMAC, PublicMAC: r.PublicMAC,
@@ -268,6 +315,9 @@ func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network
 		}
 	}
 	if err := addRules(ctx, q, n, &s); err != nil {
+		return s, err
+	}
+	if err := addLB(ctx, q, n, &s); err != nil {
 		return s, err
 	}
 	vms, err := routerVMs(ctx, q, n)

@@ -353,6 +353,20 @@ func detectConflicts(ctx context.Context, tx db.Tx, r *db.FirewallRule) error {
 				RuleString(o), o.StartPort, o.EndPort)
 		}
 	}
+	if r.Purpose == db.PurposePortForwarding && r.Protocol == "tcp" && r.IPID != "" && r.StartPort != -1 {
+		// Load-balancer rules hold their public port on the address too (CloudStack's
+		// detectRulesConflict covers every purpose).
+		lbs, err := db.LBPublicPorts(ctx, tx, r.IPID)
+		if err != nil {
+			return err
+		}
+		for id, p := range lbs {
+			if p >= r.StartPort && p <= r.EndPort {
+				return errNetworkRuleConflict("The range specified, %d-%d, conflicts with rule %s which has %d-%d", r.StartPort, r.EndPort,
+					fmt.Sprintf("Rule[%s-LoadBalancing-Active]", id), p, p)
+			}
+		}
+	}
 	return nil
 }
 

@@ -118,6 +118,9 @@ func Expunge(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, id s
 		if err := db.RemoveVMNics(ctx, tx, cur.ID, now); err != nil {
 			return err
 		}
+		if _, err := network.ReleaseVMFromLBs(ctx, tx, cur.ID); err != nil {
+			return err
+		}
 		if err := db.SetVMAffinityGroups(ctx, tx, cur.ID, nil); err != nil {
 			return err
 		}
