@@ -92,7 +92,6 @@ func CheckLBCIDRs(list []string) (string, error) {
 	return strings.Join(out, ","), nil
 }
 
-
 // LBSpec is a new rule of createLoadBalancerRule, its syntax checked by the caller.
 type LBSpec struct {
 	Name, Description       string
