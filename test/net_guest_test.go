@@ -103,7 +103,7 @@ func TestNetGuests(t *testing.T) {
 	l := startNetLab(t, 2)
 	l.dumpOnFailure()
 	h1, h2 := l.hosts[0], l.hosts[1]
-	serveSource(t, l.out, labPublic+"1:8000")
+	reqs := serveSource(t, l.out, labPublic+"1:8000")
 	l.account("tenant-a")
 	l.account("tenant-b")
 	netA := l.isolatedNetwork("net-a", "tenant-a")
@@ -133,6 +133,7 @@ echo "NETT-PEER ${p:-none}"
 echo "NETT-META $(timeout 5 wget -q -O - http://169.254.169.254/latest/meta-data/local-hostname 2>/dev/null)"
 echo "NETT-UD $(timeout 5 wget -q -O - http://169.254.169.254/latest/user-data 2>/dev/null | grep -c NETT-PEER)"
 echo "NETT-OUT $(timeout 5 wget -q -O - http://%[2]s1:8000/ 2>/dev/null)"
+(while true; do timeout 2 wget -q -O /dev/null http://%[2]s1:8000/tick 2>/dev/null; sleep 0.5; done) </dev/null >/dev/null 2>&1 &
 `, a2IP, labPublic)
 	a1 := l.deploy("a1", "tenant-a", netAID, h1, script)
 	a1Name := a1["instancename"].(string)
@@ -166,6 +167,7 @@ echo "NETT-OUT $(timeout 5 wget -q -O - http://%s1:8000/ 2>/dev/null)"
 		t.Errorf("outside reached net-a's source NAT address without a rule: %q", out)
 	}
 
+	l.publicServices(t, reqs, netAID, snatA, a1, a2)
 	if t.Failed() {
 		l.dump()
 	}
@@ -281,4 +283,83 @@ echo NETT-LOOP
 			moved["publicip"], guestHost.name, snat)
 	}
 	t.Logf("router failover (host killed to the public address answering again): %.1f s (ping.interval 2 s, ping.timeout 3)", back.Seconds())
+}
+
+// expectPage waits until GET url from the outside answers want (a guest's page), or, with
+// want "", until it fails.
+func (l *netLab) expectPage(t *testing.T, what, url, want string) {
+	t.Helper()
+	waitFor(t, what, 30*time.Second, func() (bool, string) {
+		out, err := nsFetch(l.out, url)
+		if want == "" {
+			return err != nil, out
+		}
+		return err == nil && out == want, fmt.Sprint(out, err)
+	})
+}
+
+// publicServices drives an isolated network's public side through the API and checks it from
+// the outside: port forwarding (with the firewall rule it opens), static NAT with an ingress
+// rule, a round-robin load balancer over two guests on two hosts, and an egress rule that
+// stops the guest's own requests out until it is deleted.
+func (l *netLab) publicServices(t *testing.T, reqs, netID, snat string, a1, a2 map[string]any) {
+	page := func(vm map[string]any) string { return "atoll-tiny " + vm["name"].(string) }
+	snatID := api.First(l.do("listPublicIpAddresses", map[string]string{"ipaddress": snat, "listall": "true"}), "publicipaddress")["id"].(string)
+
+	// Port forwarding: snat:8080 -> a1:80, opened by the firewall rule openfirewall makes.
+	start := time.Now()
+	pf := api.First(l.do("createPortForwardingRule", map[string]string{"ipaddressid": snatID, "protocol": "tcp", "publicport": "8080",
+		"privateport": "80", "virtualmachineid": a1["id"].(string)}), "portforwardingrule")
+	l.expectPage(t, "port forwarding to a1", "http://"+snat+":8080/", page(a1))
+	t.Logf("createPortForwardingRule to the outside reaching the guest: %.2f s", time.Since(start).Seconds())
+	if _, err := l.c.DoWait(l.ctx, "createPortForwardingRule", map[string]string{"ipaddressid": snatID, "protocol": "tcp", "publicport": "8080",
+		"privateport": "81", "virtualmachineid": a2["id"].(string)}); err == nil || !strings.Contains(err.Error(), "conflicts") {
+		t.Errorf("a second rule on a forwarded public port: %v, want CloudStack's conflict", err)
+	}
+
+	// Static NAT of a second address to a2, open for tcp/80 only from the outside's subnet.
+	ip2 := api.First(l.do("associateIpAddress", map[string]string{"networkid": netID}), "ipaddress")
+	ip2Addr, ip2ID := ip2["ipaddress"].(string), ip2["id"].(string)
+	l.do("enableStaticNat", map[string]string{"ipaddressid": ip2ID, "virtualmachineid": a2["id"].(string)})
+	l.expectPage(t, "static NAT without a firewall rule", "http://"+ip2Addr+"/", "")
+	fw := api.First(l.do("createFirewallRule", map[string]string{"ipaddressid": ip2ID, "protocol": "tcp", "startport": "80", "endport": "80",
+		"cidrlist": labPublic + "0/24"}), "firewallrule")
+	l.expectPage(t, "static NAT to a2", "http://"+ip2Addr+"/", page(a2))
+	l.do("deleteFirewallRule", map[string]string{"id": fw["id"].(string)})
+	l.expectPage(t, "static NAT after its firewall rule went", "http://"+ip2Addr+"/", "")
+
+	// A load balancer on a third address over a1 (host 1) and a2 (host 2).
+	ip3 := api.First(l.do("associateIpAddress", map[string]string{"networkid": netID}), "ipaddress")
+	ip3Addr, ip3ID := ip3["ipaddress"].(string), ip3["id"].(string)
+	lb := api.First(l.do("createLoadBalancerRule", map[string]string{"publicipid": ip3ID, "name": "web", "algorithm": "roundrobin",
+		"publicport": "80", "privateport": "80", "openfirewall": "true"}), "loadbalancer")
+	l.do("assignToLoadBalancerRule", map[string]string{"id": lb["id"].(string), "virtualmachineids": a1["id"].(string) + "," + a2["id"].(string)})
+	if rules, _ := l.do("listFirewallRules", map[string]string{"ipaddressid": ip3ID, "listall": "true"})["firewallrule"].([]any); len(rules) == 0 {
+		l.do("createFirewallRule", map[string]string{"ipaddressid": ip3ID, "protocol": "tcp", "startport": "80", "endport": "80"})
+	}
+	seen := map[string]int{}
+	waitFor(t, "the load balancer answering from both guests", 30*time.Second, func() (bool, string) {
+		if out, err := nsFetch(l.out, "http://"+ip3Addr+"/"); err == nil {
+			seen[out]++
+		}
+		return seen[page(a1)] > 0 && seen[page(a2)] > 0, fmt.Sprint(seen)
+	})
+
+	// Egress: the default allows; a rule for the outside's port denies it, until deleted.
+	n0 := len(requestsFrom(reqs, snat))
+	waitFor(t, "a1's requests out", 20*time.Second, func() (bool, string) { return len(requestsFrom(reqs, snat)) > n0+1, "" })
+	eg := api.First(l.do("createEgressFirewallRule", map[string]string{"networkid": netID, "protocol": "tcp", "startport": "8000", "endport": "8000",
+		"destcidrlist": labPublic + "1/32"}), "firewallrule")
+	time.Sleep(time.Second) // requests in flight when the rule landed
+	n1 := len(requestsFrom(reqs, snat))
+	time.Sleep(3 * time.Second)
+	if n2 := len(requestsFrom(reqs, snat)); n2 != n1 {
+		t.Errorf("egress rule denying tcp/8000 to %s1: %d requests got out in 3 s", labPublic, n2-n1)
+	}
+	l.do("deleteEgressFirewallRule", map[string]string{"id": eg["id"].(string)})
+	waitFor(t, "a1's requests out again", 20*time.Second, func() (bool, string) { return len(requestsFrom(reqs, snat)) > n1+1, "" })
+
+	// The port forwarding rule goes, and with it the port.
+	l.do("deletePortForwardingRule", map[string]string{"id": pf["id"].(string)})
+	l.expectPage(t, "port forwarding removed", "http://"+snat+":8080/", "")
 }
