@@ -283,6 +283,38 @@ echo NETT-LOOP
 			moved["publicip"], guestHost.name, snat)
 	}
 	t.Logf("router failover (host killed to the public address answering again): %.1f s (ping.interval 2 s, ping.timeout 3)", back.Seconds())
+
+	// Reconciliation: drift and leftovers on the router's new host are put right when its
+	// agent restarts. The router's nftables table is deleted and its dnsmasq killed behind
+	// Atoll's back, and a bridge Atoll would have made is left lying about.
+	rh := guestHost
+	ns := "atr-" + netID
+	if out, err := l.inRouter(ns, 5*time.Second, "nft", "delete", "table", "inet", "atoll"); err != nil {
+		t.Fatalf("delete the router's table: %v %s", err, out)
+	}
+	exec.Command("pkill", "-f", netID+"/dnsmasq.conf").Run()
+	ip(t, "-n", rh.ns, "link", "add", "atbr-x4242", "type", "bridge")
+	rh.agent.stop(syscall.SIGTERM)
+	restarted := time.Now()
+	rh.agent = rh.startAgent(t)
+	waitFor(t, "drift fixed and leftovers gone after the agent's restart", time.Minute, func() (bool, string) {
+		var wrong []string
+		if out, err := l.inRouter(ns, 5*time.Second, "nft", "list", "table", "inet", "atoll"); err != nil {
+			wrong = append(wrong, "no nftables table: "+strings.TrimSpace(out))
+		}
+		if out, _ := exec.Command("pgrep", "-f", netID+"/dnsmasq.conf").Output(); len(strings.TrimSpace(string(out))) == 0 {
+			wrong = append(wrong, "no dnsmasq")
+		}
+		if out, _ := inNS(rh.ns, 3*time.Second, "ip", "link", "show", "atbr-x4242"); !strings.Contains(out, "does not exist") {
+			wrong = append(wrong, "leftover bridge still there")
+		}
+		return len(wrong) == 0, strings.Join(wrong, "; ")
+	})
+	n := len(requestsFrom(reqs, snat))
+	waitFor(t, "the guest's traffic after the restart", 30*time.Second, func() (bool, string) {
+		return len(requestsFrom(reqs, snat)) > n+1, ""
+	})
+	t.Logf("agent restart to drift repaired: %.1f s", time.Since(restarted).Seconds())
 }
 
 // expectPage waits until GET url from the outside answers want (a guest's page), or, with

@@ -59,6 +59,11 @@ type labHost struct {
 	consoleDir     string
 	agent          *proc
 	agentArgs      []string
+	// holder is a process that keeps the host's mount namespace (made by ip netns exec, with
+	// the host's /sys) for as long as the lab lives: the agent, restarted, enters the same one,
+	// so the router namespaces it pinned there stay visible to it, as /run/netns does on a
+	// real host across agent restarts.
+	holder *exec.Cmd
 }
 
 const (
@@ -111,6 +116,11 @@ func newNetLab(t *testing.T, n int) *netLab {
 	for i := 1; i <= n; i++ {
 		h := &labHost{ns: fmt.Sprintf("%s-h%d", l.tag, i), addr: fmt.Sprintf("%s1%d", labUnderlay, i), name: fmt.Sprintf("net-host-%d", i)}
 		l.leg(h.ns, "eth0", fmt.Sprintf("h%du", i), "ul0", h.addr+"/24")
+		h.holder = exec.Command("ip", "netns", "exec", h.ns, "sleep", "infinity")
+		h.holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := h.holder.Start(); err != nil {
+			t.Fatal(err)
+		}
 		// The public bridge and its uplink; routers' public veths join it.
 		ip(t, "-n", h.ns, "link", "add", "cloudbr2", "type", "bridge")
 		ip(t, "-n", h.ns, "link", "set", "cloudbr2", "up")
@@ -138,6 +148,12 @@ func (l *netLab) leg(ns, dev, peer, br, addr string) {
 // cleanups, which run first: they were registered later).
 func (l *netLab) teardown() {
 	exec.Command("ip", "link", "del", l.rootDev).Run()
+	for _, h := range l.hosts {
+		if h.holder != nil && h.holder.Process != nil {
+			h.holder.Process.Kill()
+			h.holder.Wait()
+		}
+	}
 	for _, h := range l.hosts {
 		exec.Command("ip", "netns", "del", h.ns).Run()
 	}
@@ -237,7 +253,7 @@ func (l *netLab) startHost(h *labHost, clusterID string) {
 		"--ca-fingerprint", tok["cafingerprint"].(string), "--libvirt-socket", socket, "--domain-type", "qemu",
 		"--console-log-dir", h.consoleDir, "--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace",
 		"--vxlan-local", h.addr, "--vxlan-dev", "eth0", "--public-bridge", "cloudbr2", "--network-state-dir", l.netState(h)}
-	h.agent = startProcIn(t, h.ns, h.name+".log", append(h.agentArgs, "--token", tok["token"].(string))...)
+	h.agent = h.startAgent(t, "--token", tok["token"].(string))
 	waitFor(t, h.name+" Up", 60*time.Second, func() (bool, string) {
 		r, err := l.c.Do(l.ctx, "listHosts", map[string]string{"name": h.name})
 		if err != nil {
@@ -249,10 +265,18 @@ func (l *netLab) startHost(h *labHost, clusterID string) {
 	})
 }
 
-// startProcIn is startProc with the process run inside network namespace ns.
-func startProcIn(t *testing.T, ns, logName string, args ...string) *proc {
+// startAgent starts the host's agent inside its namespaces (network and mount: the holder's)
+// with its arguments and extra ones.
+func (h *labHost) startAgent(t *testing.T, extra ...string) *proc {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, atollBinary(t)}, args...)...)
+	return startProcIn(t, h.holder.Process.Pid, h.name+".log", append(append([]string{}, h.agentArgs...), extra...)...)
+}
+
+// startProcIn is startProc with the process run inside the network and mount namespaces of
+// process pid.
+func startProcIn(t *testing.T, pid int, logName string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-m", "-n", "--", atollBinary(t)}, args...)...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
 	if err != nil {
 		t.Fatal(err)
@@ -418,18 +442,18 @@ func (l *netLab) dump() {
 	}
 }
 
-// inRouter runs a command in a router namespace. Each lab host's agent runs under `ip netns
-// exec`, in a mount namespace of its own, so the namespace's bind mount under /run/netns is
-// only seen from there: the command enters the mount namespace of an agent that sees it.
+// inRouter runs a command in a router namespace. Each lab host's agent runs in its host's
+// mount namespace (made by ip netns exec), so the namespace's bind mount under /run/netns is
+// only seen from there: the command enters the mount namespace of a host that sees it.
 func (l *netLab) inRouter(ns string, timeout time.Duration, name string, args ...string) (string, error) {
 	var out string
 	err := fmt.Errorf("no agent sees %s", ns)
 	for _, h := range l.hosts {
-		if h.agent == nil || h.agent.cmd.Process == nil {
+		if h.holder == nil || h.holder.Process == nil {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		b, e := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(h.agent.cmd.Process.Pid), "-m", "ip", "netns", "exec", ns, name}, args...)...).CombinedOutput()
+		b, e := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(h.holder.Process.Pid), "-m", "ip", "netns", "exec", ns, name}, args...)...).CombinedOutput()
 		cancel()
 		if e == nil {
 			return string(b), nil
