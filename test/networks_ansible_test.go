@@ -41,3 +41,18 @@ func netChangedLines(out string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestAnsibleNetworkOfferings creates, enables and uses a network offering with the real
+// cs_network_offering module, twice: the second run changes nothing.
+func TestAnsibleNetworkOfferings(t *testing.T) {
+	requireTool(t, "/usr/bin/ansible-playbook", "ansible")
+	requireTool(t, "/usr/lib/python3/dist-packages/cs/client.py", "python3-cs")
+	endpoint, dataDir := startUp(t, "--demo")
+	env := adminEnv(t, endpoint, dataDir)
+	if _, changed, _, out := runPlaybook(t, env, "ansible/network_offerings.yml"); changed == "0" {
+		t.Fatalf("first run changed nothing:\n%s", netChangedLines(out))
+	}
+	if _, changed, _, out := runPlaybook(t, env, "ansible/network_offerings.yml"); changed != "0" {
+		t.Fatalf("second run changed %s task(s); not idempotent:\n%s", changed, netChangedLines(out))
+	}
+}
