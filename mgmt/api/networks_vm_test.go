@@ -100,3 +100,53 @@ func TestNetworkUnderVMs(t *testing.T) {
 	}
 	v.checkLedger(t)
 }
+
+// TestVNIRangeExhausted: with one VNI in the guest physical network's range, a second
+// network's first VM is refused with CloudStack's InsufficientVirtualNetworkCapacity (533)
+// and changes nothing: the network stays Allocated without a VNI or a source NAT address,
+// no VM, NIC or router of it is left, and the VLAN capacity is as before.
+func TestVNIRangeExhausted(t *testing.T) {
+	v := newVMEnv(t, false)
+	a := v.Admin
+	var guest string
+	for _, p := range mgmttest.Do(t, a, "listPhysicalNetworks", map[string]string{"zoneid": v.zoneID})["physicalnetwork"].([]any) {
+		if m := p.(map[string]any); m["name"] == "guest" {
+			guest = m["id"].(string)
+		}
+	}
+	mgmttest.DoAsync(t, a, "updatePhysicalNetwork", map[string]string{"id": guest, "vlan": "5000-5000"})
+	v.deploy(t, v.tenant, map[string]string{"name": "first", "networkids": v.network})
+	off := mgmttest.Do(t, a, "listNetworkOfferings", map[string]string{"name": "DefaultIsolatedNetworkOfferingWithSourceNatService"})["networkoffering"].([]any)[0].(map[string]any)
+	n2 := mgmttest.Do(t, v.tenant, "createNetwork", map[string]string{"name": "net2", "displaytext": "net2",
+		"networkofferingid": off["id"].(string), "zoneid": v.zoneID})["network"].(map[string]any)["id"].(string)
+	vms := topoInt(t, v.Env, "SELECT COUNT(*) FROM vm_instances WHERE removed IS NULL AND state <> 'Error'")
+	vlanUsed := topoInt(t, v.Env, "SELECT COALESCE(SUM(used),0) FROM capacity WHERE capacity_type = ?", db.CapVLAN)
+	ips := topoInt(t, v.Env, "SELECT COUNT(*) FROM public_ips WHERE state <> 'Free'")
+	code, text := netDeployFails(t, v.tenant, map[string]string{"serviceofferingid": v.offering, "templateid": db.SimulatorTemplateID,
+		"zoneid": v.zoneID, "networkids": n2, "name": "second"})
+	if code != 533 || !strings.Contains(text, "vnet") {
+		t.Fatalf("deploy into a network with no VNI left: %d %s; want 533 naming the vnet range", code, text)
+	}
+	n := topoItems(t, mgmttest.Do(t, a, "listNetworks", map[string]string{"id": n2, "listall": "true"}), "network")[0]
+	topoWant(t, "the refused network", n, "state", "Allocated")
+	if n["broadcasturi"] != nil {
+		t.Errorf("refused network got a broadcast URI: %v", n["broadcasturi"])
+	}
+	if got := topoInt(t, v.Env, "SELECT COUNT(*) FROM vm_instances WHERE removed IS NULL AND state <> 'Error'"); got != vms {
+		t.Errorf("VMs not in Error: %d -> %d", vms, got)
+	}
+	for what, q := range map[string]string{
+		"NICs": "SELECT COUNT(*) FROM nics WHERE network_id = ? AND removed IS NULL", "routers": "SELECT COUNT(*) FROM routers WHERE network_id = ?",
+		"addresses": "SELECT COUNT(*) FROM network_ips WHERE network_id = ?",
+	} {
+		if k := topoInt(t, v.Env, q, n2); k != 0 {
+			t.Errorf("%d %s of the refused network", k, what)
+		}
+	}
+	if got := topoInt(t, v.Env, "SELECT COALESCE(SUM(used),0) FROM capacity WHERE capacity_type = ?", db.CapVLAN); got != vlanUsed {
+		t.Errorf("VLAN capacity used %d -> %d", vlanUsed, got)
+	}
+	if got := topoInt(t, v.Env, "SELECT COUNT(*) FROM public_ips WHERE state <> 'Free'"); got != ips {
+		t.Errorf("public addresses in use %d -> %d", ips, got)
+	}
+}
