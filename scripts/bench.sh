@@ -22,3 +22,17 @@ trap 'scripts/mariadb.sh stop "$mdb"' EXIT
 mysql_url=$(scripts/mariadb.sh start "$mdb" "$port")
 # shellcheck disable=SC2086 # ATOLL_BENCH_ARGS is a list of flags
 bin/atoll-bench -bin bin/atoll -mysql "$mysql_url" -mysql-pid "$(cat "$mdb/mariadb.pid")" ${ATOLL_BENCH_ARGS:-}
+
+# Guest networking end to end (root): the network lab of test/netlab_test.go (KVM hosts as
+# network namespaces on one underlay, real QEMU guests) measures the time from createNetwork
+# and the first deploy to the guest's DHCP lease, a port forwarding rule to the outside
+# reaching the guest, router failover (its host killed to the public address answering
+# again), an agent restart to drift repaired, and a security group rule revoked to the port
+# refusing. The runs only log these times; nothing asserts them. ATOLL_BENCH_NET=0 skips it.
+if [ "$(id -u)" -eq 0 ] && [ "${ATOLL_BENCH_NET:-1}" != 0 ]; then
+	echo
+	echo "== Guest networking end to end (network lab: $(nproc) cores, QEMU TCG guests)"
+	CI=true ATOLL_BIN="$PWD/bin/atoll" go test -count=1 -timeout 20m -run 'TestNetGuests|TestNetRouterFailover|TestNetSecurityGroups' -v ./test 2>&1 |
+		grep -E '(first deploy to DHCP lease|createPortForwardingRule to the outside|router failover|agent restart to drift|revokeSecurityGroupIngress to the port|^--- |^(ok|FAIL))' |
+		sed -E 's/^ +[a-z_]+\.go:[0-9]+: /  /'
+fi

@@ -180,6 +180,22 @@ func scriptEnv(t *testing.T, env []string, prefix []string, name string, args ..
 // underlay and the tiny template registered: a zone "net" ready for guests.
 func startNetLab(t *testing.T, n int) *netLab {
 	t.Helper()
+	return startNetLabWith(t, n, func(l *netLab, primary, secondary string) (zoneID, clusterID string) {
+		err := mgmt.DemoWith(l.ctx, l.c, mgmt.DemoOptions{Zone: "net", Clusters: 1, Hypervisor: "KVM", PrimaryURL: primary, SecondaryURL: secondary,
+			Public:      &mgmt.PublicRange{VLAN: "untagged", Gateway: labPublic + "1", Netmask: "255.255.255.0", Start: labPublic + "10", End: labPublic + "50"},
+			PublicLabel: "cloudbr2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zoneID = api.First(l.do("listZones", map[string]string{"name": "net"}), "zone")["id"].(string)
+		return zoneID, api.First(l.do("listClusters", map[string]string{"zoneid": zoneID}), "cluster")["id"].(string)
+	})
+}
+
+// startNetLabWith is startNetLab with the zone built by zone (given the NFS primary and
+// secondary storage URLs), which answers the zone and the cluster the hosts join.
+func startNetLabWith(t *testing.T, n int, zone func(l *netLab, primary, secondary string) (zoneID, clusterID string)) *netLab {
+	t.Helper()
 	l := newNetLab(t, n)
 	tinyimage.LockBoots(t)
 	nfsRoot := filepath.Join(l.dir, "nfs")
@@ -207,15 +223,8 @@ func startNetLab(t *testing.T, n int) *netLab {
 	for _, kv := range [][2]string{{"ping.interval", "2"}, {"ping.timeout", "3"}, {"atoll.image.url.allow.loopback", "true"}} {
 		l.do("updateConfiguration", map[string]string{"name": kv[0], "value": kv[1]})
 	}
-	err := mgmt.DemoWith(l.ctx, l.c, mgmt.DemoOptions{Zone: "net", Clusters: 1, Hypervisor: "KVM",
-		PrimaryURL: "nfs://" + labUnderlay + "1" + exports[0], SecondaryURL: "nfs://" + labUnderlay + "1" + exports[1],
-		Public:      &mgmt.PublicRange{VLAN: "untagged", Gateway: labPublic + "1", Netmask: "255.255.255.0", Start: labPublic + "10", End: labPublic + "50"},
-		PublicLabel: "cloudbr2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.zoneID = api.First(l.do("listZones", map[string]string{"name": "net"}), "zone")["id"].(string)
-	clusterID := api.First(l.do("listClusters", map[string]string{"zoneid": l.zoneID}), "cluster")["id"].(string)
+	var clusterID string
+	l.zoneID, clusterID = zone(l, "nfs://"+labUnderlay+"1"+exports[0], "nfs://"+labUnderlay+"1"+exports[1])
 	for _, h := range l.hosts {
 		l.startHost(h, clusterID)
 	}
