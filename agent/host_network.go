@@ -108,8 +108,8 @@ func (h *HostNetwork) setupNetwork(ctx context.Context, s protocol.NetworkSetup)
 // networks, or on a host without a tunnel source).
 func (h *HostNetwork) setPeers(ctx context.Context, uri string, peers []string) error {
 	vni := vxlanID(uri)
-	if vni == 0 || !h.Uplinks.VXLANLocal.IsValid() {
-		return nil
+	if vni == 0 || !h.Uplinks.VXLANLocal.IsValid() || h.Uplinks.VXLANMulticast {
+		return nil // not VXLAN, not joined to other hosts, or flooding to a multicast group
 	}
 	addrs := make([]netip.Addr, 0, len(peers))
 	for _, p := range peers {

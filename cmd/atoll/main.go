@@ -261,6 +261,7 @@ func cmdAgent(args []string) error {
 	nfsMode := fs.String("nfs-mode", "auto", "with --hypervisor kvm: how NFS storage is reached: auto (a kernel mount where the kernel has an NFS client, else QEMU's own), kernel or userspace")
 	vxlanLocal := fs.String("vxlan-local", "", "with --hypervisor kvm: this host's VXLAN tunnel source address (empty: VXLAN guest networks stay on this host)")
 	vxlanDev := fs.String("vxlan-dev", "", "with --hypervisor kvm: the device VXLAN tunnels leave by")
+	vxlanMcast := fs.Bool("vxlan-multicast", false, "with --hypervisor kvm: VXLAN networks use a multicast group per VNI (CloudStack's 239.x.y.z mapping) instead of head-end replication")
 	vlanDev := fs.String("vlan-dev", "", "with --hypervisor kvm: the device VLAN guest networks' sub-interfaces are made on (<dev>.<vlan>)")
 	mtu := fs.Int("guest-mtu", 0, "with --hypervisor kvm: MTU of guest network bridges and links (0: the kernel's)")
 	publicBridge := fs.String("public-bridge", "cloudbr2", "with --hypervisor kvm: the bridge routers join for public traffic when the zone's public traffic label names none")
@@ -269,7 +270,7 @@ func cmdAgent(args []string) error {
 	if *servers == "" {
 		return errors.New("agent: --mgmt is required")
 	}
-	uplinks := bridge.Uplinks{VLAN: *vlanDev, VXLANUnderlay: *vxlanDev, MTU: *mtu}
+	uplinks := bridge.Uplinks{VLAN: *vlanDev, VXLANUnderlay: *vxlanDev, MTU: *mtu, VXLANMulticast: *vxlanMcast}
 	if *vxlanLocal != "" {
 		a, err := netip.ParseAddr(*vxlanLocal)
 		if err != nil {
