@@ -168,6 +168,7 @@ echo "NETT-OUT $(timeout 5 wget -q -O - http://%s1:8000/ 2>/dev/null)"
 	}
 
 	l.publicServices(t, reqs, netAID, snatA, a1, a2)
+	l.routerOps(t, reqs, netAID, snatA)
 	if t.Failed() {
 		l.dump()
 	}
@@ -394,4 +395,29 @@ func (l *netLab) publicServices(t *testing.T, reqs, netID, snat string, a1, a2 m
 	// The port forwarding rule goes, and with it the port.
 	l.do("deletePortForwardingRule", map[string]string{"id": pf["id"].(string)})
 	l.expectPage(t, "port forwarding removed", "http://"+snat+":8080/", "")
+}
+
+// routerOps stops and starts a network's router and restarts the network with cleanup,
+// watching the guest's requests out stop and come back.
+func (l *netLab) routerOps(t *testing.T, reqs, netID, snat string) {
+	id := api.First(l.do("listRouters", map[string]string{"networkid": netID, "listall": "true"}), "router")["id"].(string)
+	flowing := func(what string) {
+		n := len(requestsFrom(reqs, snat))
+		waitFor(t, what, 30*time.Second, func() (bool, string) { return len(requestsFrom(reqs, snat)) > n+1, "" })
+	}
+	if r := api.First(l.do("stopRouter", map[string]string{"id": id}), "router"); r["state"] != "Stopped" {
+		t.Errorf("stopRouter answered %v", r["state"])
+	}
+	time.Sleep(time.Second)
+	n := len(requestsFrom(reqs, snat))
+	time.Sleep(3 * time.Second)
+	if k := len(requestsFrom(reqs, snat)); k != n {
+		t.Errorf("%d requests got out while the router was stopped", k-n)
+	}
+	if r := api.First(l.do("startRouter", map[string]string{"id": id}), "router"); r["state"] != "Running" {
+		t.Errorf("startRouter answered %v", r["state"])
+	}
+	flowing("the guest's requests out after startRouter")
+	l.do("restartNetwork", map[string]string{"id": netID, "cleanup": "true"})
+	flowing("the guest's requests out after restartNetwork cleanup=true")
 }

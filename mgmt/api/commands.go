@@ -22,6 +22,7 @@ func registerAll(s *Server) {
 	registerVlanIPRanges(s)
 	registerNetworks(s)
 	registerRouters(s)
+	registerRouterOps(s)
 	registerPublicIPs(s)
 	registerFirewall(s)
 	registerPortForwarding(s)

@@ -270,6 +270,7 @@ func (tr *tour) run() {
 	tr.do(alice, "restartNetwork", map[string]string{"id": net})
 	tr.publicIPs(alice, net, zone, vmID, vm2ID)
 	tr.loadBalancers(alice, net, vmID)
+	tr.routers(a, net)
 	tr.do(alice, "listNics", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "getVirtualMachineUserData", map[string]string{"virtualmachineid": vmID})
 	tr.do(alice, "updateVirtualMachine", map[string]string{"id": vmID, "displayname": "the vm"})
@@ -480,5 +481,20 @@ func (tr *tour) waitExpunged(c *api.Client, vmID string) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// routers drives the router commands on the router of net (its first VM placed it): reboot,
+// stop, start, and destroy (a network gets a new router when it next needs one).
+func (tr *tour) routers(admin *api.Client, net string) {
+	l := tr.do(admin, "listRouters", map[string]string{"networkid": net, "listall": "true"})
+	items, _ := l["router"].([]any)
+	if len(items) != 1 {
+		tr.t.Errorf("tour: routers of the network: %v", l)
+		return
+	}
+	id := items[0].(map[string]any)["id"].(string)
+	for _, cmd := range []string{"rebootRouter", "stopRouter", "startRouter", "destroyRouter"} {
+		tr.do(admin, cmd, map[string]string{"id": id})
 	}
 }

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/atollcloud/atoll/db"
+	"github.com/atollcloud/atoll/mgmt/orchestrate/network"
 )
 
 // routerResponse is CloudStack's DomainRouterResponse for Atoll's routers: a network namespace
@@ -79,13 +81,21 @@ func listRouters(c *Call) (any, error) {
 		ZoneID: strings.ToLower(c.P.String("zoneid")), HostID: strings.ToLower(c.P.String("hostid")), State: c.P.String("state"),
 		Keyword: c.P.String("keyword"), Scope: scope}
 	f.Limit, f.Offset = c.P.Paging()
-	q := c.S.DB.Read()
-	list, total, err := db.ListRouters(c.Ctx, q, f)
+	list, total, err := db.ListRouters(c.Ctx, c.S.DB.Read(), f)
 	if err != nil {
 		return nil, err
 	}
 	items := make([]any, 0, len(list))
 	for _, r := range list {
+		items = append(items, c.renderRouter(r))
+	}
+	return ListResult{Key: "router", Items: items, Count: total}, nil
+}
+
+// renderRouter is a router as CloudStack's DomainRouterResponse.
+func (c *Call) renderRouter(r *db.Router) map[string]any {
+	q := c.S.DB.Read()
+	{
 		m := map[string]any{"id": r.ID, "name": r.Name, "state": r.State, "role": "VIRTUAL_ROUTER", "zoneid": r.ZoneID,
 			"guestnetworkid": r.NetworkID, "guestmacaddress": r.GuestMAC, "domainid": r.DomainID, "created": FormatTime(r.Created),
 			"isredundantrouter": false, "redundantstate": "UNKNOWN", "requiresupgrade": false, "healthchecksfailed": false,
@@ -111,7 +121,50 @@ func listRouters(c *Call) (any, error) {
 				}
 			}
 		}
-		items = append(items, m)
+		return m
 	}
-	return ListResult{Key: "router", Items: items, Count: total}, nil
+}
+
+// The router commands act on a router namespace as CloudStack's act on a router VM.
+func registerRouterOps(s *Server) {
+	id := Param{Name: "id", Type: TUUID, Required: true, Description: "the ID of the router"}
+	for _, op := range []struct{ name, desc string }{
+		{"startRouter", "Starts a router: its namespace is placed on a host and applied."},
+		{"stopRouter", "Stops a router: its namespace and daemons are removed from its host."},
+		{"rebootRouter", "Starts a router again: removed from its host, then applied anew."},
+		{"destroyRouter", "Destroys a router. Its network gets a new one when a VM starts on it or its rules are applied."},
+	} {
+		params := []Param{id}
+		if op.name == "stopRouter" {
+			params = append(params, Param{Name: "forced", Type: TBool, Description: "Force stop the VM (accepted: a namespace stops at once)"})
+		}
+		if op.name == "rebootRouter" {
+			params = append(params, Param{Name: "forced", Type: TBool, Description: "Force reboot the router (accepted: a namespace stops at once)"})
+		}
+		s.Reg.Add(&Command{Name: op.name, Response: routerResponse, Roles: Admin, Async: true, ResponseKey: "router", Description: op.desc,
+			Params: params, Handler: routerOpStart, Job: routerOpJob})
+	}
+}
+
+func routerOpStart(c *Call) (any, error) {
+	r, err := db.GetRouter(c.Ctx, c.S.DB.Read(), c.lowerID("id"))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, ErrParam("Unable to find router by id %s", c.P.String("id"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.StartJob("DomainRouter", r.ID)
+}
+
+func routerOpJob(c *Call, j *db.Job) (any, error) {
+	r, err := network.RouterOp(c.Ctx, c.deps(), j.Cmd, j.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	m := c.renderRouter(r)
+	if r.Removed != 0 {
+		m["state"] = "Destroyed" // destroyRouter answers the router as it was destroyed
+	}
+	return Object{Key: "router", Value: m}, nil
 }

@@ -684,3 +684,67 @@ func HostSync(ctx context.Context, d *orchestrate.Deps, hostID string) error {
 // HostSecurityGroups answers what a host's VM ports must enforce (set by the security group
 // package, which depends on this one: securitygroup.WireState of ComputeHostState).
 var HostSecurityGroups func(ctx context.Context, q db.Querier, hostID string) (protocol.SecurityGroupState, error)
+
+// RouterOp runs startRouter, stopRouter, rebootRouter or destroyRouter on a router and answers
+// it as it is then (Removed set after destroyRouter).
+//   - start: placed if it has no usable host, and applied (SyncRouter);
+//   - stop: removed from its host and left unplaced, Stopped; its network's next VM start or
+//     rule change places it again;
+//   - reboot: removed from its host, then applied anew;
+//   - destroy: removed from its host and its row removed; the network gets a new router when
+//     it next needs one.
+func RouterOp(ctx context.Context, d *orchestrate.Deps, cmd, id string) (*db.Router, error) {
+	r, err := db.GetRouter(ctx, d.DB.Read(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, orchestrate.ErrParam("Unable to find router by id %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	remove := func() error {
+		if err := RemoveRouter(ctx, d, r, ""); err != nil {
+			return orchestrate.ErrInternal("Unable to remove router %s from its host: %s", r.Name, d.Cause(err))
+		}
+		return nil
+	}
+	switch cmd {
+	case "startRouter":
+		if err := SyncRouter(ctx, d, r.NetworkID); err != nil {
+			return nil, err
+		}
+	case "stopRouter":
+		if err := remove(); err != nil {
+			return nil, err
+		}
+		if err := db.MoveRouter(ctx, d.DB.SQL, r.ID, r.Version, "", db.RouterStopped); err != nil {
+			return nil, err
+		}
+	case "rebootRouter":
+		if r.State != db.RouterRunning {
+			return nil, orchestrate.ErrParam("Unable to reboot router %s: it is %s, not Running", r.Name, r.State)
+		}
+		if err := remove(); err != nil {
+			return nil, err
+		}
+		if err := SyncRouter(ctx, d, r.NetworkID); err != nil {
+			return nil, err
+		}
+	case "destroyRouter":
+		if err := remove(); err != nil {
+			return nil, err
+		}
+		gone, err := db.RemoveNetworkRouter(ctx, d.DB.SQL, r.NetworkID)
+		if err != nil {
+			return nil, err
+		}
+		if gone != nil {
+			gone.Removed = db.Now()
+			return gone, nil
+		}
+		r.Removed = db.Now()
+		return r, nil
+	default:
+		return nil, orchestrate.ErrInternal("unknown router operation %s", cmd)
+	}
+	return db.GetRouter(ctx, d.DB.Read(), id)
+}
