@@ -344,7 +344,7 @@ func (a *Agent) register(ctx context.Context, conn *protocol.Conn, nc net.Conn) 
 	r := protocol.Register{ProtocolVersion: protocol.Version, GUID: a.id.guid, Name: a.cfg.Name, Address: addr,
 		HypervisorType: info.HypervisorType, HypervisorVersion: info.HypervisorVersion, CPUSockets: info.CPUSockets,
 		CPUCores: info.CPUCores, CPUSpeedMHz: info.CPUSpeedMHz, MemoryBytes: info.MemoryBytes,
-		LocalStorageBytes: info.LocalStorageBytes, Capabilities: info.Capabilities, AgentVersion: Version,
+		LocalStorageBytes: info.LocalStorageBytes, Capabilities: a.capabilities(info.Capabilities), AgentVersion: Version,
 		Zone: first(a.cfg.Zone, p.Zone), Pod: first(a.cfg.Pod, p.Pod), Cluster: first(a.cfg.Cluster, p.Cluster), VMs: vms}
 	var reg protocol.Registered
 	if err := a.callPatiently(ctx, conn, 20*time.Second, protocol.TypeRegister, r, &reg); err != nil {

@@ -131,7 +131,7 @@ func (a *Agent) exec(ctx context.Context, cmd protocol.Command) (any, error) {
 		return protocol.Register{ProtocolVersion: protocol.Version, GUID: a.id.guid, Name: a.cfg.Name,
 			HypervisorType: info.HypervisorType, HypervisorVersion: info.HypervisorVersion, CPUSockets: info.CPUSockets,
 			CPUCores: info.CPUCores, CPUSpeedMHz: info.CPUSpeedMHz, MemoryBytes: info.MemoryBytes,
-			LocalStorageBytes: info.LocalStorageBytes, Capabilities: info.Capabilities, AgentVersion: Version}, nil
+			LocalStorageBytes: info.LocalStorageBytes, Capabilities: a.capabilities(info.Capabilities), AgentVersion: Version}, nil
 	case protocol.CmdVMStates:
 		return a.vmStates(ctx)
 	case protocol.CmdGetVMStats:

@@ -126,38 +126,55 @@ func (h *HostNetwork) setPeers(ctx context.Context, uri string, peers []string) 
 
 // ApplyRouter makes a network's router on this host what s says: its bridges, namespace and
 // nftables, then DHCP/DNS, the metadata and password servers and load balancing.
-func (h *HostNetwork) ApplyRouter(ctx context.Context, s protocol.RouterSpec) error {
+// When the public side cannot be made on this host (no bridge for the public traffic, or a
+// tagged public VLAN on a kernel without 802.1Q), the router is applied without it, so that
+// its guests still get DHCP, DNS and metadata, and the answer says what is missing.
+func (h *HostNetwork) ApplyRouter(ctx context.Context, s protocol.RouterSpec) (*protocol.RouterApplied, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.applyRouter(ctx, s)
+	degraded, err := h.applyRouter(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.RouterApplied{Degraded: degraded}, nil
 }
 
-func (h *HostNetwork) applyRouter(ctx context.Context, s protocol.RouterSpec) error {
+func (h *HostNetwork) applyRouter(ctx context.Context, s protocol.RouterSpec) (degraded string, err error) {
 	if h.Routers == nil {
-		return errUnsupported(protocol.CmdApplyRouter)
+		return "", errUnsupported(protocol.CmdApplyRouter)
 	}
 	guestBr, err := h.Manager.EnsureFor(ctx, h.Uplinks, s.BroadcastURI, s.NetworkID)
 	if err != nil {
-		return fmt.Errorf("router of %s: guest bridge: %w", s.NetworkID, err)
+		return "", fmt.Errorf("router of %s: guest bridge: %w", s.NetworkID, err)
 	}
 	if err := h.setPeers(ctx, s.BroadcastURI, s.Peers); err != nil {
-		return fmt.Errorf("router of %s: %w", s.NetworkID, err)
+		return "", fmt.Errorf("router of %s: %w", s.NetworkID, err)
 	}
 	spec, err := routerSpec(s, guestBr)
 	if err != nil {
-		return fmt.Errorf("router of %s: %w", s.NetworkID, err)
+		return "", fmt.Errorf("router of %s: %w", s.NetworkID, err)
 	}
 	if spec.Public != nil {
 		if spec.Public.Bridge, err = h.publicBridge(ctx, s); err != nil {
-			return fmt.Errorf("router of %s: public bridge: %w", s.NetworkID, err)
+			degraded = fmt.Sprintf("no public side on this host: %v", err)
+			if h.Log != nil {
+				h.Log.Warn("router without its public side", "network", s.NetworkID, "err", err)
+			}
+			spec.Public, spec.SourceNAT, spec.StaticNAT, spec.PortForward, spec.Ingress = nil, netip.Addr{}, nil, nil, nil
+			s.LoadBalancers = nil
 		}
 	}
 	if err := h.Routers.Apply(ctx, spec); err != nil {
-		return err
+		return "", err
 	}
 	ns := h.Routers.Path(s.NetworkID)
 	gw := spec.Guest.Addrs[0]
 	dc := dnsmasq.Config{Namespace: ns, Interface: "guest0", Gateway: gw, Domain: s.Domain}
+	if s.GuestRouter != "" {
+		if dc.Router, err = netip.ParseAddr(s.GuestRouter); err != nil {
+			return "", fmt.Errorf("router of %s: guest router %q: %w", s.NetworkID, s.GuestRouter, err)
+		}
+	}
 	for _, d := range s.DNS {
 		if a, err := netip.ParseAddr(d); err == nil {
 			dc.DNS = append(dc.DNS, a)
@@ -167,7 +184,7 @@ func (h *HostNetwork) applyRouter(ctx context.Context, s protocol.RouterSpec) er
 	for _, v := range s.VMs {
 		a, err := netip.ParseAddr(v.IP)
 		if err != nil {
-			return fmt.Errorf("router of %s: vm address %q: %w", s.NetworkID, v.IP, err)
+			return "", fmt.Errorf("router of %s: vm address %q: %w", s.NetworkID, v.IP, err)
 		}
 		dc.Leases = append(dc.Leases, dnsmasq.Lease{MAC: v.MAC, IP: a, Hostname: v.Hostname})
 		ud, err := base64.StdEncoding.DecodeString(v.UserData)
@@ -184,19 +201,19 @@ func (h *HostNetwork) applyRouter(ctx context.Context, s protocol.RouterSpec) er
 		data[a] = metadata.VMData{UserData: ud, Meta: meta, PublicKeys: v.PublicKeys, Password: v.Password}
 	}
 	if err := h.DHCP.Ensure(ctx, s.NetworkID, dc); err != nil {
-		return fmt.Errorf("router of %s: dhcp: %w", s.NetworkID, err)
+		return "", fmt.Errorf("router of %s: dhcp: %w", s.NetworkID, err)
 	}
 	if err := h.Metadata.Set(s.NetworkID, ns, []netip.Addr{gw.Addr(), netip.MustParseAddr("169.254.169.254")}, data); err != nil {
-		return fmt.Errorf("router of %s: metadata: %w", s.NetworkID, err)
+		return "", fmt.Errorf("router of %s: metadata: %w", s.NetworkID, err)
 	}
 	lc, err := lbConfig(ns, s.LoadBalancers)
 	if err != nil {
-		return fmt.Errorf("router of %s: %w", s.NetworkID, err)
+		return "", fmt.Errorf("router of %s: %w", s.NetworkID, err)
 	}
 	if err := h.LB.Ensure(ctx, s.NetworkID, lc); err != nil {
-		return fmt.Errorf("router of %s: load balancing: %w", s.NetworkID, err)
+		return "", fmt.Errorf("router of %s: load balancing: %w", s.NetworkID, err)
 	}
-	return nil
+	return degraded, nil
 }
 
 // publicBridge answers the bridge a router's public side joins: the public traffic label's
@@ -495,7 +512,7 @@ func (h *HostNetwork) Sync(ctx context.Context, s protocol.NetworkSync) error {
 		if name, err := bridge.NameFor(r.BroadcastURI, r.NetworkID); err == nil {
 			keepBridges[name] = true
 		}
-		if err := h.applyRouter(ctx, r); err != nil {
+		if _, err := h.applyRouter(ctx, r); err != nil {
 			errs = append(errs, err)
 		}
 	}

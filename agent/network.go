@@ -12,10 +12,20 @@ import (
 // implementation (HostNetwork) converges the kernel on it.
 type GuestNetworking interface {
 	SetupNetwork(ctx context.Context, s protocol.NetworkSetup) error
-	ApplyRouter(ctx context.Context, s protocol.RouterSpec) error
+	ApplyRouter(ctx context.Context, s protocol.RouterSpec) (*protocol.RouterApplied, error)
 	RemoveRouter(ctx context.Context, r protocol.NetworkRef) error
 	ApplySecurityGroups(ctx context.Context, s protocol.SecurityGroupState) error
 	Sync(ctx context.Context, s protocol.NetworkSync) error
+}
+
+// capabilities answers the host's capabilities: its driver's, and guest networking when its
+// network driver has it (the management server sends guest networking commands only then).
+func (a *Agent) capabilities(driver []string) []string {
+	out := append([]string{}, driver...)
+	if _, ok := a.cfg.Network.(GuestNetworking); ok {
+		out = append(out, protocol.CapGuestNetworking)
+	}
+	return out
 }
 
 // networkCommand runs a guest networking command; ok is false for any other command name. A
@@ -49,7 +59,8 @@ func (a *Agent) networkCommand(ctx context.Context, cmd protocol.Command) (body 
 		if s.NetworkID == "" {
 			return nil, true, fmt.Errorf("%s: no network", cmd.Name)
 		}
-		return nil, true, g.ApplyRouter(ctx, s)
+		ans, err := g.ApplyRouter(ctx, s)
+		return ans, true, err
 	case protocol.CmdRemoveRouter:
 		var r protocol.NetworkRef
 		if err := decode(cmd, &r); err != nil {

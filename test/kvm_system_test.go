@@ -145,7 +145,8 @@ func startKVMHost(t *testing.T) *kvmHost {
 	h.agentArgs = []string{"agent", "--hypervisor", "kvm", "--mgmt", agentAddr, "--state-dir", stateDir, "--name", "kvm-host-1",
 		"--ca-fingerprint", tok["cafingerprint"].(string), "--libvirt-socket", h.lvSocket, "--domain-type", "qemu",
 		"--console-log-dir", h.consoleDir, "--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace",
-		"--migration-uri", h.lvTCPURI}
+		"--migration-uri", h.lvTCPURI,
+		"--guest-networking=false"} // routers and security groups on real hosts: the network lab (netlab_test.go)
 	h.agent = startProc(t, "agent.log", append(h.agentArgs, "--token", tok["token"].(string))...)
 	h.waitHost(t, "Up")
 	return h

@@ -42,8 +42,8 @@ func reachTCP(ns, addr string, port int) bool {
 	return err == nil
 }
 
-// TestNetSecurityGroups runs CloudStack's security groups on a real KVM host of a Basic zone:
-// a QEMU guest in group web, whose rules admit tcp/22 from one address and tcp/80 from the
+// TestNetSecurityGroups runs CloudStack's security groups on a real KVM host of a Basic zone,
+// whose guest network's router leases the guests their addresses: a QEMU guest in group web, whose rules admit tcp/22 from one address and tcp/80 from the
 // members of group clients. Namespace stand-ins plugged into the guest network's bridge (as a
 // tap is) probe it: tcp/22 passes from the admitted address only, tcp/80 is dropped for
 // non-members; a second guest that joins clients reaches tcp/80, and once it is expunged its
@@ -61,21 +61,27 @@ func TestNetSecurityGroups(t *testing.T) {
 		"usersecuritygrouplist[0].account": "admin", "usersecuritygrouplist[0].group": "clients"})
 	svc := api.First(l.do("listServiceOfferings", nil), "serviceoffering")["id"].(string)
 	deploy := func(name, ip, group, script string) map[string]any {
-		vm := api.First(l.do("deployVirtualMachine", map[string]string{"name": name, "zoneid": l.zoneID, "templateid": l.tmpl,
-			"serviceofferingid": svc, "ipaddress": ip, "securitygroupnames": group,
-			"userdata": base64.StdEncoding.EncodeToString([]byte(script))}), "virtualmachine")
+		p := map[string]string{"name": name, "zoneid": l.zoneID, "templateid": l.tmpl, "serviceofferingid": svc, "securitygroupnames": group,
+			"userdata": base64.StdEncoding.EncodeToString([]byte(script))}
+		if ip != "" {
+			p["ipaddress"] = ip
+		}
+		vm := api.First(l.do("deployVirtualMachine", p), "virtualmachine")
 		h.waitConsole(t, vm["instancename"].(string), "NETT-UP", 3*time.Minute)
 		return vm
 	}
-	// No DHCP server serves a Basic zone's guests here yet: each guest takes the address
-	// Atoll gave it from its user data.
+	// The zone's guest network's router (DHCP, DNS and metadata only) leases each guest the
+	// address Atoll gave it.
 	srv := deploy("srv", "10.30.0.110", "web", `#!/bin/sh
-ip addr add 10.30.0.110/24 dev eth0; ip link set eth0 up
 httpd -p 22 -h /var/www
 echo NETT-UP
 `)
-	if ip := nicIP(srv); ip != "10.30.0.110" {
-		t.Fatalf("srv's address %s, want 10.30.0.110", ip)
+	if lease := h.waitConsole(t, srv["instancename"].(string), "ATOLL-TINY-IP", time.Second); !strings.Contains(lease, " 10.30.0.110/24") {
+		t.Fatalf("srv leased %q, Atoll gave it 10.30.0.110", lease)
+	}
+	r := api.First(l.do("listRouters", map[string]string{"zoneid": l.zoneID, "listall": "true"}), "router")
+	if r["state"] != "Running" || r["guestipaddress"] == nil || r["guestipaddress"] == "10.30.0.1" {
+		t.Errorf("the shared network's router: %v", r)
 	}
 
 	// Stand-ins on the guest network's bridge.
@@ -100,30 +106,29 @@ echo NETT-UP
 		ip(t, "-n", h.ns, "link", "set", name, "master", br, "up")
 		return ns
 	}
-	pA, pB, pC := probe("pa", "10.30.0.230"), probe("pb", "10.30.0.231"), probe("pc", "10.30.0.120")
+	pA, pB := probe("pa", "10.30.0.230"), probe("pb", "10.30.0.231")
 	waitFor(t, "tcp/22 admitted from 10.30.0.230", 20*time.Second, func() (bool, string) { return reachTCP(pA, "10.30.0.110", 22), "" })
 	for _, c := range []struct {
 		ns, what string
 		port     int
-	}{{pB, "tcp/22 from another address", 22}, {pA, "tcp/80 from a non-member", 80}, {pC, "tcp/80 from 10.30.0.120, no member yet", 80}} {
+	}{{pB, "tcp/22 from another address", 22}, {pA, "tcp/80 from a non-member", 80}, {pB, "tcp/80 from another non-member", 80}} {
 		if reachTCP(c.ns, "10.30.0.110", c.port) {
 			t.Errorf("%s reached srv", c.what)
 		}
 	}
 
-	// A guest joins clients with 10.30.0.120 (the stand-in that had it goes first).
-	exec.Command("ip", "netns", "del", pC).Run()
-	cli := deploy("cli", "10.30.0.120", "clients", `#!/bin/sh
-ip addr add 10.30.0.120/24 dev eth0; ip link set eth0 up
+	// A guest joins clients: it reaches tcp/80.
+	cli := deploy("cli", "", "clients", `#!/bin/sh
 (while true; do echo "NETT-80 $(timeout 2 wget -q -O - http://10.30.0.110/ 2>/dev/null || echo none)"; sleep 1; done) </dev/null >/dev/console 2>&1 &
 echo NETT-UP
 `)
 	h.waitConsole(t, cli["instancename"].(string), "NETT-80 atoll-tiny srv", time.Minute)
+	cliIP := nicIP(cli)
 
 	// It leaves (expunged): its address is out of the set; a stand-in taking it is dropped.
 	l.do("destroyVirtualMachine", map[string]string{"id": cli["id"].(string), "expunge": "true"})
-	pC = probe("pc2", "10.30.0.120")
-	waitFor(t, "10.30.0.120 refused once its VM left clients", 20*time.Second, func() (bool, string) {
+	pC := probe("pc", cliIP)
+	waitFor(t, cliIP+" refused once its VM left clients", 20*time.Second, func() (bool, string) {
 		return !reachTCP(pC, "10.30.0.110", 80), ""
 	})
 

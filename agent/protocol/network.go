@@ -14,6 +14,17 @@ const (
 	CmdSyncNetworks        = "SyncNetworks"        // body NetworkSync
 )
 
+// CapGuestNetworking is the host capability of an agent that carries out these commands
+// (reported at registration, kept in hosts.capabilities).
+const CapGuestNetworking = "guestnetworking"
+
+// RouterApplied answers ApplyRouter. Degraded, when set, says what of the router could not be
+// made on this host (its public side, when the public traffic's bridge or VLAN is missing):
+// the rest (DHCP, DNS, metadata, the guest side) is serving.
+type RouterApplied struct {
+	Degraded string `json:"degraded,omitempty"`
+}
+
 // NetworkRef names a guest network; with its broadcast URI, the router's removal also
 // removes the network's bridge when nothing else is left on it.
 type NetworkRef struct {
@@ -40,8 +51,12 @@ type RouterSpec struct {
 	Peers        []string `json:"peers,omitempty"`
 	GuestGateway string   `json:"guestgateway"` // the router's guest address with the network's prefix
 	GuestMAC     string   `json:"guestmac,omitempty"`
-	Domain       string   `json:"domain,omitempty"` // network domain: DHCP option and DNS suffix
-	DNS          []string `json:"dns,omitempty"`    // upstream resolvers (the zone's dns1, dns2)
+	// GuestRouter, when set, is the default route DHCP hands the guests instead of the
+	// router's own address: a shared network's gateway (its router serves DHCP, DNS and
+	// metadata only).
+	GuestRouter string   `json:"guestrouter,omitempty"`
+	Domain      string   `json:"domain,omitempty"` // network domain: DHCP option and DNS suffix
+	DNS         []string `json:"dns,omitempty"`    // upstream resolvers (the zone's dns1, dns2)
 
 	// The public side: the bridge of the public traffic (PublicLabel, else the agent's
 	// default) carrying PublicVLAN ("untagged" or a VLAN id), every public address of the

@@ -265,6 +265,7 @@ func cmdAgent(args []string) error {
 	vlanDev := fs.String("vlan-dev", "", "with --hypervisor kvm: the device VLAN guest networks' sub-interfaces are made on (<dev>.<vlan>)")
 	mtu := fs.Int("guest-mtu", 0, "with --hypervisor kvm: MTU of guest network bridges and links (0: the kernel's)")
 	publicBridge := fs.String("public-bridge", "cloudbr2", "with --hypervisor kvm: the bridge routers join for public traffic when the zone's public traffic label names none")
+	guestNet := fs.Bool("guest-networking", true, "with --hypervisor kvm: build guest networks' routers (namespaces with NAT, firewall, dnsmasq, metadata, haproxy) and security groups on this host; false: only bridges")
 	netState := fs.String("network-state-dir", "/var/lib/atoll/network", "with --hypervisor kvm: where router daemons (dnsmasq, haproxy) keep their files")
 	fs.Parse(args)
 	if *servers == "" {
@@ -302,12 +303,16 @@ func cmdAgent(args []string) error {
 		}
 		hostStorage = &agent.HostStorage{NFSMode: mode, Log: log}
 		defer hostStorage.Close()
-		hn, err := hostNetwork(bridges, uplinks, *publicBridge, *netState, log)
-		if err != nil {
-			return fmt.Errorf("agent: network: %w", err)
+		if *guestNet {
+			hn, err := hostNetwork(bridges, uplinks, *publicBridge, *netState, log)
+			if err != nil {
+				return fmt.Errorf("agent: network: %w", err)
+			}
+			defer hn.Close()
+			network = hn
+		} else {
+			network = &agent.Bridges{Manager: bridges, Uplinks: uplinks}
 		}
-		defer hn.Close()
-		network = hn
 		newDriver = func(int) hypervisor.Driver { return drv }
 	default:
 		return fmt.Errorf("agent: unknown hypervisor %q (kvm or simulator)", *hv)

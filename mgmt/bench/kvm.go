@@ -153,7 +153,7 @@ func RunKVM(ctx context.Context, o KVMOptions) (*KVMResult, error) {
 	agent, err := StartCmd(o.Bin, []string{"agent", "--hypervisor", "kvm", "--mgmt", agentAddr, "--state-dir", filepath.Join(dir, "agent"),
 		"--name", "bench-kvm", "--ca-fingerprint", fmt.Sprint(tok["cafingerprint"]), "--token", fmt.Sprint(tok["token"]),
 		"--libvirt-socket", socket, "--domain-type", "qemu", "--console-log-dir", consoleDir,
-		"--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace"}, filepath.Join(dir, "agent.log"))
+		"--config-drive-dir", filepath.Join(dir, "configdrive"), "--nfs-mode", "userspace", "--guest-networking=false"}, filepath.Join(dir, "agent.log"))
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ type Config struct {
 	// Gateway is the router's address on the guest network with the network's prefix length
 	// (10.1.1.1/24): dnsmasq listens there and hands it out as router and DNS server.
 	Gateway netip.Prefix
+	// Router, when valid, is the default route handed out instead of Gateway: a shared
+	// network's own gateway, when the router only serves DHCP, DNS and metadata.
+	Router netip.Addr
 	// Domain is the network domain (CloudStack's networkdomain): VM names resolve in it.
 	Domain string
 	// DNS are the upstream servers for every other name.
@@ -142,7 +145,11 @@ func renderConf(id string, c Config, f files) []byte {
 	w("dhcp-authoritative")
 	// Static only: an address is handed out to a MAC listed in dhcp-hosts, never from a pool.
 	w("dhcp-range=set:%s,%s,static,%s,infinite", tag, netw.Addr(), net.IP(net.CIDRMask(netw.Bits(), 32)))
-	w("dhcp-option=tag:%s,option:router,%s", tag, c.Gateway.Addr())
+	router := c.Gateway.Addr()
+	if c.Router.IsValid() {
+		router = c.Router
+	}
+	w("dhcp-option=tag:%s,option:router,%s", tag, router)
 	w("dhcp-option=tag:%s,option:dns-server,%s", tag, c.Gateway.Addr())
 	if c.Domain != "" {
 		w("domain=%s", c.Domain)

@@ -41,7 +41,7 @@ func Implement(ctx context.Context, d *orchestrate.Deps, tx db.Tx, n *db.Network
 	if err := AllocateResources(ctx, d, tx, n); err != nil {
 		return err
 	}
-	if err := ensureRouter(ctx, tx, n); err != nil {
+	if err := ensureRouter(ctx, d, tx, n); err != nil {
 		return err
 	}
 	n.State = db.NetworkImplemented

@@ -84,6 +84,11 @@ func CheckUnused(ctx context.Context, q db.Querier, n *db.Network) error {
 	if err != nil {
 		return err
 	}
+	if ip, err := routerHeldIP(ctx, q, n); err != nil {
+		return err
+	} else if ip != "" && held > 0 {
+		held-- // the router's address goes with the network
+	}
 	if k := max(held, nics); k > 0 {
 		return orchestrate.ErrInUse("Can't delete the network %s, not all user vms are expunged: %d NICs of VMs are still on it", n.Name, k)
 	}
@@ -137,6 +142,13 @@ func Destroy(ctx context.Context, d *orchestrate.Deps, a orchestrate.Actor, tx d
 	}
 	if err := ReleaseResources(ctx, d, tx, n); err != nil {
 		return err
+	}
+	if ip, err := routerHeldIP(ctx, tx, n); err != nil {
+		return err
+	} else if ip != "" {
+		if err := ReleaseNicIP(ctx, d, tx, n, ip); err != nil {
+			return err
+		}
 	}
 	if _, err := db.RemoveNetworkRouter(ctx, tx, n.ID); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,27 +22,66 @@ import (
 const RouterTimeout = 60 * time.Second
 
 // hasRouter reports whether a network gets a router: an Isolated network (CloudStack's
-// virtual router serves its DHCP, DNS, source NAT and rules).
-func hasRouter(n *db.Network) bool { return n.GuestType == db.GuestIsolated && !n.IsSystem }
+// virtual router serves its DHCP, DNS, source NAT and rules), and a Shared one whose offering
+// has the Dhcp service (its router serves DHCP, DNS and metadata only, as CloudStack's does
+// in Basic zones and on shared networks).
+func hasRouter(n *db.Network) bool {
+	if n.IsSystem {
+		return false
+	}
+	return n.GuestType == db.GuestIsolated || n.GuestType == db.GuestShared && n.HasService("Dhcp") && n.Gateway != ""
+}
 
-// ensureRouter gives an isolated network its router row, unplaced, in the caller's
-// transaction (Implement). The router takes the network's gateway as its guest address.
-func ensureRouter(ctx context.Context, tx db.Tx, n *db.Network) error {
+// ensureRouter gives a network its router row, unplaced, in the caller's transaction
+// (Implement, or a shared network's first VM). An isolated network's router takes the
+// network's gateway as its guest address; a shared network's takes an address of the
+// network's range, as a NIC would (released with the network).
+func ensureRouter(ctx context.Context, d *orchestrate.Deps, tx db.Tx, n *db.Network) error {
 	if !hasRouter(n) {
 		return nil
 	}
 	if _, err := db.NetworkRouter(ctx, tx, n.ID); err == nil || !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
+	guestIP := n.Gateway
+	if n.GuestType == db.GuestShared {
+		ip, err := AllocateNicIP(ctx, d, tx, n, "")
+		if err != nil {
+			return err
+		}
+		guestIP = ip
+	}
 	id := uuid.NewString()
 	return db.InsertRouter(ctx, tx, &db.Router{ID: id, Name: "r-" + id[:8] + "-VM", NetworkID: n.ID, ZoneID: n.ZoneID,
-		AccountID: n.AccountID, DomainID: n.DomainID, State: db.RouterStarting, GuestIP: n.Gateway,
+		AccountID: n.AccountID, DomainID: n.DomainID, State: db.RouterStarting, GuestIP: guestIP,
 		GuestMAC: db.NewMAC(), PublicMAC: db.NewMAC(), Created: db.Now()})
 }
 
-// realHost reports whether a host has host networking (bridges, routers): a KVM host. A
-// Simulator host simulates its guests' networks along with the guests.
-func realHost(h *db.Host) bool { return strings.EqualFold(h.HypervisorType, "KVM") }
+// routerHeldIP answers the address a shared network's router holds in the network's range
+// ("" for none): it is no VM's, and goes with the network.
+func routerHeldIP(ctx context.Context, q db.Querier, n *db.Network) (string, error) {
+	if n.GuestType != db.GuestShared {
+		return "", nil
+	}
+	r, err := db.NetworkRouter(ctx, q, n.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return r.GuestIP, nil
+}
+
+// realHost reports whether a host has guest networking (bridges, routers, security groups): a
+// KVM host whose agent reported the capability. A Simulator host simulates its guests'
+// networks along with the guests.
+func realHost(h *db.Host) bool {
+	return strings.EqualFold(h.HypervisorType, "KVM") && slices.Contains(strings.Split(h.Capabilities, ","), protocol.CapGuestNetworking)
+}
+
+// RealHost reports whether a host is sent guest networking commands.
+func RealHost(h *db.Host) bool { return realHost(h) }
 
 // routerHostUsable reports whether a router may stay on, or move to, h.
 func routerHostUsable(h *db.Host) bool {
@@ -103,10 +143,10 @@ func syncRouter(ctx context.Context, d *orchestrate.Deps, networkID string) erro
 	if errors.Is(err, db.ErrNotFound) {
 		// A network implemented before routers existed gets its router now.
 		n, err := db.GetNetwork(ctx, q, networkID)
-		if err != nil || !hasRouter(n) || n.State != db.NetworkImplemented {
+		if err != nil || !hasRouter(n) || n.State != db.NetworkImplemented && n.State != db.NetworkSetup {
 			return err
 		}
-		if err := d.DB.Transaction(ctx, func(tx db.Tx) error { return ensureRouter(ctx, tx, n) }); err != nil {
+		if err := d.DB.Transaction(ctx, func(tx db.Tx) error { return ensureRouter(ctx, d, tx, n) }); err != nil {
 			return err
 		}
 		return db.ErrConflict // read it again
@@ -141,8 +181,23 @@ func syncRouter(ctx context.Context, d *orchestrate.Deps, networkID string) erro
 		if spec.Peers, err = vxlanPeers(ctx, q, n, h.ID); err != nil {
 			return err
 		}
-		if err := d.Send(ctx, h.ID, protocol.CmdApplyRouter, spec, RouterTimeout); err != nil {
+		var ans protocol.RouterApplied
+		if err := d.SendFor(ctx, h.ID, protocol.CmdApplyRouter, spec, &ans, RouterTimeout); err != nil {
 			return orchestrate.ErrInternal("Unable to apply the router of network %s on host %s: %s", n.Name, h.Name, d.Cause(err))
+		}
+		if ans.Degraded != "" {
+			// Serving its guests (DHCP, DNS, metadata) but not the public side: Alert, with
+			// an alert when it becomes so.
+			if r.State != db.RouterAlert {
+				if d.Log != nil {
+					d.Log.Warn("router degraded", "router", r.Name, "network", n.Name, "host", h.Name, "reason", ans.Degraded)
+				}
+				if err := db.InsertAlert(ctx, d.DB.SQL, &db.Alert{Type: db.AlertDomainRouter, ZoneID: r.ZoneID, PodID: h.PodID,
+					ClusterID: h.ClusterID, Subject: fmt.Sprintf("Router %s of network %s on host %s: %s", r.Name, n.Name, h.Name, ans.Degraded)}); err != nil {
+					return err
+				}
+			}
+			return db.SetRouterState(ctx, d.DB.SQL, r.ID, h.ID, db.RouterAlert)
 		}
 	}
 	if r.State != db.RouterRunning {
@@ -268,6 +323,13 @@ func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network
 		return s, fmt.Errorf("router of %s: %w", n.Name, err)
 	}
 	s.GuestGateway = netip.PrefixFrom(sn.GW, sn.Bits).String()
+	if n.GuestType == db.GuestShared && r.GuestIP != "" {
+		a, err := netip.ParseAddr(r.GuestIP)
+		if err != nil {
+			return s, fmt.Errorf("router of %s: address %q: %w", n.Name, r.GuestIP, err)
+		}
+		s.GuestGateway, s.GuestRouter = netip.PrefixFrom(a, sn.Bits).String(), n.Gateway
+	}
 	if o, err := db.GetNetworkOffering(ctx, q, n.NetworkOfferingID); err == nil {
 		s.EgressDefaultAllow = o.EgressDefaultPolicy
 	} else if !errors.Is(err, db.ErrNotFound) {
@@ -280,9 +342,11 @@ func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network
 			}
 		}
 	}
-	ips, err := db.ListNetworkPublicIPs(ctx, q, n.ID)
-	if err != nil {
-		return s, err
+	var ips []*db.PublicIP
+	if n.GuestType == db.GuestIsolated { // a shared network's rows there are its guests' addresses
+		if ips, err = db.ListNetworkPublicIPs(ctx, q, n.ID); err != nil {
+			return s, err
+		}
 	}
 	for _, p := range ips {
 		psn, err := parseSubnet(p.Gateway, p.Netmask)
@@ -314,11 +378,13 @@ func RouterSpecOf(ctx context.Context, q db.Querier, r *db.Router, n *db.Network
 			}
 		}
 	}
-	if err := addRules(ctx, q, n, &s); err != nil {
-		return s, err
-	}
-	if err := addLB(ctx, q, n, &s); err != nil {
-		return s, err
+	if n.GuestType == db.GuestIsolated { // a shared network's router serves DHCP, DNS and metadata only
+		if err := addRules(ctx, q, n, &s); err != nil {
+			return s, err
+		}
+		if err := addLB(ctx, q, n, &s); err != nil {
+			return s, err
+		}
 	}
 	vms, err := routerVMs(ctx, q, n)
 	if err != nil {

@@ -64,7 +64,7 @@ func PushHost(ctx context.Context, d *orchestrate.Deps, hostID string) error {
 	if errors.Is(err, db.ErrNotFound) {
 		return nil
 	}
-	if err != nil || !strings.EqualFold(h.HypervisorType, "KVM") {
+	if err != nil || !network.RealHost(h) {
 		return err
 	}
 	st, err := ComputeHostState(ctx, q, hostID)
