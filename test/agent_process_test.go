@@ -23,7 +23,15 @@ type proc struct {
 
 func startProc(t *testing.T, logName string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(atollBinary(t), args...)
+	p, logf := startLogged(t, exec.Command(atollBinary(t), args...), logName)
+	t.Cleanup(func() { p.stop(syscall.SIGKILL); logf.Close() })
+	return p
+}
+
+// startLogged starts cmd in a process group of its own with its output in a log file of the
+// test's; the caller stops it and closes the log.
+func startLogged(t *testing.T, cmd *exec.Cmd, logName string) (*proc, *os.File) {
+	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
 	if err != nil {
 		t.Fatal(err)
@@ -33,9 +41,7 @@ func startProc(t *testing.T, logName string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd}
-	t.Cleanup(func() { p.stop(syscall.SIGKILL); logf.Close() })
-	return p
+	return &proc{t: t, cmd: cmd}, logf
 }
 
 // stop signals the process and waits for it (at most 15 s, then SIGKILL).

@@ -285,17 +285,7 @@ func (h *labHost) startAgent(t *testing.T, extra ...string) *proc {
 // process pid.
 func startProcIn(t *testing.T, pid int, logName string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-m", "-n", "--", atollBinary(t)}, args...)...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd}
+	p, logf := startLogged(t, exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-m", "-n", "--", atollBinary(t)}, args...)...), logName)
 	t.Cleanup(func() {
 		p.stop(syscall.SIGTERM)
 		logf.Close()
