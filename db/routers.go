@@ -29,21 +29,25 @@ type Router struct {
 	// Joined for rendering.
 	HostName, ZoneName, NetworkName, NetworkDomain string
 	AccountName, DomainName, DomainPath            string
+	Hypervisor                                     string // its host's
+	PublicIP, PublicGateway                        string // its network's source NAT address and range gateway
 }
 
 const routerCols = `r.id, r.name, r.network_id, r.zone_id, COALESCE(r.account_id,''), r.domain_id, COALESCE(r.host_id,''), r.state,
 	COALESCE(r.guest_ip,''), r.guest_mac, r.public_mac, r.created, r.updated, COALESCE(r.removed,0), r.version,
 	COALESCE(h.name,''), COALESCE(z.name,''), COALESCE(n.name,''), COALESCE(n.network_domain,''),
-	COALESCE(a.name,''), COALESCE(d.name,''), COALESCE(d.path,'')`
+	COALESCE(a.name,''), COALESCE(d.name,''), COALESCE(d.path,''), COALESCE(h.hypervisor_type,''), COALESCE(sn.address,''),
+	COALESCE(sv.gateway,'')`
 
 const routerFrom = ` FROM routers r LEFT JOIN hosts h ON h.id = r.host_id LEFT JOIN zones z ON z.id = r.zone_id
-	LEFT JOIN networks n ON n.id = r.network_id LEFT JOIN accounts a ON a.id = r.account_id LEFT JOIN domains d ON d.id = r.domain_id`
+	LEFT JOIN networks n ON n.id = r.network_id LEFT JOIN accounts a ON a.id = r.account_id LEFT JOIN domains d ON d.id = r.domain_id
+	LEFT JOIN public_ips sn ON sn.network_id = r.network_id AND sn.source_nat = 1 LEFT JOIN vlan_ranges sv ON sv.id = sn.vlan_id`
 
 func scanRouter(s interface{ Scan(...any) error }) (*Router, error) {
 	var r Router
 	err := s.Scan(&r.ID, &r.Name, &r.NetworkID, &r.ZoneID, &r.AccountID, &r.DomainID, &r.HostID, &r.State, &r.GuestIP, &r.GuestMAC,
 		&r.PublicMAC, &r.Created, &r.Updated, &r.Removed, &r.Version, &r.HostName, &r.ZoneName, &r.NetworkName, &r.NetworkDomain,
-		&r.AccountName, &r.DomainName, &r.DomainPath)
+		&r.AccountName, &r.DomainName, &r.DomainPath, &r.Hypervisor, &r.PublicIP, &r.PublicGateway)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func ListRouters(ctx context.Context, q Querier, f RouterFilter) ([]*Router, int
 	add("r.host_id = ?", f.HostID)
 	add("r.state = ?", f.State)
 	if f.Keyword != "" {
-		where, args = append(where, "r.name LIKE ?"+LikeEscape), append(args, "%"+strings.TrimSuffix(LikePrefix(f.Keyword), "%")+"%")
+		where, args = append(where, "LOWER(r.name) LIKE ?"+LikeEscape), append(args, "%"+LikePrefix(strings.ToLower(f.Keyword)))
 	}
 	where, args = f.Scope.apply(where, args, "r.account_id", "d.path")
 	w := " WHERE " + strings.Join(where, " AND ")

@@ -87,42 +87,31 @@ func listRouters(c *Call) (any, error) {
 	}
 	items := make([]any, 0, len(list))
 	for _, r := range list {
-		items = append(items, c.renderRouter(r))
+		items = append(items, renderRouter(r))
 	}
 	return ListResult{Key: "router", Items: items, Count: total}, nil
 }
 
 // renderRouter is a router as CloudStack's DomainRouterResponse.
-func (c *Call) renderRouter(r *db.Router) map[string]any {
-	q := c.S.DB.Read()
-	{
-		m := map[string]any{"id": r.ID, "name": r.Name, "state": r.State, "role": "VIRTUAL_ROUTER", "zoneid": r.ZoneID,
-			"guestnetworkid": r.NetworkID, "guestmacaddress": r.GuestMAC, "domainid": r.DomainID, "created": FormatTime(r.Created),
-			"isredundantrouter": false, "redundantstate": "UNKNOWN", "requiresupgrade": false, "healthchecksfailed": false,
-			"hasannotations": false}
-		set(m, "zonename", r.ZoneName)
-		set(m, "hostid", r.HostID)
-		set(m, "hostname", r.HostName)
-		if r.HostID != "" {
-			if h, err := db.GetHost(c.Ctx, q, r.HostID); err == nil {
-				set(m, "hypervisor", h.HypervisorType)
-			}
-		}
-		set(m, "guestnetworkname", r.NetworkName)
-		set(m, "guestipaddress", r.GuestIP)
-		set(m, "networkdomain", r.NetworkDomain)
-		set(m, "account", r.AccountName)
-		set(m, "domain", r.DomainName)
-		set(m, "domainpath", r.DomainPath)
-		if ips, err := db.ListNetworkPublicIPs(c.Ctx, q, r.NetworkID); err == nil {
-			for _, p := range ips {
-				if p.SourceNAT {
-					m["publicip"], m["publicmacaddress"], m["gateway"] = p.Address, r.PublicMAC, p.Gateway
-				}
-			}
-		}
-		return m
+func renderRouter(r *db.Router) map[string]any {
+	m := map[string]any{"id": r.ID, "name": r.Name, "state": r.State, "role": "VIRTUAL_ROUTER", "zoneid": r.ZoneID,
+		"guestnetworkid": r.NetworkID, "guestmacaddress": r.GuestMAC, "domainid": r.DomainID, "created": FormatTime(r.Created),
+		"isredundantrouter": false, "redundantstate": "UNKNOWN", "requiresupgrade": false, "healthchecksfailed": false,
+		"hasannotations": false}
+	set(m, "zonename", r.ZoneName)
+	set(m, "hostid", r.HostID)
+	set(m, "hostname", r.HostName)
+	set(m, "hypervisor", r.Hypervisor)
+	set(m, "guestnetworkname", r.NetworkName)
+	set(m, "guestipaddress", r.GuestIP)
+	set(m, "networkdomain", r.NetworkDomain)
+	set(m, "account", r.AccountName)
+	set(m, "domain", r.DomainName)
+	set(m, "domainpath", r.DomainPath)
+	if r.PublicIP != "" {
+		m["publicip"], m["publicmacaddress"], m["gateway"] = r.PublicIP, r.PublicMAC, r.PublicGateway
 	}
+	return m
 }
 
 // The router commands act on a router namespace as CloudStack's act on a router VM.
@@ -162,7 +151,7 @@ func routerOpJob(c *Call, j *db.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := c.renderRouter(r)
+	m := renderRouter(r)
 	if r.Removed != 0 {
 		m["state"] = "Destroyed" // destroyRouter answers the router as it was destroyed
 	}

@@ -73,15 +73,12 @@ func routerHeldIP(ctx context.Context, q db.Querier, n *db.Network) (string, err
 	return r.GuestIP, nil
 }
 
-// realHost reports whether a host has guest networking (bridges, routers, security groups): a
-// KVM host whose agent reported the capability. A Simulator host simulates its guests'
-// networks along with the guests.
-func realHost(h *db.Host) bool {
+// RealHost reports whether a host has guest networking (bridges, routers, security groups)
+// and is sent its commands: a KVM host whose agent reported the capability. A Simulator host
+// simulates its guests' networks along with the guests.
+func RealHost(h *db.Host) bool {
 	return strings.EqualFold(h.HypervisorType, "KVM") && slices.Contains(strings.Split(h.Capabilities, ","), protocol.CapGuestNetworking)
 }
-
-// RealHost reports whether a host is sent guest networking commands.
-func RealHost(h *db.Host) bool { return realHost(h) }
 
 // routerHostUsable reports whether a router may stay on, or move to, h.
 func routerHostUsable(h *db.Host) bool {
@@ -111,7 +108,7 @@ func placeRouter(ctx context.Context, d *orchestrate.Deps, r *db.Router) (*db.Ho
 		return nil, err
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
-		ri, rj := realHost(cands[i]), realHost(cands[j])
+		ri, rj := RealHost(cands[i]), RealHost(cands[j])
 		if ri != rj {
 			return ri
 		}
@@ -169,7 +166,7 @@ func syncRouter(ctx context.Context, d *orchestrate.Deps, networkID string) erro
 			d.Log.Warn("router moved", "router", r.Name, "network", networkID, "from", old.Name, "to", h.Name)
 		}
 	}
-	if realHost(h) {
+	if RealHost(h) {
 		n, err := db.GetNetwork(ctx, q, networkID)
 		if err != nil {
 			return err
@@ -465,7 +462,7 @@ func netHosts(ctx context.Context, q db.Querier, networkID string) (map[string]*
 		if err != nil {
 			return err
 		}
-		if realHost(h) {
+		if RealHost(h) {
 			out[id] = h
 		}
 		return nil
@@ -525,7 +522,7 @@ func PrepareHost(ctx context.Context, d *orchestrate.Deps, hostID string, networ
 	if err != nil {
 		return err
 	}
-	if !realHost(h) {
+	if !RealHost(h) {
 		// A Simulator host's networks are simulated: their routers are only placed.
 		for _, id := range networkIDs {
 			if r, err := db.NetworkRouter(ctx, q, id); err == nil && r.State != db.RouterRunning {
@@ -560,7 +557,7 @@ func PrepareHost(ctx context.Context, d *orchestrate.Deps, hostID string, networ
 func LeaveHost(ctx context.Context, d *orchestrate.Deps, hostID string, networkIDs []string) error {
 	q := d.DB.Read()
 	h, err := db.GetHost(ctx, q, hostID)
-	if err != nil || !realHost(h) {
+	if err != nil || !RealHost(h) {
 		return err
 	}
 	var errs []error
@@ -586,7 +583,7 @@ func syncPeers(ctx context.Context, d *orchestrate.Deps, n *db.Network, hostID s
 		return err
 	}
 	if !leaving {
-		if h, err := db.GetHost(ctx, q, hostID); err == nil && realHost(h) {
+		if h, err := db.GetHost(ctx, q, hostID); err == nil && RealHost(h) {
 			hosts[hostID] = h
 		}
 	}
@@ -627,7 +624,7 @@ func RemoveRouter(ctx context.Context, d *orchestrate.Deps, r *db.Router, broadc
 		return nil
 	}
 	h, err := db.GetHost(ctx, d.DB.Read(), r.HostID)
-	if err != nil || !realHost(h) {
+	if err != nil || !RealHost(h) {
 		return nil
 	}
 	return d.Send(ctx, h.ID, protocol.CmdRemoveRouter, protocol.NetworkRef{NetworkID: r.NetworkID, BroadcastURI: broadcastURI}, RouterTimeout)
@@ -672,7 +669,7 @@ func moveOrphanRouters(ctx context.Context, d *orchestrate.Deps) {
 func HostSync(ctx context.Context, d *orchestrate.Deps, hostID string) error {
 	q := d.DB.Read()
 	h, err := db.GetHost(ctx, q, hostID)
-	if err != nil || !realHost(h) {
+	if err != nil || !RealHost(h) {
 		return err
 	}
 	var sync protocol.NetworkSync
@@ -703,15 +700,19 @@ func HostSync(ctx context.Context, d *orchestrate.Deps, hostID string) error {
 		sync.Networks = append(sync.Networks, protocol.NetworkSetup{NetworkID: n.ID, BroadcastURI: n.BroadcastURI, Peers: peers})
 		return nil
 	}
-	for _, nic := range nics {
-		n, err := db.GetNetwork(ctx, q, nic.NetworkID)
+	// network loads a live network and adds its bridge (nil, nil: gone).
+	network := func(id string) (*db.Network, error) {
+		n, err := db.GetNetwork(ctx, q, id)
 		if errors.Is(err, db.ErrNotFound) {
-			continue
+			return nil, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := addNet(n); err != nil {
+		return n, addNet(n)
+	}
+	for _, nic := range nics {
+		if _, err := network(nic.NetworkID); err != nil {
 			return err
 		}
 	}
@@ -720,15 +721,12 @@ func HostSync(ctx context.Context, d *orchestrate.Deps, hostID string) error {
 		return err
 	}
 	for _, r := range routers {
-		n, err := db.GetNetwork(ctx, q, r.NetworkID)
-		if errors.Is(err, db.ErrNotFound) {
-			continue
-		}
+		n, err := network(r.NetworkID)
 		if err != nil {
 			return err
 		}
-		if err := addNet(n); err != nil {
-			return err
+		if n == nil {
+			continue
 		}
 		spec, err := RouterSpecOf(ctx, q, r, n)
 		if err != nil {
